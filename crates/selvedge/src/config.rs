@@ -1,0 +1,138 @@
+//! `Config` and `Strategy`: everything an exploration follows, with defaults that suit a unit
+//! test.
+
+use std::time::Duration;
+
+use crate::limits;
+
+/// How the next task is chosen at every scheduling point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Exhaustive with partial-order reduction. Until DPOR lands this runs `Dfs`.
+    Dpor,
+    /// Exhaustive depth-first search over every interleaving, no reduction.
+    Dfs,
+    /// Uniformly random choice at every point, seeded by `Config::seed`.
+    Random,
+    /// Probabilistic concurrency testing: random priorities with `depth - 1` change points.
+    /// Finds bugs that need `depth - 1` preemptions with a guaranteed probability.
+    Pct {
+        /// The bug depth aimed for; 2 or 3 finds most bugs.
+        depth: usize,
+    },
+    /// Partial-order sampling: random priorities redrawn for operations that race.
+    Pos,
+    /// Run exactly the one execution a replay string describes.
+    Replay(String),
+}
+
+impl Strategy {
+    pub(crate) fn is_exhaustive(&self) -> bool {
+        matches!(self, Strategy::Dpor | Strategy::Dfs)
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Strategy::Dpor => "Dpor".to_string(),
+            Strategy::Dfs => "Dfs".to_string(),
+            Strategy::Random => "Random".to_string(),
+            Strategy::Pct { depth } => format!("Pct {{ depth: {depth} }}"),
+            Strategy::Pos => "Pos".to_string(),
+            Strategy::Replay(_) => "Replay".to_string(),
+        }
+    }
+}
+
+/// Everything an exploration follows. Build it with `..Default::default()`:
+///
+/// ```
+/// let config = selvedge::Config {
+///     strategy: selvedge::Strategy::Pct { depth: 3 },
+///     max_schedules: Some(500),
+///     seed: 7,
+///     ..Default::default()
+/// };
+/// let report = selvedge::explore(config, || {
+///     let t = selvedge::thread::spawn(|| 1 + 1);
+///     assert_eq!(t.join().unwrap(), 2);
+/// });
+/// assert!(report.failure().is_none());
+/// assert_eq!(report.schedules(), 500);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Default `Strategy::Dpor`. `SELVEDGE_REPLAY` replaces it with `Replay` in the test
+    /// entry points (`model`, `check_*`), never in `explore`.
+    pub strategy: Strategy,
+    /// Executions to run at most. Default `None`: 1,000 for randomized strategies, and
+    /// 1,000,000 for exhaustive ones (the report then says the space was only sampled).
+    /// `SELVEDGE_ITERATIONS` overrides it for randomized strategies in the test entry points.
+    pub max_schedules: Option<usize>,
+    /// Seed of the randomized strategies. Default 0. `SELVEDGE_SEED` overrides it in the test
+    /// entry points.
+    pub seed: u64,
+    /// Scheduling decisions in one execution before it is reported as `Livelock`.
+    /// Default 100,000.
+    pub max_steps: usize,
+    /// For exhaustive strategies: explore only interleavings with at most this many
+    /// preemptions; the report then says "complete up to k preemptions". Default `None`.
+    pub max_preemptions: Option<usize>,
+    /// Stop starting new executions after this much wall time; the report says the budget
+    /// was reached. It never changes which schedules are chosen. Default `None`.
+    pub time_budget: Option<Duration>,
+    /// Stack bytes of every task (`thread::Builder::stack_size` overrides it per task).
+    /// Default 256 KiB.
+    pub stack_size: usize,
+    /// Tasks one execution may create. Default 1,000.
+    pub max_tasks: usize,
+    /// Keep every explored schedule's replay string in `Report::explored`. Default `false`.
+    pub keep_schedules: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            strategy: Strategy::Dpor,
+            max_schedules: None,
+            seed: 0,
+            max_steps: limits::DEFAULT_MAX_STEPS,
+            max_preemptions: None,
+            time_budget: None,
+            stack_size: limits::DEFAULT_STACK_BYTES,
+            max_tasks: limits::DEFAULT_MAX_TASKS,
+            keep_schedules: false,
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn schedules(&self) -> usize {
+        self.max_schedules.unwrap_or(if self.strategy.is_exhaustive() {
+            limits::DEFAULT_MAX_SCHEDULES
+        } else {
+            limits::DEFAULT_RANDOM_SCHEDULES
+        })
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |m: String| Err(crate::Error::bad_config(m));
+        if self.max_steps == 0 {
+            return bad("`Config::max_steps` is 0, so no execution could take a step; use at least 1 (default 100000)".into());
+        }
+        if self.max_tasks == 0 {
+            return bad("`Config::max_tasks` is 0, but the test body itself is a task; use at least 1 (default 1000)".into());
+        }
+        if self.stack_size < limits::MIN_STACK_BYTES {
+            return bad(format!(
+                "`Config::stack_size` is {} bytes, below the minimum of {}; use at least that",
+                self.stack_size,
+                limits::MIN_STACK_BYTES
+            ));
+        }
+        if let Strategy::Pct { depth: 0 } = self.strategy {
+            return bad("`Strategy::Pct { depth: 0 }` is not a depth; use 1 or more (a depth of d finds bugs that need d - 1 preemptions)".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,203 @@
+//! The test-facing entry points' extras over `explore`: environment overrides and saved
+//! failing schedules ("regressions"), replayed first, like proptest's.
+//!
+//! Environment (read here and nowhere else):
+//! - `SELVEDGE_REPLAY=<schedule>`: run exactly that schedule instead of exploring.
+//! - `SELVEDGE_SEED=<u64>`: the seed of randomized strategies.
+//! - `SELVEDGE_ITERATIONS=<count>`: schedules for randomized strategies.
+//!
+//! Saved schedules live in `<target dir>/selvedge/regressions/<test>.txt`, one replay string
+//! per line with a comment above it.
+
+use std::fs;
+use std::io::Write as _;
+use std::panic::Location;
+use std::path::{Path, PathBuf};
+
+use crate::explorer::explore_body;
+use crate::report::Report;
+use crate::runtime::execution::TestBody;
+use crate::{Config, Error, FailureKind, Strategy};
+
+const KNOWN_VARIABLES: [&str; 4] = [
+    "SELVEDGE_REPLAY",
+    "SELVEDGE_SEED",
+    "SELVEDGE_ITERATIONS",
+    "SELVEDGE_REGRESSIONS",
+];
+
+/// Runs `body` as a test: applies the environment, replays saved failures, explores, saves
+/// a new failure, and panics with the full report if anything failed.
+pub(crate) fn run_test(mut config: Config, body: TestBody, caller: &'static Location<'static>) {
+    let test_name = test_name();
+    if let Err(e) = apply_environment(&mut config) {
+        panic!("{e}");
+    }
+    let replaying = matches!(config.strategy, Strategy::Replay(_));
+    let file = regressions_file(test_name.as_deref(), caller);
+    if !replaying {
+        if let Some(file) = &file {
+            replay_saved(&config, &body, &test_name, file);
+        }
+    }
+    let report = explore_body(config, body, test_name);
+    conclude(report, if replaying { None } else { file.as_deref() });
+}
+
+fn conclude(report: Report, save_to: Option<&Path>) {
+    if let Some(e) = report.error() {
+        panic!("{e}");
+    }
+    if let Some(failure) = report.failure() {
+        let saved = match save_to {
+            Some(path) if failure.kind() != FailureKind::Nondeterminism => {
+                match save(path, failure.schedule(), failure.message()) {
+                    Ok(()) => format!(
+                        "\nsaved to {} and replayed first on the next run",
+                        path.display()
+                    ),
+                    Err(e) => format!("\ncould not save the schedule to {}: {e}", path.display()),
+                }
+            }
+            _ => String::new(),
+        };
+        panic!("{failure}{saved}");
+    }
+}
+
+fn replay_saved(config: &Config, body: &TestBody, test_name: &Option<String>, file: &Path) {
+    let Ok(text) = fs::read_to_string(file) else {
+        return;
+    };
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let replay = Config {
+            strategy: Strategy::Replay(line.to_string()),
+            ..config.clone()
+        };
+        let report = explore_body(replay, body.clone(), test_name.clone());
+        match report.failure() {
+            Some(f) if f.kind() == FailureKind::Nondeterminism => {
+                // The code changed under this saved schedule: it cannot fail the same way.
+                continue;
+            }
+            Some(_) => {
+                let mut report = report;
+                if let Some(f) = report.failure.as_mut() {
+                    f.set_test_name(test_name.clone());
+                }
+                let failure = report.failure().expect("checked above");
+                panic!(
+                    "{failure}\n(this schedule was saved in {} by an earlier failing run and still fails)",
+                    file.display()
+                );
+            }
+            None => {}
+        }
+    }
+}
+
+fn apply_environment(config: &mut Config) -> Result<(), Error> {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("SELVEDGE_") && !KNOWN_VARIABLES.contains(&name.as_ref()) {
+            eprintln!(
+                "selvedge: warning: unknown environment variable `{name}` is ignored; known ones are {}",
+                KNOWN_VARIABLES.join(", ")
+            );
+        }
+    }
+    if let Some(value) = read_var("SELVEDGE_REPLAY")? {
+        config.strategy = Strategy::Replay(value);
+        return Ok(());
+    }
+    if let Some(value) = read_var("SELVEDGE_SEED")? {
+        config.seed = value.trim().parse().map_err(|_| {
+            Error::bad_environment(format!(
+                "`SELVEDGE_SEED` is `{value}`, which is not a seed; use a whole number from 0 to {}",
+                u64::MAX
+            ))
+        })?;
+    }
+    if let Some(value) = read_var("SELVEDGE_ITERATIONS")? {
+        let n: usize = value.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+            Error::bad_environment(format!(
+                "`SELVEDGE_ITERATIONS` is `{value}`, which is not a schedule count; use a whole number of at least 1"
+            ))
+        })?;
+        if !config.strategy.is_exhaustive() {
+            config.max_schedules = Some(n);
+        }
+    }
+    Ok(())
+}
+
+fn read_var(name: &str) -> Result<Option<String>, Error> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::bad_environment(format!(
+            "`{name}` is not valid UTF-8; set it to plain text or unset it"
+        ))),
+    }
+}
+
+/// libtest runs each test on a thread named after it.
+fn test_name() -> Option<String> {
+    let name = std::thread::current().name()?.to_string();
+    (name != "main").then_some(name)
+}
+
+fn regressions_file(test_name: Option<&str>, caller: &Location<'_>) -> Option<PathBuf> {
+    if std::env::var_os("SELVEDGE_REGRESSIONS").is_some_and(|v| v == "off") {
+        return None;
+    }
+    let key = format!(
+        "{}@{}-{}",
+        test_name.unwrap_or("main"),
+        caller.file(),
+        caller.line()
+    );
+    let file: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    Some(target_dir()?.join("selvedge").join("regressions").join(format!("{file}.txt")))
+}
+
+/// The Cargo target directory: `CARGO_TARGET_DIR`, or the ancestor of the test binary that
+/// holds Cargo's `CACHEDIR.TAG`.
+fn target_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .map(Path::to_path_buf)
+}
+
+fn save(path: &Path, schedule: &str, message: &str) -> std::io::Result<()> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        if existing.lines().any(|l| l.trim() == schedule) {
+            return Ok(());
+        }
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let fresh = !path.exists();
+    let mut file = fs::OpenOptions::new().create(true).append(true).open(path)?;
+    if fresh {
+        writeln!(
+            file,
+            "# Failing schedules selvedge found for this test, replayed first on every run.\n\
+             # One replay string per line; delete a line once its bug is fixed for good."
+        )?;
+    }
+    let first_line = message.lines().next().unwrap_or("");
+    writeln!(file, "# {first_line}\n{schedule}")
+}

@@ -1,0 +1,233 @@
+//! selvedge finds concurrency bugs — lost updates, deadlocks, lost wakeups, broken
+//! invariants — by running your test under a controlled scheduler that tries the
+//! interleavings a real machine rarely shows, and explains every failure it finds.
+//!
+//! Write the test with `selvedge::thread` and `selvedge::sync` in place of `std::thread` and
+//! `std::sync`, and hand it to an entry point. Here two threads read and then write a shared
+//! counter, and selvedge finds the interleaving that loses an update:
+//!
+//! ```
+//! use selvedge::sync::{Arc, atomic::{AtomicU64, Ordering}};
+//!
+//! let report = selvedge::explore(
+//!     selvedge::Config { strategy: selvedge::Strategy::Random, seed: 1, ..Default::default() },
+//!     || {
+//!         let counter = Arc::new(AtomicU64::new(0));
+//!         let handles: Vec<_> = (0..2)
+//!             .map(|_| {
+//!                 let counter = counter.clone();
+//!                 selvedge::thread::spawn(move || {
+//!                     let seen = counter.load(Ordering::SeqCst); // read ...
+//!                     counter.store(seen + 1, Ordering::SeqCst); // ... then write: not atomic
+//!                 })
+//!             })
+//!             .collect();
+//!         for h in handles {
+//!             h.join().unwrap();
+//!         }
+//!         assert_eq!(counter.load(Ordering::SeqCst), 2, "an update was lost");
+//!     },
+//! );
+//! let failure = report.failure().expect("selvedge finds the lost update");
+//! assert_eq!(failure.kind(), selvedge::FailureKind::Panic);
+//! // `failure` prints the interleaving that lost the update and how to replay it:
+//! println!("{failure}");
+//! ```
+//!
+//! # Entry points
+//!
+//! - [`model`]: exhaustive exploration within default bounds (like `loom::model`).
+//! - [`check_dfs`], [`check_random`], [`check_pct`]: a chosen strategy (like shuttle's).
+//! - [`replay`]: re-run exactly one recorded interleaving.
+//! - [`explore`]: the programmatic form; returns a [`Report`] instead of panicking.
+//!
+//! The test-facing entry points panic with the full report on a failure, save the failing
+//! schedule under `target/selvedge/regressions/` and replay saved schedules first on the next
+//! run. They also read `SELVEDGE_REPLAY`, `SELVEDGE_SEED` and `SELVEDGE_ITERATIONS`.
+//! [`explore`] follows its [`Config`] alone.
+//!
+//! # selvedge, loom or shuttle?
+//!
+//! Like loom, selvedge can prove a small test correct for every interleaving, and its
+//! primitives mirror std so a loom suite ports by renaming the crate. Like shuttle, it has
+//! fast randomized strategies (random walk, PCT, POS) for tests too big to exhaust. Unlike
+//! either, every failure report names each lock, holder and waiter with file and line, and
+//! tasks are coroutines on one OS thread, so an execution costs microseconds.
+//!
+//! # What is modelled
+//!
+//! Every operation on a selvedge primitive is a scheduling point. Atomics are sequentially
+//! consistent whatever `Ordering` is given (weak memory is not modelled yet). Time is
+//! virtual: `sleep` never waits and timed waits may time out at any point, each outcome
+//! being an interleaving of its own. Code between scheduling points runs atomically, so
+//! state shared through anything but selvedge primitives is invisible to the scheduler.
+//!
+//! # Features
+//!
+//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
+
+mod config;
+mod entry;
+mod error;
+mod explorer;
+mod limits;
+mod report;
+mod runtime;
+mod schedule;
+mod strategy;
+
+pub mod cell;
+pub mod hint;
+pub mod sync;
+pub mod thread;
+
+use std::panic::Location;
+
+pub use config::{Config, Strategy};
+pub use error::{Error, ErrorKind};
+pub use report::{Failure, FailureKind, Report};
+
+/// Explores `f` exhaustively within default bounds, and panics with the report if any
+/// interleaving fails.
+///
+/// ```
+/// use selvedge::sync::{Arc, Mutex};
+///
+/// selvedge::model(|| {
+///     let m = Arc::new(Mutex::new(0));
+///     let m2 = m.clone();
+///     let t = selvedge::thread::spawn(move || *m2.lock().unwrap() += 1);
+///     *m.lock().unwrap() += 1;
+///     t.join().unwrap();
+///     assert_eq!(*m.lock().unwrap(), 2);
+/// });
+/// ```
+#[track_caller]
+pub fn model<F>(f: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let config = Config {
+        strategy: Strategy::Dpor,
+        ..Default::default()
+    };
+    entry::run_test(config, explorer::body(f), Location::caller());
+}
+
+/// Explores every interleaving of `f` depth-first (no reduction), up to `max_schedules`
+/// executions, and panics with the report if one fails.
+#[track_caller]
+pub fn check_dfs<F>(f: F, max_schedules: Option<usize>)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let config = Config {
+        strategy: Strategy::Dfs,
+        max_schedules,
+        ..Default::default()
+    };
+    entry::run_test(config, explorer::body(f), Location::caller());
+}
+
+/// Runs `f` under `iterations` random schedules, and panics with the report if one fails.
+#[track_caller]
+pub fn check_random<F>(f: F, iterations: usize)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let config = Config {
+        strategy: Strategy::Random,
+        max_schedules: Some(iterations),
+        ..Default::default()
+    };
+    entry::run_test(config, explorer::body(f), Location::caller());
+}
+
+/// Runs `f` under `iterations` PCT schedules aiming at bugs of depth `depth`, and panics
+/// with the report if one fails.
+#[track_caller]
+pub fn check_pct<F>(f: F, iterations: usize, depth: usize)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let config = Config {
+        strategy: Strategy::Pct { depth },
+        max_schedules: Some(iterations),
+        ..Default::default()
+    };
+    entry::run_test(config, explorer::body(f), Location::caller());
+}
+
+/// Runs exactly the interleaving `schedule` describes (a replay string from a failure
+/// report), and panics with the report if it fails — or with an error saying what is wrong
+/// if the string is malformed or no longer matches the code.
+#[track_caller]
+pub fn replay<F>(f: F, schedule: &str)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let config = Config {
+        strategy: Strategy::Replay(schedule.to_string()),
+        ..Default::default()
+    };
+    entry::run_test(config, explorer::body(f), Location::caller());
+}
+
+/// Explores `f` as `config` says and returns what happened. Never panics on a failure in
+/// `f`, reads no environment variable and no saved schedule.
+///
+/// ```
+/// use selvedge::sync::{Arc, Mutex};
+///
+/// let report = selvedge::explore(
+///     selvedge::Config { strategy: selvedge::Strategy::Random, max_schedules: Some(100), ..Default::default() },
+///     || {
+///         let a = Arc::new(Mutex::new(()));
+///         let b = Arc::new(Mutex::new(()));
+///         let (a2, b2) = (a.clone(), b.clone());
+///         let t = selvedge::thread::spawn(move || {
+///             let _b = b2.lock().unwrap();
+///             let _a = a2.lock().unwrap();
+///         });
+///         {
+///             let _a = a.lock().unwrap();
+///             let _b = b.lock().unwrap();
+///         }
+///         t.join().unwrap();
+///     },
+/// );
+/// let failure = report.failure().expect("the lock-order inversion deadlocks");
+/// assert_eq!(failure.kind(), selvedge::FailureKind::Deadlock);
+/// ```
+pub fn explore<F>(config: Config, f: F) -> Report
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    explorer::explore_body(config, explorer::body(f), None)
+}
+
+/// An explicit scheduling point: inside a model, other tasks may run here; outside one it
+/// does nothing. An optional name documents the point.
+///
+/// ```
+/// selvedge::syncpoint!();
+/// selvedge::syncpoint!("after-commit");
+/// ```
+#[macro_export]
+macro_rules! syncpoint {
+    () => {
+        $crate::__syncpoint()
+    };
+    ($name:expr) => {{
+        let _: &str = $name;
+        $crate::__syncpoint()
+    }};
+}
+
+#[doc(hidden)]
+#[track_caller]
+pub fn __syncpoint() {
+    if runtime::in_model() {
+        runtime::point(runtime::OpKind::Yield, None);
+    }
+}

@@ -1,0 +1,235 @@
+//! The scheduler loop of one execution: adopt new tasks, compute the enabled set, ask the
+//! strategy, resume the chosen task, until every task finished or a failure ends the run.
+//!
+//! Invariants:
+//! - Exactly one coroutine is running at any moment, and only this loop resumes coroutines.
+//! - The execution state pointer is installed for the loop's duration only, and every
+//!   unfinished coroutine is reset (never unwound) when the execution ends, so a deadlocked
+//!   or abandoned task cannot run user code afterwards.
+
+use std::cell::RefCell;
+use std::panic::Location;
+use std::sync::Arc;
+
+use corosensei::CoroutineResult;
+
+use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
+use super::{ExecState, TaskId, TraceEvent, CURRENT};
+use crate::report::{FailureKind, RawFailure};
+use crate::strategy::{Candidate, Decision, Strategy};
+
+/// Limits one execution runs under.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExecutionLimits {
+    pub(crate) max_steps: usize,
+    pub(crate) tasks: TaskSettings,
+}
+
+/// What one execution did: the state (trace, objects, tasks) and the choices made.
+pub(crate) struct Outcome {
+    pub(crate) state: ExecState,
+    pub(crate) choices: Vec<TaskId>,
+}
+
+/// The user's test body, shared by every execution.
+pub(crate) type TestBody = Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Owns the coroutines of one execution and resets the unfinished ones when dropped, on the
+/// normal path and if the loop itself panics.
+struct Coroutines(Vec<Option<TaskCoroutine>>);
+
+impl Drop for Coroutines {
+    fn drop(&mut self) {
+        for slot in self.0.iter_mut() {
+            if let Some(mut co) = slot.take() {
+                if !co.done() {
+                    // SAFETY: the task is never resumed again; resetting skips the drops of
+                    // its live locals, which leaks them instead of running user code with no
+                    // scheduler behind it.
+                    unsafe { co.force_reset() };
+                }
+                return_stack(co);
+            }
+        }
+    }
+}
+
+struct InstallGuard;
+
+impl Drop for InstallGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(std::ptr::null()));
+    }
+}
+
+#[track_caller]
+pub(crate) fn run(
+    strategy: &mut dyn Strategy,
+    limits: ExecutionLimits,
+    body: &TestBody,
+) -> Outcome {
+    super::panic_hook::install();
+    let shared = RefCell::new(ExecState::new(limits.tasks));
+    assert!(
+        CURRENT.with(|c| c.get().is_null()),
+        "selvedge models cannot be nested: an entry point was called inside a running model"
+    );
+    CURRENT.with(|c| c.set(&shared as *const _));
+    let _installed = InstallGuard;
+    let mut coroutines = Coroutines(Vec::new());
+    let main_body = body.clone();
+    let spawned = task::spawn_task(
+        &mut shared.borrow_mut(),
+        None,
+        None,
+        Box::new(move || main_body()),
+        Location::caller(),
+    );
+    assert!(spawned.is_ok(), "the main task could not be created");
+
+    let mut choices: Vec<TaskId> = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut previous: Option<TaskId> = None;
+    loop {
+        adopt_spawned(&shared, &mut coroutines);
+        let state = shared.borrow();
+        if state.failure.is_some() {
+            break;
+        }
+        candidates.clear();
+        for i in 0..state.tasks.len() {
+            let id = TaskId(i as u32);
+            if state.is_enabled(id) {
+                let op = state.tasks[i].pending;
+                candidates.push(Candidate {
+                    task: id,
+                    kind: op.kind,
+                    object: op.object,
+                });
+            }
+        }
+        drop(state);
+        if candidates.is_empty() {
+            let mut state = shared.borrow_mut();
+            if state.tasks.iter().all(|t| t.finished) {
+                break;
+            }
+            let blocked = state.blocked_tasks();
+            state.failure = Some(RawFailure {
+                kind: FailureKind::Deadlock,
+                message: deadlock_message(&blocked),
+                task: None,
+                blocked,
+            });
+            break;
+        }
+        if choices.len() >= limits.max_steps {
+            let mut state = shared.borrow_mut();
+            let spinning: Vec<String> = candidates
+                .iter()
+                .map(|c| state.task_name(c.task))
+                .collect();
+            state.failure = Some(RawFailure {
+                kind: FailureKind::Livelock,
+                message: format!(
+                    "the execution did not finish within {} steps (`Config::max_steps`); \
+                     still running: {}. If the test is just long, raise `max_steps`",
+                    limits.max_steps,
+                    spinning.join(", ")
+                ),
+                task: None,
+                blocked: Vec::new(),
+            });
+            break;
+        }
+        let decision = Decision {
+            step: choices.len(),
+            candidates: &candidates,
+            previous,
+        };
+        let chosen = match strategy.choose(&decision) {
+            Ok(task) => task,
+            Err(message) => {
+                shared.borrow_mut().failure = Some(RawFailure {
+                    kind: FailureKind::Nondeterminism,
+                    message,
+                    task: None,
+                    blocked: Vec::new(),
+                });
+                break;
+            }
+        };
+        assert!(
+            candidates.iter().any(|c| c.task == chosen),
+            "strategy chose task {} which is not enabled",
+            chosen.0
+        );
+        choices.push(chosen);
+        previous = Some(chosen);
+        {
+            let mut state = shared.borrow_mut();
+            state.current = chosen;
+            let op = state.tasks[chosen.index()].pending;
+            state.trace.push(TraceEvent {
+                task: chosen,
+                op,
+                chosen: true,
+            });
+        }
+        resume(&shared, &mut coroutines, chosen);
+    }
+    strategy.finish_execution(&choices);
+    drop(coroutines);
+    drop(_installed);
+    Outcome {
+        state: shared.into_inner(),
+        choices,
+    }
+}
+
+/// Moves coroutines created by `spawn` into the table and runs each up to its first
+/// scheduling point: the code before it is invisible to other tasks, so no decision is
+/// needed, and the task's first real operation becomes known.
+fn adopt_spawned(shared: &RefCell<ExecState>, coroutines: &mut Coroutines) {
+    loop {
+        let next = {
+            let mut state = shared.borrow_mut();
+            if state.spawned.is_empty() {
+                return;
+            }
+            state.spawned.remove(0)
+        };
+        let index = next.task.index();
+        if coroutines.0.len() <= index {
+            coroutines.0.resize_with(index + 1, || None);
+        }
+        coroutines.0[index] = Some(next.coroutine);
+        let parent = shared.borrow().current;
+        shared.borrow_mut().current = next.task;
+        resume(shared, coroutines, next.task);
+        shared.borrow_mut().current = parent;
+    }
+}
+
+fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId) {
+    let slot = &mut coroutines.0[task.index()];
+    let co = slot.as_mut().expect("resumed a task with no coroutine");
+    shared.borrow_mut().running_task = true;
+    let result = co.resume(());
+    shared.borrow_mut().running_task = false;
+    if let CoroutineResult::Return(()) = result {
+        let co = slot.take().expect("coroutine vanished");
+        return_stack(co);
+    }
+}
+
+fn deadlock_message(blocked: &[crate::report::BlockedTask]) -> String {
+    let names: Vec<&str> = blocked.iter().map(|b| b.name.as_str()).collect();
+    match names.len() {
+        1 => format!("{} is blocked forever and no other task can wake it", names[0]),
+        _ => format!(
+            "every unfinished task is blocked: {}",
+            names.join(", ")
+        ),
+    }
+}

@@ -1,0 +1,179 @@
+//! What a task is about to do at a scheduling point: the operation, the object it touches
+//! and where in the user's code it was called.
+//!
+//! Invariant: an `Op` is plain data (no user values), so strategies and reports can read it
+//! freely and a trace never keeps user data alive.
+
+use std::fmt;
+use std::panic::Location;
+
+/// A task's index in its execution, in creation order: `main` is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TaskId(pub(crate) u32);
+
+impl TaskId {
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// An object's index in its execution's object table, in creation order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ObjectId(pub(crate) u32);
+
+impl ObjectId {
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The operations the runtime knows. Whether a pending operation is enabled is decided in
+/// `ExecState::is_enabled` from this and the object's state alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    /// A task's first step: the code before its first visible operation.
+    Start,
+    Yield,
+    SpinLoop,
+    Sleep,
+    Spawn(TaskId),
+    Join(TaskId),
+    Park,
+    ParkTimeout,
+    Unpark(TaskId),
+    Lock,
+    TryLock,
+    Unlock,
+    ReadLock,
+    WriteLock,
+    TryReadLock,
+    TryWriteLock,
+    ReadUnlock,
+    WriteUnlock,
+    CondvarWait,
+    CondvarWaitTimeout,
+    NotifyOne,
+    NotifyAll,
+    BarrierWait,
+    /// Waiting for a barrier's generation to move past the one the task arrived in.
+    BarrierBlocked(u32),
+    OnceEnter,
+    AtomicLoad,
+    AtomicStore,
+    AtomicRmw,
+    AtomicCas,
+    Fence,
+    Send,
+    /// A rendezvous sender waiting until its message (the ticket-th) is received.
+    SendWait(u64),
+    Recv,
+    TryRecv,
+    RecvTimeout,
+    TaskExit,
+}
+
+impl OpKind {
+    /// A stable small code, folded into the replay string's fingerprint of the execution.
+    pub(crate) fn code(self) -> u32 {
+        // Only the variant matters for the fingerprint: payloads (task ids, tickets) are
+        // determined by the choices already.
+        match self {
+            OpKind::Start => 1,
+            OpKind::Yield => 2,
+            OpKind::SpinLoop => 3,
+            OpKind::Sleep => 4,
+            OpKind::Spawn(_) => 5,
+            OpKind::Join(_) => 6,
+            OpKind::Park => 7,
+            OpKind::ParkTimeout => 8,
+            OpKind::Unpark(_) => 9,
+            OpKind::Lock => 10,
+            OpKind::TryLock => 11,
+            OpKind::Unlock => 12,
+            OpKind::ReadLock => 13,
+            OpKind::WriteLock => 14,
+            OpKind::TryReadLock => 15,
+            OpKind::TryWriteLock => 16,
+            OpKind::ReadUnlock => 17,
+            OpKind::WriteUnlock => 18,
+            OpKind::CondvarWait => 19,
+            OpKind::CondvarWaitTimeout => 20,
+            OpKind::NotifyOne => 21,
+            OpKind::NotifyAll => 22,
+            OpKind::BarrierWait => 23,
+            OpKind::BarrierBlocked(_) => 24,
+            OpKind::OnceEnter => 25,
+            OpKind::AtomicLoad => 26,
+            OpKind::AtomicStore => 27,
+            OpKind::AtomicRmw => 28,
+            OpKind::AtomicCas => 29,
+            OpKind::Fence => 30,
+            OpKind::Send => 31,
+            OpKind::SendWait(_) => 32,
+            OpKind::Recv => 33,
+            OpKind::TryRecv => 34,
+            OpKind::RecvTimeout => 35,
+            OpKind::TaskExit => 38,
+        }
+    }
+
+    /// Does this operation only observe its object (so two of them commute)?
+    pub(crate) fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            OpKind::AtomicLoad | OpKind::Yield | OpKind::SpinLoop
+        )
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            OpKind::Start => "start",
+            OpKind::Yield => "yield_now",
+            OpKind::SpinLoop => "spin_loop",
+            OpKind::Sleep => "sleep",
+            OpKind::Spawn(_) => "spawn",
+            OpKind::Join(_) => "join",
+            OpKind::Park => "park",
+            OpKind::ParkTimeout => "park_timeout",
+            OpKind::Unpark(_) => "unpark",
+            OpKind::Lock => "lock",
+            OpKind::TryLock => "try_lock",
+            OpKind::Unlock => "unlock (guard from)",
+            OpKind::ReadLock => "read",
+            OpKind::WriteLock => "write",
+            OpKind::TryReadLock => "try_read",
+            OpKind::TryWriteLock => "try_write",
+            OpKind::ReadUnlock => "read unlock (guard from)",
+            OpKind::WriteUnlock => "write unlock (guard from)",
+            OpKind::CondvarWait => "wait",
+            OpKind::CondvarWaitTimeout => "wait_timeout",
+            OpKind::NotifyOne => "notify_one",
+            OpKind::NotifyAll => "notify_all",
+            OpKind::BarrierWait => "wait",
+            OpKind::BarrierBlocked(_) => "wait (blocked)",
+            OpKind::OnceEnter => "call_once",
+            OpKind::AtomicLoad => "load",
+            OpKind::AtomicStore => "store",
+            OpKind::AtomicRmw => "read-modify-write",
+            OpKind::AtomicCas => "compare_exchange",
+            OpKind::Fence => "fence",
+            OpKind::Send => "send",
+            OpKind::SendWait(_) => "send (waiting for receiver)",
+            OpKind::Recv => "recv",
+            OpKind::TryRecv => "try_recv",
+            OpKind::RecvTimeout => "recv_timeout",
+            OpKind::TaskExit => "exit",
+        };
+        f.write_str(text)
+    }
+}
+
+/// A pending or performed operation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Op {
+    pub(crate) kind: OpKind,
+    pub(crate) object: Option<ObjectId>,
+    pub(crate) location: &'static Location<'static>,
+}

@@ -1,0 +1,91 @@
+//! Strategies decide which enabled task runs next. Nothing else in selvedge makes that
+//! decision.
+//!
+//! A strategy sees task ids, the enabled set and descriptions of the pending operations,
+//! never user data. It owns the only RNG of an exploration.
+//!
+//! Invariants:
+//! - `choose` returns one of the candidates it was given, or an error describing how the
+//!   execution diverged from what the strategy expected (a replay that no longer matches).
+//! - Given the same seed and the same user code, the sequence of choices is identical.
+
+mod dfs;
+mod pct;
+mod pos;
+mod random;
+mod replay;
+pub(crate) mod rng;
+
+pub(crate) use dfs::Dfs;
+pub(crate) use pct::Pct;
+pub(crate) use pos::Pos;
+pub(crate) use random::Random;
+pub(crate) use replay::Replay;
+
+use crate::runtime::{ObjectId, OpKind, TaskId};
+
+/// An enabled task and the operation it would perform if chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    pub(crate) task: TaskId,
+    pub(crate) kind: OpKind,
+    pub(crate) object: Option<ObjectId>,
+}
+
+impl Candidate {
+    /// Could performing `self` and `other` in either order give different results?
+    pub(crate) fn conflicts_with(&self, other: &Candidate) -> bool {
+        match (self.object, other.object) {
+            (Some(a), Some(b)) if a == b => {
+                !(self.kind.is_read_only() && other.kind.is_read_only())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One scheduling decision.
+#[derive(Debug)]
+pub(crate) struct Decision<'a> {
+    /// Decisions already made in this execution.
+    pub(crate) step: usize,
+    /// The enabled tasks, in ascending task id; never empty.
+    pub(crate) candidates: &'a [Candidate],
+    /// The task chosen at the previous decision, if any.
+    pub(crate) previous: Option<TaskId>,
+}
+
+impl Decision<'_> {
+    /// The candidate that continues the previous task, if it is still enabled: choosing any
+    /// other is a preemption.
+    pub(crate) fn continuing(&self) -> Option<usize> {
+        let previous = self.previous?;
+        self.candidates.iter().position(|c| c.task == previous)
+    }
+}
+
+/// How much of the schedule space an exploration covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Coverage {
+    /// Every interleaving was run (exhaustive strategies only).
+    Complete,
+    /// Every interleaving with at most this many preemptions was run.
+    CompleteUpTo(usize),
+    /// A sample of the space.
+    Sampled,
+}
+
+pub(crate) trait Strategy: Send {
+    /// Prepares the next execution; `false` when the strategy has nothing left to run.
+    fn next_execution(&mut self) -> bool;
+
+    /// Picks the task to run at this decision.
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String>;
+
+    /// Called once per execution after it ends, with the tasks chosen in order and the
+    /// number of tasks it created.
+    fn finish_execution(&mut self, choices: &[TaskId]);
+
+    /// What has been covered so far; meaningful once `next_execution` returned `false`.
+    fn coverage(&self) -> Coverage;
+}

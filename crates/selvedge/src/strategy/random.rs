@@ -1,0 +1,40 @@
+//! Random walk: every decision picks an enabled task uniformly at random.
+
+use super::rng::Rng;
+use super::{Coverage, Decision, Strategy};
+use crate::runtime::TaskId;
+
+pub(crate) struct Random {
+    rng: Rng,
+    remaining: usize,
+}
+
+impl Random {
+    pub(crate) fn new(seed: u64, executions: usize) -> Random {
+        Random {
+            rng: Rng::new(seed),
+            remaining: executions,
+        }
+    }
+}
+
+impl Strategy for Random {
+    fn next_execution(&mut self) -> bool {
+        if self.remaining == 0 {
+            return false;
+        }
+        self.remaining -= 1;
+        true
+    }
+
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String> {
+        let i = self.rng.below(decision.candidates.len());
+        Ok(decision.candidates[i].task)
+    }
+
+    fn finish_execution(&mut self, _choices: &[TaskId]) {}
+
+    fn coverage(&self) -> Coverage {
+        Coverage::Sampled
+    }
+}

@@ -1,0 +1,77 @@
+//! Replay: follow a recorded list of choices exactly, and say precisely where the code no
+//! longer matches it.
+
+use super::{Coverage, Decision, Strategy};
+use crate::runtime::TaskId;
+
+const ADVICE: &str = "The code changed since the schedule was recorded (or is not \
+    deterministic); run the test without `SELVEDGE_REPLAY` to search for the failure again";
+
+pub(crate) struct Replay {
+    choices: Vec<TaskId>,
+    started: bool,
+    /// Set when the execution needed a different number of decisions than recorded.
+    pub(crate) length_mismatch: Option<usize>,
+}
+
+impl Replay {
+    pub(crate) fn new(choices: Vec<TaskId>) -> Replay {
+        Replay {
+            choices,
+            started: false,
+            length_mismatch: None,
+        }
+    }
+}
+
+impl Strategy for Replay {
+    fn next_execution(&mut self) -> bool {
+        if self.started {
+            return false;
+        }
+        self.started = true;
+        true
+    }
+
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String> {
+        let Some(&want) = self.choices.get(decision.step) else {
+            return Err(format!(
+                "the replayed schedule no longer matches the code: it has {} steps but the execution \
+                 needs more (at step {} tasks {} are still ready). {ADVICE}",
+                self.choices.len(),
+                decision.step + 1,
+                task_list(decision)
+            ));
+        };
+        if decision.candidates.iter().any(|c| c.task == want) {
+            Ok(want)
+        } else {
+            Err(format!(
+                "the replayed schedule no longer matches the code: at step {} it runs task {}, but \
+                 only tasks {} can run there. {ADVICE}",
+                decision.step + 1,
+                want.0,
+                task_list(decision)
+            ))
+        }
+    }
+
+    fn finish_execution(&mut self, choices: &[TaskId]) {
+        if choices.len() < self.choices.len() {
+            self.length_mismatch = Some(choices.len());
+        }
+    }
+
+    fn coverage(&self) -> Coverage {
+        Coverage::Sampled
+    }
+}
+
+fn task_list(decision: &Decision<'_>) -> String {
+    let ids: Vec<String> = decision
+        .candidates
+        .iter()
+        .map(|c| c.task.0.to_string())
+        .collect();
+    ids.join(", ")
+}

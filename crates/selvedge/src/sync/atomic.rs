@@ -1,0 +1,324 @@
+//! Atomics, mirroring `std::sync::atomic`: every operation is a scheduling point inside a
+//! model, with exact sequentially-consistent semantics whatever `Ordering` is passed (weak
+//! memory is not modelled yet). Outside a model they are std's atomics.
+//!
+//! ```
+//! use selvedge::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+//!
+//! selvedge::check_random(|| {
+//!     let n = Arc::new(AtomicUsize::new(0));
+//!     let n2 = n.clone();
+//!     let t = selvedge::thread::spawn(move || n2.fetch_add(1, Ordering::SeqCst));
+//!     n.fetch_add(1, Ordering::SeqCst);
+//!     t.join().unwrap();
+//!     assert_eq!(n.load(Ordering::SeqCst), 2);
+//! }, 50);
+//! ```
+
+use std::panic::Location;
+
+pub use std::sync::atomic::Ordering;
+
+use super::object_id;
+use crate::runtime::object::{ObjectKind, ObjectState};
+use crate::runtime::{self, point_at, LazyObject, OpKind};
+
+/// A scheduling point before an atomic operation (nothing outside a model).
+fn before(
+    object: &LazyObject,
+    kind: &'static str,
+    created_at: &'static Location<'static>,
+    op: OpKind,
+    at: &'static Location<'static>,
+) {
+    if !runtime::in_model() {
+        return;
+    }
+    let id = object_id(object, ObjectKind::Atomic(kind), created_at, kind, || {
+        ObjectState::Plain
+    });
+    point_at(op, Some(id), at);
+}
+
+/// A memory fence: a scheduling point in a model (all operations are already SeqCst).
+#[track_caller]
+pub fn fence(order: Ordering) {
+    if runtime::in_model() {
+        point_at(OpKind::Fence, None, Location::caller());
+    } else {
+        std::sync::atomic::fence(order);
+    }
+}
+
+/// A compiler fence: not a scheduling point.
+pub fn compiler_fence(order: Ordering) {
+    std::sync::atomic::compiler_fence(order);
+}
+
+macro_rules! atomic_common {
+    ($name:ident, $std:ty, $value:ty) => {
+        #[doc = concat!("A model `", stringify!($name), "`, as `std::sync::atomic::", stringify!($name), "`.")]
+        pub struct $name {
+            object: LazyObject,
+            created_at: &'static Location<'static>,
+            value: $std,
+        }
+
+        impl $name {
+            #[track_caller]
+            pub const fn new(value: $value) -> $name {
+                $name {
+                    object: LazyObject::new(),
+                    created_at: Location::caller(),
+                    value: <$std>::new(value),
+                }
+            }
+
+            #[track_caller]
+            fn point(&self, op: OpKind) {
+                before(&self.object, stringify!($name), self.created_at, op, Location::caller());
+            }
+
+            #[track_caller]
+            pub fn load(&self, order: Ordering) -> $value {
+                self.point(OpKind::AtomicLoad);
+                self.value.load(order)
+            }
+
+            #[track_caller]
+            pub fn store(&self, value: $value, order: Ordering) {
+                self.point(OpKind::AtomicStore);
+                self.value.store(value, order)
+            }
+
+            #[track_caller]
+            pub fn swap(&self, value: $value, order: Ordering) -> $value {
+                self.point(OpKind::AtomicRmw);
+                self.value.swap(value, order)
+            }
+
+            #[track_caller]
+            pub fn compare_exchange(
+                &self,
+                current: $value,
+                new: $value,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$value, $value> {
+                self.point(OpKind::AtomicCas);
+                self.value.compare_exchange(current, new, success, failure)
+            }
+
+            /// Never fails spuriously in a model.
+            #[track_caller]
+            pub fn compare_exchange_weak(
+                &self,
+                current: $value,
+                new: $value,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$value, $value> {
+                self.point(OpKind::AtomicCas);
+                self.value.compare_exchange(current, new, success, failure)
+            }
+
+            #[track_caller]
+            pub fn fetch_update<F>(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                f: F,
+            ) -> Result<$value, $value>
+            where
+                F: FnMut($value) -> Option<$value>,
+            {
+                self.point(OpKind::AtomicRmw);
+                self.value.fetch_update(set_order, fetch_order, f)
+            }
+
+            pub fn get_mut(&mut self) -> &mut $value {
+                self.value.get_mut()
+            }
+
+            pub fn into_inner(self) -> $value {
+                self.value.into_inner()
+            }
+
+            /// Reads without a scheduling point (loom's `unsync_load`): only sound when no
+            /// other task can access the atomic.
+            pub unsafe fn unsync_load(&self) -> $value {
+                self.value.load(Ordering::Relaxed)
+            }
+
+            /// Runs `f` on the value with exclusive access (loom's `with_mut`).
+            pub fn with_mut<R>(&mut self, f: impl FnOnce(&mut $value) -> R) -> R {
+                f(self.value.get_mut())
+            }
+        }
+
+        impl Default for $name {
+            #[track_caller]
+            fn default() -> $name {
+                $name::new(Default::default())
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.value, f)
+            }
+        }
+
+        impl From<$value> for $name {
+            #[track_caller]
+            fn from(value: $value) -> $name {
+                $name::new(value)
+            }
+        }
+    };
+}
+
+macro_rules! atomic_int {
+    ($name:ident, $std:ty, $value:ty) => {
+        atomic_common!($name, $std, $value);
+
+        impl $name {
+            atomic_int!(@rmw fetch_add, fetch_sub, fetch_and, fetch_nand, fetch_or, fetch_xor, fetch_max, fetch_min; $value);
+        }
+    };
+    (@rmw $($method:ident),*; $value:ty) => {
+        $(
+            #[track_caller]
+            pub fn $method(&self, value: $value, order: Ordering) -> $value {
+                self.point(OpKind::AtomicRmw);
+                self.value.$method(value, order)
+            }
+        )*
+    };
+}
+
+atomic_int!(AtomicU8, std::sync::atomic::AtomicU8, u8);
+atomic_int!(AtomicU16, std::sync::atomic::AtomicU16, u16);
+atomic_int!(AtomicU32, std::sync::atomic::AtomicU32, u32);
+atomic_int!(AtomicU64, std::sync::atomic::AtomicU64, u64);
+atomic_int!(AtomicUsize, std::sync::atomic::AtomicUsize, usize);
+atomic_int!(AtomicI8, std::sync::atomic::AtomicI8, i8);
+atomic_int!(AtomicI16, std::sync::atomic::AtomicI16, i16);
+atomic_int!(AtomicI32, std::sync::atomic::AtomicI32, i32);
+atomic_int!(AtomicI64, std::sync::atomic::AtomicI64, i64);
+atomic_int!(AtomicIsize, std::sync::atomic::AtomicIsize, isize);
+
+atomic_common!(AtomicBool, std::sync::atomic::AtomicBool, bool);
+
+impl AtomicBool {
+    atomic_int!(@rmw fetch_and, fetch_nand, fetch_or, fetch_xor; bool);
+}
+
+/// A model `AtomicPtr`, as `std::sync::atomic::AtomicPtr`.
+pub struct AtomicPtr<T> {
+    object: LazyObject,
+    created_at: &'static Location<'static>,
+    value: std::sync::atomic::AtomicPtr<T>,
+}
+
+impl<T> AtomicPtr<T> {
+    #[track_caller]
+    pub const fn new(value: *mut T) -> AtomicPtr<T> {
+        AtomicPtr {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+            value: std::sync::atomic::AtomicPtr::new(value),
+        }
+    }
+
+    #[track_caller]
+    fn point(&self, op: OpKind) {
+        before(&self.object, "AtomicPtr", self.created_at, op, Location::caller());
+    }
+
+    #[track_caller]
+    pub fn load(&self, order: Ordering) -> *mut T {
+        self.point(OpKind::AtomicLoad);
+        self.value.load(order)
+    }
+
+    #[track_caller]
+    pub fn store(&self, value: *mut T, order: Ordering) {
+        self.point(OpKind::AtomicStore);
+        self.value.store(value, order)
+    }
+
+    #[track_caller]
+    pub fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
+        self.point(OpKind::AtomicRmw);
+        self.value.swap(value, order)
+    }
+
+    #[track_caller]
+    pub fn compare_exchange(
+        &self,
+        current: *mut T,
+        new: *mut T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        self.point(OpKind::AtomicCas);
+        self.value.compare_exchange(current, new, success, failure)
+    }
+
+    #[track_caller]
+    pub fn compare_exchange_weak(
+        &self,
+        current: *mut T,
+        new: *mut T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        self.point(OpKind::AtomicCas);
+        self.value.compare_exchange(current, new, success, failure)
+    }
+
+    #[track_caller]
+    pub fn fetch_update<F>(
+        &self,
+        set_order: Ordering,
+        fetch_order: Ordering,
+        f: F,
+    ) -> Result<*mut T, *mut T>
+    where
+        F: FnMut(*mut T) -> Option<*mut T>,
+    {
+        self.point(OpKind::AtomicRmw);
+        self.value.fetch_update(set_order, fetch_order, f)
+    }
+
+    pub fn get_mut(&mut self) -> &mut *mut T {
+        self.value.get_mut()
+    }
+
+    pub fn into_inner(self) -> *mut T {
+        self.value.into_inner()
+    }
+
+    /// Reads without a scheduling point (loom's `unsync_load`).
+    pub unsafe fn unsync_load(&self) -> *mut T {
+        self.value.load(Ordering::Relaxed)
+    }
+
+    pub fn with_mut<R>(&mut self, f: impl FnOnce(&mut *mut T) -> R) -> R {
+        f(self.value.get_mut())
+    }
+}
+
+impl<T> Default for AtomicPtr<T> {
+    #[track_caller]
+    fn default() -> AtomicPtr<T> {
+        AtomicPtr::new(std::ptr::null_mut())
+    }
+}
+
+impl<T> std::fmt::Debug for AtomicPtr<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.value, f)
+    }
+}

@@ -1,0 +1,210 @@
+//! `Condvar`: waiting releases the mutex and blocks until a notify; a notify with no waiter
+//! is lost, exactly as with std, which is how lost-wakeup bugs show up as deadlocks.
+
+use std::collections::VecDeque;
+use std::panic::Location;
+use std::sync::LockResult;
+use std::time::Duration;
+
+use super::mutex::{acquire, release};
+use super::{object_id, MutexGuard};
+use crate::runtime::object::{ObjectKind, ObjectState};
+use crate::runtime::{block_current, point, point_at, with_state, LazyObject, ObjectId, OpKind};
+
+/// A condition variable, as `std::sync::Condvar`. There are no spurious wakeups in a model.
+///
+/// ```
+/// use selvedge::sync::{Arc, Condvar, Mutex};
+///
+/// selvedge::check_random(|| {
+///     let pair = Arc::new((Mutex::new(false), Condvar::new()));
+///     let pair2 = pair.clone();
+///     selvedge::thread::spawn(move || {
+///         *pair2.0.lock().unwrap() = true;
+///         pair2.1.notify_one();
+///     });
+///     let guard = pair.0.lock().unwrap();
+///     let ready = pair.1.wait_while(guard, |ready| !*ready).unwrap();
+///     assert!(*ready);
+/// }, 100);
+/// ```
+#[derive(Debug)]
+pub struct Condvar {
+    object: LazyObject,
+    created_at: &'static Location<'static>,
+}
+
+/// Whether a timed wait returned because its timeout elapsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+impl Condvar {
+    #[track_caller]
+    pub const fn new() -> Condvar {
+        Condvar {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+        }
+    }
+
+    #[track_caller]
+    fn id(&self) -> ObjectId {
+        object_id(
+            &self.object,
+            ObjectKind::Condvar,
+            self.created_at,
+            "selvedge::sync::Condvar",
+            || ObjectState::Condvar {
+                waiters: VecDeque::new(),
+            },
+        )
+    }
+
+    /// Releases the guard's mutex, waits for a notify, then re-acquires the mutex.
+    #[track_caller]
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        let at = Location::caller();
+        let id = self.id();
+        let (mutex, mutex_id) = MutexGuard::parts(guard);
+        point(OpKind::CondvarWait, Some(id));
+        enqueue(id, mutex_id, true);
+        point_at(OpKind::Lock, Some(mutex_id), at);
+        acquire(mutex_id, at);
+        MutexGuard::from_parts(mutex, mutex_id, at)
+    }
+
+    /// Waits while `condition` holds.
+    #[track_caller]
+    pub fn wait_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: F,
+    ) -> LockResult<MutexGuard<'a, T>>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        while condition(&mut *guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    /// Like `wait`, but may also return without a notify, as if `timeout` elapsed on the
+    /// virtual clock. Either outcome is a separate interleaving to explore.
+    #[track_caller]
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let at = Location::caller();
+        let id = self.id();
+        let (mutex, mutex_id) = MutexGuard::parts(guard);
+        point(OpKind::CondvarWaitTimeout, Some(id));
+        enqueue(id, mutex_id, false);
+        point_at(OpKind::Lock, Some(mutex_id), at);
+        acquire(mutex_id, at);
+        let timed_out = with_state("Condvar::wait_timeout", |s| {
+            let current = s.current;
+            let ObjectState::Condvar { waiters } = s.object(id) else {
+                unreachable!("object is not a condvar")
+            };
+            let still_waiting = waiters.iter().position(|&t| t == current);
+            if let Some(i) = still_waiting {
+                waiters.remove(i);
+                s.clock_ns = s.clock_ns.saturating_add(timeout.as_nanos() as u64);
+            }
+            still_waiting.is_some()
+        });
+        match MutexGuard::from_parts(mutex, mutex_id, at) {
+            Ok(g) => Ok((g, WaitTimeoutResult(timed_out))),
+            Err(e) => Err(std::sync::PoisonError::new((
+                e.into_inner(),
+                WaitTimeoutResult(timed_out),
+            ))),
+        }
+    }
+
+    /// Waits while `condition` holds, or until a timed wait times out.
+    #[track_caller]
+    pub fn wait_timeout_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        timeout: Duration,
+        mut condition: F,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        loop {
+            if !condition(&mut *guard) {
+                return Ok((guard, WaitTimeoutResult(false)));
+            }
+            let (g, result) = self.wait_timeout(guard, timeout)?;
+            guard = g;
+            if result.timed_out() {
+                let still = condition(&mut *guard);
+                return Ok((guard, WaitTimeoutResult(still)));
+            }
+        }
+    }
+
+    /// Wakes the longest-waiting task, if any.
+    #[track_caller]
+    pub fn notify_one(&self) {
+        let id = self.id();
+        point(OpKind::NotifyOne, Some(id));
+        with_state("Condvar::notify_one", |s| {
+            let ObjectState::Condvar { waiters } = s.object(id) else {
+                unreachable!("object is not a condvar")
+            };
+            if let Some(task) = waiters.pop_front() {
+                s.task(task).blocked_on = None;
+            }
+        });
+    }
+
+    /// Wakes every waiting task.
+    #[track_caller]
+    pub fn notify_all(&self) {
+        let id = self.id();
+        point(OpKind::NotifyAll, Some(id));
+        with_state("Condvar::notify_all", |s| {
+            let ObjectState::Condvar { waiters } = s.object(id) else {
+                unreachable!("object is not a condvar")
+            };
+            let woken: Vec<_> = waiters.drain(..).collect();
+            for task in woken {
+                s.task(task).blocked_on = None;
+            }
+        });
+    }
+}
+
+impl Default for Condvar {
+    #[track_caller]
+    fn default() -> Condvar {
+        Condvar::new()
+    }
+}
+
+/// Releases the mutex and joins the condvar's wait queue (blocked unless the wait is timed).
+fn enqueue(id: ObjectId, mutex_id: ObjectId, block: bool) {
+    release(mutex_id);
+    with_state("Condvar::wait", |s| {
+        let current = s.current;
+        let ObjectState::Condvar { waiters } = s.object(id) else {
+            unreachable!("object is not a condvar")
+        };
+        waiters.push_back(current);
+        if block {
+            block_current(s, id);
+        }
+    });
+}

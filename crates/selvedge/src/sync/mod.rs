@@ -1,0 +1,43 @@
+//! Model synchronisation primitives, mirroring `std::sync`.
+//!
+//! Each type is a thin public face over a state machine in the runtime's object table,
+//! reached by object id. Inside a model every operation is a scheduling point; outside one,
+//! atomics and `Arc` behave as std's and the blocking primitives panic with a message that
+//! says how to run the code under selvedge.
+
+mod barrier;
+mod condvar;
+pub mod mpsc;
+mod mutex;
+mod once;
+mod rwlock;
+
+pub mod atomic;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use once::{LazyLock, Once, OnceLock, OnceState};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+/// `Arc` and `Weak` are std's: reference counting is not a scheduling point (one task runs
+/// at a time, so counts are always exact), which keeps the schedule space small.
+pub use std::sync::{Arc, Weak};
+
+use std::panic::Location;
+
+use crate::runtime::object::{ObjectKind, ObjectState};
+use crate::runtime::{with_state, LazyObject, ObjectId};
+
+/// The id of a lazily registered object in the running execution.
+#[track_caller]
+pub(crate) fn object_id(
+    lazy: &LazyObject,
+    kind: ObjectKind,
+    created_at: &'static Location<'static>,
+    what: &str,
+    init: impl FnOnce() -> ObjectState,
+) -> ObjectId {
+    with_state(what, |s| lazy.get(s, kind, created_at, init))
+}

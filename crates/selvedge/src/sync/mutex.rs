@@ -1,0 +1,256 @@
+//! `Mutex`: a model lock. Locking is a scheduling point that is enabled only while the lock
+//! is free; unlocking is a scheduling point too, so every order of critical sections is
+//! reachable.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+use super::object_id;
+use crate::runtime::object::{ObjectKind, ObjectState};
+use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
+
+/// A mutual-exclusion lock, as `std::sync::Mutex`, with poisoning.
+///
+/// ```
+/// use selvedge::sync::{Arc, Mutex};
+///
+/// selvedge::check_random(|| {
+///     let m = Arc::new(Mutex::new(0));
+///     let m2 = m.clone();
+///     let t = selvedge::thread::spawn(move || *m2.lock().unwrap() += 1);
+///     *m.lock().unwrap() += 1;
+///     t.join().unwrap();
+///     assert_eq!(*m.lock().unwrap(), 2);
+/// }, 100);
+/// ```
+pub struct Mutex<T: ?Sized> {
+    object: LazyObject,
+    created_at: &'static Location<'static>,
+    poisoned: AtomicBool,
+    data: UnsafeCell<T>,
+}
+
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+/// Proof of holding a `Mutex`; unlocks when dropped.
+pub struct MutexGuard<'a, T: ?Sized + 'a> {
+    mutex: &'a Mutex<T>,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+}
+
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+
+impl<T> Mutex<T> {
+    #[track_caller]
+    pub const fn new(value: T) -> Mutex<T> {
+        Mutex {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+            poisoned: AtomicBool::new(false),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let value = self.data.into_inner();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    #[track_caller]
+    fn id(&self) -> ObjectId {
+        object_id(
+            &self.object,
+            ObjectKind::Mutex,
+            self.created_at,
+            "selvedge::sync::Mutex::lock",
+            || ObjectState::Mutex { holder: None },
+        )
+    }
+
+    /// Acquires the lock, blocking this task until it is free.
+    #[track_caller]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        let id = self.id();
+        point(OpKind::Lock, Some(id));
+        acquire(id, Location::caller());
+        self.guard(id, Location::caller())
+    }
+
+    /// Acquires the lock if it is free, without blocking.
+    #[track_caller]
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        let id = self.id();
+        point(OpKind::TryLock, Some(id));
+        let acquired = with_state("Mutex::try_lock", |s| {
+            let current = s.current;
+            match s.object(id) {
+                ObjectState::Mutex { holder } if holder.is_none() => {
+                    *holder = Some((current, Location::caller()));
+                    true
+                }
+                _ => false,
+            }
+        });
+        if !acquired {
+            return Err(TryLockError::WouldBlock);
+        }
+        self.guard(id, Location::caller())
+            .map_err(TryLockError::Poisoned)
+    }
+
+    fn guard(
+        &self,
+        id: ObjectId,
+        locked_at: &'static Location<'static>,
+    ) -> LockResult<MutexGuard<'_, T>> {
+        let guard = MutexGuard {
+            mutex: self,
+            id,
+            locked_at,
+        };
+        if self.poisoned.load(Ordering::Relaxed) {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
+    }
+
+    pub fn clear_poison(&self) {
+        self.poisoned.store(false, Ordering::Relaxed);
+    }
+
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let value = self.data.get_mut();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+/// Records the current task as the holder of free mutex `id`.
+pub(crate) fn acquire(id: ObjectId, at: &'static Location<'static>) {
+    with_state("selvedge::sync::Mutex::lock", |s| {
+        let current = s.current;
+        match s.object(id) {
+            ObjectState::Mutex { holder } => {
+                assert!(holder.is_none(), "a lock was granted while held");
+                *holder = Some((current, at));
+            }
+            _ => unreachable!("object is not a mutex"),
+        }
+    });
+}
+
+/// Releases mutex `id`, held by the current task.
+pub(crate) fn release(id: ObjectId) {
+    with_state("selvedge::sync::Mutex unlock", |s| {
+        let current = s.current;
+        match s.object(id) {
+            ObjectState::Mutex { holder } => {
+                assert_eq!(
+                    holder.map(|h| h.0),
+                    Some(current),
+                    "a mutex was released by a task that does not hold it"
+                );
+                *holder = None;
+            }
+            _ => unreachable!("object is not a mutex"),
+        }
+    });
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    pub(crate) fn parts(guard: Self) -> (&'a Mutex<T>, ObjectId) {
+        let parts = (guard.mutex, guard.id);
+        std::mem::forget(guard);
+        parts
+    }
+
+    pub(crate) fn from_parts(
+        mutex: &'a Mutex<T>,
+        id: ObjectId,
+        locked_at: &'static Location<'static>,
+    ) -> LockResult<Self> {
+        mutex.guard(id, locked_at)
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.mutex.poisoned.store(true, Ordering::Relaxed);
+        }
+        // Drop glue has no caller location worth showing; the lock site identifies the guard.
+        crate::runtime::point_at(OpKind::Unlock, Some(self.id), self.locked_at);
+        release(self.id);
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves this task holds the lock.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves this task holds the lock.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutex")
+            .field("created_at", &format_args!("{}", self.created_at))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    #[track_caller]
+    fn default() -> Mutex<T> {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    #[track_caller]
+    fn from(value: T) -> Mutex<T> {
+        Mutex::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}

@@ -1,0 +1,338 @@
+//! `Once`, `OnceLock` and `LazyLock`: initialise once per execution.
+//!
+//! Invariant: a value initialised in one execution is never seen by another (each execution
+//! starts with fresh statics), and a `OnceLock`/`LazyLock` used outside a model behaves as
+//! std's.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::Deref;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe, Location};
+use std::sync::Mutex as StdMutex;
+
+use super::object_id;
+use crate::runtime::object::{ObjectKind, ObjectState};
+use crate::runtime::{self, try_with_state, with_state, LazyObject, ObjectId, OpKind};
+
+/// Runs an initialiser exactly once per execution, as `std::sync::Once`.
+///
+/// ```
+/// use selvedge::sync::{Arc, Once, atomic::{AtomicUsize, Ordering}};
+///
+/// selvedge::check_random(|| {
+///     let once = Arc::new(Once::new());
+///     let runs = Arc::new(AtomicUsize::new(0));
+///     let (o2, r2) = (once.clone(), runs.clone());
+///     let t = selvedge::thread::spawn(move || o2.call_once(|| { r2.fetch_add(1, Ordering::SeqCst); }));
+///     once.call_once(|| { runs.fetch_add(1, Ordering::SeqCst); });
+///     t.join().unwrap();
+///     assert_eq!(runs.load(Ordering::SeqCst), 1);
+/// }, 50);
+/// ```
+#[derive(Debug)]
+pub struct Once {
+    object: LazyObject,
+    created_at: &'static Location<'static>,
+}
+
+/// Passed to `call_once_force` closures.
+#[derive(Debug)]
+pub struct OnceState {
+    poisoned: bool,
+}
+
+impl OnceState {
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+}
+
+impl Once {
+    #[track_caller]
+    pub const fn new() -> Once {
+        Once {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+        }
+    }
+
+    #[track_caller]
+    fn id(&self) -> ObjectId {
+        object_id(
+            &self.object,
+            ObjectKind::Once,
+            self.created_at,
+            "selvedge::sync::Once",
+            || ObjectState::Once {
+                running: None,
+                done: false,
+            },
+        )
+    }
+
+    /// Runs `f` if no call has completed yet in this execution; other callers wait for it.
+    #[track_caller]
+    pub fn call_once<F: FnOnce()>(&self, f: F) {
+        enter(self.id(), Location::caller(), f);
+    }
+
+    #[track_caller]
+    pub fn call_once_force<F: FnOnce(&OnceState)>(&self, f: F) {
+        enter(self.id(), Location::caller(), || f(&OnceState { poisoned: false }));
+    }
+
+    pub fn is_completed(&self) -> bool {
+        if !runtime::in_model() {
+            return false;
+        }
+        let id = self.id();
+        with_state("Once::is_completed", |s| {
+            matches!(s.object(id), ObjectState::Once { done: true, .. })
+        })
+    }
+}
+
+impl Default for Once {
+    #[track_caller]
+    fn default() -> Once {
+        Once::new()
+    }
+}
+
+/// The once protocol: a scheduling point enabled while nobody else is initialising; runs
+/// `f` if the object is not done yet. Returns whether `f` ran.
+fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool {
+    runtime::point_at(OpKind::OnceEnter, Some(id), at);
+    let run = with_state("selvedge::sync::Once", |s| {
+        let current = s.current;
+        let ObjectState::Once { running, done } = s.object(id) else {
+            unreachable!("object is not a once")
+        };
+        assert!(running.is_none(), "a once was entered while another task initialises it");
+        if *done {
+            return false;
+        }
+        *running = Some((current, at));
+        true
+    });
+    if !run {
+        return false;
+    }
+    let result = catch_unwind(AssertUnwindSafe(f));
+    with_state("selvedge::sync::Once", |s| {
+        let ObjectState::Once { running, done } = s.object(id) else {
+            unreachable!("object is not a once")
+        };
+        *running = None;
+        *done = result.is_ok();
+    });
+    if let Err(payload) = result {
+        resume_unwind(payload);
+    }
+    true
+}
+
+/// Values of a once-cell, one per execution (by generation), so no execution sees another's.
+struct PerExecution<T> {
+    values: StdMutex<Vec<(u64, Box<T>)>>,
+}
+
+impl<T> PerExecution<T> {
+    const fn new() -> Self {
+        PerExecution {
+            values: StdMutex::new(Vec::new()),
+        }
+    }
+
+    fn get(&self, generation: u64) -> Option<&T> {
+        let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        let found = values.iter().find(|(g, _)| *g == generation)?;
+        let ptr: *const T = &*found.1;
+        // SAFETY: boxes are only removed by `take` (which needs `&mut self`) or dropped with
+        // `self`, so the value outlives this borrow of `self`.
+        Some(unsafe { &*ptr })
+    }
+
+    fn insert(&self, generation: u64, value: T) {
+        let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        values.push((generation, Box::new(value)));
+    }
+
+    fn take(&mut self, generation: u64) -> Option<T> {
+        let values = self.values.get_mut().unwrap_or_else(|e| e.into_inner());
+        let i = values.iter().position(|(g, _)| *g == generation)?;
+        Some(*values.swap_remove(i).1)
+    }
+}
+
+fn generation() -> Option<u64> {
+    try_with_state(|s| s.generation)
+}
+
+/// A cell written once per execution, as `std::sync::OnceLock`.
+///
+/// ```
+/// use selvedge::sync::{Arc, OnceLock};
+///
+/// selvedge::check_random(|| {
+///     let cell = Arc::new(OnceLock::new());
+///     let c2 = cell.clone();
+///     let t = selvedge::thread::spawn(move || *c2.get_or_init(|| 1));
+///     let here = *cell.get_or_init(|| 2);
+///     assert_eq!(here, t.join().unwrap(), "both see the winner's value");
+/// }, 50);
+/// ```
+pub struct OnceLock<T> {
+    object: LazyObject,
+    created_at: &'static Location<'static>,
+    values: PerExecution<T>,
+    fallback: std::sync::OnceLock<T>,
+}
+
+unsafe impl<T: Send + Sync> Sync for OnceLock<T> {}
+unsafe impl<T: Send> Send for OnceLock<T> {}
+
+impl<T> OnceLock<T> {
+    #[track_caller]
+    pub const fn new() -> OnceLock<T> {
+        OnceLock {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+            values: PerExecution::new(),
+            fallback: std::sync::OnceLock::new(),
+        }
+    }
+
+    #[track_caller]
+    fn id(&self) -> ObjectId {
+        object_id(
+            &self.object,
+            ObjectKind::Once,
+            self.created_at,
+            "selvedge::sync::OnceLock",
+            || ObjectState::Once {
+                running: None,
+                done: false,
+            },
+        )
+    }
+
+    /// The value, if initialised in this execution. (Not a scheduling point.)
+    pub fn get(&self) -> Option<&T> {
+        match generation() {
+            Some(g) => self.values.get(g),
+            None => self.fallback.get(),
+        }
+    }
+
+    /// The value, initialising it with `f` if no task has yet.
+    #[track_caller]
+    pub fn get_or_init<F: FnOnce() -> T>(&self, f: F) -> &T {
+        let Some(g) = generation() else {
+            return self.fallback.get_or_init(f);
+        };
+        let id = self.id();
+        enter(id, Location::caller(), || self.values.insert(g, f()));
+        self.values.get(g).expect("a completed once-cell has a value")
+    }
+
+    /// Stores `value` unless the cell already has one (then `value` comes back).
+    #[track_caller]
+    pub fn set(&self, value: T) -> Result<(), T> {
+        let Some(g) = generation() else {
+            return self.fallback.set(value);
+        };
+        let mut slot = Some(value);
+        enter(self.id(), Location::caller(), || {
+            self.values.insert(g, slot.take().expect("value present"))
+        });
+        match slot {
+            None => Ok(()),
+            Some(value) => Err(value),
+        }
+    }
+
+    pub fn take(&mut self) -> Option<T> {
+        match generation() {
+            Some(g) => {
+                let value = self.values.take(g);
+                if value.is_some() {
+                    // The next initialisation must be able to run again.
+                    self.object = LazyObject::new();
+                }
+                value
+            }
+            None => self.fallback.take(),
+        }
+    }
+
+    pub fn into_inner(mut self) -> Option<T> {
+        self.take()
+    }
+}
+
+impl<T> Default for OnceLock<T> {
+    #[track_caller]
+    fn default() -> OnceLock<T> {
+        OnceLock::new()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OnceLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OnceLock").field(&self.get()).finish()
+    }
+}
+
+/// A value initialised on first use in each execution, as `std::sync::LazyLock`. The
+/// initialiser must be callable again (`Fn`), since every execution starts fresh.
+///
+/// ```
+/// use selvedge::sync::LazyLock;
+///
+/// static TABLE: LazyLock<Vec<u32>> = LazyLock::new(|| vec![1, 2, 3]);
+///
+/// selvedge::check_random(|| {
+///     let t = selvedge::thread::spawn(|| TABLE.len());
+///     assert_eq!(TABLE[0], 1);
+///     assert_eq!(t.join().unwrap(), 3);
+/// }, 20);
+/// ```
+pub struct LazyLock<T, F = fn() -> T> {
+    cell: OnceLock<T>,
+    init: UnsafeCell<F>,
+}
+
+unsafe impl<T: Send + Sync, F: Send + Sync> Sync for LazyLock<T, F> {}
+
+impl<T, F: Fn() -> T> LazyLock<T, F> {
+    #[track_caller]
+    pub const fn new(init: F) -> LazyLock<T, F> {
+        LazyLock {
+            cell: OnceLock::new(),
+            init: UnsafeCell::new(init),
+        }
+    }
+
+    /// Forces initialisation and returns the value.
+    #[track_caller]
+    pub fn force(this: &LazyLock<T, F>) -> &T {
+        // SAFETY: `init` is only ever read.
+        let init = unsafe { &*this.init.get() };
+        this.cell.get_or_init(init)
+    }
+}
+
+impl<T, F: Fn() -> T> Deref for LazyLock<T, F> {
+    type Target = T;
+    #[track_caller]
+    fn deref(&self) -> &T {
+        LazyLock::force(self)
+    }
+}
+
+impl<T: fmt::Debug, F> fmt::Debug for LazyLock<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LazyLock").field(&self.cell.get()).finish()
+    }
+}

@@ -1,0 +1,273 @@
+//! `RwLock`: a model reader-writer lock, writer-preferring like std's (once readers hold it
+//! and a writer waits, new readers wait behind the writer).
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+use super::object_id;
+use crate::runtime::object::{ObjectKind, ObjectState};
+use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
+
+/// A reader-writer lock, as `std::sync::RwLock`.
+///
+/// ```
+/// use selvedge::sync::{Arc, RwLock};
+///
+/// selvedge::check_random(|| {
+///     let lock = Arc::new(RwLock::new(1));
+///     let l2 = lock.clone();
+///     let t = selvedge::thread::spawn(move || *l2.read().unwrap());
+///     *lock.write().unwrap() += 1;
+///     let seen = t.join().unwrap();
+///     assert!(seen == 1 || seen == 2);
+/// }, 50);
+/// ```
+pub struct RwLock<T: ?Sized> {
+    object: LazyObject,
+    created_at: &'static Location<'static>,
+    poisoned: AtomicBool,
+    data: UnsafeCell<T>,
+}
+
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
+    lock: &'a RwLock<T>,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+}
+
+pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
+    lock: &'a RwLock<T>,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+}
+
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<T> RwLock<T> {
+    #[track_caller]
+    pub const fn new(value: T) -> RwLock<T> {
+        RwLock {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+            poisoned: AtomicBool::new(false),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let value = self.data.into_inner();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    #[track_caller]
+    fn id(&self) -> ObjectId {
+        object_id(
+            &self.object,
+            ObjectKind::RwLock,
+            self.created_at,
+            "selvedge::sync::RwLock",
+            || ObjectState::RwLock {
+                writer: None,
+                readers: Vec::new(),
+            },
+        )
+    }
+
+    fn poison<G>(&self, guard: G) -> LockResult<G> {
+        if self.poisoned.load(Ordering::Relaxed) {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
+    #[track_caller]
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        let id = self.id();
+        point(OpKind::ReadLock, Some(id));
+        let granted = take(id, false, Location::caller());
+        assert!(granted, "a read lock was granted while a writer holds it");
+        self.poison(RwLockReadGuard {
+            lock: self,
+            id,
+            locked_at: Location::caller(),
+        })
+    }
+
+    #[track_caller]
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        let id = self.id();
+        point(OpKind::WriteLock, Some(id));
+        let granted = take(id, true, Location::caller());
+        assert!(granted, "a write lock was granted while the lock is held");
+        self.poison(RwLockWriteGuard {
+            lock: self,
+            id,
+            locked_at: Location::caller(),
+        })
+    }
+
+    #[track_caller]
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        let id = self.id();
+        point(OpKind::TryReadLock, Some(id));
+        if !take(id, false, Location::caller()) {
+            return Err(TryLockError::WouldBlock);
+        }
+        self.poison(RwLockReadGuard {
+            lock: self,
+            id,
+            locked_at: Location::caller(),
+        })
+            .map_err(TryLockError::Poisoned)
+    }
+
+    #[track_caller]
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        let id = self.id();
+        point(OpKind::TryWriteLock, Some(id));
+        if !take(id, true, Location::caller()) {
+            return Err(TryLockError::WouldBlock);
+        }
+        self.poison(RwLockWriteGuard {
+            lock: self,
+            id,
+            locked_at: Location::caller(),
+        })
+            .map_err(TryLockError::Poisoned)
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
+    }
+
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let value = self.data.get_mut();
+        if poisoned {
+            Err(PoisonError::new(value))
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+/// Takes the lock for reading or writing if that is possible now; returns whether it did.
+fn take(id: ObjectId, write: bool, at: &'static Location<'static>) -> bool {
+    with_state("selvedge::sync::RwLock", |s| {
+        let current = s.current;
+        let ObjectState::RwLock { writer, readers } = s.object(id) else {
+            unreachable!("object is not an rwlock")
+        };
+        if writer.is_some() || (write && !readers.is_empty()) {
+            return false;
+        }
+        if write {
+            *writer = Some((current, at));
+        } else {
+            readers.push((current, at));
+        }
+        true
+    })
+}
+
+fn give_back(id: ObjectId, write: bool) {
+    with_state("selvedge::sync::RwLock unlock", |s| {
+        let current = s.current;
+        let ObjectState::RwLock { writer, readers } = s.object(id) else {
+            unreachable!("object is not an rwlock")
+        };
+        if write {
+            assert_eq!(writer.map(|w| w.0), Some(current), "write unlock by a non-holder");
+            *writer = None;
+        } else {
+            let i = readers
+                .iter()
+                .position(|r| r.0 == current)
+                .expect("read unlock by a non-holder");
+            readers.swap_remove(i);
+        }
+    });
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        crate::runtime::point_at(OpKind::ReadUnlock, Some(self.id), self.locked_at);
+        give_back(self.id, false);
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.lock.poisoned.store(true, Ordering::Relaxed);
+        }
+        crate::runtime::point_at(OpKind::WriteUnlock, Some(self.id), self.locked_at);
+        give_back(self.id, true);
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves a read lock is held.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves the write lock is held.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves the write lock is held.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RwLock")
+            .field("created_at", &format_args!("{}", self.created_at))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    #[track_caller]
+    fn default() -> RwLock<T> {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}

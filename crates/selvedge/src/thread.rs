@@ -1,0 +1,457 @@
+//! Model threads, mirroring `std::thread`: each is a task of the running execution.
+//!
+//! ```
+//! selvedge::check_random(|| {
+//!     let t = selvedge::thread::Builder::new()
+//!         .name("worker".into())
+//!         .spawn(|| selvedge::thread::current().name().map(str::to_owned))
+//!         .unwrap();
+//!     assert_eq!(t.join().unwrap().as_deref(), Some("worker"));
+//! }, 10);
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe, Location};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use crate::runtime::task::{spawn_task, LocalSlot};
+use crate::runtime::{self, point, try_with_state, with_state, OpKind, TaskId};
+
+/// A model thread's id: its task number in the execution (`main` is 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(u32);
+
+impl ThreadId {
+    /// The task number, as reports show it.
+    pub fn as_u64(&self) -> u64 {
+        self.0 as u64
+    }
+}
+
+/// A handle to a model thread.
+#[derive(Clone, Debug)]
+pub struct Thread {
+    id: ThreadId,
+    name: Option<String>,
+}
+
+impl Thread {
+    pub fn id(&self) -> ThreadId {
+        self.id
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Makes the thread's token available; its next (or current) `park` returns.
+    #[track_caller]
+    pub fn unpark(&self) {
+        let target = TaskId(self.id.0);
+        point(OpKind::Unpark(target), None);
+        with_state("Thread::unpark", |s| s.task(target).park_token = true);
+    }
+}
+
+/// The current model thread.
+#[track_caller]
+pub fn current() -> Thread {
+    with_state("selvedge::thread::current", |s| {
+        let id = s.current;
+        Thread {
+            id: ThreadId(id.0),
+            name: s.tasks[id.index()]
+                .name
+                .clone()
+                .or_else(|| (id.0 == 0).then(|| "main".to_string())),
+        }
+    })
+}
+
+/// A scheduling point that lets any other task run.
+#[track_caller]
+pub fn yield_now() {
+    if !runtime::in_model() {
+        return std::thread::yield_now();
+    }
+    point(OpKind::Yield, None);
+}
+
+/// Sleeps on virtual time: a scheduling point that advances the execution's clock; it never
+/// waits in real time.
+#[track_caller]
+pub fn sleep(duration: Duration) {
+    if !runtime::in_model() {
+        return std::thread::sleep(duration);
+    }
+    point(OpKind::Sleep, None);
+    with_state("selvedge::thread::sleep", |s| {
+        s.clock_ns = s.clock_ns.saturating_add(duration.as_nanos() as u64)
+    });
+}
+
+/// Blocks until this thread's token is made available by `Thread::unpark`, then consumes it.
+/// (No spurious wakeups in a model.)
+#[track_caller]
+pub fn park() {
+    point(OpKind::Park, None);
+    with_state("selvedge::thread::park", |s| {
+        let id = s.current;
+        let task = s.task(id);
+        assert!(task.park_token, "park resumed without a token");
+        task.park_token = false;
+    });
+}
+
+/// Like `park`, but may also return without a token, as if the timeout expired.
+#[track_caller]
+pub fn park_timeout(timeout: Duration) {
+    point(OpKind::ParkTimeout, None);
+    with_state("selvedge::thread::park_timeout", |s| {
+        let id = s.current;
+        let task = s.task(id);
+        if task.park_token {
+            task.park_token = false;
+        } else {
+            s.clock_ns = s.clock_ns.saturating_add(timeout.as_nanos() as u64);
+        }
+    });
+}
+
+type ResultSlot<T> = Arc<StdMutex<Option<T>>>;
+
+/// Owned permission to join a model thread.
+pub struct JoinHandle<T> {
+    task: TaskId,
+    result: ResultSlot<T>,
+    thread: Thread,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish and returns its result. A thread that panics fails the
+    /// whole execution, so this returns `Ok` whenever it returns.
+    #[track_caller]
+    pub fn join(self) -> std::thread::Result<T> {
+        point(OpKind::Join(self.task), None);
+        let value = self
+            .result
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("a finished task left no result");
+        Ok(value)
+    }
+
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Has the thread finished? (Not a scheduling point.)
+    pub fn is_finished(&self) -> bool {
+        try_with_state(|s| s.tasks[self.task.index()].finished).unwrap_or(true)
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("thread", &self.thread).finish()
+    }
+}
+
+/// Spawns a model thread. Panics outside a model.
+#[track_caller]
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().spawn(f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Thread factory, mirroring `std::thread::Builder`.
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread; reports show it.
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Stack bytes for this thread's coroutine (default `Config::stack_size`).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    #[track_caller]
+    pub fn spawn<F, T>(self, f: F) -> std::io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: `f` and `T` are 'static.
+        unsafe { self.spawn_unchecked(f, Location::caller()) }
+    }
+
+    /// # Safety
+    /// Whatever `f` borrows must outlive the task (the scope joins it before returning).
+    unsafe fn spawn_unchecked<'a, F, T>(
+        self,
+        f: F,
+        at: &'static Location<'static>,
+    ) -> std::io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'a,
+        T: Send + 'a,
+    {
+        let result: ResultSlot<T> = Arc::new(StdMutex::new(None));
+        let slot = result.clone();
+        let body: Box<dyn FnOnce() + 'a> = Box::new(move || {
+            let value = f();
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+        });
+        // SAFETY: per this function's contract.
+        let body: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(body) };
+        let name = self.name.clone();
+        let spawned = with_state("selvedge::thread::spawn", |s| {
+            let spawned = spawn_task(s, name.clone(), self.stack_size, body, at);
+            if let Ok(child) = spawned {
+                runtime::record_event(s, OpKind::Spawn(child), None, at);
+            }
+            spawned
+        });
+        let task = spawned.map_err(std::io::Error::other)?;
+        Ok(JoinHandle {
+            task,
+            result,
+            thread: Thread {
+                id: ThreadId(task.0),
+                name: self.name,
+            },
+        })
+    }
+
+    /// Spawns a scoped thread (see [`scope`]).
+    #[track_caller]
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> std::io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        // SAFETY: `scope` joins every thread it started before it returns or unwinds.
+        let handle = unsafe { self.spawn_unchecked(f, Location::caller())? };
+        scope
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle.task);
+        Ok(ScopedJoinHandle {
+            inner: handle,
+            _scope: PhantomData,
+        })
+    }
+}
+
+/// A scope for threads that may borrow from the enclosing function, as `std::thread::scope`.
+pub struct Scope<'scope, 'env: 'scope> {
+    tasks: StdMutex<Vec<TaskId>>,
+    _scope: PhantomData<&'scope mut &'scope ()>,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+impl<'scope> Scope<'scope, '_> {
+    #[track_caller]
+    pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        Builder::new()
+            .spawn_scoped(self, f)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+/// Permission to join a scoped thread.
+pub struct ScopedJoinHandle<'scope, T> {
+    inner: JoinHandle<T>,
+    _scope: PhantomData<&'scope ()>,
+}
+
+impl<T> ScopedJoinHandle<'_, T> {
+    #[track_caller]
+    pub fn join(self) -> std::thread::Result<T> {
+        self.inner.join()
+    }
+
+    pub fn thread(&self) -> &Thread {
+        self.inner.thread()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+}
+
+/// Runs `f` with a scope whose threads are all joined before `scope` returns.
+#[track_caller]
+pub fn scope<'env, F, T>(f: F) -> T
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+{
+    let scope = Scope {
+        tasks: StdMutex::new(Vec::new()),
+        _scope: PhantomData,
+        _env: PhantomData,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    let tasks = std::mem::take(&mut *scope.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+    for task in tasks {
+        let finished = with_state("selvedge::thread::scope", |s| s.tasks[task.index()].finished);
+        if !finished {
+            point(OpKind::Join(task), None);
+        }
+    }
+    match result {
+        Ok(value) => value,
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// The error of `LocalKey::try_with` once the value was destroyed at task exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessError;
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("already destroyed")
+    }
+}
+
+impl std::error::Error for AccessError {}
+
+/// A per-task value declared with [`thread_local!`](crate::thread_local): every task of every
+/// execution starts with a fresh one, destroyed when the task exits.
+pub struct LocalKey<T: 'static> {
+    init: fn() -> T,
+    fallback: &'static std::thread::LocalKey<T>,
+    index: std::sync::atomic::AtomicUsize,
+}
+
+static NEXT_LOCAL_INDEX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+impl<T: 'static> LocalKey<T> {
+    #[doc(hidden)]
+    pub const fn new(init: fn() -> T, fallback: &'static std::thread::LocalKey<T>) -> LocalKey<T> {
+        LocalKey {
+            init,
+            fallback,
+            index: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn slot_index(&self) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let i = self.index.load(Relaxed);
+        if i != 0 {
+            return i - 1;
+        }
+        let fresh = NEXT_LOCAL_INDEX.fetch_add(1, Relaxed);
+        match self.index.compare_exchange(0, fresh, Relaxed, Relaxed) {
+            Ok(_) => fresh - 1,
+            Err(existing) => existing - 1,
+        }
+    }
+
+    /// Runs `f` with this task's value, creating it first if needed.
+    ///
+    /// # Panics
+    /// If the value was already destroyed (from another thread-local's destructor).
+    pub fn with<F, R>(&'static self, f: F) -> R
+    where
+        F: FnOnce(&T) -> R,
+    {
+        self.try_with(f).expect(
+            "cannot access a thread-local value during or after its destruction at task exit",
+        )
+    }
+
+    /// Like `with`, but errs once the value was destroyed at task exit.
+    pub fn try_with<F, R>(&'static self, f: F) -> Result<R, AccessError>
+    where
+        F: FnOnce(&T) -> R,
+    {
+        if !runtime::in_model() {
+            return self.fallback.try_with(f).map_err(|_| AccessError);
+        }
+        let index = self.slot_index();
+        let existing = with_state("LocalKey::with", |s| {
+            let id = s.current;
+            let locals = &mut s.task(id).locals;
+            if locals.len() <= index {
+                locals.resize_with(index + 1, || LocalSlot::Empty);
+            }
+            match &locals[index] {
+                LocalSlot::Alive(value) => Ok(Some(
+                    value.downcast_ref::<T>().expect("thread-local type") as *const T,
+                )),
+                LocalSlot::Empty => Ok(None),
+                LocalSlot::Destroyed => Err(AccessError),
+            }
+        })?;
+        let ptr = match existing {
+            Some(ptr) => ptr,
+            None => {
+                // Initialise outside the state borrow: `init` may use primitives.
+                let value: Box<dyn std::any::Any> = Box::new((self.init)());
+                with_state("LocalKey::with", |s| {
+                    let id = s.current;
+                    let slot = &mut s.task(id).locals[index];
+                    if let LocalSlot::Empty = slot {
+                        *slot = LocalSlot::Alive(value);
+                    }
+                    match slot {
+                        LocalSlot::Alive(v) => v.downcast_ref::<T>().expect("thread-local type") as *const T,
+                        _ => unreachable!("slot was just filled"),
+                    }
+                })
+            }
+        };
+        // SAFETY: the value is boxed in this task's slot and only removed at task exit, which
+        // cannot happen while this task is running `f`.
+        Ok(f(unsafe { &*ptr }))
+    }
+}
+
+/// Declares per-task values, as `std::thread_local!`. Outside a model the values behave as
+/// std's thread-locals.
+#[macro_export]
+macro_rules! thread_local {
+    () => {};
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr; $($rest:tt)*) => {
+        $crate::thread_local!($(#[$attr])* $vis static $name: $t = $init);
+        $crate::thread_local!($($rest)*);
+    };
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr) => {
+        $(#[$attr])* $vis static $name: $crate::thread::LocalKey<$t> = {
+            fn __init() -> $t { $init }
+            ::std::thread_local!(static __FALLBACK: $t = __init());
+            $crate::thread::LocalKey::new(__init, &__FALLBACK)
+        };
+    };
+}
