@@ -14,7 +14,9 @@ const WARMUP_SCHEDULES: usize = 500;
 const REPEATS: usize = 3;
 const SEED: u64 = 1;
 
-/// Executions of the shuttle program that reached their final assertion and passed it.
+/// Executions of each tool's program that reached their final assertion and passed it.
+/// A plain std atomic: invisible to both schedulers, and bumped alike by both tools.
+static SELVEDGE_PASSED: AtomicU64 = AtomicU64::new(0);
 static SHUTTLE_PASSED: AtomicU64 = AtomicU64::new(0);
 
 /// The program, written against shuttle's API.
@@ -39,11 +41,21 @@ fn shuttle_mutex_counter(threads: usize, increments: usize) {
     assert_eq!(total, (threads * increments) as u64);
 }
 
-/// Runs the selvedge program under `Strategy::Random` and checks the report: no failure, no
-/// error, exactly `schedules` executions.
+/// Runs the selvedge program under `Strategy::Random` and checks the report (no failure, no
+/// error, exactly `schedules` executions) and that every execution passed its assertion.
 fn run_selvedge(schedules: usize) -> Duration {
+    SELVEDGE_PASSED.store(0, Ordering::SeqCst);
+    let config = selvedge::Config {
+        strategy: selvedge::Strategy::Random,
+        max_schedules: Some(schedules),
+        seed: SEED,
+        ..Default::default()
+    };
     let start = Instant::now();
-    let report = selvedge_bench::explore_mutex_counter_random(THREADS, INCREMENTS, schedules, SEED);
+    let report = selvedge::explore(config, || {
+        selvedge_bench::selvedge_mutex_counter(THREADS, INCREMENTS);
+        SELVEDGE_PASSED.fetch_add(1, Ordering::Relaxed);
+    });
     let elapsed = start.elapsed();
     assert!(
         report.failure().is_none(),
@@ -57,6 +69,11 @@ fn run_selvedge(schedules: usize) -> Duration {
         report.schedules(),
         schedules as u64,
         "selvedge ran a different number of schedules"
+    );
+    assert_eq!(
+        SELVEDGE_PASSED.load(Ordering::SeqCst),
+        schedules as u64,
+        "selvedge ran a different number of passing schedules"
     );
     elapsed
 }
@@ -155,7 +172,9 @@ fn main() {
         "\nBias: both tools run with their default configuration. selvedge records a full trace \
          of every execution (for its failure reports and replay strings) and uses a fixed seed \
          ({SEED}); shuttle keeps no per-execution trace beyond its schedule and draws a fresh \
-         seed per run. The shuttle body also bumps a std atomic once per execution to count \
-         passing executions (selvedge's count comes from its report)."
+         seed per run. Both bodies bump a std atomic once per execution to count passing \
+         executions. Both run tasks as corosensei coroutines; selvedge also starts one worker \
+         thread per explore call (a fixed cost spread over the run), shuttle runs on the \
+         calling thread."
     );
 }

@@ -1,0 +1,108 @@
+//! Panics inside a model: reported with the task named, and a panic raised while unwinding
+//! (a panicking `Drop`) never aborts the test process.
+
+use selvedge::sync::atomic::{AtomicBool, Ordering};
+use selvedge::sync::{Arc, Mutex};
+use selvedge::{explore, Config, FailureKind, Strategy};
+
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop panicked too");
+    }
+}
+
+fn config() -> Config {
+    Config {
+        strategy: Strategy::Random,
+        max_schedules: Some(20),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_panic_in_a_spawned_thread_names_the_thread() {
+    let report = explore(config(), || {
+        let t = selvedge::thread::Builder::new()
+            .name("worker".into())
+            .spawn(|| panic!("worker gave up"))
+            .unwrap();
+        let _ = t.join();
+    });
+    let failure = report.failure().expect("the panic fails the execution");
+    assert_eq!(failure.kind(), FailureKind::Panic);
+    assert_eq!(failure.task(), Some("worker (task 1)"));
+    assert!(failure.message().contains("worker gave up"), "{failure}");
+    assert!(failure.message().contains(file!()), "{failure}");
+}
+
+#[test]
+fn a_panicking_drop_during_unwinding_is_reported_and_the_process_survives() {
+    for _ in 0..3 {
+        let report = explore(config(), || {
+            let m = Arc::new(Mutex::new(0));
+            let m2 = m.clone();
+            let t = selvedge::thread::spawn(move || {
+                let _guard = PanicsOnDrop;
+                *m2.lock().unwrap() += 1;
+                panic!("first panic");
+            });
+            *m.lock().unwrap() += 1;
+            t.join().unwrap();
+        });
+        let failure = report.failure().expect("the double panic is a failure");
+        assert_eq!(failure.kind(), FailureKind::Panic);
+        let text = failure.message();
+        assert!(text.contains("panicked while already unwinding"), "{text}");
+        assert!(text.contains("first panic"), "{text}");
+        assert!(text.contains("drop panicked too"), "{text}");
+        assert_eq!(failure.task(), Some("thread-1 (task 1)"));
+    }
+    // Exploration still works afterwards in this process.
+    let report = explore(config(), || {
+        let t = selvedge::thread::spawn(|| 1);
+        assert_eq!(t.join().unwrap(), 1);
+    });
+    assert!(report.failure().is_none());
+}
+
+#[test]
+fn catch_unwind_inside_a_model_works_and_poisons_the_mutex() {
+    let report = explore(config(), || {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _guard = m2.lock().unwrap();
+            panic!("inside the lock");
+        }));
+        assert!(caught.is_err());
+        assert!(m.is_poisoned());
+        assert!(m.lock().is_err(), "a poisoned lock reports it");
+    });
+    assert!(report.failure().is_none(), "{:?}", report.failure());
+}
+
+#[test]
+fn an_endless_execution_is_a_livelock_naming_the_spinning_task() {
+    let report = explore(
+        Config {
+            max_steps: 500,
+            ..config()
+        },
+        || {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f2 = flag.clone();
+            let t = selvedge::thread::Builder::new()
+                .name("spinner".into())
+                .spawn(move || while !f2.load(Ordering::SeqCst) {})
+                .unwrap();
+            t.join().unwrap();
+        },
+    );
+    let failure = report.failure().expect("the spin never ends");
+    assert_eq!(failure.kind(), FailureKind::Livelock);
+    let text = failure.message();
+    assert!(text.contains("500 steps (`Config::max_steps`)"), "{text}");
+    assert!(text.contains("spinner (task 1)"), "{text}");
+}
