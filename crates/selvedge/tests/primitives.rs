@@ -1,0 +1,488 @@
+//! Each primitive behaves as its std twin inside a model, and its misuse is found.
+
+use std::time::Duration;
+
+use selvedge::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+use selvedge::sync::mpsc;
+use selvedge::sync::{Arc, Barrier, Condvar, Mutex, Once, OnceLock, RwLock};
+use selvedge::{explore, Config, FailureKind, Report, Strategy};
+
+fn dfs(f: impl Fn() + Send + Sync + 'static) -> Report {
+    explore(
+        Config {
+            strategy: Strategy::Dfs,
+            max_schedules: Some(20_000),
+            ..Default::default()
+        },
+        f,
+    )
+}
+
+fn passes_exhaustively(report: &Report) {
+    assert!(report.failure().is_none(), "{:?}", report.failure());
+    assert!(report.complete(), "{}", report.coverage());
+}
+
+#[test]
+fn a_queued_writer_blocks_new_readers_like_std() {
+    // Goal: RwLock is writer-preferring, so a reader that re-reads while a writer waits
+    // deadlocks, as it can with std.
+    let report = dfs(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let l2 = lock.clone();
+        let first = lock.read().unwrap();
+        let writer = selvedge::thread::spawn(move || *l2.write().unwrap() += 1);
+        let second = lock.read().unwrap();
+        drop((first, second));
+        writer.join().unwrap();
+    });
+    let failure = report.failure().expect("the re-read can deadlock");
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
+    assert!(failure.to_string().contains("RwLock#1"), "{failure}");
+}
+
+#[test]
+fn rwlock_readers_share_and_writers_exclude() {
+    let report = dfs(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let l = lock.clone();
+                selvedge::thread::spawn(move || {
+                    let v = *l.read().unwrap();
+                    assert!(v == 0 || v == 10);
+                })
+            })
+            .collect();
+        {
+            let mut w = lock.write().unwrap();
+            *w = 5;
+            *w = 10;
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert!(lock.try_write().is_ok());
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn try_lock_fails_while_held_and_succeeds_when_free() {
+    let report = dfs(|| {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let t = selvedge::thread::spawn(move || m2.try_lock().map(|mut g| *g += 1).is_ok());
+        let held = m.lock().unwrap();
+        drop(held);
+        let got = t.join().unwrap();
+        assert_eq!(*m.lock().unwrap(), if got { 1 } else { 0 });
+    });
+    passes_exhaustively(&report);
+    assert!(report.schedules() > 1);
+}
+
+#[test]
+fn condvar_handoff_with_wait_while_is_correct_in_every_interleaving() {
+    let report = dfs(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p2 = pair.clone();
+        let t = selvedge::thread::spawn(move || {
+            *p2.0.lock().unwrap() = true;
+            p2.1.notify_all();
+        });
+        let ready = pair.1.wait_while(pair.0.lock().unwrap(), |r| !*r).unwrap();
+        assert!(*ready);
+        drop(ready);
+        t.join().unwrap();
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn a_timed_wait_explores_both_the_notify_and_the_timeout() {
+    let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = dfs(move || {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p2 = pair.clone();
+        let t = selvedge::thread::spawn(move || {
+            *p2.0.lock().unwrap() = true;
+            p2.1.notify_one();
+        });
+        let guard = pair.0.lock().unwrap();
+        let (guard, result) = pair
+            .1
+            .wait_timeout_while(guard, Duration::from_millis(10), |r| !*r)
+            .unwrap();
+        seen.lock().unwrap().insert((result.timed_out(), *guard));
+        drop(guard);
+        t.join().unwrap();
+    });
+    passes_exhaustively(&report);
+    let outcomes = outcomes.lock().unwrap();
+    assert!(outcomes.contains(&(true, false)), "{outcomes:?}");
+    assert!(outcomes.contains(&(false, true)), "{outcomes:?}");
+}
+
+#[test]
+fn barrier_releases_everyone_with_one_leader() {
+    let report = dfs(|| {
+        let barrier = Arc::new(Barrier::new(3));
+        let after = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (b, a) = (barrier.clone(), after.clone());
+                selvedge::thread::spawn(move || {
+                    let leader = b.wait().is_leader();
+                    a.fetch_add(1, Ordering::SeqCst);
+                    leader
+                })
+            })
+            .collect();
+        let leader_here = barrier.wait().is_leader();
+        let leaders = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|l| *l)
+            .count()
+            + leader_here as usize;
+        assert_eq!(leaders, 1);
+        assert_eq!(after.load(Ordering::SeqCst), 2);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn a_barrier_short_of_tasks_deadlocks() {
+    let report = dfs(|| {
+        Barrier::new(2).wait();
+    });
+    assert_eq!(report.failure().unwrap().kind(), FailureKind::Deadlock);
+}
+
+#[test]
+fn channels_deliver_in_order_and_report_disconnection() {
+    let report = dfs(|| {
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        let a = selvedge::thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        let b = selvedge::thread::spawn(move || tx2.send(10).unwrap());
+        let got: Vec<i32> = rx.iter().collect();
+        assert_eq!(got.len(), 3);
+        let ones: Vec<_> = got.iter().filter(|v| **v < 10).collect();
+        assert_eq!(ones, [&1, &2], "one sender's messages stay in order");
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn a_rendezvous_send_returns_only_after_the_receive() {
+    let report = dfs(|| {
+        let (tx, rx) = mpsc::sync_channel(0);
+        let received = Arc::new(AtomicBool::new(false));
+        let r2 = received.clone();
+        let t = selvedge::thread::spawn(move || {
+            let v = rx.recv().unwrap();
+            r2.store(true, Ordering::SeqCst);
+            v
+        });
+        tx.send(5).unwrap();
+        // The receiver took the message, though it may not have set the flag yet.
+        drop(tx);
+        assert_eq!(t.join().unwrap(), 5);
+        assert!(received.load(Ordering::SeqCst));
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn a_full_bounded_channel_with_no_receiver_deadlocks() {
+    let report = dfs(|| {
+        let (tx, rx) = mpsc::sync_channel(1);
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        drop(rx);
+    });
+    assert_eq!(report.failure().unwrap().kind(), FailureKind::Deadlock);
+}
+
+#[test]
+fn recv_timeout_and_send_after_the_receiver_is_gone() {
+    let report = dfs(|| {
+        let (tx, rx) = mpsc::channel::<u8>();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        drop(rx);
+        assert!(tx.send(1).is_err());
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn once_and_once_lock_initialise_exactly_once_per_execution() {
+    static CONFIG: OnceLock<usize> = OnceLock::new();
+    let report = dfs(|| {
+        let once = Arc::new(Once::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (o2, r2) = (once.clone(), runs.clone());
+        let t = selvedge::thread::spawn(move || {
+            o2.call_once(|| {
+                r2.fetch_add(1, Ordering::SeqCst);
+            });
+            *CONFIG.get_or_init(|| 1)
+        });
+        once.call_once(|| {
+            runs.fetch_add(1, Ordering::SeqCst);
+        });
+        let here = *CONFIG.get_or_init(|| 2);
+        assert_eq!(t.join().unwrap(), here);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(once.is_completed());
+    });
+    passes_exhaustively(&report);
+    assert!(report.schedules() > 2, "both initialisation orders are explored");
+}
+
+selvedge::thread_local! {
+    static VISITS: std::cell::Cell<u32> = std::cell::Cell::new(0);
+}
+
+#[test]
+fn thread_locals_are_fresh_per_task_and_per_execution() {
+    let report = dfs(|| {
+        VISITS.with(|v| v.set(v.get() + 1));
+        assert_eq!(VISITS.with(|v| v.get()), 1, "fresh in every execution");
+        let t = selvedge::thread::spawn(|| VISITS.with(|v| v.get()));
+        assert_eq!(t.join().unwrap(), 0, "fresh in every task");
+    });
+    passes_exhaustively(&report);
+}
+
+struct ReportsOnDrop(Arc<AtomicUsize>);
+
+impl Drop for ReportsOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+selvedge::thread_local! {
+    static GUARD: std::cell::RefCell<Option<ReportsOnDrop>> = const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn thread_locals_are_destroyed_at_task_exit_using_primitives() {
+    let report = dfs(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let d2 = drops.clone();
+        let t = selvedge::thread::spawn(move || {
+            GUARD.with(|g| *g.borrow_mut() = Some(ReportsOnDrop(d2)));
+        });
+        t.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "destroyed before join returns");
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn scoped_threads_borrow_and_are_joined() {
+    let report = dfs(|| {
+        let counter = AtomicI32::new(0);
+        let mut local = vec![1, 2];
+        selvedge::thread::scope(|s| {
+            s.spawn(|| counter.fetch_add(1, Ordering::SeqCst));
+            s.spawn(|| counter.fetch_add(2, Ordering::SeqCst));
+        });
+        local.push(counter.load(Ordering::SeqCst));
+        assert_eq!(local, [1, 2, 3]);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn park_waits_for_unpark_and_keeps_the_token() {
+    let report = dfs(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f2 = flag.clone();
+        let t = selvedge::thread::spawn(move || {
+            while !f2.load(Ordering::SeqCst) {
+                selvedge::thread::park();
+            }
+        });
+        flag.store(true, Ordering::SeqCst);
+        t.thread().unpark();
+        t.join().unwrap();
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn thread_names_ids_and_builder() {
+    let report = dfs(|| {
+        let t = selvedge::thread::Builder::new()
+            .name("io".into())
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let me = selvedge::thread::current();
+                (me.name().map(str::to_owned), me.id())
+            })
+            .unwrap();
+        let main = selvedge::thread::current();
+        assert_eq!(main.name(), Some("main"));
+        let (name, id) = t.join().unwrap();
+        assert_eq!(name.as_deref(), Some("io"));
+        assert_ne!(id, main.id());
+        selvedge::thread::sleep(Duration::from_secs(3600));
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn atomics_cover_std_methods() {
+    let report = dfs(|| {
+        let n = AtomicUsize::new(5);
+        assert_eq!(n.fetch_sub(1, Ordering::AcqRel), 5);
+        assert_eq!(n.fetch_max(10, Ordering::SeqCst), 4);
+        assert_eq!(n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v * 2)), Ok(10));
+        assert_eq!(n.compare_exchange_weak(20, 1, Ordering::SeqCst, Ordering::Relaxed), Ok(20));
+        assert_eq!(n.swap(7, Ordering::SeqCst), 1);
+        let b = AtomicBool::new(false);
+        assert!(!b.fetch_or(true, Ordering::SeqCst));
+        let mut value = 3;
+        let p = AtomicPtr::new(&mut value as *mut i32);
+        assert_eq!(unsafe { *p.load(Ordering::SeqCst) }, 3);
+        selvedge::sync::atomic::fence(Ordering::SeqCst);
+        selvedge::hint::spin_loop();
+        selvedge::syncpoint!("checked");
+        assert_eq!(n.into_inner(), 7);
+    });
+    passes_exhaustively(&report);
+}
+
+/// A cell shared without synchronisation, as a buggy lock-free structure would.
+struct Shared(selvedge::cell::UnsafeCell<i32>);
+unsafe impl Sync for Shared {}
+
+impl std::ops::Deref for Shared {
+    type Target = selvedge::cell::UnsafeCell<i32>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+#[test]
+fn overlapping_unsafe_cell_accesses_are_a_data_race() {
+    let report = dfs(|| {
+        let cell = Arc::new(Shared(selvedge::cell::UnsafeCell::new(0)));
+        let c2 = cell.clone();
+        let t = selvedge::thread::spawn(move || {
+            c2.with_mut(|p| {
+                selvedge::thread::yield_now();
+                unsafe { *p += 1 }
+            })
+        });
+        selvedge::thread::yield_now();
+        cell.with(|p| unsafe { *p });
+        t.join().unwrap();
+    });
+    let failure = report.failure().expect("the overlap is found");
+    assert_eq!(failure.kind(), FailureKind::DataRace, "{failure}");
+    assert!(failure.message().contains("UnsafeCell#1"), "{failure}");
+}
+
+#[test]
+fn atomics_and_arc_work_outside_a_model_like_std() {
+    let n = Arc::new(AtomicUsize::new(1));
+    n.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(n.load(Ordering::SeqCst), 2);
+    selvedge::thread::yield_now();
+    selvedge::syncpoint!();
+    static CELL: OnceLock<u8> = OnceLock::new();
+    assert_eq!(*CELL.get_or_init(|| 4), 4);
+}
+
+#[test]
+fn blocking_primitives_outside_a_model_say_how_to_run_them() {
+    let err = std::panic::catch_unwind(|| {
+        let m = Mutex::new(0);
+        let _g = m.lock();
+    })
+    .unwrap_err();
+    let text = err.downcast_ref::<String>().unwrap();
+    assert!(text.contains("`selvedge::sync::Mutex::lock` was called outside a selvedge model"), "{text}");
+    assert!(text.contains("selvedge::model(|| ...)"), "{text}");
+    let err = std::panic::catch_unwind(|| selvedge::thread::spawn(|| ())).unwrap_err();
+    let text = err.downcast_ref::<String>().unwrap();
+    assert!(text.contains("`selvedge::thread::spawn` was called outside a selvedge model"), "{text}");
+}
+
+#[test]
+fn hundreds_of_tasks_fit_in_one_execution() {
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(3),
+            ..Default::default()
+        },
+        || {
+            let n = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..300)
+                .map(|_| {
+                    let n = n.clone();
+                    selvedge::thread::spawn(move || n.fetch_add(1, Ordering::SeqCst))
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            assert_eq!(n.load(Ordering::SeqCst), 300);
+        },
+    );
+    assert!(report.failure().is_none(), "{:?}", report.failure());
+}
+
+#[test]
+fn too_many_tasks_is_a_clear_failure() {
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(1),
+            max_tasks: 3,
+            ..Default::default()
+        },
+        || {
+            let hs: Vec<_> = (0..5).map(|_| selvedge::thread::spawn(|| ())).collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        },
+    );
+    let failure = report.failure().expect("the task limit is hit");
+    assert!(failure.message().contains("raise `Config::max_tasks`"), "{failure}");
+}
+
+#[test]
+fn bad_config_values_are_errors_that_name_the_field() {
+    for (config, needle) in [
+        (Config { max_steps: 0, ..Default::default() }, "`Config::max_steps` is 0"),
+        (Config { stack_size: 100, ..Default::default() }, "`Config::stack_size` is 100 bytes"),
+        (
+            Config { strategy: Strategy::Pct { depth: 0 }, ..Default::default() },
+            "`Strategy::Pct { depth: 0 }`",
+        ),
+    ] {
+        let report = explore(config, || {});
+        let error = report.error().expect("rejected");
+        assert_eq!(error.kind(), selvedge::ErrorKind::BadConfig);
+        assert!(error.to_string().contains(needle), "{error}");
+    }
+}
