@@ -108,11 +108,12 @@ impl Default for Config {
 
 impl Config {
     pub(crate) fn schedules(&self) -> usize {
-        self.max_schedules.unwrap_or(if self.strategy.is_exhaustive() {
-            limits::DEFAULT_MAX_SCHEDULES
-        } else {
-            limits::DEFAULT_RANDOM_SCHEDULES
-        })
+        self.max_schedules
+            .unwrap_or(if self.strategy.is_exhaustive() {
+                limits::DEFAULT_MAX_SCHEDULES
+            } else {
+                limits::DEFAULT_RANDOM_SCHEDULES
+            })
     }
 
     pub(crate) fn validate(&self) -> Result<(), crate::Error> {

@@ -163,9 +163,20 @@ fn regressions_file(test_name: Option<&str>, caller: &Location<'_>) -> Option<Pa
     );
     let file: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    Some(target_dir()?.join("selvedge").join("regressions").join(format!("{file}.txt")))
+    Some(
+        target_dir()?
+            .join("selvedge")
+            .join("regressions")
+            .join(format!("{file}.txt")),
+    )
 }
 
 /// The Cargo target directory: `CARGO_TARGET_DIR`, or the ancestor of the test binary that
@@ -190,7 +201,10 @@ fn save(path: &Path, schedule: &str, message: &str) -> std::io::Result<()> {
         fs::create_dir_all(dir)?;
     }
     let fresh = !path.exists();
-    let mut file = fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     if fresh {
         writeln!(
             file,

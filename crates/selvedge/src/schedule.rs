@@ -61,15 +61,21 @@ impl Schedule {
                     "it has format version `{version}` but this selvedge reads `{VERSION}`; re-record it with this version"
                 )));
             }
-            return Err(malformed("it does not start with a format version such as `v1:`"));
+            return Err(malformed(
+                "it does not start with a format version such as `v1:`",
+            ));
         }
-        let fingerprint = parts.next().ok_or_else(|| malformed("the fingerprint is missing"))?;
+        let fingerprint = parts
+            .next()
+            .ok_or_else(|| malformed("the fingerprint is missing"))?;
         if fingerprint.len() != 8 {
             return Err(malformed("the fingerprint must be 8 hex digits"));
         }
         let fingerprint = u32::from_str_radix(fingerprint, 16)
             .map_err(|_| malformed("the fingerprint must be 8 hex digits"))?;
-        let runs = parts.next().ok_or_else(|| malformed("the list of steps is missing"))?;
+        let runs = parts
+            .next()
+            .ok_or_else(|| malformed("the list of steps is missing"))?;
         let mut choices = Vec::new();
         if !runs.is_empty() {
             for run in runs.split('.') {
@@ -77,16 +83,18 @@ impl Schedule {
                     Some((task, count)) => (task, count),
                     None => (run, "1"),
                 };
-                let task: u32 = task
-                    .parse()
-                    .map_err(|_| malformed(&format!("`{run}` is not a step (`task` or `task*count`)")))?;
+                let task: u32 = task.parse().map_err(|_| {
+                    malformed(&format!("`{run}` is not a step (`task` or `task*count`)"))
+                })?;
                 let count: usize = count
                     .parse()
                     .ok()
                     .filter(|&n| n > 0)
                     .ok_or_else(|| malformed(&format!("`{run}` has a bad repeat count")))?;
                 if choices.len() + count > crate::limits::DEFAULT_MAX_STEPS * 100 {
-                    return Err(malformed("it is longer than any execution selvedge can run"));
+                    return Err(malformed(
+                        "it is longer than any execution selvedge can run",
+                    ));
                 }
                 choices.extend(std::iter::repeat_n(TaskId(task), count));
             }
@@ -151,7 +159,11 @@ mod tests {
     #[test]
     fn malformed_strings_say_what_is_wrong() {
         let err = Schedule::parse("hello").unwrap_err();
-        assert!(err.to_string().contains("does not start with a format version"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("does not start with a format version"),
+            "{err}"
+        );
         let err = Schedule::parse("v9:00000000:0").unwrap_err();
         assert!(err.to_string().contains("format version `v9`"), "{err}");
         let err = Schedule::parse("v1:xyz:0").unwrap_err();

@@ -156,7 +156,9 @@ impl<T> JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("thread", &self.thread).finish()
+        f.debug_struct("JoinHandle")
+            .field("thread", &self.thread)
+            .finish()
     }
 }
 
@@ -322,7 +324,9 @@ where
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     let tasks = std::mem::take(&mut *scope.tasks.lock().unwrap_or_else(|e| e.into_inner()));
     for task in tasks {
-        let finished = with_state("selvedge::thread::scope", |s| s.tasks[task.index()].finished);
+        let finished = with_state("selvedge::thread::scope", |s| {
+            s.tasks[task.index()].finished
+        });
         if !finished {
             point(OpKind::Join(task), None);
         }
@@ -426,7 +430,9 @@ impl<T: 'static> LocalKey<T> {
                         *slot = LocalSlot::Alive(value);
                     }
                     match slot {
-                        LocalSlot::Alive(v) => v.downcast_ref::<T>().expect("thread-local type") as *const T,
+                        LocalSlot::Alive(v) => {
+                            v.downcast_ref::<T>().expect("thread-local type") as *const T
+                        }
                         _ => unreachable!("slot was just filled"),
                     }
                 })

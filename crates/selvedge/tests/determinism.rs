@@ -70,6 +70,10 @@ fn randomized_strategies_explore_many_distinct_schedules() {
         let mut distinct = report.explored().to_vec();
         distinct.sort();
         distinct.dedup();
-        assert!(distinct.len() > 30, "{strategy:?} explored only {} distinct schedules", distinct.len());
+        assert!(
+            distinct.len() > 30,
+            "{strategy:?} explored only {} distinct schedules",
+            distinct.len()
+        );
     }
 }

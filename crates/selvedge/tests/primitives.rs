@@ -249,7 +249,10 @@ fn once_and_once_lock_initialise_exactly_once_per_execution() {
         assert!(once.is_completed());
     });
     passes_exhaustively(&report);
-    assert!(report.schedules() > 2, "both initialisation orders are explored");
+    assert!(
+        report.schedules() > 2,
+        "both initialisation orders are explored"
+    );
 }
 
 selvedge::thread_local! {
@@ -288,7 +291,11 @@ fn thread_locals_are_destroyed_at_task_exit_using_primitives() {
             GUARD.with(|g| *g.borrow_mut() = Some(ReportsOnDrop(d2)));
         });
         t.join().unwrap();
-        assert_eq!(drops.load(Ordering::SeqCst), 1, "destroyed before join returns");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "destroyed before join returns"
+        );
     });
     passes_exhaustively(&report);
 }
@@ -352,8 +359,14 @@ fn atomics_cover_std_methods() {
         let n = AtomicUsize::new(5);
         assert_eq!(n.fetch_sub(1, Ordering::AcqRel), 5);
         assert_eq!(n.fetch_max(10, Ordering::SeqCst), 4);
-        assert_eq!(n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v * 2)), Ok(10));
-        assert_eq!(n.compare_exchange_weak(20, 1, Ordering::SeqCst, Ordering::Relaxed), Ok(20));
+        assert_eq!(
+            n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v * 2)),
+            Ok(10)
+        );
+        assert_eq!(
+            n.compare_exchange_weak(20, 1, Ordering::SeqCst, Ordering::Relaxed),
+            Ok(20)
+        );
         assert_eq!(n.swap(7, Ordering::SeqCst), 1);
         let b = AtomicBool::new(false);
         assert!(!b.fetch_or(true, Ordering::SeqCst));
@@ -418,11 +431,17 @@ fn blocking_primitives_outside_a_model_say_how_to_run_them() {
     })
     .unwrap_err();
     let text = err.downcast_ref::<String>().unwrap();
-    assert!(text.contains("`selvedge::sync::Mutex::lock` was called outside a selvedge model"), "{text}");
+    assert!(
+        text.contains("`selvedge::sync::Mutex::lock` was called outside a selvedge model"),
+        "{text}"
+    );
     assert!(text.contains("selvedge::model(|| ...)"), "{text}");
     let err = std::panic::catch_unwind(|| selvedge::thread::spawn(|| ())).unwrap_err();
     let text = err.downcast_ref::<String>().unwrap();
-    assert!(text.contains("`selvedge::thread::spawn` was called outside a selvedge model"), "{text}");
+    assert!(
+        text.contains("`selvedge::thread::spawn` was called outside a selvedge model"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -467,16 +486,34 @@ fn too_many_tasks_is_a_clear_failure() {
         },
     );
     let failure = report.failure().expect("the task limit is hit");
-    assert!(failure.message().contains("raise `Config::max_tasks`"), "{failure}");
+    assert!(
+        failure.message().contains("raise `Config::max_tasks`"),
+        "{failure}"
+    );
 }
 
 #[test]
 fn bad_config_values_are_errors_that_name_the_field() {
     for (config, needle) in [
-        (Config { max_steps: 0, ..Default::default() }, "`Config::max_steps` is 0"),
-        (Config { stack_size: 100, ..Default::default() }, "`Config::stack_size` is 100 bytes"),
         (
-            Config { strategy: Strategy::Pct { depth: 0 }, ..Default::default() },
+            Config {
+                max_steps: 0,
+                ..Default::default()
+            },
+            "`Config::max_steps` is 0",
+        ),
+        (
+            Config {
+                stack_size: 100,
+                ..Default::default()
+            },
+            "`Config::stack_size` is 100 bytes",
+        ),
+        (
+            Config {
+                strategy: Strategy::Pct { depth: 0 },
+                ..Default::default()
+            },
             "`Strategy::Pct { depth: 0 }`",
         ),
     ] {

@@ -94,7 +94,12 @@ fn strategies() -> Vec<Strategy> {
     ]
 }
 
-fn run(strategy: Strategy, seed: u64, max_schedules: usize, f: impl Fn() + Send + Sync + 'static) -> Report {
+fn run(
+    strategy: Strategy,
+    seed: u64,
+    max_schedules: usize,
+    f: impl Fn() + Send + Sync + 'static,
+) -> Report {
     explore(
         Config {
             strategy,
@@ -115,7 +120,10 @@ fn every_strategy_finds_the_lost_update_within_100_schedules() {
                 .failure()
                 .unwrap_or_else(|| panic!("{strategy:?} seed {seed} missed the lost update"));
             assert_eq!(failure.kind(), FailureKind::Panic);
-            assert!(failure.message().contains("an increment was lost"), "{failure}");
+            assert!(
+                failure.message().contains("an increment was lost"),
+                "{failure}"
+            );
             assert!(report.schedules() <= 100);
         }
     }
@@ -125,7 +133,11 @@ fn every_strategy_finds_the_lost_update_within_100_schedules() {
 fn a_mutex_counter_passes_10000_random_and_10000_pct_schedules() {
     for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }, Strategy::Pos] {
         let report = run(strategy.clone(), 3, 10_000, mutex_counter(3, 2));
-        assert!(report.failure().is_none(), "{strategy:?}: {:?}", report.failure());
+        assert!(
+            report.failure().is_none(),
+            "{strategy:?}: {:?}",
+            report.failure()
+        );
         assert_eq!(report.schedules(), 10_000, "{strategy:?}");
         assert!(!report.complete(), "sampling never claims completeness");
         assert_eq!(report.coverage(), "sampled 10000 schedules");
@@ -163,11 +175,18 @@ fn dfs_with_a_preemption_bound_says_what_it_covered() {
 fn the_two_lock_deadlock_names_both_mutexes_and_their_lines() {
     for strategy in strategies() {
         let report = run(strategy.clone(), 1, 1_000, two_lock_deadlock);
-        let failure = report.failure().unwrap_or_else(|| panic!("{strategy:?} missed it"));
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy:?} missed it"));
         assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
         let text = failure.to_string();
         assert!(text.contains("wait-for cycle: "), "{text}");
-        for needle in ["Mutex#1 (created at", "Mutex#2 (created at", "held by", "acquired at"] {
+        for needle in [
+            "Mutex#1 (created at",
+            "Mutex#2 (created at",
+            "held by",
+            "acquired at",
+        ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
         // Both lock sites of the spawned thread and main appear with file:line.
@@ -180,10 +199,15 @@ fn the_two_lock_deadlock_names_both_mutexes_and_their_lines() {
 fn a_condvar_lost_wakeup_is_a_deadlock() {
     for strategy in strategies() {
         let report = run(strategy.clone(), 1, 1_000, lost_wakeup);
-        let failure = report.failure().unwrap_or_else(|| panic!("{strategy:?} missed it"));
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy:?} missed it"));
         assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
         let text = failure.to_string();
-        assert!(text.contains("waiting to be notified on Condvar#1"), "{text}");
+        assert!(
+            text.contains("waiting to be notified on Condvar#1"),
+            "{text}"
+        );
         assert!(text.contains("lost wakeup"), "{text}");
     }
 }

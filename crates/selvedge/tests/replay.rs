@@ -119,7 +119,10 @@ fn a_malformed_replay_string_is_an_error_not_a_failure() {
     assert_eq!(error.kind(), ErrorKind::MalformedSchedule);
     let text = error.to_string();
     assert!(text.contains("`v1:nonsense` is malformed"), "{text}");
-    assert!(text.contains("copy the whole string from a selvedge failure report"), "{text}");
+    assert!(
+        text.contains("copy the whole string from a selvedge failure report"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -130,7 +133,10 @@ fn a_valid_string_replayed_against_different_code_is_nondeterminism() {
     assert_eq!(failure.kind(), FailureKind::Nondeterminism, "{failure}");
     let text = failure.message();
     assert!(text.contains("no longer matches the code"), "{text}");
-    assert!(text.contains("run the test without `SELVEDGE_REPLAY`"), "{text}");
+    assert!(
+        text.contains("run the test without `SELVEDGE_REPLAY`"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -138,7 +144,11 @@ fn a_schedule_for_a_shorter_program_is_nondeterminism() {
     let report = replay("v1:00000000:0", lost_update);
     let failure = report.failure().expect("the schedule is too short");
     assert_eq!(failure.kind(), FailureKind::Nondeterminism);
-    assert!(failure.message().contains("needs more"), "{}", failure.message());
+    assert!(
+        failure.message().contains("needs more"),
+        "{}",
+        failure.message()
+    );
 }
 
 #[test]

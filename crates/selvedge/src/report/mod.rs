@@ -120,7 +120,11 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(crate) fn from_outcome(raw: RawFailure, outcome: &Outcome, provenance: Provenance) -> Failure {
+    pub(crate) fn from_outcome(
+        raw: RawFailure,
+        outcome: &Outcome,
+        provenance: Provenance,
+    ) -> Failure {
         let state = &outcome.state;
         let object_name = |id: Option<ObjectId>| id.map(|o| state.objects[o.index()].name());
         let mut rows = Vec::with_capacity(state.trace.len());
@@ -131,9 +135,7 @@ impl Failure {
             let object = match event.op.kind {
                 crate::runtime::OpKind::Join(t)
                 | crate::runtime::OpKind::Unpark(t)
-                | crate::runtime::OpKind::Spawn(t) => {
-                    Some(state.task_name(t))
-                }
+                | crate::runtime::OpKind::Spawn(t) => Some(state.task_name(t)),
                 _ => object_name(event.op.object),
             };
             rows.push(TraceRow {
@@ -197,7 +199,11 @@ impl Failure {
         writeln!(f, "\nblocked tasks (who waits for what, and who holds it):")?;
         for b in &self.blocked {
             let target = b.waits_for.as_deref().unwrap_or("a wakeup");
-            write!(f, "  {} is stuck in `{}` at {}", b.name, b.operation, b.location)?;
+            write!(
+                f,
+                "  {} is stuck in `{}` at {}",
+                b.name, b.operation, b.location
+            )?;
             if b.reason.is_empty() {
                 writeln!(f, ", waiting for {target}")?;
             } else {
@@ -211,7 +217,10 @@ impl Failure {
                 }
             }
             if b.holders.is_empty() && b.reason.starts_with("waiting to be notified") {
-                writeln!(f, "      no task that is still running will notify it (a lost wakeup)")?;
+                writeln!(
+                    f,
+                    "      no task that is still running will notify it (a lost wakeup)"
+                )?;
             }
         }
         if let Some(cycle) = self.cycle() {
@@ -262,8 +271,20 @@ impl Failure {
             self.rows.len(),
             switches
         )?;
-        let task_width = self.rows.iter().map(|r| r.task_name.len()).max().unwrap_or(4).max(4);
-        let op_width = self.rows.iter().map(|r| r.operation.len()).max().unwrap_or(9).max(9);
+        let task_width = self
+            .rows
+            .iter()
+            .map(|r| r.task_name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let op_width = self
+            .rows
+            .iter()
+            .map(|r| r.operation.len())
+            .max()
+            .unwrap_or(9)
+            .max(9);
         let obj_width = self
             .rows
             .iter()
@@ -277,7 +298,11 @@ impl Failure {
             "task", "operation", "object"
         )?;
         let max = crate::limits::REPORT_MAX_ROWS;
-        let skip = if self.rows.len() > max { self.rows.len() - max } else { 0 };
+        let skip = if self.rows.len() > max {
+            self.rows.len() - max
+        } else {
+            0
+        };
         let head = if skip > 0 { max / 4 } else { self.rows.len() };
         for (i, row) in self.rows.iter().enumerate() {
             if skip > 0 && i == head {

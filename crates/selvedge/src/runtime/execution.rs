@@ -125,10 +125,8 @@ pub(crate) fn run(
         }
         if choices.len() >= limits.max_steps {
             let mut state = shared.borrow_mut();
-            let spinning: Vec<String> = candidates
-                .iter()
-                .map(|c| state.task_name(c.task))
-                .collect();
+            let spinning: Vec<String> =
+                candidates.iter().map(|c| state.task_name(c.task)).collect();
             state.failure = Some(RawFailure {
                 kind: FailureKind::Livelock,
                 message: format!(
@@ -226,10 +224,10 @@ fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId
 fn deadlock_message(blocked: &[crate::report::BlockedTask]) -> String {
     let names: Vec<&str> = blocked.iter().map(|b| b.name.as_str()).collect();
     match names.len() {
-        1 => format!("{} is blocked forever and no other task can wake it", names[0]),
-        _ => format!(
-            "every unfinished task is blocked: {}",
-            names.join(", ")
+        1 => format!(
+            "{} is blocked forever and no other task can wake it",
+            names[0]
         ),
+        _ => format!("every unfinished task is blocked: {}", names.join(", ")),
     }
 }

@@ -270,18 +270,16 @@ impl ExecState {
                 *generation != arrived_in
             }
             (OpKind::OnceEnter, Some(ObjectState::Once { running, .. })) => running.is_none(),
+            (OpKind::Send, Some(ObjectState::Channel { capacity: None, .. })) => true,
             (
                 OpKind::Send,
                 Some(ObjectState::Channel {
-                    capacity,
+                    capacity: Some(cap),
                     len,
                     receiver_alive,
                     ..
                 }),
-            ) => match capacity {
-                None => true,
-                Some(cap) => !*receiver_alive || *len < (*cap).max(1),
-            },
+            ) => !*receiver_alive || *len < (*cap).max(1),
             (
                 OpKind::SendWait(ticket),
                 Some(ObjectState::Channel {

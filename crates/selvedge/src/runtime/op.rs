@@ -119,10 +119,7 @@ impl OpKind {
 
     /// Does this operation only observe its object (so two of them commute)?
     pub(crate) fn is_read_only(self) -> bool {
-        matches!(
-            self,
-            OpKind::AtomicLoad | OpKind::Yield | OpKind::SpinLoop
-        )
+        matches!(self, OpKind::AtomicLoad | OpKind::Yield | OpKind::SpinLoop)
     }
 }
 

@@ -65,7 +65,11 @@ fn install_abort_handler() {
     }
 }
 
-extern "C" fn on_abort(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn on_abort(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     let yielder = DOOMED.with(|d| d.replace(std::ptr::null()));
     if !yielder.is_null() {
         // SAFETY: set by the hook for the task running on this very stack; the task is
@@ -78,7 +82,8 @@ extern "C" fn on_abort(signal: libc::c_int, info: *mut libc::siginfo_t, context:
         #[allow(static_mut_refs)]
         match PREVIOUS_ABORT_ACTION {
             Some(previous)
-                if previous.sa_sigaction != libc::SIG_DFL && previous.sa_sigaction != libc::SIG_IGN =>
+                if previous.sa_sigaction != libc::SIG_DFL
+                    && previous.sa_sigaction != libc::SIG_IGN =>
             {
                 if previous.sa_flags & libc::SA_SIGINFO != 0 {
                     let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =

@@ -52,8 +52,8 @@ impl Strategy for Pos {
                 self.priorities.resize(i + 1, 0);
                 self.last_seen.resize(i + 1, None);
             }
-            let is_new = self.last_seen[i] != Some(*c)
-                || performed.is_some_and(|p| p.task == c.task);
+            let is_new =
+                self.last_seen[i] != Some(*c) || performed.is_some_and(|p| p.task == c.task);
             let races = performed.is_some_and(|p| p.task != c.task && p.conflicts_with(c));
             if is_new || races {
                 self.priorities[i] = self.rng.next_u64();

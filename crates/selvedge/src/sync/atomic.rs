@@ -144,8 +144,10 @@ macro_rules! atomic_common {
                 self.value.into_inner()
             }
 
-            /// Reads without a scheduling point (loom's `unsync_load`): only sound when no
-            /// other task can access the atomic.
+            /// Reads without a scheduling point (loom's `unsync_load`).
+            ///
+            /// # Safety
+            /// No other task may access the atomic concurrently.
             pub unsafe fn unsync_load(&self) -> $value {
                 self.value.load(Ordering::Relaxed)
             }
@@ -233,7 +235,13 @@ impl<T> AtomicPtr<T> {
 
     #[track_caller]
     fn point(&self, op: OpKind) {
-        before(&self.object, "AtomicPtr", self.created_at, op, Location::caller());
+        before(
+            &self.object,
+            "AtomicPtr",
+            self.created_at,
+            op,
+            Location::caller(),
+        );
     }
 
     #[track_caller]
@@ -301,6 +309,9 @@ impl<T> AtomicPtr<T> {
     }
 
     /// Reads without a scheduling point (loom's `unsync_load`).
+    ///
+    /// # Safety
+    /// No other task may access the atomic concurrently.
     pub unsafe fn unsync_load(&self) -> *mut T {
         self.value.load(Ordering::Relaxed)
     }

@@ -20,9 +20,7 @@ use std::panic::Location;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-pub use std::sync::mpsc::{
-    RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError,
-};
+pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{point, try_with_state, with_state, ObjectId, OpKind};
@@ -122,8 +120,15 @@ impl<T> Channel<T> {
             true
         });
         if taken == Some(true) {
-            let value = self.messages.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-            assert!(value.is_some(), "the model counted a message the queue lacks");
+            let value = self
+                .messages
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front();
+            assert!(
+                value.is_some(),
+                "the model counted a message the queue lacks"
+            );
             value
         } else {
             None

@@ -78,7 +78,9 @@ impl Once {
 
     #[track_caller]
     pub fn call_once_force<F: FnOnce(&OnceState)>(&self, f: F) {
-        enter(self.id(), Location::caller(), || f(&OnceState { poisoned: false }));
+        enter(self.id(), Location::caller(), || {
+            f(&OnceState { poisoned: false })
+        });
     }
 
     pub fn is_completed(&self) -> bool {
@@ -108,7 +110,10 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
         let ObjectState::Once { running, done } = s.object(id) else {
             unreachable!("object is not a once")
         };
-        assert!(running.is_none(), "a once was entered while another task initialises it");
+        assert!(
+            running.is_none(),
+            "a once was entered while another task initialises it"
+        );
         if *done {
             return false;
         }
@@ -233,7 +238,9 @@ impl<T> OnceLock<T> {
         };
         let id = self.id();
         enter(id, Location::caller(), || self.values.insert(g, f()));
-        self.values.get(g).expect("a completed once-cell has a value")
+        self.values
+            .get(g)
+            .expect("a completed once-cell has a value")
     }
 
     /// Stores `value` unless the cell already has one (then `value` comes back).

@@ -134,7 +134,7 @@ impl<T: ?Sized> RwLock<T> {
             id,
             locked_at: Location::caller(),
         })
-            .map_err(TryLockError::Poisoned)
+        .map_err(TryLockError::Poisoned)
     }
 
     #[track_caller]
@@ -149,7 +149,7 @@ impl<T: ?Sized> RwLock<T> {
             id,
             locked_at: Location::caller(),
         })
-            .map_err(TryLockError::Poisoned)
+        .map_err(TryLockError::Poisoned)
     }
 
     pub fn is_poisoned(&self) -> bool {
@@ -193,7 +193,11 @@ fn give_back(id: ObjectId, write: bool) {
             unreachable!("object is not an rwlock")
         };
         if write {
-            assert_eq!(writer.map(|w| w.0), Some(current), "write unlock by a non-holder");
+            assert_eq!(
+                writer.map(|w| w.0),
+                Some(current),
+                "write unlock by a non-holder"
+            );
             *writer = None;
         } else {
             let i = readers
