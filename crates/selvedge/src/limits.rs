@@ -32,3 +32,8 @@ pub(crate) const PCT_INITIAL_STEPS: usize = 64;
 /// Objects (mutexes, atomics, channels, ...) one execution may register: the object id packs
 /// into 24 bits beside the execution generation.
 pub(crate) const MAX_OBJECTS: usize = (1 << 24) - 1;
+
+/// Times a task may yield with no other task able to make progress before its spin is
+/// reported as a `Livelock`: a spin-wait nobody can release yields forever, while code that
+/// merely yields a few times in a row stays well below this.
+pub(crate) const MAX_FUTILE_YIELDS: u32 = 64;

@@ -106,3 +106,91 @@ fn an_endless_execution_is_a_livelock_naming_the_spinning_task() {
     assert!(text.contains("500 steps (`Config::max_steps`)"), "{text}");
     assert!(text.contains("spinner (task 1)"), "{text}");
 }
+
+/// A lock built from an atomic flag and `yield_now`, as lock-free code often does.
+struct SpinLock(AtomicBool);
+
+impl SpinLock {
+    fn lock(&self) {
+        while self
+            .0
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            selvedge::thread::yield_now();
+        }
+    }
+
+    fn unlock(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_spin_lock_explores_completely() {
+    let report = explore(
+        Config {
+            strategy: Strategy::Dfs,
+            ..Default::default()
+        },
+        || {
+            let lock = Arc::new(SpinLock(AtomicBool::new(false)));
+            let count = Arc::new(selvedge::sync::atomic::AtomicUsize::new(0));
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let (lock, count) = (lock.clone(), count.clone());
+                    selvedge::thread::spawn(move || {
+                        lock.lock();
+                        let seen = count.load(Ordering::SeqCst);
+                        count.store(seen + 1, Ordering::SeqCst);
+                        lock.unlock();
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            assert_eq!(count.load(Ordering::SeqCst), 2);
+        },
+    );
+    assert!(report.failure().is_none(), "{:?}", report.failure());
+    assert!(report.complete(), "{}", report.coverage());
+}
+
+#[test]
+fn a_spin_nobody_can_release_is_a_livelock_naming_the_spinner() {
+    let report = explore(
+        Config {
+            strategy: Strategy::Dfs,
+            ..Default::default()
+        },
+        || {
+            let lock = Arc::new(SpinLock(AtomicBool::new(false)));
+            lock.lock();
+            let l2 = lock.clone();
+            let t = selvedge::thread::Builder::new()
+                .name("waiter".into())
+                .spawn(move || l2.lock())
+                .unwrap();
+            t.join().unwrap(); // main never unlocks: the waiter spins forever
+        },
+    );
+    let failure = report.failure().expect("the spin is reported");
+    assert_eq!(failure.kind(), FailureKind::Livelock, "{failure}");
+    let text = failure.to_string();
+    assert!(text.contains("waiter (task 1) (spinning at"), "{text}");
+    assert!(
+        text.contains("no other task can make the progress it waits for"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_few_yields_in_a_row_are_not_a_livelock() {
+    let report = explore(config(), || {
+        for _ in 0..10 {
+            selvedge::thread::yield_now();
+        }
+    });
+    assert!(report.failure().is_none(), "{:?}", report.failure());
+}

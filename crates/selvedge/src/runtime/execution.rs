@@ -14,7 +14,7 @@ use std::sync::Arc;
 use corosensei::CoroutineResult;
 
 use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
-use super::{ExecState, TaskId, TraceEvent, CURRENT};
+use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
 use crate::report::{FailureKind, RawFailure};
 use crate::strategy::{Candidate, Decision, Strategy};
 
@@ -90,25 +90,22 @@ pub(crate) fn run(
     let mut choices: Vec<TaskId> = Vec::new();
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut previous: Option<TaskId> = None;
+    // Tasks currently waiting for another task's progress after yielding.
+    let mut n_waiting = 0usize;
     loop {
         adopt_spawned(&shared, &mut coroutines);
         let state = shared.borrow();
         if state.failure.is_some() {
             break;
         }
-        candidates.clear();
-        for i in 0..state.tasks.len() {
-            let id = TaskId(i as u32);
-            if state.is_enabled(id) {
-                let op = state.tasks[i].pending;
-                candidates.push(Candidate {
-                    task: id,
-                    kind: op.kind,
-                    object: op.object,
-                });
-            }
-        }
         drop(state);
+        collect_candidates(&shared, &mut candidates);
+        if candidates.is_empty() && release_spinners(&shared, &mut n_waiting) {
+            if shared.borrow().failure.is_some() {
+                break;
+            }
+            collect_candidates(&shared, &mut candidates);
+        }
         if candidates.is_empty() {
             let mut state = shared.borrow_mut();
             if state.tasks.iter().all(|t| t.finished) {
@@ -168,6 +165,7 @@ pub(crate) fn run(
             let mut state = shared.borrow_mut();
             state.current = chosen;
             let op = state.tasks[chosen.index()].pending;
+            note_progress(&mut state, chosen, op.kind, &mut n_waiting);
             state.trace.push(TraceEvent {
                 task: chosen,
                 op,
@@ -183,6 +181,82 @@ pub(crate) fn run(
         state: shared.into_inner(),
         choices,
     }
+}
+
+fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidate>) {
+    let state = shared.borrow();
+    candidates.clear();
+    for i in 0..state.tasks.len() {
+        let id = TaskId(i as u32);
+        if state.is_enabled(id) {
+            let op = state.tasks[i].pending;
+            candidates.push(Candidate {
+                task: id,
+                kind: op.kind,
+                object: op.object,
+            });
+        }
+    }
+}
+
+/// A yield parks its task until another task makes progress; any other step is progress and
+/// releases every parked task.
+fn note_progress(state: &mut ExecState, chosen: TaskId, kind: OpKind, n_waiting: &mut usize) {
+    if matches!(kind, OpKind::Yield | OpKind::SpinLoop) {
+        let task = state.task(chosen);
+        if !task.waiting_for_progress {
+            task.waiting_for_progress = true;
+            *n_waiting += 1;
+        }
+        return;
+    }
+    if *n_waiting == 0 {
+        return;
+    }
+    for (i, task) in state.tasks.iter_mut().enumerate() {
+        if i != chosen.index() {
+            task.waiting_for_progress = false;
+            task.futile_yields = 0;
+        }
+    }
+    *n_waiting = usize::from(state.tasks[chosen.index()].waiting_for_progress);
+}
+
+/// Nothing can run but tasks that yielded: let them run again, counting the futile round;
+/// a task that keeps spinning with nobody able to release it is a livelock. Returns whether
+/// any task was released (or a livelock recorded).
+fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool {
+    *n_waiting = 0;
+    let mut state = shared.borrow_mut();
+    let mut released = false;
+    let mut stuck: Vec<String> = Vec::new();
+    for i in 0..state.tasks.len() {
+        let task = &mut state.tasks[i];
+        if task.finished || !task.waiting_for_progress {
+            continue;
+        }
+        task.waiting_for_progress = false;
+        task.futile_yields += 1;
+        released = true;
+        if task.futile_yields > crate::limits::MAX_FUTILE_YIELDS {
+            let at = task.pending.location;
+            let name = state.task_name(TaskId(i as u32));
+            stuck.push(format!("{name} (spinning at {at})"));
+        }
+    }
+    if !stuck.is_empty() {
+        state.failure = Some(RawFailure {
+            kind: FailureKind::Livelock,
+            message: format!(
+                "{} kept yielding, and no other task can make the progress it waits for: {}",
+                if stuck.len() == 1 { "a task" } else { "tasks" },
+                stuck.join(", ")
+            ),
+            task: None,
+            blocked: state.blocked_tasks(),
+        });
+    }
+    released
 }
 
 /// Moves coroutines created by `spawn` into the table and runs each up to its first

@@ -249,7 +249,8 @@ impl ExecState {
     /// Can `task` take its next step now? Decided from its pending op and object state only.
     pub(crate) fn is_enabled(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
-        if slot.finished || slot.blocked_on.is_some() || slot.abandoned {
+        if slot.finished || slot.blocked_on.is_some() || slot.abandoned || slot.waiting_for_progress
+        {
             return false;
         }
         let op = slot.pending;

@@ -40,6 +40,11 @@ pub(crate) struct TaskSlot {
     /// Abandoned mid-panic by the panic hook; never resumed again.
     pub(crate) abandoned: bool,
     pub(crate) park_token: bool,
+    /// Yielded (`yield_now`, `spin_loop`) and not to run again until another task makes
+    /// progress: re-running it first could only spin.
+    pub(crate) waiting_for_progress: bool,
+    /// Times this task was re-run after yielding because no other task could move.
+    pub(crate) futile_yields: u32,
     pub(crate) yielder: *const Yielder<(), ()>,
     pub(crate) spawned_at: &'static Location<'static>,
     /// Message and location of each panic this task raised, oldest first (set by the hook).
@@ -132,6 +137,8 @@ pub(crate) fn spawn_task(
         finished: false,
         abandoned: false,
         park_token: false,
+        waiting_for_progress: false,
+        futile_yields: 0,
         yielder: std::ptr::null(),
         spawned_at,
         panics: Vec::new(),
