@@ -9,7 +9,9 @@ use crate::limits;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Strategy {
-    /// Exhaustive with partial-order reduction. Until DPOR lands this runs `Dfs`.
+    /// Exhaustive with dynamic partial-order reduction (source sets and sleep sets): one
+    /// execution per class of equivalent interleavings instead of every interleaving. With
+    /// `Config::max_preemptions` set it runs preemption-bounded `Dfs` instead.
     Dpor,
     /// Exhaustive depth-first search over every interleaving, no reduction.
     Dfs,

@@ -41,6 +41,7 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
         budget_note: None,
         digest: 0xcbf2_9ce4_8422_2325,
         explored: Vec::new(),
+        redundant: 0,
     };
     if let Err(e) = config.validate() {
         report.error = Some(e);
@@ -49,6 +50,7 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
     let mut replayed: Option<Schedule> = None;
     let n = config.schedules();
     let mut strategy: Box<dyn strategy::Strategy> = match &config.strategy {
+        Strategy::Dpor if config.max_preemptions.is_none() => Box::new(strategy::Dpor::new(n)),
         Strategy::Dpor | Strategy::Dfs => Box::new(strategy::Dfs::new(n, config.max_preemptions)),
         Strategy::Random => Box::new(strategy::Random::new(config.seed, n)),
         Strategy::Pct { depth } => Box::new(strategy::Pct::new(config.seed, n, *depth)),
@@ -87,6 +89,7 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
         }
         report.schedules += 1;
         let mut outcome = execution::run(strategy.as_mut(), limits, &body);
+        report.redundant += u64::from(outcome.redundant);
         for task in &outcome.choices {
             report.digest = (report.digest ^ task.0 as u64).wrapping_mul(0x0100_0000_01b3);
         }

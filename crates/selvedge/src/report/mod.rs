@@ -135,7 +135,8 @@ impl Failure {
             let object = match event.op.kind {
                 crate::runtime::OpKind::Join(t)
                 | crate::runtime::OpKind::Unpark(t)
-                | crate::runtime::OpKind::Spawn(t) => Some(state.task_name(t)),
+                | crate::runtime::OpKind::Spawn(t)
+                | crate::runtime::OpKind::Wake(t) => Some(state.task_name(t)),
                 _ => object_name(event.op.object),
             };
             rows.push(TraceRow {
@@ -395,6 +396,7 @@ pub struct Report {
     pub(crate) budget_note: Option<String>,
     pub(crate) digest: u64,
     pub(crate) explored: Vec<String>,
+    pub(crate) redundant: u64,
 }
 
 impl Report {
@@ -435,6 +437,12 @@ impl Report {
     /// A hash of every schedule run, in order: equal digests mean the same executions.
     pub fn digest(&self) -> u64 {
         self.digest
+    }
+
+    /// Executions that DPOR ended early because every continuation was already covered
+    /// (they are included in `schedules`).
+    pub fn redundant_schedules(&self) -> u64 {
+        self.redundant
     }
 
     /// Every schedule run, as replay strings, when `Config::keep_schedules` was set.

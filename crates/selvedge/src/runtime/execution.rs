@@ -16,7 +16,7 @@ use corosensei::CoroutineResult;
 use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
 use crate::report::{FailureKind, RawFailure};
-use crate::strategy::{Candidate, Decision, Strategy};
+use crate::strategy::{Candidate, Decision, Refusal, Strategy};
 
 /// Limits one execution runs under.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +29,8 @@ pub(crate) struct ExecutionLimits {
 pub(crate) struct Outcome {
     pub(crate) state: ExecState,
     pub(crate) choices: Vec<TaskId>,
+    /// Ended early because the strategy knew every continuation was already covered.
+    pub(crate) redundant: bool,
 }
 
 /// The user's test body, shared by every execution.
@@ -92,6 +94,7 @@ pub(crate) fn run(
     let mut previous: Option<TaskId> = None;
     // Tasks currently waiting for another task's progress after yielding.
     let mut n_waiting = 0usize;
+    let mut redundant = false;
     loop {
         adopt_spawned(&shared, &mut coroutines);
         let state = shared.borrow();
@@ -144,7 +147,11 @@ pub(crate) fn run(
         };
         let chosen = match strategy.choose(&decision) {
             Ok(task) => task,
-            Err(message) => {
+            Err(Refusal::Redundant) => {
+                redundant = true;
+                break;
+            }
+            Err(Refusal::Diverged(message)) => {
                 shared.borrow_mut().failure = Some(RawFailure {
                     kind: FailureKind::Nondeterminism,
                     message,
@@ -174,12 +181,14 @@ pub(crate) fn run(
         }
         resume(&shared, &mut coroutines, chosen);
     }
-    strategy.finish_execution(&choices);
     drop(coroutines);
     drop(_installed);
+    let state = shared.into_inner();
+    strategy.finish_execution(&state.trace, &choices);
     Outcome {
-        state: shared.into_inner(),
+        state,
         choices,
+        redundant,
     }
 }
 

@@ -70,6 +70,8 @@ pub(crate) enum OpKind {
     TryRecv,
     RecvTimeout,
     TaskExit,
+    /// A notify unblocked this task (recorded for ordering, never a decision).
+    Wake(TaskId),
 }
 
 impl OpKind {
@@ -114,6 +116,7 @@ impl OpKind {
             OpKind::TryRecv => 34,
             OpKind::RecvTimeout => 35,
             OpKind::TaskExit => 38,
+            OpKind::Wake(_) => 39,
         }
     }
 
@@ -162,6 +165,7 @@ impl fmt::Display for OpKind {
             OpKind::TryRecv => "try_recv",
             OpKind::RecvTimeout => "recv_timeout",
             OpKind::TaskExit => "exit",
+            OpKind::Wake(_) => "wakes",
         };
         f.write_str(text)
     }

@@ -5,8 +5,8 @@
 //! stack's prefix and extends it with first choices, and backtracking advances the deepest
 //! node that has an untried option.
 
-use super::{Coverage, Decision, Strategy};
-use crate::runtime::TaskId;
+use super::{Coverage, Decision, Refusal, Strategy};
+use crate::runtime::{TaskId, TraceEvent};
 
 struct Node {
     /// The tasks this node may run, continuing the previous task first.
@@ -52,20 +52,20 @@ impl Strategy for Dfs {
         true
     }
 
-    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String> {
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, Refusal> {
         let continuing = decision.continuing();
         let chosen = if self.depth < self.stack.len() {
             let node = &self.stack[self.depth];
             let chosen = node.options[node.index];
             if !decision.candidates.iter().any(|c| c.task == chosen) {
-                return Err(format!(
+                return Err(Refusal::Diverged(format!(
                     "re-running the same schedule prefix took a different path at step {}: task {} \
                      was ready before and is not now. The test must be deterministic given the \
                      schedule: no real randomness, wall-clock time, `std` threads or `std` locks \
                      shared across executions",
                     self.depth + 1,
                     chosen.0
-                ));
+                )));
             }
             chosen
         } else {
@@ -97,7 +97,7 @@ impl Strategy for Dfs {
         Ok(chosen)
     }
 
-    fn finish_execution(&mut self, _choices: &[TaskId]) {
+    fn finish_execution(&mut self, _trace: &[TraceEvent], _choices: &[TaskId]) {
         // A failure may end an execution early; deeper nodes are stale then.
         self.stack.truncate(self.depth);
         while let Some(top) = self.stack.last_mut() {

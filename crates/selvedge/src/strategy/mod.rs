@@ -10,19 +10,22 @@
 //! - Given the same seed and the same user code, the sequence of choices is identical.
 
 mod dfs;
+mod dpor;
 mod pct;
 mod pos;
+mod races;
 mod random;
 mod replay;
 pub(crate) mod rng;
 
 pub(crate) use dfs::Dfs;
+pub(crate) use dpor::Dpor;
 pub(crate) use pct::Pct;
 pub(crate) use pos::Pos;
 pub(crate) use random::Random;
 pub(crate) use replay::Replay;
 
-use crate::runtime::{ObjectId, OpKind, TaskId};
+use crate::runtime::{ObjectId, OpKind, TaskId, TraceEvent};
 
 /// An enabled task and the operation it would perform if chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,16 +78,27 @@ pub(crate) enum Coverage {
     Sampled,
 }
 
+/// Why a strategy declines to pick a task.
+#[derive(Clone, Debug)]
+pub(crate) enum Refusal {
+    /// The execution no longer matches what the strategy recorded (a replay of changed or
+    /// nondeterministic code); the message says where.
+    Diverged(String),
+    /// Every enabled task is in the sleep set: whatever runs next repeats an execution
+    /// already covered, so this one ends here.
+    Redundant,
+}
+
 pub(crate) trait Strategy: Send {
     /// Prepares the next execution; `false` when the strategy has nothing left to run.
     fn next_execution(&mut self) -> bool;
 
     /// Picks the task to run at this decision.
-    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String>;
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, Refusal>;
 
-    /// Called once per execution after it ends, with the tasks chosen in order and the
-    /// number of tasks it created.
-    fn finish_execution(&mut self, choices: &[TaskId]);
+    /// Called once per execution after it ends, with its trace and the tasks chosen in
+    /// order.
+    fn finish_execution(&mut self, _trace: &[TraceEvent], choices: &[TaskId]);
 
     /// What has been covered so far; meaningful once `next_execution` returned `false`.
     fn coverage(&self) -> Coverage;

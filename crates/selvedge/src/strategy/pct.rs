@@ -7,8 +7,8 @@
 //! The number of steps `k` is learned across executions: it is the longest execution seen.
 
 use super::rng::Rng;
-use super::{Coverage, Decision, Strategy};
-use crate::runtime::TaskId;
+use super::{Coverage, Decision, Refusal, Strategy};
+use crate::runtime::{TaskId, TraceEvent};
 
 pub(crate) struct Pct {
     rng: Rng,
@@ -77,7 +77,7 @@ impl Strategy for Pct {
         true
     }
 
-    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String> {
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, Refusal> {
         let mut chosen = self.highest(decision);
         // Every change point at this step lowers the task about to run; the i-th change point
         // gives priority depth - 1 - i, below every initial priority.
@@ -95,7 +95,7 @@ impl Strategy for Pct {
         Ok(chosen)
     }
 
-    fn finish_execution(&mut self, choices: &[TaskId]) {
+    fn finish_execution(&mut self, _trace: &[TraceEvent], choices: &[TaskId]) {
         let longest = self.observed_steps.unwrap_or(0).max(choices.len());
         self.observed_steps = Some(longest);
     }

@@ -6,8 +6,8 @@
 //! steps.
 
 use super::rng::Rng;
-use super::{Candidate, Coverage, Decision, Strategy};
-use crate::runtime::TaskId;
+use super::{Candidate, Coverage, Decision, Refusal, Strategy};
+use crate::runtime::{TaskId, TraceEvent};
 
 pub(crate) struct Pos {
     rng: Rng,
@@ -44,7 +44,7 @@ impl Strategy for Pos {
         true
     }
 
-    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String> {
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, Refusal> {
         let performed = self.performed;
         for c in decision.candidates {
             let i = c.task.index();
@@ -69,7 +69,7 @@ impl Strategy for Pos {
         Ok(best.task)
     }
 
-    fn finish_execution(&mut self, _choices: &[TaskId]) {}
+    fn finish_execution(&mut self, _trace: &[TraceEvent], _choices: &[TaskId]) {}
 
     fn coverage(&self) -> Coverage {
         Coverage::Sampled

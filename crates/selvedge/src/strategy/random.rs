@@ -1,8 +1,8 @@
 //! Random walk: every decision picks an enabled task uniformly at random.
 
 use super::rng::Rng;
-use super::{Coverage, Decision, Strategy};
-use crate::runtime::TaskId;
+use super::{Coverage, Decision, Refusal, Strategy};
+use crate::runtime::{TaskId, TraceEvent};
 
 pub(crate) struct Random {
     rng: Rng,
@@ -27,12 +27,12 @@ impl Strategy for Random {
         true
     }
 
-    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String> {
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, Refusal> {
         let i = self.rng.below(decision.candidates.len());
         Ok(decision.candidates[i].task)
     }
 
-    fn finish_execution(&mut self, _choices: &[TaskId]) {}
+    fn finish_execution(&mut self, _trace: &[TraceEvent], _choices: &[TaskId]) {}
 
     fn coverage(&self) -> Coverage {
         Coverage::Sampled

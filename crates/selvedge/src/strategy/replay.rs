@@ -1,8 +1,8 @@
 //! Replay: follow a recorded list of choices exactly, and say precisely where the code no
 //! longer matches it.
 
-use super::{Coverage, Decision, Strategy};
-use crate::runtime::TaskId;
+use super::{Coverage, Decision, Refusal, Strategy};
+use crate::runtime::{TaskId, TraceEvent};
 
 const ADVICE: &str = "The code changed since the schedule was recorded (or is not \
     deterministic); run the test without `SELVEDGE_REPLAY` to search for the failure again";
@@ -33,30 +33,30 @@ impl Strategy for Replay {
         true
     }
 
-    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, String> {
+    fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, Refusal> {
         let Some(&want) = self.choices.get(decision.step) else {
-            return Err(format!(
+            return Err(Refusal::Diverged(format!(
                 "the replayed schedule no longer matches the code: it has {} steps but the execution \
                  needs more (at step {} tasks {} are still ready). {ADVICE}",
                 self.choices.len(),
                 decision.step + 1,
                 task_list(decision)
-            ));
+            )));
         };
         if decision.candidates.iter().any(|c| c.task == want) {
             Ok(want)
         } else {
-            Err(format!(
+            Err(Refusal::Diverged(format!(
                 "the replayed schedule no longer matches the code: at step {} it runs task {}, but \
                  only tasks {} can run there. {ADVICE}",
                 decision.step + 1,
                 want.0,
                 task_list(decision)
-            ))
+            )))
         }
     }
 
-    fn finish_execution(&mut self, choices: &[TaskId]) {
+    fn finish_execution(&mut self, _trace: &[TraceEvent], choices: &[TaskId]) {
         if choices.len() < self.choices.len() {
             self.length_mismatch = Some(choices.len());
         }

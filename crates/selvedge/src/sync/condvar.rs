@@ -165,7 +165,7 @@ impl Condvar {
                 unreachable!("object is not a condvar")
             };
             if let Some(task) = waiters.pop_front() {
-                s.task(task).blocked_on = None;
+                wake(s, task, id);
             }
         });
     }
@@ -181,7 +181,7 @@ impl Condvar {
             };
             let woken: Vec<_> = waiters.drain(..).collect();
             for task in woken {
-                s.task(task).blocked_on = None;
+                wake(s, task, id);
             }
         });
     }
@@ -192,6 +192,13 @@ impl Default for Condvar {
     fn default() -> Condvar {
         Condvar::new()
     }
+}
+
+/// Unblocks a waiter and records the wakeup (an ordering edge from notifier to waiter).
+fn wake(s: &mut crate::runtime::ExecState, task: crate::runtime::TaskId, id: ObjectId) {
+    let at = s.tasks[s.current.index()].pending.location;
+    s.task(task).blocked_on = None;
+    crate::runtime::record_event(s, OpKind::Wake(task), Some(id), at);
 }
 
 /// Releases the mutex and joins the condvar's wait queue (blocked unless the wait is timed).

@@ -1,0 +1,115 @@
+//! DPOR explores one execution per Mazurkiewicz trace: exact counts, asserted (they are
+//! deterministic), against the ideal for each program.
+
+use selvedge::sync::atomic::{AtomicUsize, Ordering};
+use selvedge::sync::{Arc, Mutex};
+use selvedge::{explore, Config, Report, Strategy};
+
+fn dpor(f: impl Fn() + Send + Sync + 'static) -> Report {
+    let report = explore(
+        Config {
+            strategy: Strategy::Dpor,
+            ..Default::default()
+        },
+        f,
+    );
+    assert!(report.failure().is_none(), "{:?}", report.failure());
+    assert!(report.complete(), "{}", report.coverage());
+    report
+}
+
+fn mutex_counter(threads: usize, increments: usize) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let counter = Arc::new(Mutex::new(0u64));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let counter = counter.clone();
+                selvedge::thread::spawn(move || {
+                    for _ in 0..increments {
+                        *counter.lock().unwrap() += 1;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(*counter.lock().unwrap(), (threads * increments) as u64);
+    }
+}
+
+fn factorial(n: u64) -> u64 {
+    (1..=n).product()
+}
+
+/// Distinct lock-acquisition orders: (T*K)! / (K!)^T.
+fn ideal(threads: u64, increments: u64) -> u64 {
+    factorial(threads * increments) / factorial(increments).pow(threads as u32)
+}
+
+fn within_ten_percent(got: u64, ideal: u64) -> bool {
+    got >= ideal && got * 10 <= ideal * 11
+}
+
+#[test]
+fn mutex_counters_explore_the_ideal_number_of_executions() {
+    for (t, k) in [(2, 1), (2, 2), (2, 3), (3, 1), (3, 2), (3, 3)] {
+        let report = dpor(mutex_counter(t, k));
+        let ideal = ideal(t as u64, k as u64);
+        println!(
+            "mutex {t}x{k}: {} executions, ideal {ideal}",
+            report.schedules()
+        );
+        assert!(
+            within_ten_percent(report.schedules(), ideal),
+            "{t}x{k}: {} executions, ideal {ideal}",
+            report.schedules()
+        );
+    }
+}
+
+fn shared_fetch_add(n: usize) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let x = Arc::new(AtomicUsize::new(0));
+        let x2 = x.clone();
+        let t = selvedge::thread::spawn(move || {
+            for _ in 0..n {
+                x2.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        for _ in 0..n {
+            x.fetch_add(1, Ordering::SeqCst);
+        }
+        t.join().unwrap();
+        assert_eq!(x.load(Ordering::SeqCst), 2 * n);
+    }
+}
+
+#[test]
+fn shared_fetch_adds_explore_the_ideal_number_of_executions() {
+    for (n, ideal) in [(1, 2), (3, 20), (5, 252)] {
+        let report = dpor(shared_fetch_add(n));
+        println!(
+            "fetch_add n={n}: {} executions, ideal {ideal}",
+            report.schedules()
+        );
+        assert!(
+            within_ten_percent(report.schedules(), ideal),
+            "n={n}: {} executions, ideal {ideal}",
+            report.schedules()
+        );
+    }
+}
+
+#[test]
+fn disjoint_atomics_need_one_execution() {
+    let report = dpor(|| {
+        let a = Arc::new(AtomicUsize::new(0));
+        let b = Arc::new(AtomicUsize::new(0));
+        let b2 = b.clone();
+        let t = selvedge::thread::spawn(move || b2.fetch_add(1, Ordering::SeqCst));
+        a.fetch_add(1, Ordering::SeqCst);
+        t.join().unwrap();
+    });
+    assert_eq!(report.schedules(), 1);
+}
