@@ -11,7 +11,7 @@ use crate::limits;
 pub enum Strategy {
     /// Exhaustive with dynamic partial-order reduction (source sets and sleep sets): one
     /// execution per class of equivalent interleavings instead of every interleaving. With
-    /// `Config::max_preemptions` set it runs preemption-bounded `Dfs` instead.
+    /// `Config::max_preemptions` set it runs preemption-bounded `Dfs`, deepening the bound.
     Dpor,
     /// Exhaustive depth-first search over every interleaving, no reduction.
     Dfs,
@@ -77,8 +77,10 @@ pub struct Config {
     /// Scheduling decisions in one execution before it is reported as `Livelock`.
     /// Default 100,000.
     pub max_steps: usize,
-    /// For exhaustive strategies: explore only interleavings with at most this many
-    /// preemptions; the report then says "complete up to k preemptions". Default `None`.
+    /// For exhaustive strategies: explore every interleaving with at most 0 preemptions, then
+    /// at most 1, and so on up to this bound (iterative deepening, without DPOR's reduction).
+    /// Bugs come out with the fewest preemptions, and a run stopped by a budget reports the
+    /// bound it covered: "complete up to k preemptions". Default `None`.
     pub max_preemptions: Option<usize>,
     /// Stop starting new executions after this much wall time; the report says the budget
     /// was reached. It never changes which schedules are chosen. Default `None`.

@@ -50,8 +50,11 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
     let mut replayed: Option<Schedule> = None;
     let n = config.schedules();
     let mut strategy: Box<dyn strategy::Strategy> = match &config.strategy {
-        Strategy::Dpor if config.max_preemptions.is_none() => Box::new(strategy::Dpor::new(n)),
-        Strategy::Dpor | Strategy::Dfs => Box::new(strategy::Dfs::new(n, config.max_preemptions)),
+        Strategy::Dpor | Strategy::Dfs => match config.max_preemptions {
+            Some(bound) => Box::new(strategy::Deepening::new(n, bound)),
+            None if config.strategy == Strategy::Dpor => Box::new(strategy::Dpor::new(n)),
+            None => Box::new(strategy::Dfs::new(n, None)),
+        },
         Strategy::Random => Box::new(strategy::Random::new(config.seed, n)),
         Strategy::Pct { depth } => Box::new(strategy::Pct::new(config.seed, n, *depth)),
         Strategy::Pos => Box::new(strategy::Pos::new(config.seed, n)),
@@ -121,12 +124,16 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
             break;
         }
     }
-    report.coverage = if stopped_early {
+    report.coverage = if report.failure.is_some() {
         Coverage::Sampled
     } else {
         strategy.coverage()
     };
-    if !stopped_early && config.strategy.is_exhaustive() && report.coverage == Coverage::Sampled {
+    if !stopped_early
+        && config.strategy.is_exhaustive()
+        && report.coverage != Coverage::Complete
+        && report.schedules >= n as u64
+    {
         report.budget_note = Some(format!(
             "stopped after {} schedules: `Config::max_schedules` reached before the space was exhausted",
             report.schedules

@@ -222,3 +222,67 @@ fn relocking_a_held_mutex_is_a_deadlock_of_one_task() {
     assert!(text.contains("held by main (task 0) itself"), "{text}");
     assert_eq!(report.schedules(), 1);
 }
+
+#[test]
+fn iterative_deepening_covers_bound_by_bound_and_finds_bugs_with_fewest_preemptions() {
+    let bounded = |bound, max_schedules| {
+        explore(
+            Config {
+                strategy: Strategy::Dpor,
+                max_preemptions: Some(bound),
+                max_schedules,
+                ..Default::default()
+            },
+            mutex_counter(3, 2),
+        )
+    };
+    let report = bounded(2, None);
+    assert!(report.failure().is_none());
+    assert_eq!(report.coverage(), "complete up to 2 preemptions");
+    assert!(!report.complete());
+    assert!(report.budget_note().is_none(), "{:?}", report.budget_note());
+
+    // A budget that ends the run inside the round for bound 2 still reports bound 1.
+    let rounds_0_and_1 = bounded(1, None).schedules();
+    let report = bounded(2, Some(rounds_0_and_1 as usize + 3));
+    assert_eq!(report.coverage(), "complete up to 1 preemptions");
+    assert!(report
+        .budget_note()
+        .unwrap()
+        .contains("`Config::max_schedules`"));
+
+    // The lost update needs one preemption: the round without preemptions passes, and the
+    // deepening run finds it in the round that allows one.
+    let lost = |bound| {
+        explore(
+            Config {
+                strategy: Strategy::Dfs,
+                max_preemptions: Some(bound),
+                ..Default::default()
+            },
+            lost_update,
+        )
+    };
+    let round_0 = lost(0);
+    assert!(round_0.failure().is_none());
+    assert_eq!(round_0.coverage(), "complete up to 0 preemptions");
+    let failure = lost(3).failure().expect("found").clone();
+    assert!(failure.schedule_number() > round_0.schedules());
+    assert_eq!(
+        lost(1).failure().map(|f| f.schedule_number()),
+        Some(failure.schedule_number())
+    );
+}
+
+#[test]
+fn a_space_small_enough_is_complete_even_with_a_bound() {
+    let report = explore(
+        Config {
+            strategy: Strategy::Dfs,
+            max_preemptions: Some(10),
+            ..Default::default()
+        },
+        mutex_counter(2, 1),
+    );
+    assert!(report.complete(), "{}", report.coverage());
+}

@@ -9,6 +9,7 @@
 //!   execution diverged from what the strategy expected (a replay that no longer matches).
 //! - Given the same seed and the same user code, the sequence of choices is identical.
 
+mod deepening;
 mod dfs;
 mod dpor;
 mod pct;
@@ -18,6 +19,7 @@ mod random;
 mod replay;
 pub(crate) mod rng;
 
+pub(crate) use deepening::Deepening;
 pub(crate) use dfs::Dfs;
 pub(crate) use dpor::Dpor;
 pub(crate) use pct::Pct;
