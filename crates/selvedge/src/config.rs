@@ -92,6 +92,11 @@ pub struct Config {
     pub max_tasks: usize,
     /// Keep every explored schedule's replay string in `Report::explored`. Default `false`.
     pub keep_schedules: bool,
+    /// OS threads exploring in parallel under `Strategy::Dpor`. Default `None`: the number of
+    /// cores. Any number explores the same executions in the same order and reaches the
+    /// same verdict, unless a `max_schedules` or `time_budget` budget cuts the run short
+    /// (then which executions ran first depends on timing).
+    pub workers: Option<usize>,
 }
 
 impl Default for Config {
@@ -106,6 +111,7 @@ impl Default for Config {
             stack_size: limits::DEFAULT_STACK_BYTES,
             max_tasks: limits::DEFAULT_MAX_TASKS,
             keep_schedules: false,
+            workers: None,
         }
     }
 }
@@ -118,6 +124,11 @@ impl Config {
             } else {
                 limits::DEFAULT_RANDOM_SCHEDULES
             })
+    }
+
+    pub(crate) fn workers(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     pub(crate) fn validate(&self) -> Result<(), crate::Error> {
@@ -134,6 +145,11 @@ impl Config {
                 self.stack_size,
                 limits::MIN_STACK_BYTES
             ));
+        }
+        if self.workers == Some(0) {
+            return bad(
+                "`Config::workers` is 0; use at least 1, or `None` for one per core".into(),
+            );
         }
         if let Strategy::Pct { depth: 0 } = self.strategy {
             return bad("`Strategy::Pct { depth: 0 }` is not a depth; use 1 or more (a depth of d finds bugs that need d - 1 preemptions)".into());

@@ -7,6 +7,7 @@
 //!
 //! Invariant: `explore` follows its `Config` alone: no environment, no files.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +33,60 @@ pub(crate) fn explore_body(config: Config, body: TestBody, test_name: Option<Str
     }
 }
 
+/// Everything the explorer needs while running executions, shared by parallel subtrees.
+pub(crate) struct Context<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) limits: ExecutionLimits,
+    pub(crate) body: &'a TestBody,
+    pub(crate) test_name: Option<String>,
+    pub(crate) started: Instant,
+    pub(crate) replayed: Option<Schedule>,
+    /// Executions started so far by every subtree, checked against `max_schedules`.
+    pub(crate) executions: AtomicU64,
+    /// Set when no further execution may start: an OS thread's panic state is ruined, or the
+    /// time budget is spent.
+    pub(crate) cancelled: AtomicBool,
+}
+
+/// What a run of executions produced, in exploration order; subtrees explored in parallel
+/// are appended in the order a single worker would have run them.
+#[derive(Default)]
+pub(crate) struct Tally {
+    pub(crate) schedules: u64,
+    pub(crate) redundant: u64,
+    /// A hash of each execution's choices, in order (the report's digest folds them).
+    pub(crate) hashes: Vec<u64>,
+    pub(crate) explored: Vec<String>,
+    /// The first failure; its schedule number counts from this tally's first execution.
+    pub(crate) failure: Option<Failure>,
+    pub(crate) out_of_time: bool,
+    pub(crate) out_of_schedules: bool,
+}
+
+impl Tally {
+    /// Appends `later`, which ran after everything in `self`. Nothing after a failure counts.
+    pub(crate) fn append(&mut self, later: Tally) {
+        if self.failure.is_some() {
+            return;
+        }
+        let offset = self.schedules;
+        self.schedules += later.schedules;
+        self.redundant += later.redundant;
+        self.hashes.extend(later.hashes);
+        self.explored.extend(later.explored);
+        self.out_of_time |= later.out_of_time;
+        self.out_of_schedules |= later.out_of_schedules;
+        self.failure = later.failure.map(|mut f| {
+            f.set_schedule_number(f.schedule_number() + offset);
+            f
+        });
+    }
+
+    pub(crate) fn finished(&self) -> bool {
+        self.failure.is_some() || self.out_of_time || self.out_of_schedules
+    }
+}
+
 fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
     let mut report = Report {
         schedules: 0,
@@ -39,7 +94,7 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
         failure: None,
         error: None,
         budget_note: None,
-        digest: 0xcbf2_9ce4_8422_2325,
+        digest: 0,
         explored: Vec::new(),
         redundant: 0,
     };
@@ -49,6 +104,9 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
     }
     let mut replayed: Option<Schedule> = None;
     let n = config.schedules();
+    let parallel = config.strategy == Strategy::Dpor
+        && config.max_preemptions.is_none()
+        && config.workers() > 1;
     let mut strategy: Box<dyn strategy::Strategy> = match &config.strategy {
         Strategy::Dpor | Strategy::Dfs => match config.max_preemptions {
             Some(bound) => Box::new(strategy::Deepening::new(n, bound)),
@@ -70,35 +128,97 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
             }
         },
     };
-    let limits = ExecutionLimits {
-        max_steps: config.max_steps,
-        tasks: TaskSettings {
-            stack_bytes: config.stack_size,
-            max_tasks: config.max_tasks,
+    let context = Context {
+        config: &config,
+        limits: ExecutionLimits {
+            max_steps: config.max_steps,
+            tasks: TaskSettings {
+                stack_bytes: config.stack_size,
+                max_tasks: config.max_tasks,
+            },
         },
+        body: &body,
+        test_name,
+        started: Instant::now(),
+        replayed,
+        executions: AtomicU64::new(0),
+        cancelled: AtomicBool::new(false),
     };
-    let started = Instant::now();
-    let mut stopped_early = false;
-    while strategy.next_execution() {
+    let (mut tally, coverage) = if parallel {
+        crate::parallel::explore(&context, config.workers())
+    } else {
+        let tally = run_strategy(strategy.as_mut(), &context);
+        let coverage = strategy.coverage();
+        (tally, coverage)
+    };
+    report.schedules = tally.schedules;
+    report.redundant = tally.redundant;
+    report.digest = tally.hashes.iter().fold(0xcbf2_9ce4_8422_2325u64, |d, h| {
+        (d ^ h).wrapping_mul(0x0100_0000_01b3)
+    });
+    report.explored = std::mem::take(&mut tally.explored);
+    report.coverage = if tally.failure.is_some() {
+        Coverage::Sampled
+    } else {
+        coverage
+    };
+    if tally.out_of_time {
+        report.budget_note = Some(format!(
+            "stopped after {} schedules: `Config::time_budget` of {:?} reached",
+            report.schedules,
+            config.time_budget.unwrap_or_default()
+        ));
+    } else if tally.failure.is_none()
+        && config.strategy.is_exhaustive()
+        && report.coverage != Coverage::Complete
+        && (tally.out_of_schedules || report.schedules >= n as u64)
+    {
+        report.budget_note = Some(format!(
+            "stopped after {} schedules: `Config::max_schedules` reached before the space was exhausted",
+            report.schedules
+        ));
+    }
+    report.failure = tally.failure;
+    report
+}
+
+/// Runs executions until `strategy` is done, a failure is found or a budget is spent.
+pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Context<'_>) -> Tally {
+    let config = context.config;
+    let cap = config.schedules() as u64;
+    let mut tally = Tally::default();
+    loop {
+        if context.cancelled.load(Ordering::Relaxed) {
+            tally.out_of_time = true;
+            break;
+        }
         if let Some(budget) = config.time_budget {
-            if started.elapsed() >= budget {
-                report.budget_note = Some(format!(
-                    "stopped after {} schedules: `Config::time_budget` of {budget:?} reached",
-                    report.schedules
-                ));
-                stopped_early = true;
+            if context.started.elapsed() >= budget {
+                context.cancelled.store(true, Ordering::Relaxed);
+                tally.out_of_time = true;
                 break;
             }
         }
-        report.schedules += 1;
-        let mut outcome = execution::run(strategy.as_mut(), limits, &body);
-        report.redundant += u64::from(outcome.redundant);
-        for task in &outcome.choices {
-            report.digest = (report.digest ^ task.0 as u64).wrapping_mul(0x0100_0000_01b3);
+        if context.executions.load(Ordering::Relaxed) >= cap {
+            tally.out_of_schedules = true;
+            break;
         }
-        report.digest = (report.digest ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+        if !strategy.next_execution() {
+            break;
+        }
+        context.executions.fetch_add(1, Ordering::Relaxed);
+        tally.schedules += 1;
+        let mut outcome = execution::run(strategy, context.limits, context.body);
+        tally.redundant += u64::from(outcome.redundant);
+        let hash = outcome
+            .choices
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, t| {
+                (h ^ t.0 as u64).wrapping_mul(0x0100_0000_01b3)
+            });
+        tally.hashes.push(hash);
         if config.keep_schedules {
-            report.explored.push(
+            tally.explored.push(
                 Schedule {
                     fingerprint: fingerprint(&outcome.state.trace),
                     choices: outcome.choices.clone(),
@@ -106,9 +226,13 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
                 .encode(),
             );
         }
+        if outcome.state.thread_poisoned {
+            // This OS thread must run nothing more (see the module docs).
+            context.cancelled.store(true, Ordering::Relaxed);
+        }
         let mut raw = outcome.state.failure.take();
         if raw.is_none() {
-            if let Some(expected) = &replayed {
+            if let Some(expected) = &context.replayed {
                 raw = replay_divergence(expected, &outcome);
             }
         }
@@ -116,30 +240,14 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
             let provenance = Provenance {
                 strategy: config.strategy.describe(),
                 seed: config.seed,
-                schedule_number: report.schedules,
-                test_name: test_name.clone(),
+                schedule_number: tally.schedules,
+                test_name: context.test_name.clone(),
             };
-            report.failure = Some(Failure::from_outcome(raw, &outcome, provenance));
-            stopped_early = true;
+            tally.failure = Some(Failure::from_outcome(raw, &outcome, provenance));
             break;
         }
     }
-    report.coverage = if report.failure.is_some() {
-        Coverage::Sampled
-    } else {
-        strategy.coverage()
-    };
-    if !stopped_early
-        && config.strategy.is_exhaustive()
-        && report.coverage != Coverage::Complete
-        && report.schedules >= n as u64
-    {
-        report.budget_note = Some(format!(
-            "stopped after {} schedules: `Config::max_schedules` reached before the space was exhausted",
-            report.schedules
-        ));
-    }
-    report
+    tally
 }
 
 /// A replay that ran to the end without failing still diverged if it took fewer steps than

@@ -71,6 +71,7 @@ mod entry;
 mod error;
 mod explorer;
 mod limits;
+mod parallel;
 mod report;
 mod runtime;
 mod schedule;

@@ -113,3 +113,67 @@ fn disjoint_atomics_need_one_execution() {
     });
     assert_eq!(report.schedules(), 1);
 }
+
+fn with_workers(workers: usize, f: impl Fn() + Send + Sync + 'static) -> Report {
+    explore(
+        Config {
+            strategy: Strategy::Dpor,
+            workers: Some(workers),
+            keep_schedules: true,
+            ..Default::default()
+        },
+        f,
+    )
+}
+
+#[test]
+fn any_number_of_workers_explores_the_same_executions_in_the_same_order() {
+    for (t, k) in [(2, 2), (3, 2), (3, 3)] {
+        let one = with_workers(1, mutex_counter(t, k));
+        for workers in [2, 3, 8] {
+            let many = with_workers(workers, mutex_counter(t, k));
+            assert_eq!(
+                many.schedules(),
+                one.schedules(),
+                "{t}x{k}, {workers} workers"
+            );
+            assert_eq!(
+                many.explored(),
+                one.explored(),
+                "{t}x{k}, {workers} workers"
+            );
+            assert_eq!(many.digest(), one.digest());
+            assert!(many.complete());
+        }
+    }
+}
+
+#[test]
+fn any_number_of_workers_finds_the_same_first_failure() {
+    let racy = || {
+        let x = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let x = x.clone();
+                selvedge::thread::spawn(move || {
+                    let v = x.load(Ordering::SeqCst);
+                    x.store(v + 1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(x.load(Ordering::SeqCst), 3, "lost update");
+    };
+    let one = with_workers(1, racy);
+    let failure = one.failure().expect("found").clone();
+    for workers in [2, 4] {
+        let many = with_workers(workers, racy);
+        let other = many.failure().expect("found");
+        assert_eq!(other.schedule(), failure.schedule());
+        assert_eq!(other.schedule_number(), failure.schedule_number());
+        assert_eq!(many.schedules(), one.schedules());
+        assert_eq!(many.explored(), one.explored());
+    }
+}

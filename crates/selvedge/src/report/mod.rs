@@ -189,6 +189,10 @@ impl Failure {
         self.provenance.schedule_number
     }
 
+    pub(crate) fn set_schedule_number(&mut self, number: u64) {
+        self.provenance.schedule_number = number;
+    }
+
     pub(crate) fn set_test_name(&mut self, name: Option<String>) {
         self.provenance.test_name = name;
     }

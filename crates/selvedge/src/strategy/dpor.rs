@@ -10,99 +10,173 @@
 //! that decision's sleep set, and sleeping tasks stay asleep down the tree until a step that
 //! conflicts with their next operation runs, so no trace is explored twice from one decision.
 //!
+//! For parallel exploration a `Dpor` can also explore one subtree: the choices above it are
+//! fixed (`prefix`), its root starts with a given sleep set, races that reach above it are
+//! handed back as `RaceReport`s, and decisions shallower than `coordinated_below` are not
+//! backtracked here but returned to the coordinator (`explorer::parallel`), which explores
+//! their other branches as further subtrees.
+//!
 //! Invariants:
 //! - The tree is walked with an explicit stack (`nodes`); no recursion.
 //! - A task is chosen at a decision only if it is enabled there and not asleep.
 //! - When every enabled task is asleep the execution is redundant and ends early.
 
 use super::races::{analyse, Analysis};
+
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
 use crate::runtime::{TaskId, TraceEvent};
 
-struct Node {
+pub(crate) struct Node {
     /// The enabled tasks and their next operations, ascending by task.
-    candidates: Vec<Candidate>,
-    chosen: TaskId,
+    pub(crate) candidates: Vec<Candidate>,
+    pub(crate) chosen: TaskId,
     /// Tasks to explore from here (the chosen one included).
-    backtrack: Vec<TaskId>,
+    pub(crate) backtrack: Vec<TaskId>,
     /// Tasks whose subtrees from here are covered, with the operation they would perform.
-    sleep: Vec<Candidate>,
+    pub(crate) sleep: Vec<Candidate>,
 }
 
 impl Node {
-    fn candidate(&self, task: TaskId) -> Option<Candidate> {
+    pub(crate) fn candidate(&self, task: TaskId) -> Option<Candidate> {
         self.candidates.iter().copied().find(|c| c.task == task)
     }
 
-    fn asleep(&self, task: TaskId) -> bool {
+    pub(crate) fn asleep(&self, task: TaskId) -> bool {
         self.sleep.iter().any(|c| c.task == task)
     }
-}
 
-pub(crate) struct Dpor {
-    nodes: Vec<Node>,
-    depth: usize,
-    max_executions: usize,
-    executions: usize,
-    exhausted: bool,
-}
-
-impl Dpor {
-    pub(crate) fn new(max_executions: usize) -> Dpor {
-        Dpor {
-            nodes: Vec::new(),
-            depth: 0,
-            max_executions,
-            executions: 0,
-            exhausted: false,
-        }
+    /// The next task to explore here: in the backtrack set, enabled, not asleep.
+    pub(crate) fn next_unexplored(&self) -> Option<TaskId> {
+        self.backtrack
+            .iter()
+            .copied()
+            .find(|t| !self.asleep(*t) && self.candidate(*t).is_some())
     }
 
-    /// The sleep set a new decision inherits from its parent: the parent's sleepers whose next
-    /// operation does not conflict with the step the parent took.
-    fn inherited_sleep(&self) -> Vec<Candidate> {
-        let Some(parent) = self.nodes.get(self.depth.wrapping_sub(1)) else {
+    /// The sleep set a child inherits after `taken` runs here: the sleepers whose next
+    /// operation does not conflict with it.
+    pub(crate) fn sleep_after(&self, taken: TaskId) -> Vec<Candidate> {
+        let Some(taken) = self.candidate(taken) else {
             return Vec::new();
         };
-        let Some(taken) = parent.candidate(parent.chosen) else {
-            return Vec::new();
-        };
-        parent
-            .sleep
+        self.sleep
             .iter()
             .copied()
             .filter(|q| q.task != taken.task && !q.conflicts_with(&taken))
             .collect()
     }
 
-    fn add_backtrack_points(&mut self, analysis: &Analysis) {
-        for &(i, j) in &analysis.races {
-            if i >= self.nodes.len() {
-                continue;
-            }
-            let initials = analysis.initials(i, j);
-            let node = &mut self.nodes[i];
-            if initials.iter().any(|t| node.backtrack.contains(t)) {
-                continue;
-            }
-            let racer = analysis.steps[j].task;
-            let runnable = |t: &TaskId| node.candidates.iter().any(|c| c.task == *t);
-            let pick = if initials.contains(&racer) && runnable(&racer) {
-                Some(racer)
-            } else {
-                initials.iter().copied().find(runnable)
-            };
-            match pick {
-                Some(task) => node.backtrack.push(task),
-                None => {
-                    // No initial can run here: some ordering edge is missing from the
-                    // analysis. Stay sound by trying every enabled task.
-                    for c in &node.candidates {
-                        if !node.backtrack.contains(&c.task) {
-                            node.backtrack.push(c.task);
-                        }
+    /// Adds a backtrack point for a race whose reversal can start with any of `initials`
+    /// (`racer` preferred), unless one of them is already to be explored here.
+    pub(crate) fn add_race(&mut self, initials: &[TaskId], racer: TaskId) {
+        if initials.iter().any(|t| self.backtrack.contains(t)) {
+            return;
+        }
+        let runnable = |t: &TaskId| self.candidates.iter().any(|c| c.task == *t);
+        let pick = if initials.contains(&racer) && runnable(&racer) {
+            Some(racer)
+        } else {
+            initials.iter().copied().find(runnable)
+        };
+        match pick {
+            Some(task) => self.backtrack.push(task),
+            None => {
+                // No initial can run here: some ordering edge is missing from the analysis.
+                // Stay sound by trying every enabled task.
+                for c in &self.candidates {
+                    if !self.backtrack.contains(&c.task) {
+                        self.backtrack.push(c.task);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A race found inside a subtree whose earlier step lies above the subtree's root.
+#[derive(Clone, Debug)]
+pub(crate) struct RaceReport {
+    pub(crate) depth: usize,
+    pub(crate) initials: Vec<TaskId>,
+    pub(crate) racer: TaskId,
+}
+
+pub(crate) struct Dpor {
+    /// Fixed choices above this subtree (empty for a whole exploration).
+    prefix: Vec<TaskId>,
+    /// The sleep set of the subtree's first decision.
+    root_sleep: Vec<Candidate>,
+    /// Decisions at depths below this are left to the coordinator (0: backtrack everything).
+    coordinated_below: usize,
+    /// Decisions from depth `prefix.len()` down.
+    nodes: Vec<Node>,
+    depth: usize,
+    max_executions: usize,
+    executions: usize,
+    exhausted: bool,
+    /// Races reaching above the subtree, for the coordinator.
+    reports: Vec<RaceReport>,
+}
+
+impl Dpor {
+    pub(crate) fn new(max_executions: usize) -> Dpor {
+        Dpor::subtree(Vec::new(), Vec::new(), 0, max_executions)
+    }
+
+    /// Explores the subtree below `prefix`, whose first decision has `root_sleep` asleep,
+    /// leaving decisions shallower than `coordinated_below` to the caller.
+    pub(crate) fn subtree(
+        prefix: Vec<TaskId>,
+        root_sleep: Vec<Candidate>,
+        coordinated_below: usize,
+        max_executions: usize,
+    ) -> Dpor {
+        Dpor {
+            prefix,
+            root_sleep,
+            coordinated_below,
+            nodes: Vec::new(),
+            depth: 0,
+            max_executions,
+            executions: 0,
+            exhausted: false,
+            reports: Vec::new(),
+        }
+    }
+
+    /// The coordinated decisions of the first path, and the races reaching above the subtree.
+    pub(crate) fn into_parts(self) -> (Vec<Node>, Vec<RaceReport>) {
+        (self.nodes, self.reports)
+    }
+
+    fn base(&self) -> usize {
+        self.prefix.len()
+    }
+
+    /// The sleep set a new decision inherits from its parent.
+    fn inherited_sleep(&self) -> Vec<Candidate> {
+        match (self.depth - self.base()).checked_sub(1) {
+            None => self.root_sleep.clone(),
+            Some(parent) => {
+                let parent = &self.nodes[parent];
+                parent.sleep_after(parent.chosen)
+            }
+        }
+    }
+
+    fn add_backtrack_points(&mut self, analysis: &Analysis) {
+        let base = self.base();
+        for &(i, j) in &analysis.races {
+            let initials = analysis.initials(i, j);
+            let racer = analysis.steps[j].task;
+            if i < base {
+                self.reports.push(RaceReport {
+                    depth: i,
+                    initials,
+                    racer,
+                });
+            } else if let Some(node) = self.nodes.get_mut(i - base) {
+                node.add_race(&initials, racer);
             }
         }
     }
@@ -119,8 +193,12 @@ impl Strategy for Dpor {
     }
 
     fn choose(&mut self, decision: &Decision<'_>) -> Result<TaskId, Refusal> {
-        if self.depth < self.nodes.len() {
-            let chosen = self.nodes[self.depth].chosen;
+        let fixed = if self.depth < self.base() {
+            Some(self.prefix[self.depth])
+        } else {
+            self.nodes.get(self.depth - self.base()).map(|n| n.chosen)
+        };
+        if let Some(chosen) = fixed {
             if !decision.candidates.iter().any(|c| c.task == chosen) {
                 return Err(Refusal::Diverged(format!(
                     "re-running the same schedule prefix took a different path at step {}: task {} \
@@ -155,23 +233,24 @@ impl Strategy for Dpor {
     }
 
     fn finish_execution(&mut self, trace: &[TraceEvent], choices: &[TaskId]) {
+        assert!(choices.len() <= self.depth, "more choices than decisions");
         // A failure or a redundant execution may end early; deeper nodes are stale then.
-        self.nodes.truncate(self.depth);
-        debug_assert_eq!(choices.len(), self.depth.min(choices.len()));
+        self.nodes.truncate(self.depth.saturating_sub(self.base()));
         let analysis = analyse(trace);
         self.add_backtrack_points(&analysis);
-        while let Some(node) = self.nodes.last_mut() {
+        let base = self.base();
+        while !self.nodes.is_empty() {
+            if base + self.nodes.len() - 1 < self.coordinated_below {
+                // The coordinator explores the other branches of shallow decisions.
+                break;
+            }
+            let node = self.nodes.last_mut().expect("checked non-empty");
             if let Some(done) = node.candidate(node.chosen) {
                 if !node.asleep(done.task) {
                     node.sleep.push(done);
                 }
             }
-            let next = node
-                .backtrack
-                .iter()
-                .copied()
-                .find(|t| !node.asleep(*t) && node.candidate(*t).is_some());
-            if let Some(task) = next {
+            if let Some(task) = node.next_unexplored() {
                 node.chosen = task;
                 return;
             }
