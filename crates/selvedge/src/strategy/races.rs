@@ -21,31 +21,72 @@
 
 use crate::runtime::{OpKind, TaskId, TraceEvent};
 
-/// A vector clock: for each task, how many of its steps are known to have happened.
-pub(crate) type Clock = Vec<u32>;
+/// Vector clocks of a fixed width (the execution's task count), stored row after row in
+/// one buffer so analysing an execution allocates a handful of times, not once per step.
+pub(crate) struct Clocks {
+    width: usize,
+    cells: Vec<u32>,
+}
 
-fn join(into: &mut Clock, other: &Clock) {
-    if into.len() < other.len() {
-        into.resize(other.len(), 0);
+impl Clocks {
+    fn new(width: usize, rows: usize) -> Clocks {
+        Clocks {
+            width,
+            cells: vec![0; width * rows],
+        }
     }
-    for (a, b) in into.iter_mut().zip(other) {
-        *a = (*a).max(*b);
+
+    fn push_row(&mut self) -> usize {
+        self.cells.resize(self.cells.len() + self.width, 0);
+        self.cells.len() / self.width - 1
+    }
+
+    fn row(&self, r: usize) -> &[u32] {
+        &self.cells[r * self.width..(r + 1) * self.width]
+    }
+
+    fn row_mut(&mut self, r: usize) -> &mut [u32] {
+        &mut self.cells[r * self.width..(r + 1) * self.width]
+    }
+
+    /// `row(into) = max(row(into), row(from))`, elementwise.
+    fn join(&mut self, into: usize, from: usize) {
+        if into == from {
+            return;
+        }
+        let w = self.width;
+        let (a, b) = if into < from {
+            let (lo, hi) = self.cells.split_at_mut(from * w);
+            (&mut lo[into * w..(into + 1) * w], &hi[..w])
+        } else {
+            let (lo, hi) = self.cells.split_at_mut(into * w);
+            (&mut hi[..w], &lo[from * w..(from + 1) * w])
+        };
+        for (x, y) in a.iter_mut().zip(b) {
+            *x = (*x).max(*y);
+        }
+    }
+
+    fn copy(&mut self, into: usize, from: usize) {
+        let w = self.width;
+        self.cells.copy_within(from * w..(from + 1) * w, into * w);
     }
 }
 
 /// One scheduling decision of the execution, as DPOR sees it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Step {
     pub(crate) task: TaskId,
-    /// The step's vector clock (including itself).
-    pub(crate) clock: Clock,
+    /// This step's own count in its task's program order (its clock entry for itself).
+    local: u32,
+    /// The row of the step's vector clock in `Analysis::clocks`.
+    row: usize,
 }
 
 impl Step {
     /// Does this step happen before (or at) a point whose clock is `clock`?
-    pub(crate) fn happens_before(&self, clock: &Clock) -> bool {
-        let t = self.task.index();
-        clock.get(t).copied().unwrap_or(0) >= self.clock[t]
+    fn happens_before(&self, clock: &[u32]) -> bool {
+        clock[self.task.index()] >= self.local
     }
 }
 
@@ -56,16 +97,15 @@ struct Access {
     reads: Vec<usize>,
 }
 
-#[derive(Default)]
 struct ObjectHistory {
     /// Acquisitions for locks; every access for other objects.
     main: Access,
     /// Unlocks (writes) and try-locks (reads), so a failed `try_lock` races with the unlock.
     release: Access,
-    /// Join of every unlock's clock: what a write acquisition is ordered after.
-    released_all: Clock,
-    /// Join of exclusive unlocks' clocks: what a read acquisition is ordered after.
-    released_exclusive: Clock,
+    /// Row of the join of every unlock's clock: what a write acquisition is ordered after.
+    released_all: usize,
+    /// Row of the join of exclusive unlocks' clocks: what a read acquisition waits for.
+    released_exclusive: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -141,64 +181,60 @@ fn effect(kind: OpKind) -> Effect {
 pub(crate) struct Analysis {
     pub(crate) steps: Vec<Step>,
     pub(crate) races: Vec<(usize, usize)>,
+    clocks: Clocks,
 }
 
 pub(crate) fn analyse(trace: &[TraceEvent]) -> Analysis {
-    let mut clocks: Vec<Clock> = Vec::new();
-    let mut exits: Vec<Clock> = Vec::new();
-    // Edges waiting to be applied at a task's next step (wakeups, unparks).
-    let mut pending: Vec<Clock> = Vec::new();
-    let mut unparks: Vec<Clock> = Vec::new();
+    let n_tasks = trace
+        .iter()
+        .map(|e| match e.op.kind {
+            OpKind::Spawn(t) | OpKind::Wake(t) | OpKind::Unpark(t) | OpKind::Join(t) => {
+                e.task.index().max(t.index())
+            }
+            _ => e.task.index(),
+        })
+        .max()
+        .map_or(1, |m| m + 1);
+    // Rows: each task's current clock, its exit clock, edges waiting for its next step
+    // (wakeups), unparks aimed at it; then one row per step and two per object.
+    let (current, exits, pending, unparks) = (0, n_tasks, 2 * n_tasks, 3 * n_tasks);
+    let mut clocks = Clocks::new(n_tasks, 4 * n_tasks);
     let mut objects: Vec<ObjectHistory> = Vec::new();
     let mut steps: Vec<Step> = Vec::new();
     let mut races = Vec::new();
-    let grow = |v: &mut Vec<Clock>, i: usize| {
-        if v.len() <= i {
-            v.resize_with(i + 1, Clock::new);
-        }
-    };
+    let mut earlier: Vec<usize> = Vec::new();
     for event in trace {
         let t = event.task.index();
-        grow(&mut clocks, t);
-        grow(&mut exits, t);
-        grow(&mut pending, t);
-        grow(&mut unparks, t);
         if !event.chosen {
             match event.op.kind {
-                OpKind::Spawn(child) => {
-                    let parent = clocks[t].clone();
-                    grow(&mut clocks, child.index());
-                    join(&mut clocks[child.index()], &parent);
-                }
-                OpKind::TaskExit => exits[t] = clocks[t].clone(),
-                OpKind::Wake(woken) => {
-                    let notifier = clocks[t].clone();
-                    grow(&mut pending, woken.index());
-                    join(&mut pending[woken.index()], &notifier);
-                }
+                OpKind::Spawn(child) => clocks.join(current + child.index(), current + t),
+                OpKind::TaskExit => clocks.copy(exits + t, current + t),
+                OpKind::Wake(woken) => clocks.join(pending + woken.index(), current + t),
                 _ => {}
             }
             continue;
         }
         let j = steps.len();
-        let mut clock = std::mem::take(&mut clocks[t]);
-        if clock.len() <= t {
-            clock.resize(t + 1, 0);
-        }
-        clock[t] += 1;
-        join(&mut clock, &std::mem::take(&mut pending[t]));
+        let me = current + t;
+        clocks.row_mut(me)[t] += 1;
+        clocks.join(me, pending + t);
+        clocks.row_mut(pending + t).fill(0);
         match event.op.kind {
-            OpKind::Join(child) => {
-                grow(&mut exits, child.index());
-                join(&mut clock, &exits[child.index()]);
-            }
-            OpKind::Park | OpKind::ParkTimeout => join(&mut clock, &unparks[t]),
+            OpKind::Join(child) => clocks.join(me, exits + child.index()),
+            OpKind::Park | OpKind::ParkTimeout => clocks.join(me, unparks + t),
             _ => {}
         }
         if let Some(object) = event.op.object {
             let o = object.index();
-            if objects.len() <= o {
-                objects.resize_with(o + 1, ObjectHistory::default);
+            while objects.len() <= o {
+                let released_all = clocks.push_row();
+                let released_exclusive = clocks.push_row();
+                objects.push(ObjectHistory {
+                    main: Access::default(),
+                    release: Access::default(),
+                    released_all,
+                    released_exclusive,
+                });
             }
             let e = effect(event.op.kind);
             let history = &mut objects[o];
@@ -207,19 +243,19 @@ pub(crate) fn analyse(trace: &[TraceEvent]) -> Analysis {
                 (&mut history.release, e.release),
             ] {
                 let Some(mode) = mode else { continue };
-                let mut earlier: Vec<usize> = access.last_write.into_iter().collect();
+                earlier.clear();
+                earlier.extend(access.last_write);
                 if mode == Mode::Write {
                     earlier.extend(access.reads.iter().copied());
                 }
                 // Races are judged before this step learns of the earlier ones' clocks.
                 for &i in &earlier {
-                    if steps[i].task != event.task && !steps[i].happens_before(&clock) {
+                    if steps[i].task != event.task && !steps[i].happens_before(clocks.row(me)) {
                         races.push((i, j));
                     }
                 }
                 for &i in &earlier {
-                    let before = steps[i].clock.clone();
-                    join(&mut clock, &before);
+                    clocks.join(me, steps[i].row);
                 }
                 match mode {
                     Mode::Write => {
@@ -233,31 +269,35 @@ pub(crate) fn analyse(trace: &[TraceEvent]) -> Analysis {
                 }
             }
             match e.acquires {
-                Some(true) => join(&mut clock, &history.released_all),
-                Some(false) => join(&mut clock, &history.released_exclusive),
+                Some(true) => clocks.join(me, history.released_all),
+                Some(false) => clocks.join(me, history.released_exclusive),
                 None => {}
             }
             match e.releases {
                 Some(true) => {
-                    join(&mut history.released_all, &clock);
-                    join(&mut history.released_exclusive, &clock);
+                    clocks.join(history.released_all, me);
+                    clocks.join(history.released_exclusive, me);
                 }
-                Some(false) => join(&mut history.released_all, &clock),
+                Some(false) => clocks.join(history.released_all, me),
                 None => {}
             }
         }
         if let OpKind::Unpark(target) = event.op.kind {
-            grow(&mut unparks, target.index());
-            let now = clock.clone();
-            join(&mut unparks[target.index()], &now);
+            clocks.join(unparks + target.index(), me);
         }
-        clocks[t] = clock.clone();
+        let row = clocks.push_row();
+        clocks.copy(row, me);
         steps.push(Step {
             task: event.task,
-            clock,
+            local: clocks.row(me)[t],
+            row,
         });
     }
-    Analysis { steps, races }
+    Analysis {
+        steps,
+        races,
+        clocks,
+    }
 }
 
 impl Analysis {
@@ -267,7 +307,7 @@ impl Analysis {
     pub(crate) fn initials(&self, i: usize, j: usize) -> Vec<TaskId> {
         let first = &self.steps[i];
         let mut sequence: Vec<usize> = (i + 1..j)
-            .filter(|&k| !first.happens_before(&self.steps[k].clock))
+            .filter(|&k| !first.happens_before(self.clocks.row(self.steps[k].row)))
             .collect();
         sequence.push(j);
         let mut initials: Vec<TaskId> = Vec::new();
@@ -276,9 +316,10 @@ impl Analysis {
             if initials.contains(&step.task) {
                 continue;
             }
+            let clock = self.clocks.row(step.row);
             let preceded = sequence[..n]
                 .iter()
-                .any(|&u| self.steps[u].happens_before(&step.clock));
+                .any(|&u| self.steps[u].happens_before(clock));
             if !preceded {
                 initials.push(step.task);
             }
