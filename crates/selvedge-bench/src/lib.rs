@@ -3,6 +3,7 @@
 //! The benchmarks under `benches/` run these programs (and shuttle or loom ports of them) and
 //! time the exploration; the tests below run them at a tiny size so the benchmarks cannot rot.
 
+use selvedge::sync::atomic::{AtomicUsize, Ordering};
 use selvedge::sync::{Arc, Mutex};
 
 /// `threads` threads each increment a shared `Mutex<u64>` `increments` times; the main thread
@@ -24,6 +25,101 @@ pub fn selvedge_mutex_counter(threads: usize, increments: usize) {
     }
     let total = *counter.lock().unwrap();
     assert_eq!(total, (threads * increments) as u64);
+}
+
+/// The main thread spawns one thread; each of the two does `n` `fetch_add(1, SeqCst)` on one
+/// shared `AtomicUsize`. The main thread joins the other and asserts the total is `2 * n`.
+pub fn selvedge_shared_fetch_add(n: usize) {
+    let x = Arc::new(AtomicUsize::new(0));
+    let x2 = x.clone();
+    let t = selvedge::thread::spawn(move || {
+        for _ in 0..n {
+            x2.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    for _ in 0..n {
+        x.fetch_add(1, Ordering::SeqCst);
+    }
+    t.join().unwrap();
+    assert_eq!(x.load(Ordering::SeqCst), 2 * n);
+}
+
+/// The main thread and one spawned thread each do one `fetch_add` on an atomic of their own;
+/// nothing is shared, so one execution covers every interleaving.
+pub fn selvedge_disjoint_atomics() {
+    let a = Arc::new(AtomicUsize::new(0));
+    let b = Arc::new(AtomicUsize::new(0));
+    let b2 = b.clone();
+    let t = selvedge::thread::spawn(move || {
+        b2.fetch_add(1, Ordering::SeqCst);
+    });
+    a.fetch_add(1, Ordering::SeqCst);
+    t.join().unwrap();
+    assert_eq!(a.load(Ordering::SeqCst), 1);
+    assert_eq!(b.load(Ordering::SeqCst), 1);
+}
+
+/// A BUG: two threads each read a shared atomic and then store the value read plus one; the
+/// main thread joins both and asserts the total is 2, which fails when both read 0.
+pub fn selvedge_lost_update() {
+    let x = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let x = x.clone();
+            selvedge::thread::spawn(move || {
+                let v = x.load(Ordering::SeqCst);
+                x.store(v + 1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    assert_eq!(x.load(Ordering::SeqCst), 2, "an update was lost");
+}
+
+/// A BUG: two threads take mutexes `a` and `b` in opposite orders, so they deadlock when each
+/// holds its first lock; the main thread joins both.
+pub fn selvedge_lock_order_deadlock() {
+    let a = Arc::new(Mutex::new(0u64));
+    let b = Arc::new(Mutex::new(0u64));
+    let (a1, b1) = (a.clone(), b.clone());
+    let t1 = selvedge::thread::spawn(move || {
+        let mut ga = a1.lock().unwrap();
+        let mut gb = b1.lock().unwrap();
+        *ga += 1;
+        *gb += 1;
+    });
+    let (a2, b2) = (a, b);
+    let t2 = selvedge::thread::spawn(move || {
+        let mut gb = b2.lock().unwrap();
+        let mut ga = a2.lock().unwrap();
+        *ga += 1;
+        *gb += 1;
+    });
+    t1.join().unwrap();
+    t2.join().unwrap();
+}
+
+/// The ideal execution count of [`selvedge_mutex_counter`]: the distinct orders in which the
+/// `threads * increments` critical sections can take the lock, `(T*K)! / (K!)^T`.
+pub fn mutex_counter_ideal(threads: u64, increments: u64) -> u64 {
+    let factorial = |n: u64| (1..=n).product::<u64>();
+    factorial(threads * increments) / factorial(increments).pow(threads as u32)
+}
+
+/// Explores `f` exhaustively with selvedge's DPOR and its default bounds, and returns the report.
+pub fn explore_dpor<F>(f: F) -> selvedge::Report
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    selvedge::explore(
+        selvedge::Config {
+            strategy: selvedge::Strategy::Dpor,
+            ..Default::default()
+        },
+        f,
+    )
 }
 
 /// Runs [`selvedge_mutex_counter`] under selvedge's random strategy for `schedules`
@@ -54,5 +150,47 @@ mod tests {
         let report = explore_mutex_counter_random(2, 2, 20, 1);
         assert!(report.failure().is_none(), "unexpected failure: {report:?}");
         assert_eq!(report.schedules(), 20);
+    }
+
+    fn assert_complete(report: &selvedge::Report, executions: u64) {
+        assert!(report.failure().is_none(), "unexpected failure: {report:?}");
+        assert!(report.complete(), "not complete: {}", report.coverage());
+        assert_eq!(report.schedules(), executions);
+    }
+
+    #[test]
+    fn mutex_counter_ideal_counts() {
+        assert_eq!(mutex_counter_ideal(2, 1), 2);
+        assert_eq!(mutex_counter_ideal(2, 3), 20);
+        assert_eq!(mutex_counter_ideal(3, 3), 1680);
+    }
+
+    #[test]
+    fn mutex_counter_runs_under_dpor() {
+        assert_complete(&explore_dpor(|| selvedge_mutex_counter(2, 2)), 6);
+    }
+
+    #[test]
+    fn shared_fetch_add_runs_under_dpor() {
+        assert_complete(&explore_dpor(|| selvedge_shared_fetch_add(1)), 2);
+    }
+
+    #[test]
+    fn disjoint_atomics_run_under_dpor() {
+        assert_complete(&explore_dpor(selvedge_disjoint_atomics), 1);
+    }
+
+    #[test]
+    fn dpor_finds_the_lost_update() {
+        let report = explore_dpor(selvedge_lost_update);
+        let failure = report.failure().expect("the lost update is found");
+        assert_eq!(failure.kind(), selvedge::FailureKind::Panic);
+    }
+
+    #[test]
+    fn dpor_finds_the_lock_order_deadlock() {
+        let report = explore_dpor(selvedge_lock_order_deadlock);
+        let failure = report.failure().expect("the deadlock is found");
+        assert_eq!(failure.kind(), selvedge::FailureKind::Deadlock);
     }
 }
