@@ -1102,6 +1102,7 @@ fn main() {
             }
         );
     }
+    workers_comparison();
     println!(
         "\nRatios are of executions (for the bugs: executions until the bug was reported); \
          \"≥\" marks a tool stopped by its budget, so the true ratio is higher. A cell counts only \
@@ -1111,7 +1112,7 @@ fn main() {
     println!(
         "\nBias: each tool runs with its default settings except the budgets. selvedge: \
          `explore` with `Strategy::Dpor` (its default; no preemption bound, at most 1,000,000 \
-         executions). loom 0.7: `loom::model::Builder::check` (what `loom::model` runs, without \
+         executions) on one worker thread, like the others. loom 0.7: `loom::model::Builder::check` (what `loom::model` runs, without \
          its tracing subscriber), every field at loom's default with no preemption bound and \
          LOOM_* variables ignored, plus `max_duration`, which loom checks only every 20,000 \
          executions, so a capped run can overshoot its budget. shuttle 0.9: the `DfsScheduler` \
@@ -1122,4 +1123,45 @@ fn main() {
          shared 2-core machine: the ratios matter, not the absolute times.",
         thousands(args.shuttle_iterations as u64)
     );
+}
+
+/// DPOR on 1 and 2 worker threads: the same executions (checked by count and digest), and
+/// the wall time of each, median of several alternating runs.
+fn workers_comparison() {
+    println!("\nParallel DPOR: `Config::workers`, 1 against 2 (median of 9 alternating runs).\n");
+    println!("| program | executions | 1 worker | 2 workers | 2 / 1 |");
+    println!("|---|---:|---:|---:|---:|");
+    for (threads, increments) in [(3, 3), (3, 4)] {
+        let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+        let mut seen: Option<(u64, u64)> = None;
+        for _ in 0..9 {
+            for (slot, workers) in [1usize, 2].into_iter().enumerate() {
+                let start = Instant::now();
+                let report = selvedge::explore(
+                    selvedge::Config {
+                        strategy: selvedge::Strategy::Dpor,
+                        workers: Some(workers),
+                        ..Default::default()
+                    },
+                    move || selvedge_bench::selvedge_mutex_counter(threads, increments),
+                );
+                times[slot].push(start.elapsed());
+                assert!(report.complete() && report.failure().is_none());
+                let answer = (report.schedules(), report.digest());
+                assert_eq!(*seen.get_or_insert(answer), answer, "workers changed the executions");
+            }
+        }
+        for t in &mut times {
+            t.sort();
+        }
+        let (one, two) = (times[0][4], times[1][4]);
+        println!(
+            "| mutex {threads}×{increments} | {} | {} | {} | {:.2} |",
+            thousands(seen.expect("ran").0),
+            fmt_time(one),
+            fmt_time(two),
+            two.as_secs_f64() / one.as_secs_f64()
+        );
+    }
+    println!("\n(target for mutex 3×3: 2 / 1 at most 0.60)");
 }

@@ -108,7 +108,8 @@ pub fn mutex_counter_ideal(threads: u64, increments: u64) -> u64 {
     factorial(threads * increments) / factorial(increments).pow(threads as u32)
 }
 
-/// Explores `f` exhaustively with selvedge's DPOR and its default bounds, and returns the report.
+/// Explores `f` exhaustively with selvedge's DPOR and its default bounds on one worker thread
+/// (loom and shuttle use one too), and returns the report.
 pub fn explore_dpor<F>(f: F) -> selvedge::Report
 where
     F: Fn() + Send + Sync + 'static,
@@ -116,6 +117,7 @@ where
     selvedge::explore(
         selvedge::Config {
             strategy: selvedge::Strategy::Dpor,
+            workers: Some(1),
             ..Default::default()
         },
         f,

@@ -128,40 +128,46 @@ impl SpinLock {
 
 #[test]
 fn a_spin_lock_explores_completely() {
-    let report = explore(
-        Config {
-            strategy: Strategy::Dfs,
-            ..Default::default()
-        },
-        || {
-            let lock = Arc::new(SpinLock(AtomicBool::new(false)));
-            let count = Arc::new(selvedge::sync::atomic::AtomicUsize::new(0));
-            let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    let (lock, count) = (lock.clone(), count.clone());
-                    selvedge::thread::spawn(move || {
-                        lock.lock();
-                        let seen = count.load(Ordering::SeqCst);
-                        count.store(seen + 1, Ordering::SeqCst);
-                        lock.unlock();
+    for strategy in [Strategy::Dpor, Strategy::Dfs] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                ..Default::default()
+            },
+            || {
+                let lock = Arc::new(SpinLock(AtomicBool::new(false)));
+                let count = Arc::new(selvedge::sync::atomic::AtomicUsize::new(0));
+                let handles: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (lock, count) = (lock.clone(), count.clone());
+                        selvedge::thread::spawn(move || {
+                            lock.lock();
+                            let seen = count.load(Ordering::SeqCst);
+                            count.store(seen + 1, Ordering::SeqCst);
+                            lock.unlock();
+                        })
                     })
-                })
-                .collect();
-            for h in handles {
-                h.join().unwrap();
-            }
-            assert_eq!(count.load(Ordering::SeqCst), 2);
-        },
-    );
-    assert!(report.failure().is_none(), "{:?}", report.failure());
-    assert!(report.complete(), "{}", report.coverage());
+                    .collect();
+                for h in handles {
+                    h.join().unwrap();
+                }
+                assert_eq!(count.load(Ordering::SeqCst), 2);
+            },
+        );
+        assert!(
+            report.failure().is_none(),
+            "{strategy:?}: {:?}",
+            report.failure()
+        );
+        assert!(report.complete(), "{strategy:?}: {}", report.coverage());
+    }
 }
 
 #[test]
 fn a_spin_nobody_can_release_is_a_livelock_naming_the_spinner() {
     let report = explore(
         Config {
-            strategy: Strategy::Dfs,
+            strategy: Strategy::Dpor,
             ..Default::default()
         },
         || {
