@@ -1,8 +1,11 @@
 //! DPOR explores one execution per Mazurkiewicz trace: exact counts, asserted (they are
 //! deterministic), against the ideal for each program.
 
+mod common;
+
+use common::mutex_counter;
 use selvedge::sync::atomic::{AtomicUsize, Ordering};
-use selvedge::sync::{Arc, Mutex};
+use selvedge::sync::Arc;
 use selvedge::{explore, Config, Report, Strategy};
 
 fn dpor(f: impl Fn() + Send + Sync + 'static) -> Report {
@@ -16,26 +19,6 @@ fn dpor(f: impl Fn() + Send + Sync + 'static) -> Report {
     assert!(report.failure().is_none(), "{:?}", report.failure());
     assert!(report.complete(), "{}", report.coverage());
     report
-}
-
-fn mutex_counter(threads: usize, increments: usize) -> impl Fn() + Send + Sync + 'static {
-    move || {
-        let counter = Arc::new(Mutex::new(0u64));
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let counter = counter.clone();
-                selvedge::thread::spawn(move || {
-                    for _ in 0..increments {
-                        *counter.lock().unwrap() += 1;
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(*counter.lock().unwrap(), (threads * increments) as u64);
-    }
 }
 
 fn factorial(n: u64) -> u64 {

@@ -5,21 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use selvedge::sync::atomic::{AtomicU64, Ordering};
-use selvedge::sync::Arc;
+mod common;
 
-fn lost_update() {
-    let counter = Arc::new(AtomicU64::new(0));
-    let c2 = counter.clone();
-    let t = selvedge::thread::spawn(move || {
-        let seen = c2.load(Ordering::SeqCst);
-        c2.store(seen + 1, Ordering::SeqCst);
-    });
-    let seen = counter.load(Ordering::SeqCst);
-    counter.store(seen + 1, Ordering::SeqCst);
-    t.join().unwrap();
-    assert_eq!(counter.load(Ordering::SeqCst), 2, "an increment was lost");
-}
+use common::lost_update;
 
 /// Not a test of its own: the body the child process runs, chosen by `CHILD_PROGRAM`.
 #[test]

@@ -1,22 +1,11 @@
 //! Replay strings reproduce a failure in exactly one execution, and bad ones get errors that
 //! say what is wrong and what to do.
 
-use selvedge::sync::atomic::{AtomicU64, Ordering};
-use selvedge::sync::{Arc, Condvar, Mutex};
-use selvedge::{explore, Config, ErrorKind, FailureKind, Report, Strategy};
+mod common;
 
-fn lost_update() {
-    let counter = Arc::new(AtomicU64::new(0));
-    let c2 = counter.clone();
-    let t = selvedge::thread::spawn(move || {
-        let seen = c2.load(Ordering::SeqCst);
-        c2.store(seen + 1, Ordering::SeqCst);
-    });
-    let seen = counter.load(Ordering::SeqCst);
-    counter.store(seen + 1, Ordering::SeqCst);
-    t.join().unwrap();
-    assert_eq!(counter.load(Ordering::SeqCst), 2, "an increment was lost");
-}
+use common::{lost_update, lost_wakeup, two_lock_deadlock};
+use selvedge::sync::{Arc, Mutex};
+use selvedge::{explore, Config, ErrorKind, FailureKind, Report, Strategy};
 
 /// Same shape as `lost_update`, but with a lock around each increment: same tasks, different
 /// operations.
@@ -29,36 +18,6 @@ fn locked_update() {
     *counter.lock().unwrap() += 1;
     t.join().unwrap();
     assert_eq!(*counter.lock().unwrap(), 2);
-}
-
-fn deadlock() {
-    let a = Arc::new(Mutex::new(()));
-    let b = Arc::new(Mutex::new(()));
-    let (a2, b2) = (a.clone(), b.clone());
-    let t = selvedge::thread::spawn(move || {
-        let _b = b2.lock().unwrap();
-        let _a = a2.lock().unwrap();
-    });
-    {
-        let _a = a.lock().unwrap();
-        let _b = b.lock().unwrap();
-    }
-    t.join().unwrap();
-}
-
-fn lost_wakeup() {
-    let state = Arc::new((Mutex::new(false), Condvar::new()));
-    let s = state.clone();
-    let t = selvedge::thread::spawn(move || {
-        *s.0.lock().unwrap() = true;
-        s.1.notify_one();
-    });
-    let ready = *state.0.lock().unwrap();
-    if !ready {
-        let guard = state.0.lock().unwrap();
-        drop(state.1.wait(guard).unwrap());
-    }
-    t.join().unwrap();
 }
 
 fn replay(schedule: &str, f: impl Fn() + Send + Sync + 'static) -> Report {
@@ -86,7 +45,7 @@ fn find(f: fn()) -> selvedge::Failure {
 
 #[test]
 fn each_failure_replays_in_exactly_one_execution() {
-    for program in [lost_update as fn(), deadlock, lost_wakeup] {
+    for program in [lost_update as fn(), two_lock_deadlock, lost_wakeup] {
         let found = find(program);
         let report = replay(found.schedule(), program);
         assert_eq!(report.schedules(), 1);
@@ -99,9 +58,9 @@ fn each_failure_replays_in_exactly_one_execution() {
 
 #[test]
 fn the_replay_entry_point_panics_with_the_same_report() {
-    let found = find(deadlock);
+    let found = find(two_lock_deadlock);
     let schedule = found.schedule().to_string();
-    let outcome = std::panic::catch_unwind(move || selvedge::replay(deadlock, &schedule));
+    let outcome = std::panic::catch_unwind(move || selvedge::replay(two_lock_deadlock, &schedule));
     let payload = outcome.expect_err("replaying a deadlock fails");
     let text = payload
         .downcast_ref::<String>()
@@ -141,7 +100,7 @@ fn a_valid_string_replayed_against_different_code_is_nondeterminism() {
 
 #[test]
 fn a_schedule_for_a_shorter_program_is_nondeterminism() {
-    let report = replay("v1:00000000:0", lost_update);
+    let report = replay("v1:00000000:1", lost_update);
     let failure = report.failure().expect("the schedule is too short");
     assert_eq!(failure.kind(), FailureKind::Nondeterminism);
     assert!(
@@ -166,7 +125,7 @@ fn a_failure_report_is_complete() {
         "load",
         "store",
         "AtomicU64#1",
-        &format!("{}:", file!()),
+        "tests/common/mod.rs:",
         "replay string: v1:",
         "SELVEDGE_REPLAY='",
         "selvedge::replay(test, \"v1:",
