@@ -97,6 +97,10 @@ pub struct Config {
     /// same verdict, unless a `max_schedules` or `time_budget` budget cuts the run short
     /// (then which executions ran first depends on timing).
     pub workers: Option<usize>,
+    /// Before showing a failure, look for the same failure (same kind, same first line) with
+    /// fewer preemptions — a preemption-bounded search of at most 20,000 executions — and show
+    /// that interleaving instead: it is the easier one to follow. Default `true`.
+    pub minimise: bool,
 }
 
 impl Default for Config {
@@ -112,6 +116,7 @@ impl Default for Config {
             max_tasks: limits::DEFAULT_MAX_TASKS,
             keep_schedules: false,
             workers: None,
+            minimise: true,
         }
     }
 }

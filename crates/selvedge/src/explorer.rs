@@ -179,7 +179,54 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
         ));
     }
     report.failure = tally.failure;
+    // A thread whose panic bookkeeping is ruined must run nothing more.
+    let thread_usable = !context.cancelled.load(Ordering::Relaxed) || tally.out_of_time;
+    if config.minimise && thread_usable && !matches!(config.strategy, Strategy::Replay(_)) {
+        if let Some(failure) = report.failure.as_mut() {
+            minimise(failure, &context);
+        }
+    }
     report
+}
+
+/// Searches for the same failure with fewer preemptions, bound by bound (0 first), within
+/// `MINIMISE_MAX_SCHEDULES` executions; keeps the original if none is found.
+fn minimise(failure: &mut Failure, context: &Context<'_>) {
+    if failure.preemptions() == 0 || failure.kind() == FailureKind::Nondeterminism {
+        return;
+    }
+    let config = Config {
+        strategy: Strategy::Dfs,
+        max_schedules: Some(crate::limits::MINIMISE_MAX_SCHEDULES),
+        max_preemptions: Some(failure.preemptions() - 1),
+        keep_schedules: false,
+        time_budget: None,
+        ..context.config.clone()
+    };
+    let search = Context {
+        config: &config,
+        limits: context.limits,
+        body: context.body,
+        test_name: context.test_name.clone(),
+        started: Instant::now(),
+        replayed: None,
+        executions: AtomicU64::new(0),
+        cancelled: AtomicBool::new(false),
+    };
+    let mut strategy = strategy::Deepening::new(
+        crate::limits::MINIMISE_MAX_SCHEDULES,
+        failure.preemptions() - 1,
+    );
+    // Another bug may turn up first; the search goes on past it.
+    while let Some(found) = run_strategy(&mut strategy, &search).failure {
+        if found.same_bug(failure) && found.preemptions() < failure.preemptions() {
+            failure.minimise_to(found);
+            return;
+        }
+        if search.cancelled.load(Ordering::Relaxed) {
+            return;
+        }
+    }
 }
 
 /// Runs executions until `strategy` is done, a failure is found or a budget is spent.

@@ -37,3 +37,6 @@ pub(crate) const MAX_OBJECTS: usize = (1 << 24) - 1;
 /// reported as a `Livelock`: a spin-wait nobody can release yields forever, while code that
 /// merely yields a few times in a row stays well below this.
 pub(crate) const MAX_FUTILE_YIELDS: u32 = 64;
+
+/// Executions spent looking for the same failure with fewer preemptions before it is shown.
+pub(crate) const MINIMISE_MAX_SCHEDULES: usize = 20_000;

@@ -215,3 +215,59 @@ fn a_space_small_enough_is_complete_even_with_a_bound() {
     );
     assert!(report.complete(), "{}", report.coverage());
 }
+
+#[test]
+fn failures_are_shown_with_the_fewest_preemptions_found() {
+    let find = |seed, minimise| {
+        explore(
+            Config {
+                strategy: Strategy::Random,
+                seed,
+                max_schedules: Some(1_000),
+                minimise,
+                ..Default::default()
+            },
+            lost_update,
+        )
+        .failure()
+        .expect("found")
+        .clone()
+    };
+    let mut any_reduced = false;
+    for seed in 0..20 {
+        let raw = find(seed, false);
+        let shown = find(seed, true);
+        // The lost update needs exactly one preemption.
+        assert_eq!(shown.preemptions(), 1, "seed {seed}:\n{shown}");
+        assert_eq!(shown.kind(), raw.kind());
+        assert_eq!(
+            shown.schedule_number(),
+            raw.schedule_number(),
+            "where it was found"
+        );
+        if raw.preemptions() > 1 {
+            any_reduced = true;
+            let text = shown.to_string();
+            assert!(
+                text.contains(&format!("minimised from {}", raw.preemptions())),
+                "{text}"
+            );
+        }
+        // The minimised schedule replays to the same failure.
+        let again = explore(
+            Config {
+                strategy: Strategy::Replay(shown.schedule().to_string()),
+                ..Default::default()
+            },
+            lost_update,
+        );
+        assert_eq!(
+            again.failure().map(|f| f.message().to_string()),
+            Some(shown.message().to_string())
+        );
+    }
+    assert!(
+        any_reduced,
+        "random schedules with extra preemptions were expected"
+    );
+}

@@ -111,6 +111,9 @@ pub(crate) struct Provenance {
 #[derive(Clone)]
 pub struct Failure {
     kind: FailureKind,
+    preemptions: usize,
+    /// The preemptions of the schedule first found, when minimisation found one with fewer.
+    minimised_from: Option<usize>,
     message: String,
     task: Option<String>,
     blocked: Vec<BlockedTask>,
@@ -154,6 +157,8 @@ impl Failure {
         .encode();
         Failure {
             kind: raw.kind,
+            preemptions: outcome.preemptions,
+            minimised_from: None,
             message: raw.message,
             task: raw.task.map(|(_, name)| name),
             blocked: raw.blocked,
@@ -182,6 +187,27 @@ impl Failure {
     /// `Strategy::Replay`, or set `SELVEDGE_REPLAY` to it to run exactly this execution.
     pub fn schedule(&self) -> &str {
         &self.schedule
+    }
+
+    /// Preemptions in the failing schedule: switches away from a task that could have gone on.
+    /// Fewer preemptions make an interleaving easier to follow; failures are minimised.
+    pub fn preemptions(&self) -> usize {
+        self.preemptions
+    }
+
+    /// Does `other` look like the same bug: same kind and same first line of the message?
+    pub(crate) fn same_bug(&self, other: &Failure) -> bool {
+        self.kind == other.kind && self.message.lines().next() == other.message.lines().next()
+    }
+
+    /// Takes `smaller`'s interleaving (fewer preemptions) while keeping how the failure was
+    /// first found.
+    pub(crate) fn minimise_to(&mut self, smaller: Failure) {
+        let from = self.minimised_from.unwrap_or(self.preemptions);
+        let provenance = self.provenance.clone();
+        *self = smaller;
+        self.provenance = provenance;
+        self.minimised_from = Some(from);
     }
 
     /// Which schedule of the exploration failed (1-based).
@@ -270,11 +296,16 @@ impl Failure {
 
     fn write_rows(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let switches = self.rows.iter().filter(|r| r.switch).count();
+        let minimised = match self.minimised_from {
+            Some(from) => format!(", minimised from {from}"),
+            None => String::new(),
+        };
         writeln!(
             f,
-            "\ninterleaving ({} operations, {} context switches; `>` marks a switch):",
-            self.rows.len(),
-            switches
+            "\ninterleaving ({}, {}, {}{minimised}; `>` marks a switch):",
+            plural(self.rows.len(), "operation"),
+            plural(switches, "context switch"),
+            plural(self.preemptions, "preemption"),
         )?;
         let task_width = self
             .rows
@@ -328,6 +359,14 @@ impl Failure {
             )?;
         }
         Ok(())
+    }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.ends_with("ch")) {
+        (1, _) => format!("1 {noun}"),
+        (_, true) => format!("{n} {noun}es"),
+        _ => format!("{n} {noun}s"),
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct Outcome {
     pub(crate) choices: Vec<TaskId>,
     /// Ended early because the strategy knew every continuation was already covered.
     pub(crate) redundant: bool,
+    /// Decisions that switched away from a task that could have gone on.
+    pub(crate) preemptions: usize,
 }
 
 /// The user's test body, shared by every execution.
@@ -95,6 +97,7 @@ pub(crate) fn run(
     // Tasks currently waiting for another task's progress after yielding.
     let mut n_waiting = 0usize;
     let mut redundant = false;
+    let mut preemptions = 0usize;
     loop {
         adopt_spawned(&shared, &mut coroutines);
         let state = shared.borrow();
@@ -167,6 +170,9 @@ pub(crate) fn run(
             chosen.0
         );
         choices.push(chosen);
+        if previous.is_some_and(|p| p != chosen && candidates.iter().any(|c| c.task == p)) {
+            preemptions += 1;
+        }
         previous = Some(chosen);
         {
             let mut state = shared.borrow_mut();
@@ -189,6 +195,7 @@ pub(crate) fn run(
         state,
         choices,
         redundant,
+        preemptions,
     }
 }
 
