@@ -1148,7 +1148,11 @@ fn workers_comparison() {
                 times[slot].push(start.elapsed());
                 assert!(report.complete() && report.failure().is_none());
                 let answer = (report.schedules(), report.digest());
-                assert_eq!(*seen.get_or_insert(answer), answer, "workers changed the executions");
+                assert_eq!(
+                    *seen.get_or_insert(answer),
+                    answer,
+                    "workers changed the executions"
+                );
             }
         }
         for t in &mut times {

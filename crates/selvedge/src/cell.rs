@@ -20,6 +20,7 @@ use crate::runtime::{self, try_with_state, LazyObject, ObjectId};
 pub struct UnsafeCell<T: ?Sized> {
     object: LazyObject,
     created_at: &'static Location<'static>,
+    zero_sized: bool,
     data: std::cell::UnsafeCell<T>,
 }
 
@@ -29,6 +30,7 @@ impl<T> UnsafeCell<T> {
         UnsafeCell {
             object: LazyObject::new(),
             created_at: Location::caller(),
+            zero_sized: std::mem::size_of::<T>() == 0,
             data: std::cell::UnsafeCell::new(data),
         }
     }
@@ -65,6 +67,21 @@ impl<T: ?Sized> UnsafeCell<T> {
         if !runtime::in_model() {
             return None;
         }
+        let carried_over = try_with_state(|s| {
+            self.object
+                .get_tracking(s, ObjectKind::Cell, self.created_at, || ObjectState::Cell {
+                    readers: Vec::new(),
+                    writer: None,
+                })
+                .1
+        })
+        .unwrap_or(false);
+        crate::sync::refuse_carried_value(
+            carried_over,
+            self.zero_sized,
+            "UnsafeCell",
+            self.created_at,
+        );
         try_with_state(|s| {
             let id = self.object.get(s, ObjectKind::Cell, self.created_at, || ObjectState::Cell {
                 readers: Vec::new(),

@@ -151,6 +151,10 @@ impl Config {
                 limits::MIN_STACK_BYTES
             ));
         }
+        if self.max_schedules == Some(0) {
+            return bad("`Config::max_schedules` is 0, so nothing would be explored and the test would pass \
+                 without running; use at least 1, or `None` for the default".into());
+        }
         if self.workers == Some(0) {
             return bad(
                 "`Config::workers` is 0; use at least 1, or `None` for one per core".into(),

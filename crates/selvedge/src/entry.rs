@@ -27,7 +27,9 @@ const KNOWN_VARIABLES: [&str; 4] = [
 ];
 
 /// Runs `body` as a test: applies the environment, replays saved failures, explores, saves
-/// a new failure, and panics with the full report if anything failed.
+/// a new failure, and panics with the full report if anything failed. The panic points at
+/// the test's call of the entry point (`#[track_caller]` all the way).
+#[track_caller]
 pub(crate) fn run_test(mut config: Config, body: TestBody, caller: &'static Location<'static>) {
     let test_name = test_name();
     if let Err(e) = apply_environment(&mut config) {
@@ -44,6 +46,7 @@ pub(crate) fn run_test(mut config: Config, body: TestBody, caller: &'static Loca
     conclude(report, if replaying { None } else { file.as_deref() });
 }
 
+#[track_caller]
 fn conclude(report: Report, save_to: Option<&Path>) {
     if let Some(e) = report.error() {
         panic!("{e}");
@@ -65,6 +68,7 @@ fn conclude(report: Report, save_to: Option<&Path>) {
     }
 }
 
+#[track_caller]
 fn replay_saved(config: &Config, body: &TestBody, test_name: &Option<String>, file: &Path) {
     let Ok(text) = fs::read_to_string(file) else {
         return;

@@ -169,7 +169,10 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Builder::new().spawn(f).unwrap_or_else(|e| panic!("{e}"))
+    match Builder::new().spawn(f) {
+        Ok(handle) => handle,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Thread factory, mirroring `std::thread::Builder`.
@@ -208,6 +211,7 @@ impl Builder {
 
     /// # Safety
     /// Whatever `f` borrows must outlive the task (the scope joins it before returning).
+    #[track_caller]
     unsafe fn spawn_unchecked<'a, F, T>(
         self,
         f: F,
@@ -283,9 +287,10 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        Builder::new()
-            .spawn_scoped(self, f)
-            .unwrap_or_else(|e| panic!("{e}"))
+        match Builder::new().spawn_scoped(self, f) {
+            Ok(handle) => handle,
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 

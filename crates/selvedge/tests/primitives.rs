@@ -523,3 +523,45 @@ fn bad_config_values_are_errors_that_name_the_field() {
         assert!(error.to_string().contains(needle), "{error}");
     }
 }
+
+static HITS: AtomicUsize = AtomicUsize::new(0);
+static GATE: Mutex<()> = Mutex::new(());
+
+#[test]
+fn static_atomics_start_every_execution_afresh() {
+    let report = dfs(|| {
+        let t = selvedge::thread::spawn(|| {
+            let _g = GATE.lock().unwrap();
+            HITS.fetch_add(1, Ordering::SeqCst)
+        });
+        {
+            let _g = GATE.lock().unwrap();
+            HITS.fetch_add(1, Ordering::SeqCst);
+        }
+        t.join().unwrap();
+        assert_eq!(HITS.load(Ordering::SeqCst), 2);
+    });
+    passes_exhaustively(&report);
+    assert!(report.schedules() > 1);
+}
+
+static TOTAL: Mutex<u32> = Mutex::new(0);
+
+#[test]
+fn a_static_mutex_with_a_value_is_refused_with_advice() {
+    let report = dfs(|| {
+        let t = selvedge::thread::spawn(|| *TOTAL.lock().unwrap() += 1);
+        *TOTAL.lock().unwrap() += 1;
+        t.join().unwrap();
+    });
+    let failure = report
+        .failure()
+        .expect("the second execution refuses the carried value");
+    assert_eq!(failure.schedule_number(), 2);
+    let text = failure.message();
+    assert!(
+        text.contains("was already used by an earlier execution (is it a `static`?)"),
+        "{text}"
+    );
+    assert!(text.contains("selvedge::sync::LazyLock"), "{text}");
+}

@@ -37,11 +37,13 @@ blocked tasks (who waits for what, and who holds it):
       held by main (task 0), acquired at crates/selvedge/tests/common/mod.rs:60:20
   wait-for cycle: main (task 0) -> thread-1 (task 1) -> main (task 0)
 
-interleaving (3 operations, 1 context switch, 1 preemption; `>` marks a switch):
-     step  task               operation  object             location
-        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:55:13
-        2  main (task 0)      lock       Mutex#1            crates/selvedge/tests/common/mod.rs:60:20
-  >     3  thread-1 (task 1)  lock       Mutex#2            crates/selvedge/tests/common/mod.rs:56:21
+interleaving (3 operations, 1 context switch, 1 preemption; `>` marks a switch, `!` an operation that never returns):
+     step  task               operation             object             location
+        1  main (task 0)      spawn                 thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:55:13
+        2  main (task 0)      lock                  Mutex#1            crates/selvedge/tests/common/mod.rs:60:20
+  >     3  thread-1 (task 1)  lock                  Mutex#2            crates/selvedge/tests/common/mod.rs:56:21
+  !     4  main (task 0)      lock (never returns)  Mutex#2            crates/selvedge/tests/common/mod.rs:61:20
+  !     5  thread-1 (task 1)  lock (never returns)  Mutex#1            crates/selvedge/tests/common/mod.rs:57:21
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:2dc9a524:0.1
@@ -58,17 +60,18 @@ blocked tasks (who waits for what, and who holds it):
   main (task 0) is stuck in `Condvar::wait` at crates/selvedge/tests/common/mod.rs:78:22, waiting to be notified on Condvar#1 (created at crates/selvedge/tests/common/mod.rs:69:46)
       no task that is still running will notify it (a lost wakeup)
 
-interleaving (9 operations, 2 context switches, 1 preemption; `>` marks a switch):
-     step  task               operation            object             location
-        1  main (task 0)      spawn                thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:71:20
-        2  main (task 0)      lock                 Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
-        3  main (task 0)      unlock (guard from)  Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
-  >     4  thread-1 (task 1)  lock                 Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
-        5  thread-1 (task 1)  unlock (guard from)  Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
-        6  thread-1 (task 1)  notify_one           Condvar#1          crates/selvedge/tests/common/mod.rs:73:13
-        7  thread-1 (task 1)  exit                 -                  crates/selvedge/tests/common/mod.rs:73:13
-  >     8  main (task 0)      lock                 Mutex#1            crates/selvedge/tests/common/mod.rs:77:29
-        9  main (task 0)      wait                 Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
+interleaving (9 operations, 2 context switches, 1 preemption; `>` marks a switch, `!` an operation that never returns):
+     step  task               operation                          object             location
+        1  main (task 0)      spawn                              thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:71:20
+        2  main (task 0)      lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
+        3  main (task 0)      unlock (guard locked at)           Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
+  >     4  thread-1 (task 1)  lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
+        5  thread-1 (task 1)  unlock (guard locked at)           Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
+        6  thread-1 (task 1)  notify_one (nobody waiting: lost)  Condvar#1          crates/selvedge/tests/common/mod.rs:73:13
+        7  thread-1 (task 1)  exit (spawned at)                  -                  crates/selvedge/tests/common/mod.rs:71:20
+  >     8  main (task 0)      lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:77:29
+        9  main (task 0)      wait                               Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
+  !    10  main (task 0)      Condvar::wait (never returns)      Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:03cb30e8:0*2.1*3.0*2
@@ -86,9 +89,10 @@ blocked tasks (who waits for what, and who holds it):
       held by main (task 0) itself, acquired at crates/selvedge/tests/report_snapshots.rs:25:20
   wait-for cycle: main (task 0) -> main (task 0)
 
-interleaving (1 operation, 0 context switches, 0 preemptions; `>` marks a switch):
-     step  task           operation  object   location
-        1  main (task 0)  lock       Mutex#1  crates/selvedge/tests/report_snapshots.rs:25:20
+interleaving (1 operation, 0 context switches, 0 preemptions; `>` marks a switch, `!` an operation that never returns):
+     step  task           operation             object   location
+        1  main (task 0)  lock                  Mutex#1  crates/selvedge/tests/report_snapshots.rs:25:20
+  !     2  main (task 0)  lock (never returns)  Mutex#1  crates/selvedge/tests/report_snapshots.rs:26:21
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:bd9be80f:0

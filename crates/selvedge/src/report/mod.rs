@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::runtime::execution::Outcome;
-use crate::runtime::ObjectId;
+use crate::runtime::{ObjectId, OpKind};
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::Coverage;
 
@@ -73,6 +73,8 @@ struct TraceRow {
     object: Option<String>,
     location: String,
     switch: bool,
+    /// An operation that never completed: a task stuck in it when the execution ended.
+    stuck: bool,
 }
 
 /// How the failing execution was found, so the report can say how to get it again.
@@ -132,23 +134,49 @@ impl Failure {
         let object_name = |id: Option<ObjectId>| id.map(|o| state.objects[o.index()].name());
         let mut rows = Vec::with_capacity(state.trace.len());
         let mut last_task = None;
-        for event in &state.trace {
+        for (i, event) in state.trace.iter().enumerate() {
             let switch = last_task.is_some_and(|t| t != event.task);
             last_task = Some(event.task);
             let object = match event.op.kind {
-                crate::runtime::OpKind::Join(t)
-                | crate::runtime::OpKind::Unpark(t)
-                | crate::runtime::OpKind::Spawn(t)
-                | crate::runtime::OpKind::Wake(t) => Some(state.task_name(t)),
+                OpKind::Join(t) | OpKind::Unpark(t) | OpKind::Spawn(t) | OpKind::Wake(t) => {
+                    Some(state.task_name(t))
+                }
                 _ => object_name(event.op.object),
             };
+            let mut operation = event.op.kind.to_string();
+            if matches!(event.op.kind, OpKind::NotifyOne | OpKind::NotifyAll) {
+                // A notify wakes its waiters right away; with none, it is lost.
+                let woke = state.trace.get(i + 1).is_some_and(|next| {
+                    next.task == event.task && matches!(next.op.kind, OpKind::Wake(_))
+                });
+                if !woke {
+                    operation.push_str(" (nobody waiting: lost)");
+                }
+            }
             rows.push(TraceRow {
                 task_name: state.task_name(event.task),
-                operation: event.op.kind.to_string(),
+                operation,
                 object,
                 location: event.op.location.to_string(),
                 switch,
+                stuck: false,
             });
+        }
+        if raw.kind == FailureKind::Deadlock {
+            for b in &raw.blocked {
+                rows.push(TraceRow {
+                    task_name: b.name.clone(),
+                    operation: format!("{} (never returns)", b.operation),
+                    object: b
+                        .waits_for
+                        .as_ref()
+                        .map(|w| w.split(" (").next().unwrap_or(w).to_string()),
+                    location: b.location.clone(),
+                    switch: last_task.is_some_and(|t| t.0 != b.task),
+                    stuck: true,
+                });
+                last_task = Some(crate::runtime::TaskId(b.task));
+            }
         }
         let schedule = Schedule {
             fingerprint: fingerprint(&state.trace),
@@ -295,17 +323,24 @@ impl Failure {
     }
 
     fn write_rows(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let switches = self.rows.iter().filter(|r| r.switch).count();
+        let performed = self.rows.iter().filter(|r| !r.stuck);
+        let switches = performed.clone().filter(|r| r.switch).count();
+        let n_performed = performed.count();
         let minimised = match self.minimised_from {
             Some(from) => format!(", minimised from {from}"),
             None => String::new(),
         };
         writeln!(
             f,
-            "\ninterleaving ({}, {}, {}{minimised}; `>` marks a switch):",
-            plural(self.rows.len(), "operation"),
+            "\ninterleaving ({}, {}, {}{minimised}; `>` marks a switch{}):",
+            plural(n_performed, "operation"),
             plural(switches, "context switch"),
             plural(self.preemptions, "preemption"),
+            if self.rows.iter().any(|r| r.stuck) {
+                ", `!` an operation that never returns"
+            } else {
+                ""
+            },
         )?;
         let task_width = self
             .rows
@@ -350,7 +385,11 @@ impl Failure {
             writeln!(
                 f,
                 "  {} {:5}  {:task_width$}  {:op_width$}  {:obj_width$}  {}",
-                if row.switch { '>' } else { ' ' },
+                match (row.stuck, row.switch) {
+                    (true, _) => '!',
+                    (false, true) => '>',
+                    (false, false) => ' ',
+                },
                 i + 1,
                 row.task_name,
                 row.operation,
@@ -381,6 +420,12 @@ impl fmt::Display for Failure {
             "\nfound in schedule {} with strategy {} (seed {})",
             p.schedule_number, p.strategy, p.seed
         )?;
+        if self.kind == FailureKind::Nondeterminism {
+            return write!(
+                f,
+                "(no replay string: the failure is that the code no longer follows a schedule)"
+            );
+        }
         writeln!(f, "replay string: {}", self.schedule)?;
         match &p.test_name {
             Some(name) => writeln!(

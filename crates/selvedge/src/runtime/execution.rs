@@ -134,7 +134,10 @@ pub(crate) fn run(
                 kind: FailureKind::Livelock,
                 message: format!(
                     "the execution did not finish within {} steps (`Config::max_steps`); \
-                     still running: {}. If the test is just long, raise `max_steps`",
+                     still running: {}. A task that busy-waits on an atomic should call \
+                     `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop \
+                     (selvedge then runs it only after another task made progress); if the test \
+                     is just long, raise `max_steps`",
                     limits.max_steps,
                     spinning.join(", ")
                 ),

@@ -410,14 +410,27 @@ impl LazyObject {
         created_at: &'static Location<'static>,
         init: impl FnOnce() -> ObjectState,
     ) -> ObjectId {
+        self.get_tracking(s, kind, created_at, init).0
+    }
+
+    /// Like `get`, and also says whether the object was used by an earlier execution (it is
+    /// a `static`, or outlived its execution): its user-visible value, if any, was not reset.
+    pub(crate) fn get_tracking(
+        &self,
+        s: &mut ExecState,
+        kind: ObjectKind,
+        created_at: &'static Location<'static>,
+        init: impl FnOnce() -> ObjectState,
+    ) -> (ObjectId, bool) {
         let packed = self.packed.load(Ordering::Relaxed);
         let generation = packed >> 24;
         if packed != 0 && generation == s.generation & ((1 << 40) - 1) {
-            return ObjectId(((packed & ((1 << 24) - 1)) - 1) as u32);
+            return (ObjectId(((packed & ((1 << 24) - 1)) - 1) as u32), false);
         }
+        let carried_over = packed != 0;
         let id = s.register(kind, init(), created_at);
-        let packed = ((s.generation & ((1 << 40) - 1)) << 24) | (id.0 as u64 + 1);
-        self.packed.store(packed, Ordering::Relaxed);
-        id
+        let fresh = ((s.generation & ((1 << 40) - 1)) << 24) | (id.0 as u64 + 1);
+        self.packed.store(fresh, Ordering::Relaxed);
+        (id, carried_over)
     }
 }

@@ -162,7 +162,7 @@ fn run_body(id: TaskId, body: Box<dyn FnOnce() + 'static>) {
     }
     destroy_locals(id);
     try_with_state(|s| {
-        let at = s.tasks[id.index()].pending.location;
+        let at = s.tasks[id.index()].spawned_at;
         record_event(s, OpKind::TaskExit, None, at);
         s.tasks[id.index()].finished = true;
     });

@@ -37,7 +37,7 @@ impl Strategy for Replay {
         let Some(&want) = self.choices.get(decision.step) else {
             return Err(Refusal::Diverged(format!(
                 "the replayed schedule no longer matches the code: it has {} steps but the execution \
-                 needs more (at step {} tasks {} are still ready). {ADVICE}",
+                 needs more (at step {} {} still ready). {ADVICE}",
                 self.choices.len(),
                 decision.step + 1,
                 task_list(decision)
@@ -48,7 +48,7 @@ impl Strategy for Replay {
         } else {
             Err(Refusal::Diverged(format!(
                 "the replayed schedule no longer matches the code: at step {} it runs task {}, but \
-                 only tasks {} can run there. {ADVICE}",
+                 only {} able to run there. {ADVICE}",
                 decision.step + 1,
                 want.0,
                 task_list(decision)
@@ -67,11 +67,15 @@ impl Strategy for Replay {
     }
 }
 
+/// "task 1 is" / "tasks 1, 2 are", for the ready tasks of a decision.
 fn task_list(decision: &Decision<'_>) -> String {
     let ids: Vec<String> = decision
         .candidates
         .iter()
         .map(|c| c.task.0.to_string())
         .collect();
-    ids.join(", ")
+    match ids.as_slice() {
+        [one] => format!("task {one} is"),
+        _ => format!("tasks {} are", ids.join(", ")),
+    }
 }

@@ -19,25 +19,28 @@ use std::panic::Location;
 
 pub use std::sync::atomic::Ordering;
 
-use super::object_id;
+use super::object_id_tracking;
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{self, point_at, LazyObject, OpKind};
 
-/// A scheduling point before an atomic operation (nothing outside a model).
+/// A scheduling point before an atomic operation (nothing outside a model). Returns whether
+/// the atomic was used by an earlier execution (a `static`): its value must start over.
 fn before(
     object: &LazyObject,
     kind: &'static str,
     created_at: &'static Location<'static>,
     op: OpKind,
     at: &'static Location<'static>,
-) {
+) -> bool {
     if !runtime::in_model() {
-        return;
+        return false;
     }
-    let id = object_id(object, ObjectKind::Atomic(kind), created_at, kind, || {
-        ObjectState::Plain
-    });
+    let (id, carried_over) =
+        object_id_tracking(object, ObjectKind::Atomic(kind), created_at, kind, || {
+            ObjectState::Plain
+        });
     point_at(op, Some(id), at);
+    carried_over
 }
 
 /// A memory fence: a scheduling point in a model (all operations are already SeqCst).
@@ -61,6 +64,8 @@ macro_rules! atomic_common {
         pub struct $name {
             object: LazyObject,
             created_at: &'static Location<'static>,
+            /// What a `static` atomic starts every execution with.
+            initial: $value,
             value: $std,
         }
 
@@ -70,13 +75,16 @@ macro_rules! atomic_common {
                 $name {
                     object: LazyObject::new(),
                     created_at: Location::caller(),
+                    initial: value,
                     value: <$std>::new(value),
                 }
             }
 
             #[track_caller]
             fn point(&self, op: OpKind) {
-                before(&self.object, stringify!($name), self.created_at, op, Location::caller());
+                if before(&self.object, stringify!($name), self.created_at, op, Location::caller()) {
+                    self.value.store(self.initial, Ordering::SeqCst);
+                }
             }
 
             #[track_caller]
@@ -220,8 +228,12 @@ impl AtomicBool {
 pub struct AtomicPtr<T> {
     object: LazyObject,
     created_at: &'static Location<'static>,
+    initial: *mut T,
     value: std::sync::atomic::AtomicPtr<T>,
 }
+
+unsafe impl<T> Send for AtomicPtr<T> {}
+unsafe impl<T> Sync for AtomicPtr<T> {}
 
 impl<T> AtomicPtr<T> {
     #[track_caller]
@@ -229,19 +241,22 @@ impl<T> AtomicPtr<T> {
         AtomicPtr {
             object: LazyObject::new(),
             created_at: Location::caller(),
+            initial: value,
             value: std::sync::atomic::AtomicPtr::new(value),
         }
     }
 
     #[track_caller]
     fn point(&self, op: OpKind) {
-        before(
+        if before(
             &self.object,
             "AtomicPtr",
             self.created_at,
             op,
             Location::caller(),
-        );
+        ) {
+            self.value.store(self.initial, Ordering::SeqCst);
+        }
     }
 
     #[track_caller]

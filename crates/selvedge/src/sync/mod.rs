@@ -41,3 +41,34 @@ pub(crate) fn object_id(
 ) -> ObjectId {
     with_state(what, |s| lazy.get(s, kind, created_at, init))
 }
+
+/// Like `object_id`, and also says whether the object was used by an earlier execution.
+#[track_caller]
+pub(crate) fn object_id_tracking(
+    lazy: &LazyObject,
+    kind: ObjectKind,
+    created_at: &'static Location<'static>,
+    what: &str,
+    init: impl FnOnce() -> ObjectState,
+) -> (ObjectId, bool) {
+    with_state(what, |s| lazy.get_tracking(s, kind, created_at, init))
+}
+
+/// A lock or cell whose value lives on from an earlier execution would make executions
+/// depend on each other; only a value with nothing in it (`Mutex<()>`) may be shared so.
+#[track_caller]
+pub(crate) fn refuse_carried_value(
+    carried_over: bool,
+    zero_sized: bool,
+    what: &str,
+    created_at: &'static Location<'static>,
+) {
+    if carried_over && !zero_sized {
+        panic!(
+            "the {what} created at {created_at} was already used by an earlier execution (is it a \
+             `static`?): its value is not reset between executions, so every execution after the \
+             first would start from what the previous one left. Create it inside the test body, \
+             or make the static a `selvedge::sync::LazyLock`, which is fresh in every execution"
+        );
+    }
+}

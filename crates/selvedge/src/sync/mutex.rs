@@ -9,7 +9,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::object_id;
+use super::{object_id_tracking, refuse_carried_value};
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
 
@@ -30,6 +30,8 @@ use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
 pub struct Mutex<T: ?Sized> {
     object: LazyObject,
     created_at: &'static Location<'static>,
+    /// A `Mutex<()>` may live in a static: there is no value to carry between executions.
+    zero_sized: bool,
     poisoned: AtomicBool,
     data: UnsafeCell<T>,
 }
@@ -52,6 +54,7 @@ impl<T> Mutex<T> {
         Mutex {
             object: LazyObject::new(),
             created_at: Location::caller(),
+            zero_sized: std::mem::size_of::<T>() == 0,
             poisoned: AtomicBool::new(false),
             data: UnsafeCell::new(value),
         }
@@ -71,13 +74,18 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     fn id(&self) -> ObjectId {
-        object_id(
+        let (id, carried_over) = object_id_tracking(
             &self.object,
             ObjectKind::Mutex,
             self.created_at,
             "selvedge::sync::Mutex::lock",
             || ObjectState::Mutex { holder: None },
-        )
+        );
+        if carried_over {
+            refuse_carried_value(true, self.zero_sized, "Mutex", self.created_at);
+            self.poisoned.store(false, Ordering::Relaxed);
+        }
+        id
     }
 
     /// Acquires the lock, blocking this task until it is free.

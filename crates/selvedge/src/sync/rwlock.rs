@@ -8,7 +8,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::object_id;
+use super::{object_id_tracking, refuse_carried_value};
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
 
@@ -29,6 +29,7 @@ use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
 pub struct RwLock<T: ?Sized> {
     object: LazyObject,
     created_at: &'static Location<'static>,
+    zero_sized: bool,
     poisoned: AtomicBool,
     data: UnsafeCell<T>,
 }
@@ -57,6 +58,7 @@ impl<T> RwLock<T> {
         RwLock {
             object: LazyObject::new(),
             created_at: Location::caller(),
+            zero_sized: std::mem::size_of::<T>() == 0,
             poisoned: AtomicBool::new(false),
             data: UnsafeCell::new(value),
         }
@@ -76,7 +78,7 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     fn id(&self) -> ObjectId {
-        object_id(
+        let (id, carried_over) = object_id_tracking(
             &self.object,
             ObjectKind::RwLock,
             self.created_at,
@@ -85,7 +87,12 @@ impl<T: ?Sized> RwLock<T> {
                 writer: None,
                 readers: Vec::new(),
             },
-        )
+        );
+        if carried_over {
+            refuse_carried_value(true, self.zero_sized, "RwLock", self.created_at);
+            self.poisoned.store(false, Ordering::Relaxed);
+        }
+        id
     }
 
     fn poison<G>(&self, guard: G) -> LockResult<G> {
