@@ -48,11 +48,17 @@
 //!
 //! # selvedge, loom or shuttle?
 //!
-//! Like loom, selvedge can prove a small test correct for every interleaving, and its
-//! primitives mirror std so a loom suite ports by renaming the crate. Like shuttle, it has
-//! fast randomized strategies (random walk, PCT, POS) for tests too big to exhaust. Unlike
-//! either, every failure report names each lock, holder and waiter with file and line, and
-//! tasks are coroutines on one OS thread, so an execution costs microseconds.
+//! Like loom, selvedge can prove a small test correct for every interleaving — with dynamic
+//! partial-order reduction that runs one execution per distinct interleaving, orders of
+//! magnitude fewer than loom — and its primitives mirror std. Like shuttle, it has fast
+//! randomized strategies (random walk, PCT, POS) for tests too big to exhaust. Every deadlock
+//! report names each lock, its holder and its waiters with file and line, and tasks are
+//! coroutines on one OS thread, so an execution costs microseconds.
+//!
+//! Porting from loom mostly means renaming `loom::` to `selvedge::`, but not all of loom is
+//! here yet: `model::Builder`, `lazy_static!`, `future::block_on`, `Notify`, the leak-checking
+//! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and `UnsafeCell` only reports
+//! accesses that overlap in time (loom also reports accesses unordered by happens-before).
 //!
 //! # What is modelled
 //!
@@ -60,7 +66,20 @@
 //! consistent whatever `Ordering` is given (weak memory is not modelled yet). Time is
 //! virtual: `sleep` never waits and timed waits may time out at any point, each outcome
 //! being an interleaving of its own. Code between scheduling points runs atomically, so
-//! state shared through anything but selvedge primitives is invisible to the scheduler.
+//! state shared through anything but selvedge primitives is invisible to the scheduler
+//! (and a `std` lock held across a scheduling point can hang the test).
+//!
+//! A panic in any thread fails the execution, even one whose `join` would handle the `Err`;
+//! test poisoning with `std::panic::catch_unwind` inside the thread instead.
+//!
+//! Every execution starts fresh: objects made in the test body are new each time, a `static`
+//! atomic starts again from its initial value, and `thread_local!`, `OnceLock` and `LazyLock`
+//! values are per execution. A `static` `Mutex`, `RwLock` or `UnsafeCell` holding a value
+//! cannot be reset, so its use in a second execution fails with advice (`Mutex<()>` is fine).
+//!
+//! A spin loop should call [`hint::spin_loop`] or [`thread::yield_now`]: a task that does is
+//! not run again until another task made progress, so exhaustive search terminates, and a spin
+//! no one can release is reported as a `Livelock` naming the spinning task.
 //!
 //! # Features
 //!

@@ -19,6 +19,8 @@ use std::time::Duration;
 use crate::runtime::task::{spawn_task, LocalSlot};
 use crate::runtime::{self, point, try_with_state, with_state, OpKind, TaskId};
 
+pub use std::thread::{available_parallelism, panicking};
+
 /// A model thread's id: its task number in the execution (`main` is 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ThreadId(u32);
@@ -163,6 +165,9 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 /// Spawns a model thread. Panics outside a model.
+///
+/// A panic in the spawned thread fails the whole execution (a `Panic` failure naming the
+/// thread), even when the `join` would handle it: catch expected panics inside the thread.
 #[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
@@ -446,6 +451,63 @@ impl<T: 'static> LocalKey<T> {
         // SAFETY: the value is boxed in this task's slot and only removed at task exit, which
         // cannot happen while this task is running `f`.
         Ok(f(unsafe { &*ptr }))
+    }
+}
+
+impl<T: 'static> LocalKey<std::cell::RefCell<T>> {
+    /// Borrows this task's value.
+    pub fn with_borrow<F, R>(&'static self, f: F) -> R
+    where
+        F: FnOnce(&T) -> R,
+    {
+        self.with(|cell| f(&cell.borrow()))
+    }
+
+    /// Borrows this task's value mutably.
+    pub fn with_borrow_mut<F, R>(&'static self, f: F) -> R
+    where
+        F: FnOnce(&mut T) -> R,
+    {
+        self.with(|cell| f(&mut cell.borrow_mut()))
+    }
+
+    pub fn set(&'static self, value: T) {
+        self.with(|cell| *cell.borrow_mut() = value);
+    }
+
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|cell| cell.replace(value))
+    }
+
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(|cell| cell.take())
+    }
+}
+
+impl<T: 'static> LocalKey<std::cell::Cell<T>> {
+    pub fn get(&'static self) -> T
+    where
+        T: Copy,
+    {
+        self.with(|cell| cell.get())
+    }
+
+    pub fn set(&'static self, value: T) {
+        self.with(|cell| cell.set(value));
+    }
+
+    pub fn replace(&'static self, value: T) -> T {
+        self.with(|cell| cell.replace(value))
+    }
+
+    pub fn take(&'static self) -> T
+    where
+        T: Default,
+    {
+        self.with(|cell| cell.take())
     }
 }
 

@@ -565,3 +565,45 @@ fn a_static_mutex_with_a_value_is_refused_with_advice() {
     );
     assert!(text.contains("selvedge::sync::LazyLock"), "{text}");
 }
+
+selvedge::thread_local! {
+    static SEEN: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[test]
+fn std_conveniences_behave_as_std() {
+    let report = dfs(|| {
+        // try_send: full, then room once the receiver took a message.
+        let (tx, rx) = mpsc::sync_channel(1);
+        tx.try_send(1).unwrap();
+        assert!(matches!(tx.try_send(2), Err(mpsc::TrySendError::Full(2))));
+        assert_eq!(rx.recv().unwrap(), 1);
+        tx.try_send(3).unwrap();
+        drop(tx);
+        let rest: Vec<i32> = rx.into_iter().collect();
+        assert_eq!(rest, [3]);
+
+        // A rendezvous try_send succeeds only while a receiver waits.
+        let (tx, rx) = mpsc::sync_channel::<u8>(0);
+        assert!(matches!(tx.try_send(1), Err(mpsc::TrySendError::Full(1))));
+        drop(rx);
+        assert!(matches!(
+            tx.try_send(1),
+            Err(mpsc::TrySendError::Disconnected(1))
+        ));
+
+        SEEN.with_borrow_mut(|v| v.push(7));
+        assert_eq!(SEEN.with_borrow(|v| v.clone()), [7]);
+        assert_eq!(SEEN.take(), [7]);
+
+        let flag = AtomicBool::new(false);
+        assert!(!flag.fetch_not(Ordering::SeqCst));
+        assert!(flag.load(Ordering::SeqCst));
+
+        let lock = RwLock::from(5);
+        lock.clear_poison();
+        assert_eq!(*lock.read().unwrap(), 5);
+        assert!(!selvedge::thread::panicking());
+    });
+    passes_exhaustively(&report);
+}

@@ -68,6 +68,7 @@ pub(crate) enum OpKind {
     SendWait(u64),
     Recv,
     TryRecv,
+    TrySend,
     RecvTimeout,
     TaskExit,
     /// A notify unblocked this task (recorded for ordering, never a decision).
@@ -117,6 +118,7 @@ impl OpKind {
             OpKind::RecvTimeout => 35,
             OpKind::TaskExit => 38,
             OpKind::Wake(_) => 39,
+            OpKind::TrySend => 40,
         }
     }
 
@@ -163,6 +165,7 @@ impl fmt::Display for OpKind {
             OpKind::SendWait(_) => "send (waiting for receiver)",
             OpKind::Recv => "recv",
             OpKind::TryRecv => "try_recv",
+            OpKind::TrySend => "try_send",
             OpKind::RecvTimeout => "recv_timeout",
             OpKind::TaskExit => "exit (spawned at)",
             OpKind::Wake(_) => "wakes",

@@ -148,6 +148,11 @@ macro_rules! atomic_common {
                 self.value.get_mut()
             }
 
+            /// A raw pointer to the value. Accesses through it are not scheduling points.
+            pub const fn as_ptr(&self) -> *mut $value {
+                self.value.as_ptr()
+            }
+
             pub fn into_inner(self) -> $value {
                 self.value.into_inner()
             }
@@ -222,6 +227,12 @@ atomic_common!(AtomicBool, std::sync::atomic::AtomicBool, bool);
 
 impl AtomicBool {
     atomic_int!(@rmw fetch_and, fetch_nand, fetch_or, fetch_xor; bool);
+
+    #[track_caller]
+    pub fn fetch_not(&self, order: Ordering) -> bool {
+        self.point(OpKind::AtomicRmw);
+        self.value.fetch_xor(true, order)
+    }
 }
 
 /// A model `AtomicPtr`, as `std::sync::atomic::AtomicPtr`.

@@ -193,6 +193,47 @@ impl<T> SyncSender<T> {
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.chan.send(value)
     }
+
+    /// Sends `value` if there is room now (for capacity 0: if a receiver is waiting in
+    /// `recv`), without blocking.
+    #[track_caller]
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let chan = &self.chan;
+        point(OpKind::TrySend, Some(chan.id));
+        let receiver_waiting = try_with_state(|s| {
+            s.tasks.iter().any(|t| {
+                !t.finished && t.pending.kind == OpKind::Recv && t.pending.object == Some(chan.id)
+            })
+        })
+        .unwrap_or(false);
+        let accepted = chan.with_model(|c| {
+            if !*c.receiver_alive {
+                return Err(false);
+            }
+            let room = match c.capacity {
+                Some(0) => receiver_waiting && *c.len == 0,
+                Some(cap) => *c.len < cap,
+                None => true,
+            };
+            if !room {
+                return Err(true);
+            }
+            *c.len += 1;
+            *c.sent += 1;
+            Ok(())
+        });
+        match accepted {
+            Some(Ok(())) => {
+                chan.messages
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_back(value);
+                Ok(())
+            }
+            Some(Err(true)) => Err(TrySendError::Full(value)),
+            _ => Err(TrySendError::Disconnected(value)),
+        }
+    }
 }
 
 fn clone_sender<T>(chan: &Arc<Channel<T>>) -> Arc<Channel<T>> {
@@ -284,6 +325,35 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.chan.with_model(|c| *c.receiver_alive = false);
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+/// Owning blocking iterator over messages until disconnection.
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    #[track_caller]
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
     }
 }
 

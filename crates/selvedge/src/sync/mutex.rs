@@ -38,6 +38,9 @@ pub struct Mutex<T: ?Sized> {
 
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+// As std's: poisoning is how a panic mid-update is observed.
+impl<T: ?Sized> std::panic::UnwindSafe for Mutex<T> {}
+impl<T: ?Sized> std::panic::RefUnwindSafe for Mutex<T> {}
 
 /// Proof of holding a `Mutex`; unlocks when dropped.
 pub struct MutexGuard<'a, T: ?Sized + 'a> {

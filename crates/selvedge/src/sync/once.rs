@@ -259,6 +259,24 @@ impl<T> OnceLock<T> {
         }
     }
 
+    /// The value, mutably, if initialised in this execution.
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        match generation() {
+            Some(g) => {
+                let values = self
+                    .values
+                    .values
+                    .get_mut()
+                    .unwrap_or_else(|e| e.into_inner());
+                values
+                    .iter_mut()
+                    .find(|(gen, _)| *gen == g)
+                    .map(|(_, v)| &mut **v)
+            }
+            None => self.fallback.get_mut(),
+        }
+    }
+
     pub fn take(&mut self) -> Option<T> {
         match generation() {
             Some(g) => {
