@@ -1,6 +1,7 @@
 //! `UnsafeCell` with loom's closure API: `with` for shared access, `with_mut` for exclusive
-//! access. Inside a model, an access that overlaps another task's conflicting access to the
-//! same cell (one of them a write) is reported as a `DataRace`.
+//! access. Inside a model, two accesses by different tasks, at least one a write, that no
+//! synchronisation orders (see `runtime::happens_before`) are reported as a `DataRace`, in
+//! whatever order they happened to run.
 //!
 //! ```
 //! use selvedge::cell::UnsafeCell;
@@ -14,7 +15,7 @@ use std::panic::Location;
 
 use crate::report::FailureKind;
 use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{self, try_with_state, LazyObject, ObjectId};
+use crate::runtime::{self, with_state, LazyObject, OpKind};
 
 #[derive(Debug)]
 pub struct UnsafeCell<T: ?Sized> {
@@ -44,101 +45,67 @@ impl<T: ?Sized> UnsafeCell<T> {
     /// Shared access through a raw pointer.
     #[track_caller]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        let token = self.begin(false, Location::caller());
-        let result = f(self.data.get());
-        self.end(token);
-        result
+        self.access(false, Location::caller());
+        f(self.data.get())
     }
 
     /// Exclusive access through a raw pointer.
     #[track_caller]
     pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        let token = self.begin(true, Location::caller());
-        let result = f(self.data.get());
-        self.end(token);
-        result
+        self.access(true, Location::caller());
+        f(self.data.get())
     }
 
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }
 
-    fn begin(&self, write: bool, at: &'static Location<'static>) -> Option<(ObjectId, bool)> {
+    /// Checks the access against happens-before and records it: a conflicting access by
+    /// another task that nothing orders before this one is a `DataRace`.
+    #[track_caller]
+    fn access(&self, write: bool, at: &'static Location<'static>) {
         if !runtime::in_model() {
-            return None;
+            return;
         }
-        let carried_over = try_with_state(|s| {
+        let carried_over = with_state("UnsafeCell", |s| {
             self.object
-                .get_tracking(s, ObjectKind::Cell, self.created_at, || ObjectState::Cell {
-                    readers: Vec::new(),
-                    writer: None,
-                })
+                .get_tracking(s, ObjectKind::Cell, self.created_at, || ObjectState::Plain)
                 .1
-        })
-        .unwrap_or(false);
+        });
         crate::sync::refuse_carried_value(
             carried_over,
             self.zero_sized,
             "UnsafeCell",
             self.created_at,
         );
-        try_with_state(|s| {
-            let id = self.object.get(s, ObjectKind::Cell, self.created_at, || ObjectState::Cell {
-                readers: Vec::new(),
-                writer: None,
-            });
-            let current = s.current;
-            let ObjectState::Cell { readers, writer } = s.object(id) else {
-                unreachable!("object is not a cell")
-            };
-            let other = writer
-                .filter(|w| w.0 != current)
-                .or_else(|| {
-                    if write {
-                        readers.iter().copied().find(|r| r.0 != current)
-                    } else {
-                        None
-                    }
-                });
-            if let Some((task, other_at)) = other {
-                let name = s.objects[id.index()].name();
-                let other_name = s.task_name(task);
-                s.fail(
-                    FailureKind::DataRace,
-                    format!(
-                        "{} is accessed at {at} ({}) while {other_name} is still inside its access at {other_at}",
-                        name,
-                        if write { "with_mut" } else { "with" }
-                    ),
-                );
-                return Some((id, write));
-            }
-            let ObjectState::Cell { readers, writer } = s.object(id) else {
-                unreachable!("object is not a cell")
-            };
-            if write {
-                *writer = Some((current, at));
+        with_state("UnsafeCell", |s| {
+            let id = self
+                .object
+                .get(s, ObjectKind::Cell, self.created_at, || ObjectState::Plain);
+            let task = s.current;
+            let kind = if write {
+                OpKind::CellWrite
             } else {
-                readers.push((current, at));
-            }
-            Some((id, write))
-        })
-        .flatten()
-    }
-
-    fn end(&self, token: Option<(ObjectId, bool)>) {
-        let Some((id, write)) = token else { return };
-        try_with_state(|s| {
-            let current = s.current;
-            if let ObjectState::Cell { readers, writer } = s.object(id) {
-                if write {
-                    if writer.is_some_and(|w| w.0 == current) {
-                        *writer = None;
-                    }
-                } else if let Some(i) = readers.iter().position(|r| r.0 == current) {
-                    readers.swap_remove(i);
-                }
-            }
+                OpKind::CellRead
+            };
+            runtime::record_event(s, kind, Some(id), at);
+            let hb = s.hb.get_or_insert_with(Default::default);
+            let Some(earlier) = hb.access(task, id, write, at) else {
+                return;
+            };
+            let verb = |w: bool| if w { "written" } else { "read" };
+            let message = format!(
+                "{} is {} by {} at {at} and {} by {} at {}, and nothing orders the two \
+                 accesses: no lock, join, channel, or Release/Acquire atomic pair between them \
+                 (a `Relaxed` atomic orders nothing)",
+                s.objects[id.index()].name(),
+                verb(write),
+                s.task_name(task),
+                verb(earlier.write),
+                s.task_name(earlier.task),
+                earlier.at,
+            );
+            s.fail(FailureKind::DataRace, message);
         });
     }
 }

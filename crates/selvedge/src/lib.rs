@@ -55,10 +55,14 @@
 //! report names each lock, its holder and its waiters with file and line, and tasks are
 //! coroutines on one OS thread, so an execution costs microseconds.
 //!
+//! Like loom, `cell::UnsafeCell` reports a data race when two tasks access it, one of them
+//! writing, with nothing ordering the accesses (a lock, a join, a channel, a Release/Acquire
+//! atomic pair): in whatever order they happened to run, and a `Relaxed` flag orders nothing.
+//!
 //! Porting from loom mostly means renaming `loom::` to `selvedge::`, but not all of loom is
 //! here yet: `model::Builder`, `lazy_static!`, `future::block_on`, `Notify`, the leak-checking
-//! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and `UnsafeCell` only reports
-//! accesses that overlap in time (loom also reports accesses unordered by happens-before).
+//! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise
+//! `Relaxed` accesses.
 //!
 //! # What is modelled
 //!

@@ -53,7 +53,13 @@ impl Thread {
     pub fn unpark(&self) {
         let target = TaskId(self.id.0);
         point(OpKind::Unpark(target), None);
-        with_state("Thread::unpark", |s| s.task(target).park_token = true);
+        with_state("Thread::unpark", |s| {
+            s.task(target).park_token = true;
+            let me = s.current;
+            if let Some(hb) = s.hb.as_mut() {
+                hb.unpark(me, target);
+            }
+        });
     }
 }
 
@@ -104,6 +110,9 @@ pub fn park() {
         let task = s.task(id);
         assert!(task.park_token, "park resumed without a token");
         task.park_token = false;
+        if let Some(hb) = s.hb.as_mut() {
+            hb.park(id);
+        }
     });
 }
 
@@ -137,6 +146,13 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
         point(OpKind::Join(self.task), None);
+        let child = self.task;
+        with_state("JoinHandle::join", |s| {
+            let me = s.current;
+            if let Some(hb) = s.hb.as_mut() {
+                hb.join(me, child);
+            }
+        });
         let value = self
             .result
             .lock()
@@ -340,6 +356,12 @@ where
         if !finished {
             point(OpKind::Join(task), None);
         }
+        with_state("selvedge::thread::scope", |s| {
+            let me = s.current;
+            if let Some(hb) = s.hb.as_mut() {
+                hb.join(me, task);
+            }
+        });
     }
     match result {
         Ok(value) => value,

@@ -497,6 +497,13 @@ fn bad_config_values_are_errors_that_name_the_field() {
     for (config, needle) in [
         (
             Config {
+                max_schedules: Some(0),
+                ..Default::default()
+            },
+            "`Config::max_schedules` is 0",
+        ),
+        (
+            Config {
                 max_steps: 0,
                 ..Default::default()
             },
@@ -606,4 +613,85 @@ fn std_conveniences_behave_as_std() {
         assert!(!selvedge::thread::panicking());
     });
     passes_exhaustively(&report);
+}
+
+/// A message passed through a cell, published by a flag with the given orderings.
+fn publish_through_cell(store: Ordering, load: Ordering) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let cell = Arc::new(Shared(selvedge::cell::UnsafeCell::new(0)));
+        let ready = Arc::new(AtomicBool::new(false));
+        let (c2, r2) = (cell.clone(), ready.clone());
+        let t = selvedge::thread::spawn(move || {
+            c2.with_mut(|p| unsafe { *p = 42 });
+            r2.store(true, store);
+        });
+        if ready.load(load) {
+            assert_eq!(cell.with(|p| unsafe { *p }), 42);
+        }
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn unordered_cell_accesses_are_a_data_race_whatever_the_interleaving() {
+    // Goal: the race is found even though no scheduling point sits inside either access.
+    for strategy in [Strategy::Dpor, Strategy::Random, Strategy::Pct { depth: 2 }] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                max_schedules: Some(1_000),
+                ..Default::default()
+            },
+            || {
+                let cell = Arc::new(Shared(selvedge::cell::UnsafeCell::new(0)));
+                let c2 = cell.clone();
+                let t = selvedge::thread::spawn(move || c2.with_mut(|p| unsafe { *p += 1 }));
+                cell.with_mut(|p| unsafe { *p += 1 });
+                t.join().unwrap();
+            },
+        );
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy:?} missed the race"));
+        assert_eq!(failure.kind(), FailureKind::DataRace, "{failure}");
+        let text = failure.message();
+        assert!(text.starts_with("UnsafeCell#1 is written by "), "{text}");
+        assert!(text.contains("nothing orders the two accesses"), "{text}");
+        assert!(
+            text.matches(file!()).count() >= 2,
+            "both accesses located: {text}"
+        );
+    }
+}
+
+#[test]
+fn cell_accesses_ordered_by_a_lock_or_join_are_not_a_race() {
+    let report = dfs(|| {
+        let lock = Arc::new(Mutex::new(()));
+        let cell = Arc::new(Shared(selvedge::cell::UnsafeCell::new(0)));
+        let (l2, c2) = (lock.clone(), cell.clone());
+        let t = selvedge::thread::spawn(move || {
+            let _g = l2.lock().unwrap();
+            c2.with_mut(|p| unsafe { *p += 1 });
+        });
+        {
+            let _g = lock.lock().unwrap();
+            cell.with_mut(|p| unsafe { *p += 1 });
+        }
+        t.join().unwrap();
+        assert_eq!(cell.with(|p| unsafe { *p }), 2);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn release_acquire_publishes_a_cell_and_relaxed_does_not() {
+    let report = dfs(publish_through_cell(Ordering::Release, Ordering::Acquire));
+    passes_exhaustively(&report);
+    let report = dfs(publish_through_cell(Ordering::Relaxed, Ordering::Relaxed));
+    let failure = report.failure().expect("a relaxed flag orders nothing");
+    assert_eq!(failure.kind(), FailureKind::DataRace, "{failure}");
+    assert!(failure
+        .message()
+        .contains("a `Relaxed` atomic orders nothing"));
 }

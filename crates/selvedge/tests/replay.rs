@@ -96,6 +96,12 @@ fn a_valid_string_replayed_against_different_code_is_nondeterminism() {
         text.contains("run the test without `SELVEDGE_REPLAY`"),
         "{text}"
     );
+    let shown = failure.to_string();
+    assert!(
+        !shown.contains("replay it:"),
+        "a diverged schedule is not worth replaying: {shown}"
+    );
+    assert!(shown.contains("no replay string"), "{shown}");
 }
 
 #[test]

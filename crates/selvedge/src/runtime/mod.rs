@@ -13,6 +13,7 @@
 //! - A task is chosen only when `ExecState::is_enabled` says so.
 
 pub(crate) mod execution;
+pub(crate) mod happens_before;
 pub(crate) mod object;
 pub(crate) mod op;
 pub(crate) mod panic_hook;
@@ -51,6 +52,8 @@ pub(crate) struct ExecState {
     pub(crate) thread_poisoned: bool,
     /// True while a task (not the scheduler loop) is running.
     pub(crate) running_task: bool,
+    /// Vector clocks for data-race detection, from the first `UnsafeCell` access on.
+    pub(crate) hb: Option<happens_before::HappensBefore>,
 }
 
 /// One entry of the trace: an operation a task performed. `chosen` marks the ones that
@@ -209,6 +212,7 @@ impl ExecState {
             settings,
             thread_poisoned: false,
             running_task: false,
+            hb: None,
         }
     }
 
@@ -232,6 +236,22 @@ impl ExecState {
             state,
         });
         id
+    }
+
+    /// The current task publishes what it did on `object` (for race detection).
+    pub(crate) fn hb_release(&mut self, object: ObjectId) {
+        let task = self.current;
+        if let Some(hb) = self.hb.as_mut() {
+            hb.release(task, object);
+        }
+    }
+
+    /// The current task learns what was published on `object` (for race detection).
+    pub(crate) fn hb_acquire(&mut self, object: ObjectId) {
+        let task = self.current;
+        if let Some(hb) = self.hb.as_mut() {
+            hb.acquire(task, object);
+        }
     }
 
     pub(crate) fn in_task(&self) -> bool {

@@ -88,10 +88,6 @@ pub(crate) enum ObjectState {
         sent: u64,
         received: u64,
     },
-    Cell {
-        readers: Vec<Holder>,
-        writer: Option<Holder>,
-    },
     Plain,
 }
 

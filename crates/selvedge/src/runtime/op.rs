@@ -69,6 +69,8 @@ pub(crate) enum OpKind {
     Recv,
     TryRecv,
     TrySend,
+    CellRead,
+    CellWrite,
     RecvTimeout,
     TaskExit,
     /// A notify unblocked this task (recorded for ordering, never a decision).
@@ -119,6 +121,8 @@ impl OpKind {
             OpKind::TaskExit => 38,
             OpKind::Wake(_) => 39,
             OpKind::TrySend => 40,
+            OpKind::CellRead => 41,
+            OpKind::CellWrite => 42,
         }
     }
 
@@ -166,6 +170,8 @@ impl fmt::Display for OpKind {
             OpKind::Recv => "recv",
             OpKind::TryRecv => "try_recv",
             OpKind::TrySend => "try_send",
+            OpKind::CellRead => "UnsafeCell::with",
+            OpKind::CellWrite => "UnsafeCell::with_mut",
             OpKind::RecvTimeout => "recv_timeout",
             OpKind::TaskExit => "exit (spawned at)",
             OpKind::Wake(_) => "wakes",

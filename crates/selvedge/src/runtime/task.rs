@@ -149,6 +149,9 @@ pub(crate) fn spawn_task(
         try_with_state(|s| s.tasks[id.index()].yielder = yielder as *const _);
         run_body(id, body);
     });
+    if let Some(hb) = s.hb.as_mut() {
+        hb.spawn(s.current, id);
+    }
     s.spawned.push(Spawned {
         task: id,
         coroutine,
@@ -164,6 +167,9 @@ fn run_body(id: TaskId, body: Box<dyn FnOnce() + 'static>) {
     try_with_state(|s| {
         let at = s.tasks[id.index()].spawned_at;
         record_event(s, OpKind::TaskExit, None, at);
+        if let Some(hb) = s.hb.as_mut() {
+            hb.exit(id);
+        }
         s.tasks[id.index()].finished = true;
     });
 }

@@ -20,16 +20,20 @@ use std::panic::Location;
 pub use std::sync::atomic::Ordering;
 
 use super::object_id_tracking;
+use crate::runtime::happens_before::ordering_halves;
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{self, point_at, LazyObject, OpKind};
 
-/// A scheduling point before an atomic operation (nothing outside a model). Returns whether
-/// the atomic was used by an earlier execution (a `static`): its value must start over.
+/// A scheduling point before an atomic operation (nothing outside a model), and the
+/// synchronisation its orderings promise: the acquire half of `read` (for the value read) and
+/// the release half of `write` (for the value written). Returns whether the atomic was used
+/// by an earlier execution (a `static`): its value must start over.
 fn before(
     object: &LazyObject,
     kind: &'static str,
     created_at: &'static Location<'static>,
     op: OpKind,
+    (read, write): (Ordering, Ordering),
     at: &'static Location<'static>,
 ) -> bool {
     if !runtime::in_model() {
@@ -40,6 +44,18 @@ fn before(
             ObjectState::Plain
         });
     point_at(op, Some(id), at);
+    let acquire = ordering_halves(read).0 && op != OpKind::AtomicStore;
+    let release = ordering_halves(write).1 && op != OpKind::AtomicLoad;
+    if acquire || release {
+        runtime::with_state(kind, |s| {
+            if acquire {
+                s.hb_acquire(id);
+            }
+            if release {
+                s.hb_release(id);
+            }
+        });
+    }
     carried_over
 }
 
@@ -81,27 +97,27 @@ macro_rules! atomic_common {
             }
 
             #[track_caller]
-            fn point(&self, op: OpKind) {
-                if before(&self.object, stringify!($name), self.created_at, op, Location::caller()) {
+            fn point(&self, op: OpKind, orders: (Ordering, Ordering)) {
+                if before(&self.object, stringify!($name), self.created_at, op, orders, Location::caller()) {
                     self.value.store(self.initial, Ordering::SeqCst);
                 }
             }
 
             #[track_caller]
             pub fn load(&self, order: Ordering) -> $value {
-                self.point(OpKind::AtomicLoad);
+                self.point(OpKind::AtomicLoad, (order, order));
                 self.value.load(order)
             }
 
             #[track_caller]
             pub fn store(&self, value: $value, order: Ordering) {
-                self.point(OpKind::AtomicStore);
+                self.point(OpKind::AtomicStore, (order, order));
                 self.value.store(value, order)
             }
 
             #[track_caller]
             pub fn swap(&self, value: $value, order: Ordering) -> $value {
-                self.point(OpKind::AtomicRmw);
+                self.point(OpKind::AtomicRmw, (order, order));
                 self.value.swap(value, order)
             }
 
@@ -113,7 +129,7 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
-                self.point(OpKind::AtomicCas);
+                self.point(OpKind::AtomicCas, (success, success));
                 self.value.compare_exchange(current, new, success, failure)
             }
 
@@ -126,7 +142,7 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
-                self.point(OpKind::AtomicCas);
+                self.point(OpKind::AtomicCas, (success, success));
                 self.value.compare_exchange(current, new, success, failure)
             }
 
@@ -140,7 +156,7 @@ macro_rules! atomic_common {
             where
                 F: FnMut($value) -> Option<$value>,
             {
-                self.point(OpKind::AtomicRmw);
+                self.point(OpKind::AtomicRmw, (fetch_order, set_order));
                 self.value.fetch_update(set_order, fetch_order, f)
             }
 
@@ -205,7 +221,7 @@ macro_rules! atomic_int {
         $(
             #[track_caller]
             pub fn $method(&self, value: $value, order: Ordering) -> $value {
-                self.point(OpKind::AtomicRmw);
+                self.point(OpKind::AtomicRmw, (order, order));
                 self.value.$method(value, order)
             }
         )*
@@ -230,7 +246,7 @@ impl AtomicBool {
 
     #[track_caller]
     pub fn fetch_not(&self, order: Ordering) -> bool {
-        self.point(OpKind::AtomicRmw);
+        self.point(OpKind::AtomicRmw, (order, order));
         self.value.fetch_xor(true, order)
     }
 }
@@ -258,12 +274,13 @@ impl<T> AtomicPtr<T> {
     }
 
     #[track_caller]
-    fn point(&self, op: OpKind) {
+    fn point(&self, op: OpKind, orders: (Ordering, Ordering)) {
         if before(
             &self.object,
             "AtomicPtr",
             self.created_at,
             op,
+            orders,
             Location::caller(),
         ) {
             self.value.store(self.initial, Ordering::SeqCst);
@@ -272,19 +289,19 @@ impl<T> AtomicPtr<T> {
 
     #[track_caller]
     pub fn load(&self, order: Ordering) -> *mut T {
-        self.point(OpKind::AtomicLoad);
+        self.point(OpKind::AtomicLoad, (order, order));
         self.value.load(order)
     }
 
     #[track_caller]
     pub fn store(&self, value: *mut T, order: Ordering) {
-        self.point(OpKind::AtomicStore);
+        self.point(OpKind::AtomicStore, (order, order));
         self.value.store(value, order)
     }
 
     #[track_caller]
     pub fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
-        self.point(OpKind::AtomicRmw);
+        self.point(OpKind::AtomicRmw, (order, order));
         self.value.swap(value, order)
     }
 
@@ -296,7 +313,7 @@ impl<T> AtomicPtr<T> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<*mut T, *mut T> {
-        self.point(OpKind::AtomicCas);
+        self.point(OpKind::AtomicCas, (success, success));
         self.value.compare_exchange(current, new, success, failure)
     }
 
@@ -308,7 +325,7 @@ impl<T> AtomicPtr<T> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<*mut T, *mut T> {
-        self.point(OpKind::AtomicCas);
+        self.point(OpKind::AtomicCas, (success, success));
         self.value.compare_exchange(current, new, success, failure)
     }
 
@@ -322,7 +339,7 @@ impl<T> AtomicPtr<T> {
     where
         F: FnMut(*mut T) -> Option<*mut T>,
     {
-        self.point(OpKind::AtomicRmw);
+        self.point(OpKind::AtomicRmw, (fetch_order, set_order));
         self.value.fetch_update(set_order, fetch_order, f)
     }
 

@@ -68,6 +68,7 @@ impl Barrier {
         let id = self.id();
         point(OpKind::BarrierWait, Some(id));
         let waiting_in = with_state("Barrier::wait", |s| {
+            s.hb_release(id);
             let ObjectState::Barrier {
                 n_tasks,
                 arrived,
@@ -85,12 +86,14 @@ impl Barrier {
                 Some(*generation)
             }
         });
-        match waiting_in {
-            None => BarrierWaitResult(true),
+        let leader = match waiting_in {
+            None => true,
             Some(generation) => {
                 point(OpKind::BarrierBlocked(generation), Some(id));
-                BarrierWaitResult(false)
+                false
             }
-        }
+        };
+        with_state("Barrier::wait", |s| s.hb_acquire(id));
+        BarrierWaitResult(leader)
     }
 }

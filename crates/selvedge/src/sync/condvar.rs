@@ -76,6 +76,7 @@ impl Condvar {
         enqueue(id, mutex_id, true);
         point_at(OpKind::Lock, Some(mutex_id), at);
         acquire(mutex_id, at);
+        with_state("Condvar::wait", |s| s.hb_acquire(id));
         MutexGuard::from_parts(mutex, mutex_id, at)
     }
 
@@ -111,6 +112,7 @@ impl Condvar {
         point_at(OpKind::Lock, Some(mutex_id), at);
         acquire(mutex_id, at);
         let timed_out = with_state("Condvar::wait_timeout", |s| {
+            s.hb_acquire(id);
             let current = s.current;
             let ObjectState::Condvar { waiters } = s.object(id) else {
                 unreachable!("object is not a condvar")
@@ -161,6 +163,7 @@ impl Condvar {
         let id = self.id();
         point(OpKind::NotifyOne, Some(id));
         with_state("Condvar::notify_one", |s| {
+            s.hb_release(id);
             let ObjectState::Condvar { waiters } = s.object(id) else {
                 unreachable!("object is not a condvar")
             };
@@ -176,6 +179,7 @@ impl Condvar {
         let id = self.id();
         point(OpKind::NotifyAll, Some(id));
         with_state("Condvar::notify_all", |s| {
+            s.hb_release(id);
             let ObjectState::Condvar { waiters } = s.object(id) else {
                 unreachable!("object is not a condvar")
             };

@@ -104,6 +104,7 @@ impl<T> Channel<T> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push_back(value);
+        with_state("Sender::send", |s| s.hb_release(self.id));
         if rendezvous {
             point(OpKind::SendWait(ticket), Some(self.id));
         }
@@ -120,6 +121,7 @@ impl<T> Channel<T> {
             true
         });
         if taken == Some(true) {
+            with_state("Receiver::recv", |s| s.hb_acquire(self.id));
             let value = self
                 .messages
                 .lock()
@@ -228,6 +230,7 @@ impl<T> SyncSender<T> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push_back(value);
+                with_state("SyncSender::try_send", |s| s.hb_release(chan.id));
                 Ok(())
             }
             Some(Err(true)) => Err(TrySendError::Full(value)),

@@ -110,6 +110,7 @@ impl<T: ?Sized> Mutex<T> {
             match s.object(id) {
                 ObjectState::Mutex { holder } if holder.is_none() => {
                     *holder = Some((current, Location::caller()));
+                    s.hb_acquire(id);
                     true
                 }
                 _ => false,
@@ -169,6 +170,7 @@ pub(crate) fn acquire(id: ObjectId, at: &'static Location<'static>) {
             }
             _ => unreachable!("object is not a mutex"),
         }
+        s.hb_acquire(id);
     });
 }
 
@@ -187,6 +189,7 @@ pub(crate) fn release(id: ObjectId) {
             }
             _ => unreachable!("object is not a mutex"),
         }
+        s.hb_release(id);
     });
 }
 

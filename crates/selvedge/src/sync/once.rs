@@ -115,6 +115,7 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
             "a once was entered while another task initialises it"
         );
         if *done {
+            s.hb_acquire(id);
             return false;
         }
         *running = Some((current, at));
@@ -130,6 +131,7 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
         };
         *running = None;
         *done = result.is_ok();
+        s.hb_release(id);
     });
     if let Err(payload) = result {
         resume_unwind(payload);

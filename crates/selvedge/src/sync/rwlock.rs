@@ -195,6 +195,7 @@ fn take(id: ObjectId, write: bool, at: &'static Location<'static>) -> bool {
         } else {
             readers.push((current, at));
         }
+        s.hb_acquire(id);
         true
     })
 }
@@ -219,6 +220,7 @@ fn give_back(id: ObjectId, write: bool) {
                 .expect("read unlock by a non-holder");
             readers.swap_remove(i);
         }
+        s.hb_release(id);
     });
 }
 

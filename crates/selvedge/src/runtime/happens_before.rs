@@ -1,0 +1,172 @@
+//! Happens-before for data-race detection on `cell::UnsafeCell`: vector clocks updated at
+//! every synchronising operation, checked at every cell access.
+//!
+//! Synchronisation is what the code *promises*, not just the order selvedge happened to run
+//! it in: unlock→lock, spawn, exit→join, send→receive, notify→wake, barrier, once,
+//! unpark→park, and atomics with `Release`/`Acquire` (or stronger) orderings. A `Relaxed`
+//! atomic orders nothing, so a flag published with `Relaxed` does not protect the data behind
+//! it — the bug this catches, as loom does.
+//!
+//! Tracking starts when the first `UnsafeCell` of the execution is used. That is sound: an
+//! ordering path between two accesses made after that moment only goes through edges made
+//! after it, so clocks that start at zero lose nothing.
+//!
+//! Invariants: a task's own clock entry only grows; a race is reported once, the first.
+
+use std::panic::Location;
+
+use super::op::{ObjectId, TaskId};
+
+type Clock = Vec<u32>;
+
+fn join(into: &mut Clock, other: &[u32]) {
+    if into.len() < other.len() {
+        into.resize(other.len(), 0);
+    }
+    for (a, b) in into.iter_mut().zip(other) {
+        *a = (*a).max(*b);
+    }
+}
+
+/// One access to a cell: who, at which of its own clock ticks, where.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Access {
+    pub(crate) task: TaskId,
+    epoch: u32,
+    pub(crate) write: bool,
+    pub(crate) at: &'static Location<'static>,
+}
+
+#[derive(Default)]
+struct CellHistory {
+    last_write: Option<Access>,
+    reads: Vec<Access>,
+}
+
+#[derive(Default)]
+pub(crate) struct HappensBefore {
+    tasks: Vec<Clock>,
+    /// Per task: its clock when it exited, for `join`.
+    exits: Vec<Clock>,
+    /// Per task: clocks of `unpark`s aimed at it, for its next `park`.
+    unparks: Vec<Clock>,
+    /// Per object: what a release published, for the next acquire.
+    objects: Vec<Clock>,
+    cells: Vec<CellHistory>,
+}
+
+impl HappensBefore {
+    fn task(&mut self, t: TaskId) -> &mut Clock {
+        let i = t.index();
+        if self.tasks.len() <= i {
+            self.tasks.resize_with(i + 1, Clock::new);
+        }
+        let clock = &mut self.tasks[i];
+        if clock.len() <= i {
+            clock.resize(i + 1, 0);
+        }
+        if clock[i] == 0 {
+            clock[i] = 1;
+        }
+        clock
+    }
+
+    fn slot(v: &mut Vec<Clock>, i: usize) -> &mut Clock {
+        if v.len() <= i {
+            v.resize_with(i + 1, Clock::new);
+        }
+        &mut v[i]
+    }
+
+    /// `task` publishes everything it did so far on `object` (an unlock, a release store...).
+    pub(crate) fn release(&mut self, task: TaskId, object: ObjectId) {
+        let clock = self.task(task).clone();
+        join(Self::slot(&mut self.objects, object.index()), &clock);
+        self.task(task)[task.index()] += 1;
+    }
+
+    /// `task` learns everything published on `object` (a lock, an acquire load...).
+    pub(crate) fn acquire(&mut self, task: TaskId, object: ObjectId) {
+        let published = Self::slot(&mut self.objects, object.index()).clone();
+        join(self.task(task), &published);
+    }
+
+    pub(crate) fn spawn(&mut self, parent: TaskId, child: TaskId) {
+        let clock = self.task(parent).clone();
+        join(self.task(child), &clock);
+        self.task(parent)[parent.index()] += 1;
+    }
+
+    pub(crate) fn exit(&mut self, task: TaskId) {
+        let clock = self.task(task).clone();
+        *Self::slot(&mut self.exits, task.index()) = clock;
+    }
+
+    pub(crate) fn join(&mut self, joiner: TaskId, child: TaskId) {
+        let exited = Self::slot(&mut self.exits, child.index()).clone();
+        join(self.task(joiner), &exited);
+    }
+
+    pub(crate) fn unpark(&mut self, task: TaskId, target: TaskId) {
+        let clock = self.task(task).clone();
+        join(Self::slot(&mut self.unparks, target.index()), &clock);
+        self.task(task)[task.index()] += 1;
+    }
+
+    pub(crate) fn park(&mut self, task: TaskId) {
+        let unparked = Self::slot(&mut self.unparks, task.index()).clone();
+        join(self.task(task), &unparked);
+    }
+
+    /// Records an access to `cell`; returns the earlier access it races with, if any.
+    pub(crate) fn access(
+        &mut self,
+        task: TaskId,
+        cell: ObjectId,
+        write: bool,
+        at: &'static Location<'static>,
+    ) -> Option<Access> {
+        let clock = self.task(task).clone();
+        let epoch = clock[task.index()];
+        let i = cell.index();
+        if self.cells.len() <= i {
+            self.cells.resize_with(i + 1, CellHistory::default);
+        }
+        let history = &mut self.cells[i];
+        let unordered = |a: &Access| {
+            a.task != task && clock.get(a.task.index()).copied().unwrap_or(0) < a.epoch
+        };
+        let race = history.last_write.filter(unordered).or_else(|| {
+            if write {
+                history.reads.iter().copied().find(unordered)
+            } else {
+                None
+            }
+        });
+        let access = Access {
+            task,
+            epoch,
+            write,
+            at,
+        };
+        if write {
+            history.last_write = Some(access);
+            history.reads.clear();
+        } else {
+            history.reads.retain(|r| r.task != task);
+            history.reads.push(access);
+        }
+        race
+    }
+}
+
+/// The acquire and release halves of an atomic ordering.
+pub(crate) fn ordering_halves(order: std::sync::atomic::Ordering) -> (bool, bool) {
+    use std::sync::atomic::Ordering::*;
+    match order {
+        Relaxed => (false, false),
+        Acquire => (true, false),
+        Release => (false, true),
+        _ => (true, true),
+    }
+}
