@@ -57,16 +57,7 @@ impl Strategy for Dfs {
         let chosen = if self.depth < self.stack.len() {
             let node = &self.stack[self.depth];
             let chosen = node.options[node.index];
-            if !decision.candidates.iter().any(|c| c.task == chosen) {
-                return Err(Refusal::Diverged(format!(
-                    "re-running the same schedule prefix took a different path at step {}: task {} \
-                     was ready before and is not now. The test must be deterministic given the \
-                     schedule: no real randomness, wall-clock time, `std` threads or `std` locks \
-                     shared across executions",
-                    self.depth + 1,
-                    chosen.0
-                )));
-            }
+            decision.replaying(chosen)?;
             chosen
         } else {
             let mut options = Vec::with_capacity(decision.candidates.len());

@@ -199,16 +199,7 @@ impl Strategy for Dpor {
             self.nodes.get(self.depth - self.base()).map(|n| n.chosen)
         };
         if let Some(chosen) = fixed {
-            if !decision.candidates.iter().any(|c| c.task == chosen) {
-                return Err(Refusal::Diverged(format!(
-                    "re-running the same schedule prefix took a different path at step {}: task {} \
-                     was ready before and is not now. The test must be deterministic given the \
-                     schedule: no real randomness, wall-clock time, `std` threads or `std` locks \
-                     shared across executions",
-                    self.depth + 1,
-                    chosen.0
-                )));
-            }
+            decision.replaying(chosen)?;
             self.depth += 1;
             return Ok(chosen);
         }

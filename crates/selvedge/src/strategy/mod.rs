@@ -61,6 +61,22 @@ pub(crate) struct Decision<'a> {
 }
 
 impl Decision<'_> {
+    /// Checks that `task`, chosen here when this schedule prefix ran before, can still run:
+    /// an exhaustive search re-runs prefixes and needs the test to repeat itself.
+    pub(crate) fn replaying(&self, task: TaskId) -> Result<(), Refusal> {
+        if self.candidates.iter().any(|c| c.task == task) {
+            return Ok(());
+        }
+        Err(Refusal::Diverged(format!(
+            "re-running the same schedule prefix took a different path at step {}: task {} was \
+             ready before and is not now. The test must be deterministic given the schedule: no \
+             real randomness, wall-clock time, `std` threads or `std` locks shared across \
+             executions",
+            self.step + 1,
+            task.0
+        )))
+    }
+
     /// The candidate that continues the previous task, if it is still enabled: choosing any
     /// other is a preemption.
     pub(crate) fn continuing(&self) -> Option<usize> {
