@@ -13,6 +13,8 @@
 //!
 //! Invariant: a subtree never changes a decision above its root; it only reports races there.
 
+use std::sync::{Arc, Mutex};
+
 use rayon::prelude::*;
 
 use crate::explorer::{run_strategy, Context, Tally};
@@ -24,13 +26,38 @@ use crate::strategy::{Candidate, Coverage, Dpor, RaceReport, Strategy as _};
 /// subtree amortises the cost of handing it to a thread.
 const SPLIT_DEPTH: usize = 8;
 
+/// Worker pools kept across explorations, one per size: their threads keep their task stacks,
+/// so a short exploration does not pay for new threads and freshly mapped stacks.
+static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+
+fn pool(workers: usize) -> Arc<rayon::ThreadPool> {
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == workers) {
+        return pool.clone();
+    }
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .thread_name(|i| format!("selvedge-worker-{i}"))
+            .build()
+            .expect("selvedge could not start its worker threads"),
+    );
+    pools.push((workers, pool.clone()));
+    pool
+}
+
+/// Drops the pool of this size: one of its threads may have had its panic state ruined.
+fn retire(workers: usize) {
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    pools.retain(|(n, _)| *n != workers);
+}
+
 pub(crate) fn explore(context: &Context<'_>, workers: usize) -> (Tally, Coverage) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("selvedge-worker-{i}"))
-        .build()
-        .expect("selvedge could not start its worker threads");
+    let pool = pool(workers);
     let (tally, _) = pool.install(|| subtree(context, Vec::new(), Vec::new()));
+    if context.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+        retire(workers);
+    }
     let coverage = if tally.finished() {
         Coverage::Sampled
     } else {
