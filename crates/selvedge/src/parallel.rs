@@ -13,7 +13,7 @@
 //!
 //! Invariant: a subtree never changes a decision above its root; it only reports races there.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -26,37 +26,41 @@ use crate::strategy::{Candidate, Coverage, Dpor, RaceReport, Strategy as _};
 /// subtree amortises the cost of handing it to a thread.
 const SPLIT_DEPTH: usize = 8;
 
-/// Worker pools kept across explorations, one per size: their threads keep their task stacks,
-/// so a short exploration does not pay for new threads and freshly mapped stacks.
-static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+/// Idle worker pools kept across explorations: their threads keep their task stacks, so a
+/// short exploration does not pay for new threads and freshly mapped stacks. An exploration
+/// takes a pool for itself and gives it back when done, so a pool whose thread had its panic
+/// state ruined is simply never given back, and no other exploration ever runs on it.
+static IDLE_POOLS: Mutex<Vec<(usize, rayon::ThreadPool)>> = Mutex::new(Vec::new());
 
-fn pool(workers: usize) -> Arc<rayon::ThreadPool> {
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == workers) {
-        return pool.clone();
+/// Pools kept idle at most; more concurrent explorations build their own.
+const MAX_IDLE_POOLS: usize = 4;
+
+fn take_pool(workers: usize) -> rayon::ThreadPool {
+    let mut idle = IDLE_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = idle.iter().position(|(n, _)| *n == workers) {
+        return idle.swap_remove(i).1;
     }
-    let pool = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .thread_name(|i| format!("selvedge-worker-{i}"))
-            .build()
-            .expect("selvedge could not start its worker threads"),
-    );
-    pools.push((workers, pool.clone()));
-    pool
+    drop(idle);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("selvedge-worker-{i}"))
+        .build()
+        .expect("selvedge could not start its worker threads")
 }
 
-/// Drops the pool of this size: one of its threads may have had its panic state ruined.
-fn retire(workers: usize) {
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    pools.retain(|(n, _)| *n != workers);
+fn give_back(workers: usize, pool: rayon::ThreadPool) {
+    let mut idle = IDLE_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < MAX_IDLE_POOLS {
+        idle.push((workers, pool));
+    }
 }
 
 pub(crate) fn explore(context: &Context<'_>, workers: usize) -> (Tally, Coverage) {
-    let pool = pool(workers);
+    let pool = take_pool(workers);
     let (tally, _) = pool.install(|| subtree(context, Vec::new(), Vec::new()));
-    if context.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
-        retire(workers);
+    // A cancelled run may have left a worker thread unusable: let the pool go.
+    if !context.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+        give_back(workers, pool);
     }
     let coverage = if tally.finished() {
         Coverage::Sampled
