@@ -19,26 +19,9 @@ const SEED: u64 = 1;
 static SELVEDGE_PASSED: AtomicU64 = AtomicU64::new(0);
 static SHUTTLE_PASSED: AtomicU64 = AtomicU64::new(0);
 
-/// The program, written against shuttle's API.
-fn shuttle_mutex_counter(threads: usize, increments: usize) {
-    use shuttle::sync::{Arc, Mutex};
-
-    let counter = Arc::new(Mutex::new(0u64));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let counter = counter.clone();
-            shuttle::thread::spawn(move || {
-                for _ in 0..increments {
-                    *counter.lock().unwrap() += 1;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.join().unwrap();
-    }
-    let total = *counter.lock().unwrap();
-    assert_eq!(total, (threads * increments) as u64);
+/// The programs, written against shuttle's API.
+mod shuttle_programs {
+    selvedge_bench::define_programs!(shuttle);
 }
 
 /// Runs the selvedge program under `Strategy::Random` and checks the report (no failure, no
@@ -85,7 +68,7 @@ fn run_shuttle(schedules: usize) -> Duration {
     let start = Instant::now();
     shuttle::check_random(
         || {
-            shuttle_mutex_counter(THREADS, INCREMENTS);
+            shuttle_programs::mutex_counter(THREADS, INCREMENTS);
             SHUTTLE_PASSED.fetch_add(1, Ordering::Relaxed);
         },
         schedules,

@@ -3,103 +3,122 @@
 //! The benchmarks under `benches/` run these programs (and shuttle or loom ports of them) and
 //! time the exploration; the tests below run them at a tiny size so the benchmarks cannot rot.
 
-use selvedge::sync::atomic::{AtomicUsize, Ordering};
-use selvedge::sync::{Arc, Mutex};
+/// Defines the benchmark programs against one tool's API (`selvedge`, `loom` or `shuttle`:
+/// their `thread`, `sync` and `sync::atomic` modules have the same shape), so every tool runs
+/// exactly the same code.
+#[macro_export]
+macro_rules! define_programs {
+    ($tool:ident) => {
+        use $tool::sync::atomic::{AtomicUsize, Ordering};
+        use $tool::sync::{Arc, Mutex};
 
-/// `threads` threads each increment a shared `Mutex<u64>` `increments` times; the main thread
-/// joins them all and asserts the total is `threads * increments`.
-pub fn selvedge_mutex_counter(threads: usize, increments: usize) {
-    let counter = Arc::new(Mutex::new(0u64));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let counter = counter.clone();
-            selvedge::thread::spawn(move || {
-                for _ in 0..increments {
-                    *counter.lock().unwrap() += 1;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.join().unwrap();
-    }
-    let total = *counter.lock().unwrap();
-    assert_eq!(total, (threads * increments) as u64);
-}
-
-/// The main thread spawns one thread; each of the two does `n` `fetch_add(1, SeqCst)` on one
-/// shared `AtomicUsize`. The main thread joins the other and asserts the total is `2 * n`.
-pub fn selvedge_shared_fetch_add(n: usize) {
-    let x = Arc::new(AtomicUsize::new(0));
-    let x2 = x.clone();
-    let t = selvedge::thread::spawn(move || {
-        for _ in 0..n {
-            x2.fetch_add(1, Ordering::SeqCst);
+        /// `threads` threads each increment a shared `Mutex<u64>` `increments` times; the main
+        /// thread joins them all and asserts the total is `threads * increments`.
+        pub fn mutex_counter(threads: usize, increments: usize) {
+            let counter = Arc::new(Mutex::new(0u64));
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let counter = counter.clone();
+                    $tool::thread::spawn(move || {
+                        for _ in 0..increments {
+                            *counter.lock().unwrap() += 1;
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap();
+            }
+            let total = *counter.lock().unwrap();
+            assert_eq!(total, (threads * increments) as u64);
         }
-    });
-    for _ in 0..n {
-        x.fetch_add(1, Ordering::SeqCst);
-    }
-    t.join().unwrap();
-    assert_eq!(x.load(Ordering::SeqCst), 2 * n);
+
+        /// The main thread spawns one thread; each of the two does `n` `fetch_add(1, SeqCst)`
+        /// on one shared `AtomicUsize`; the main thread joins and asserts the total is `2 * n`.
+        pub fn shared_fetch_add(n: usize) {
+            let x = Arc::new(AtomicUsize::new(0));
+            let x2 = x.clone();
+            let t = $tool::thread::spawn(move || {
+                for _ in 0..n {
+                    x2.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            for _ in 0..n {
+                x.fetch_add(1, Ordering::SeqCst);
+            }
+            t.join().unwrap();
+            assert_eq!(x.load(Ordering::SeqCst), 2 * n);
+        }
+
+        /// The main thread and one spawned thread each do one `fetch_add` on an atomic of
+        /// their own; nothing is shared, so one execution covers every interleaving.
+        pub fn disjoint_atomics() {
+            let a = Arc::new(AtomicUsize::new(0));
+            let b = Arc::new(AtomicUsize::new(0));
+            let b2 = b.clone();
+            let t = $tool::thread::spawn(move || {
+                b2.fetch_add(1, Ordering::SeqCst);
+            });
+            a.fetch_add(1, Ordering::SeqCst);
+            t.join().unwrap();
+            assert_eq!(a.load(Ordering::SeqCst), 1);
+            assert_eq!(b.load(Ordering::SeqCst), 1);
+        }
+
+        /// A BUG: two threads each read a shared atomic and then store the value read plus
+        /// one; the main thread joins both and asserts 2, which fails when both read 0.
+        pub fn lost_update() {
+            let x = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let x = x.clone();
+                    $tool::thread::spawn(move || {
+                        let v = x.load(Ordering::SeqCst);
+                        x.store(v + 1, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap();
+            }
+            assert_eq!(x.load(Ordering::SeqCst), 2, "an update was lost");
+        }
+
+        /// A BUG: two threads take mutexes `a` and `b` in opposite orders, so they deadlock
+        /// when each holds its first lock; the main thread joins both.
+        pub fn lock_order_deadlock() {
+            let a = Arc::new(Mutex::new(0u64));
+            let b = Arc::new(Mutex::new(0u64));
+            let (a1, b1) = (a.clone(), b.clone());
+            let t1 = $tool::thread::spawn(move || {
+                let mut ga = a1.lock().unwrap();
+                let mut gb = b1.lock().unwrap();
+                *ga += 1;
+                *gb += 1;
+            });
+            let (a2, b2) = (a, b);
+            let t2 = $tool::thread::spawn(move || {
+                let mut gb = b2.lock().unwrap();
+                let mut ga = a2.lock().unwrap();
+                *ga += 1;
+                *gb += 1;
+            });
+            t1.join().unwrap();
+            t2.join().unwrap();
+        }
+    };
 }
 
-/// The main thread and one spawned thread each do one `fetch_add` on an atomic of their own;
-/// nothing is shared, so one execution covers every interleaving.
-pub fn selvedge_disjoint_atomics() {
-    let a = Arc::new(AtomicUsize::new(0));
-    let b = Arc::new(AtomicUsize::new(0));
-    let b2 = b.clone();
-    let t = selvedge::thread::spawn(move || {
-        b2.fetch_add(1, Ordering::SeqCst);
-    });
-    a.fetch_add(1, Ordering::SeqCst);
-    t.join().unwrap();
-    assert_eq!(a.load(Ordering::SeqCst), 1);
-    assert_eq!(b.load(Ordering::SeqCst), 1);
+/// The programs written against selvedge's API.
+pub mod programs {
+    crate::define_programs!(selvedge);
 }
 
-/// A BUG: two threads each read a shared atomic and then store the value read plus one; the
-/// main thread joins both and asserts the total is 2, which fails when both read 0.
-pub fn selvedge_lost_update() {
-    let x = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..2)
-        .map(|_| {
-            let x = x.clone();
-            selvedge::thread::spawn(move || {
-                let v = x.load(Ordering::SeqCst);
-                x.store(v + 1, Ordering::SeqCst);
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.join().unwrap();
-    }
-    assert_eq!(x.load(Ordering::SeqCst), 2, "an update was lost");
-}
-
-/// A BUG: two threads take mutexes `a` and `b` in opposite orders, so they deadlock when each
-/// holds its first lock; the main thread joins both.
-pub fn selvedge_lock_order_deadlock() {
-    let a = Arc::new(Mutex::new(0u64));
-    let b = Arc::new(Mutex::new(0u64));
-    let (a1, b1) = (a.clone(), b.clone());
-    let t1 = selvedge::thread::spawn(move || {
-        let mut ga = a1.lock().unwrap();
-        let mut gb = b1.lock().unwrap();
-        *ga += 1;
-        *gb += 1;
-    });
-    let (a2, b2) = (a, b);
-    let t2 = selvedge::thread::spawn(move || {
-        let mut gb = b2.lock().unwrap();
-        let mut ga = a2.lock().unwrap();
-        *ga += 1;
-        *gb += 1;
-    });
-    t1.join().unwrap();
-    t2.join().unwrap();
-}
+pub use programs::{
+    disjoint_atomics as selvedge_disjoint_atomics,
+    lock_order_deadlock as selvedge_lock_order_deadlock, lost_update as selvedge_lost_update,
+    mutex_counter as selvedge_mutex_counter, shared_fetch_add as selvedge_shared_fetch_add,
+};
 
 /// The ideal execution count of [`selvedge_mutex_counter`]: the distinct orders in which the
 /// `threads * increments` critical sections can take the lock, `(T*K)! / (K!)^T`.
