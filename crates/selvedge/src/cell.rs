@@ -67,21 +67,15 @@ impl<T: ?Sized> UnsafeCell<T> {
         if !runtime::in_model() {
             return;
         }
-        let carried_over = with_state("UnsafeCell", |s| {
+        let (id, carried_over) = with_state("UnsafeCell", |s| {
             self.object
                 .get_tracking(s, ObjectKind::Cell, self.created_at, || ObjectState::Plain)
-                .1
         });
-        crate::sync::refuse_carried_value(
-            carried_over,
-            self.zero_sized,
-            "UnsafeCell",
-            self.created_at,
-        );
+        // Outside the state borrow: the panic hook must be able to record this panic.
+        if carried_over {
+            crate::sync::refuse_carried_value(self.zero_sized, "UnsafeCell", self.created_at);
+        }
         with_state("UnsafeCell", |s| {
-            let id = self
-                .object
-                .get(s, ObjectKind::Cell, self.created_at, || ObjectState::Plain);
             let task = s.current;
             let kind = if write {
                 OpKind::CellWrite

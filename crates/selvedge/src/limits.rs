@@ -40,3 +40,7 @@ pub(crate) const MAX_FUTILE_YIELDS: u32 = 64;
 
 /// Executions spent looking for the same failure with fewer preemptions before it is shown.
 pub(crate) const MINIMISE_MAX_SCHEDULES: usize = 20_000;
+
+/// Idle worker pools kept for later parallel explorations; more concurrent explorations build
+/// their own and let them go.
+pub(crate) const MAX_IDLE_POOLS: usize = 4;

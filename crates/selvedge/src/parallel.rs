@@ -32,9 +32,6 @@ const SPLIT_DEPTH: usize = 8;
 /// state ruined is simply never given back, and no other exploration ever runs on it.
 static IDLE_POOLS: Mutex<Vec<(usize, rayon::ThreadPool)>> = Mutex::new(Vec::new());
 
-/// Pools kept idle at most; more concurrent explorations build their own.
-const MAX_IDLE_POOLS: usize = 4;
-
 fn take_pool(workers: usize) -> rayon::ThreadPool {
     let mut idle = IDLE_POOLS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(i) = idle.iter().position(|(n, _)| *n == workers) {
@@ -50,7 +47,7 @@ fn take_pool(workers: usize) -> rayon::ThreadPool {
 
 fn give_back(workers: usize, pool: rayon::ThreadPool) {
     let mut idle = IDLE_POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    if idle.len() < MAX_IDLE_POOLS {
+    if idle.len() < crate::limits::MAX_IDLE_POOLS {
         idle.push((workers, pool));
     }
 }

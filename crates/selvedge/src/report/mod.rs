@@ -61,6 +61,8 @@ pub(crate) struct BlockedTask {
     pub(crate) operation: String,
     pub(crate) location: String,
     pub(crate) waits_for: Option<String>,
+    /// The short name of what it waits for (`Mutex#2`, a task), for the interleaving table.
+    pub(crate) object: Option<String>,
     pub(crate) reason: String,
     /// (task id, name, where it acquired the object) of each task holding what this waits for.
     pub(crate) holders: Vec<(u32, String, String)>,
@@ -167,10 +169,7 @@ impl Failure {
                 rows.push(TraceRow {
                     task_name: b.name.clone(),
                     operation: format!("{} (never returns)", b.operation),
-                    object: b
-                        .waits_for
-                        .as_ref()
-                        .map(|w| w.split(" (").next().unwrap_or(w).to_string()),
+                    object: b.object.clone(),
                     location: b.location.clone(),
                     switch: last_task.is_some_and(|t| t.0 != b.task),
                     stuck: true,

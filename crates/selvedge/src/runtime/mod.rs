@@ -346,6 +346,7 @@ impl ExecState {
                 .map(|o| &self.objects[o.index()]);
             let mut holders: Vec<Holder> = Vec::new();
             let mut waits_for = None;
+            let mut object_name = object.map(Object::name);
             if let Some(obj) = object {
                 waits_for = Some(format!("{} (created at {})", obj.name(), obj.created_at));
                 match &obj.state {
@@ -361,6 +362,7 @@ impl ExecState {
                 }
             }
             if let OpKind::Join(target) = op.kind {
+                object_name = Some(self.task_name(target));
                 waits_for = Some(format!("{} to finish", self.task_name(target)));
                 holders.push((target, self.tasks[target.index()].spawned_at));
             }
@@ -381,6 +383,7 @@ impl ExecState {
                 operation,
                 location: op.location.to_string(),
                 waits_for,
+                object: object_name,
                 reason,
                 holders: holders
                     .into_iter()

@@ -58,12 +58,11 @@ pub(crate) fn object_id_tracking(
 /// depend on each other; only a value with nothing in it (`Mutex<()>`) may be shared so.
 #[track_caller]
 pub(crate) fn refuse_carried_value(
-    carried_over: bool,
     zero_sized: bool,
     what: &str,
     created_at: &'static Location<'static>,
 ) {
-    if carried_over && !zero_sized {
+    if !zero_sized {
         panic!(
             "the {what} created at {created_at} was already used by an earlier execution (is it a \
              `static`?): its value is not reset between executions, so every execution after the \

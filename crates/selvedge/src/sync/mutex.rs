@@ -85,7 +85,7 @@ impl<T: ?Sized> Mutex<T> {
             || ObjectState::Mutex { holder: None },
         );
         if carried_over {
-            refuse_carried_value(true, self.zero_sized, "Mutex", self.created_at);
+            refuse_carried_value(self.zero_sized, "Mutex", self.created_at);
             self.poisoned.store(false, Ordering::Relaxed);
         }
         id

@@ -91,7 +91,7 @@ impl<T: ?Sized> RwLock<T> {
             },
         );
         if carried_over {
-            refuse_carried_value(true, self.zero_sized, "RwLock", self.created_at);
+            refuse_carried_value(self.zero_sized, "RwLock", self.created_at);
             self.poisoned.store(false, Ordering::Relaxed);
         }
         id
