@@ -229,10 +229,23 @@ fn minimise(failure: &mut Failure, context: &Context<'_>) {
     }
 }
 
+/// How many executions `run_strategy` counts locally before adding them to the shared count.
+const EXECUTION_BATCH: u64 = 32;
+
 /// Runs executions until `strategy` is done, a failure is found or a budget is spent.
 pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Context<'_>) -> Tally {
     let config = context.config;
     let cap = config.schedules() as u64;
+    // Far from the cap, executions are added to the shared count in batches, so parallel
+    // workers do not contend for its cache line every execution; within `slack` of the cap
+    // they are added one by one, which keeps the cap exact: the other workers together hold
+    // back fewer than `slack` executions.
+    let slack = (config.workers() as u64).saturating_mul(EXECUTION_BATCH);
+    let mut held_back = 0u64;
+    // Each execution clones the body's `Arc` for its main task. A wrapper private to this
+    // thread keeps that reference count off the cache line shared with other workers.
+    let shared_body = context.body.clone();
+    let body: execution::TestBody = Arc::new(move || shared_body());
     let mut tally = Tally::default();
     loop {
         if context.cancelled.load(Ordering::Relaxed) {
@@ -246,16 +259,25 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
                 break;
             }
         }
-        if context.executions.load(Ordering::Relaxed) >= cap {
+        let counted = context.executions.load(Ordering::Relaxed) + held_back;
+        if counted >= cap {
             tally.out_of_schedules = true;
             break;
         }
         if !strategy.next_execution() {
             break;
         }
-        context.executions.fetch_add(1, Ordering::Relaxed);
+        if cap - counted > slack {
+            held_back += 1;
+            if held_back == EXECUTION_BATCH {
+                context.executions.fetch_add(held_back, Ordering::Relaxed);
+                held_back = 0;
+            }
+        } else {
+            context.executions.fetch_add(1, Ordering::Relaxed);
+        }
         tally.schedules += 1;
-        let mut outcome = execution::run(strategy, context.limits, context.body);
+        let mut outcome = execution::run(strategy, context.limits, &body);
         tally.redundant += u64::from(outcome.redundant);
         let hash = outcome
             .choices
@@ -293,7 +315,9 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             tally.failure = Some(Failure::from_outcome(raw, &outcome, provenance));
             break;
         }
+        outcome.state.recycle();
     }
+    context.executions.fetch_add(held_back, Ordering::Relaxed);
     tally
 }
 

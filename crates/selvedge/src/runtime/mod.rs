@@ -67,7 +67,38 @@ pub(crate) struct TraceEvent {
 
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
+/// Generation numbers a thread takes from `NEXT_GENERATION` at a time, so parallel workers do
+/// not contend for that counter's cache line on every execution.
+const GENERATION_BLOCK: u64 = 1024;
+
+/// A generation number no other execution, on any thread, has had.
+fn next_generation() -> u64 {
+    thread_local! {
+        /// The rest of this thread's block: `(next, end)`.
+        static BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    BLOCK.with(|block| {
+        let (next, end) = block.get();
+        if next < end {
+            block.set((next + 1, end));
+            return next;
+        }
+        let start = NEXT_GENERATION.fetch_add(GENERATION_BLOCK, Ordering::Relaxed);
+        block.set((start + 1, start + GENERATION_BLOCK));
+        start
+    })
+}
+
+/// The emptied buffers of the last execution on this OS thread (see `ExecState::recycle`).
+#[derive(Default)]
+struct SpareBuffers {
+    tasks: Vec<TaskSlot>,
+    objects: Vec<Object>,
+    trace: Vec<TraceEvent>,
+}
+
 thread_local! {
+    static SPARE_BUFFERS: RefCell<SpareBuffers> = RefCell::new(SpareBuffers::default());
     pub(crate) static CURRENT: Cell<*const RefCell<ExecState>> = const { Cell::new(std::ptr::null()) };
 }
 
@@ -199,12 +230,13 @@ pub(crate) fn record_event(
 
 impl ExecState {
     pub(crate) fn new(settings: task::TaskSettings) -> ExecState {
+        let spare = SPARE_BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
         ExecState {
-            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
-            tasks: Vec::new(),
-            objects: Vec::new(),
+            generation: next_generation(),
+            tasks: spare.tasks,
+            objects: spare.objects,
             ordinals: Ordinals::default(),
-            trace: Vec::new(),
+            trace: spare.trace,
             current: TaskId(0),
             clock_ns: 0,
             failure: None,
@@ -214,6 +246,27 @@ impl ExecState {
             running_task: false,
             hb: None,
         }
+    }
+
+    /// Keeps this finished execution's buffers (emptied) for the next execution on this OS
+    /// thread, so a steady exploration does not allocate them afresh every time.
+    pub(crate) fn recycle(self) {
+        let ExecState {
+            mut tasks,
+            mut objects,
+            mut trace,
+            ..
+        } = self;
+        tasks.clear();
+        objects.clear();
+        trace.clear();
+        SPARE_BUFFERS.with(|b| {
+            *b.borrow_mut() = SpareBuffers {
+                tasks,
+                objects,
+                trace,
+            }
+        });
     }
 
     pub(crate) fn register(

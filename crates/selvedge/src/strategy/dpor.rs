@@ -2,7 +2,7 @@
 //! Partial Order Reduction", POPL 2014): explore one execution per Mazurkiewicz trace, give
 //! or take the few the sleep sets cut short.
 //!
-//! Each execution runs to its end; then `races::analyse` computes happens-before and the
+//! Each execution runs to its end; then `races::Analysis::analyse` computes happens-before and the
 //! races of the whole execution. For each race `(i, j)`, if no task that could start the
 //! reversed continuation (the initials of `notdep(i).j`) is already in the backtrack set of
 //! decision `i`, one is added. The next execution replays the path up to the deepest decision
@@ -21,7 +21,7 @@
 //! - A task is chosen at a decision only if it is enabled there and not asleep.
 //! - When every enabled task is asleep the execution is redundant and ends early.
 
-use super::races::{analyse, Analysis};
+use super::races::Analysis;
 
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
 use crate::runtime::{TaskId, TraceEvent};
@@ -56,14 +56,22 @@ impl Node {
     /// The sleep set a child inherits after `taken` runs here: the sleepers whose next
     /// operation does not conflict with it.
     pub(crate) fn sleep_after(&self, taken: TaskId) -> Vec<Candidate> {
+        let mut sleep = Vec::new();
+        self.sleep_after_into(taken, &mut sleep);
+        sleep
+    }
+
+    /// `sleep_after`, appended to `sleep`.
+    fn sleep_after_into(&self, taken: TaskId, sleep: &mut Vec<Candidate>) {
         let Some(taken) = self.candidate(taken) else {
-            return Vec::new();
+            return;
         };
-        self.sleep
-            .iter()
-            .copied()
-            .filter(|q| q.task != taken.task && !q.conflicts_with(&taken))
-            .collect()
+        sleep.extend(
+            self.sleep
+                .iter()
+                .copied()
+                .filter(|q| q.task != taken.task && !q.conflicts_with(&taken)),
+        );
     }
 
     /// Adds a backtrack point for a race whose reversal can start with any of `initials`
@@ -116,6 +124,30 @@ pub(crate) struct Dpor {
     exhausted: bool,
     /// Races reaching above the subtree, for the coordinator.
     reports: Vec<RaceReport>,
+    scratch: Scratch,
+}
+
+/// Buffers reused from execution to execution, so a steady exploration allocates next to
+/// nothing: the last analysis, popped nodes, and room for race initials. They outlive a
+/// `Dpor` in a per-thread cache, so the many short subtrees of a parallel exploration reuse
+/// them too.
+#[derive(Default)]
+struct Scratch {
+    analysis: Analysis,
+    spare: Vec<Node>,
+    sequence: Vec<usize>,
+    initials: Vec<TaskId>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Option<Box<Scratch>>> = const { std::cell::Cell::new(None) };
+}
+
+impl Drop for Dpor {
+    fn drop(&mut self) {
+        let scratch = std::mem::take(&mut self.scratch);
+        SCRATCH.with(|s| s.set(Some(Box::new(scratch))));
+    }
 }
 
 impl Dpor {
@@ -141,42 +173,60 @@ impl Dpor {
             executions: 0,
             exhausted: false,
             reports: Vec::new(),
+            scratch: SCRATCH.with(|s| s.take()).map(|b| *b).unwrap_or_default(),
         }
     }
 
     /// The coordinated decisions of the first path, and the races reaching above the subtree.
-    pub(crate) fn into_parts(self) -> (Vec<Node>, Vec<RaceReport>) {
-        (self.nodes, self.reports)
+    pub(crate) fn into_parts(mut self) -> (Vec<Node>, Vec<RaceReport>) {
+        (
+            std::mem::take(&mut self.nodes),
+            std::mem::take(&mut self.reports),
+        )
     }
 
     fn base(&self) -> usize {
         self.prefix.len()
     }
 
-    /// The sleep set a new decision inherits from its parent.
-    fn inherited_sleep(&self) -> Vec<Candidate> {
+    /// Writes the sleep set a new decision inherits from its parent into `sleep`.
+    fn inherit_sleep(&self, sleep: &mut Vec<Candidate>) {
+        sleep.clear();
         match (self.depth - self.base()).checked_sub(1) {
-            None => self.root_sleep.clone(),
+            None => sleep.extend_from_slice(&self.root_sleep),
             Some(parent) => {
                 let parent = &self.nodes[parent];
-                parent.sleep_after(parent.chosen)
+                parent.sleep_after_into(parent.chosen, sleep);
             }
         }
     }
 
-    fn add_backtrack_points(&mut self, analysis: &Analysis) {
+    /// Drops the decisions from depth `base + len` down, keeping their buffers.
+    fn truncate_nodes(&mut self, len: usize) {
+        if len < self.nodes.len() {
+            self.scratch.spare.extend(self.nodes.drain(len..));
+        }
+    }
+
+    fn add_backtrack_points(&mut self) {
         let base = self.base();
+        let Scratch {
+            analysis,
+            sequence,
+            initials,
+            ..
+        } = &mut self.scratch;
         for &(i, j) in &analysis.races {
-            let initials = analysis.initials(i, j);
+            analysis.initials(i, j, sequence, initials);
             let racer = analysis.steps[j].task;
             if i < base {
                 self.reports.push(RaceReport {
                     depth: i,
-                    initials,
+                    initials: initials.clone(),
                     racer,
                 });
             } else if let Some(node) = self.nodes.get_mut(i - base) {
-                node.add_race(&initials, racer);
+                node.add_race(initials, racer);
             }
         }
     }
@@ -203,22 +253,30 @@ impl Strategy for Dpor {
             self.depth += 1;
             return Ok(chosen);
         }
-        let sleep = self.inherited_sleep();
+        let mut node = self.scratch.spare.pop().unwrap_or_else(|| Node {
+            candidates: Vec::new(),
+            chosen: TaskId(0),
+            backtrack: Vec::new(),
+            sleep: Vec::new(),
+        });
+        self.inherit_sleep(&mut node.sleep);
+        let sleep = &node.sleep;
         let awake = |c: &&Candidate| !sleep.iter().any(|s| s.task == c.task);
         let continuing = decision
             .continuing()
             .map(|i| &decision.candidates[i])
             .filter(awake);
         let Some(first) = continuing.or_else(|| decision.candidates.iter().find(awake)) else {
+            self.scratch.spare.push(node);
             return Err(Refusal::Redundant);
         };
         let chosen = first.task;
-        self.nodes.push(Node {
-            candidates: decision.candidates.to_vec(),
-            chosen,
-            backtrack: vec![chosen],
-            sleep,
-        });
+        node.candidates.clear();
+        node.candidates.extend_from_slice(decision.candidates);
+        node.chosen = chosen;
+        node.backtrack.clear();
+        node.backtrack.push(chosen);
+        self.nodes.push(node);
         self.depth += 1;
         Ok(chosen)
     }
@@ -226,9 +284,9 @@ impl Strategy for Dpor {
     fn finish_execution(&mut self, trace: &[TraceEvent], choices: &[TaskId]) {
         assert!(choices.len() <= self.depth, "more choices than decisions");
         // A failure or a redundant execution may end early; deeper nodes are stale then.
-        self.nodes.truncate(self.depth.saturating_sub(self.base()));
-        let analysis = analyse(trace);
-        self.add_backtrack_points(&analysis);
+        self.truncate_nodes(self.depth.saturating_sub(self.base()));
+        self.scratch.analysis.analyse(trace);
+        self.add_backtrack_points();
         let base = self.base();
         while !self.nodes.is_empty() {
             if base + self.nodes.len() - 1 < self.coordinated_below {
@@ -245,7 +303,7 @@ impl Strategy for Dpor {
                 node.chosen = task;
                 return;
             }
-            self.nodes.pop();
+            self.truncate_nodes(self.nodes.len() - 1);
         }
         self.exhausted = true;
     }

@@ -22,18 +22,19 @@
 use crate::runtime::{OpKind, TaskId, TraceEvent};
 
 /// Vector clocks of a fixed width (the execution's task count), stored row after row in
-/// one buffer so analysing an execution allocates a handful of times, not once per step.
+/// one buffer that is reused from execution to execution, so analysing an execution
+/// allocates nothing once the buffer has grown to fit.
+#[derive(Default)]
 pub(crate) struct Clocks {
     width: usize,
     cells: Vec<u32>,
 }
 
 impl Clocks {
-    fn new(width: usize, rows: usize) -> Clocks {
-        Clocks {
-            width,
-            cells: vec![0; width * rows],
-        }
+    fn reset(&mut self, width: usize, rows: usize) {
+        self.width = width;
+        self.cells.clear();
+        self.cells.resize(width * rows, 0);
     }
 
     fn push_row(&mut self) -> usize {
@@ -97,6 +98,7 @@ struct Access {
     reads: Vec<usize>,
 }
 
+#[derive(Default)]
 struct ObjectHistory {
     /// Acquisitions for locks; every access for other objects.
     main: Access,
@@ -177,140 +179,162 @@ fn effect(kind: OpKind) -> Effect {
 }
 
 /// The steps of an execution with their clocks, and every race between them as
-/// `(earlier step, later step)` indices.
+/// `(earlier step, later step)` indices. One `Analysis` is reused for every execution of an
+/// exploration: `analyse` overwrites it, keeping its buffers.
+#[derive(Default)]
 pub(crate) struct Analysis {
     pub(crate) steps: Vec<Step>,
     pub(crate) races: Vec<(usize, usize)>,
     clocks: Clocks,
-}
-
-pub(crate) fn analyse(trace: &[TraceEvent]) -> Analysis {
-    let n_tasks = trace
-        .iter()
-        .map(|e| match e.op.kind {
-            OpKind::Spawn(t) | OpKind::Wake(t) | OpKind::Unpark(t) | OpKind::Join(t) => {
-                e.task.index().max(t.index())
-            }
-            _ => e.task.index(),
-        })
-        .max()
-        .map_or(1, |m| m + 1);
-    // Rows: each task's current clock, its exit clock, edges waiting for its next step
-    // (wakeups), unparks aimed at it; then one row per step and two per object.
-    let (current, exits, pending, unparks) = (0, n_tasks, 2 * n_tasks, 3 * n_tasks);
-    let mut clocks = Clocks::new(n_tasks, 4 * n_tasks);
-    let mut objects: Vec<ObjectHistory> = Vec::new();
-    let mut steps: Vec<Step> = Vec::new();
-    let mut races = Vec::new();
-    let mut earlier: Vec<usize> = Vec::new();
-    for event in trace {
-        let t = event.task.index();
-        if !event.chosen {
-            match event.op.kind {
-                OpKind::Spawn(child) => clocks.join(current + child.index(), current + t),
-                OpKind::TaskExit => clocks.copy(exits + t, current + t),
-                OpKind::Wake(woken) => clocks.join(pending + woken.index(), current + t),
-                _ => {}
-            }
-            continue;
-        }
-        let j = steps.len();
-        let me = current + t;
-        clocks.row_mut(me)[t] += 1;
-        clocks.join(me, pending + t);
-        clocks.row_mut(pending + t).fill(0);
-        match event.op.kind {
-            OpKind::Join(child) => clocks.join(me, exits + child.index()),
-            OpKind::Park | OpKind::ParkTimeout => clocks.join(me, unparks + t),
-            _ => {}
-        }
-        if let Some(object) = event.op.object {
-            let o = object.index();
-            while objects.len() <= o {
-                let released_all = clocks.push_row();
-                let released_exclusive = clocks.push_row();
-                objects.push(ObjectHistory {
-                    main: Access::default(),
-                    release: Access::default(),
-                    released_all,
-                    released_exclusive,
-                });
-            }
-            let e = effect(event.op.kind);
-            let history = &mut objects[o];
-            for (access, mode) in [
-                (&mut history.main, e.main),
-                (&mut history.release, e.release),
-            ] {
-                let Some(mode) = mode else { continue };
-                earlier.clear();
-                earlier.extend(access.last_write);
-                if mode == Mode::Write {
-                    earlier.extend(access.reads.iter().copied());
-                }
-                // Races are judged before this step learns of the earlier ones' clocks.
-                for &i in &earlier {
-                    if steps[i].task != event.task && !steps[i].happens_before(clocks.row(me)) {
-                        races.push((i, j));
-                    }
-                }
-                for &i in &earlier {
-                    clocks.join(me, steps[i].row);
-                }
-                match mode {
-                    Mode::Write => {
-                        access.last_write = Some(j);
-                        access.reads.clear();
-                    }
-                    Mode::Read => {
-                        access.reads.retain(|&r| steps[r].task != event.task);
-                        access.reads.push(j);
-                    }
-                }
-            }
-            match e.acquires {
-                Some(true) => clocks.join(me, history.released_all),
-                Some(false) => clocks.join(me, history.released_exclusive),
-                None => {}
-            }
-            match e.releases {
-                Some(true) => {
-                    clocks.join(history.released_all, me);
-                    clocks.join(history.released_exclusive, me);
-                }
-                Some(false) => clocks.join(history.released_all, me),
-                None => {}
-            }
-        }
-        if let OpKind::Unpark(target) = event.op.kind {
-            clocks.join(unparks + target.index(), me);
-        }
-        let row = clocks.push_row();
-        clocks.copy(row, me);
-        steps.push(Step {
-            task: event.task,
-            local: clocks.row(me)[t],
-            row,
-        });
-    }
-    Analysis {
-        steps,
-        races,
-        clocks,
-    }
+    /// Per object, indexed by object id; only the first `live_objects` belong to the
+    /// execution analysed last, the rest are kept for their buffers.
+    objects: Vec<ObjectHistory>,
+    live_objects: usize,
+    /// Scratch: the earlier steps a step is ordered after.
+    earlier: Vec<usize>,
 }
 
 impl Analysis {
+    /// Computes happens-before and the races of `trace`, replacing the previous result.
+    pub(crate) fn analyse(&mut self, trace: &[TraceEvent]) {
+        let n_tasks = trace
+            .iter()
+            .map(|e| match e.op.kind {
+                OpKind::Spawn(t) | OpKind::Wake(t) | OpKind::Unpark(t) | OpKind::Join(t) => {
+                    e.task.index().max(t.index())
+                }
+                _ => e.task.index(),
+            })
+            .max()
+            .map_or(1, |m| m + 1);
+        // Rows: each task's current clock, its exit clock, edges waiting for its next step
+        // (wakeups), unparks aimed at it; then one row per step and two per object.
+        let (current, exits, pending, unparks) = (0, n_tasks, 2 * n_tasks, 3 * n_tasks);
+        let Analysis {
+            steps,
+            races,
+            clocks,
+            objects,
+            live_objects,
+            earlier,
+        } = self;
+        clocks.reset(n_tasks, 4 * n_tasks);
+        steps.clear();
+        races.clear();
+        *live_objects = 0;
+        for event in trace {
+            let t = event.task.index();
+            if !event.chosen {
+                match event.op.kind {
+                    OpKind::Spawn(child) => clocks.join(current + child.index(), current + t),
+                    OpKind::TaskExit => clocks.copy(exits + t, current + t),
+                    OpKind::Wake(woken) => clocks.join(pending + woken.index(), current + t),
+                    _ => {}
+                }
+                continue;
+            }
+            let j = steps.len();
+            let me = current + t;
+            clocks.row_mut(me)[t] += 1;
+            clocks.join(me, pending + t);
+            clocks.row_mut(pending + t).fill(0);
+            match event.op.kind {
+                OpKind::Join(child) => clocks.join(me, exits + child.index()),
+                OpKind::Park | OpKind::ParkTimeout => clocks.join(me, unparks + t),
+                _ => {}
+            }
+            if let Some(object) = event.op.object {
+                let o = object.index();
+                while *live_objects <= o {
+                    if objects.len() == *live_objects {
+                        objects.push(ObjectHistory::default());
+                    }
+                    let fresh = &mut objects[*live_objects];
+                    for access in [&mut fresh.main, &mut fresh.release] {
+                        access.last_write = None;
+                        access.reads.clear();
+                    }
+                    fresh.released_all = clocks.push_row();
+                    fresh.released_exclusive = clocks.push_row();
+                    *live_objects += 1;
+                }
+                let e = effect(event.op.kind);
+                let history = &mut objects[o];
+                for (access, mode) in [
+                    (&mut history.main, e.main),
+                    (&mut history.release, e.release),
+                ] {
+                    let Some(mode) = mode else { continue };
+                    earlier.clear();
+                    earlier.extend(access.last_write);
+                    if mode == Mode::Write {
+                        earlier.extend(access.reads.iter().copied());
+                    }
+                    // Races are judged before this step learns of the earlier ones' clocks.
+                    for &i in earlier.iter() {
+                        if steps[i].task != event.task && !steps[i].happens_before(clocks.row(me)) {
+                            races.push((i, j));
+                        }
+                    }
+                    for &i in earlier.iter() {
+                        clocks.join(me, steps[i].row);
+                    }
+                    match mode {
+                        Mode::Write => {
+                            access.last_write = Some(j);
+                            access.reads.clear();
+                        }
+                        Mode::Read => {
+                            access.reads.retain(|&r| steps[r].task != event.task);
+                            access.reads.push(j);
+                        }
+                    }
+                }
+                match e.acquires {
+                    Some(true) => clocks.join(me, history.released_all),
+                    Some(false) => clocks.join(me, history.released_exclusive),
+                    None => {}
+                }
+                match e.releases {
+                    Some(true) => {
+                        clocks.join(history.released_all, me);
+                        clocks.join(history.released_exclusive, me);
+                    }
+                    Some(false) => clocks.join(history.released_all, me),
+                    None => {}
+                }
+            }
+            if let OpKind::Unpark(target) = event.op.kind {
+                clocks.join(unparks + target.index(), me);
+            }
+            let row = clocks.push_row();
+            clocks.copy(row, me);
+            steps.push(Step {
+                task: event.task,
+                local: clocks.row(me)[t],
+                row,
+            });
+        }
+    }
+
     /// The tasks that could take the first step of `notdep(i).j`: the steps after `i` that do
     /// not happen after it, followed by `j`. A task is an initial if its first such step has
     /// no earlier such step happening before it.
-    pub(crate) fn initials(&self, i: usize, j: usize) -> Vec<TaskId> {
+    /// They are written to `initials`; `sequence` is scratch space.
+    pub(crate) fn initials(
+        &self,
+        i: usize,
+        j: usize,
+        sequence: &mut Vec<usize>,
+        initials: &mut Vec<TaskId>,
+    ) {
         let first = &self.steps[i];
-        let mut sequence: Vec<usize> = (i + 1..j)
-            .filter(|&k| !first.happens_before(self.clocks.row(self.steps[k].row)))
-            .collect();
+        sequence.clear();
+        sequence.extend(
+            (i + 1..j).filter(|&k| !first.happens_before(self.clocks.row(self.steps[k].row))),
+        );
         sequence.push(j);
-        let mut initials: Vec<TaskId> = Vec::new();
+        initials.clear();
         for (n, &k) in sequence.iter().enumerate() {
             let step = &self.steps[k];
             if initials.contains(&step.task) {
@@ -324,6 +348,5 @@ impl Analysis {
                 initials.push(step.task);
             }
         }
-        initials
     }
 }
