@@ -95,7 +95,10 @@ pub struct Config {
     /// OS threads exploring in parallel under `Strategy::Dpor`. Default `None`: the number of
     /// cores. Any number explores the same executions in the same order and reaches the
     /// same verdict, unless a `max_schedules` or `time_budget` budget cuts the run short
-    /// (then which executions ran first depends on timing).
+    /// (then which executions ran first depends on timing). While a parallel exploration
+    /// runs, an idle worker keeps polling for work, yielding its core to other threads
+    /// between polls, because a sleeping thread can take longer to wake than the work it
+    /// would get.
     pub workers: Option<usize>,
     /// Before showing a failure, look for the same failure (same kind, same first line) with
     /// fewer preemptions — a preemption-bounded search of at most 20,000 executions — and show

@@ -1,29 +1,41 @@
 //! Parallel DPOR: the exploration tree is split into subtrees explored on several OS threads,
 //! with exactly the executions, order and verdict of a single worker.
 //!
-//! A subtree is explored by a `Dpor` that fixes the choices above it, starts with the sleep
-//! set its root would have had, and leaves its decisions shallower than `SPLIT_DEPTH` to this
-//! coordinator. Once the first branch below such a decision is explored, its other branches
-//! (the backtrack set) become subtrees of their own, explored in parallel. Results, and the
-//! races they report against shallower decisions, are merged in the order one worker would
-//! have explored them: deepest decision first, then backtrack order. That order is all the
-//! sequential algorithm depends on — a subtree's exploration depends only on its prefix and
-//! its root's sleep set, which holds exactly the branches ordered before it — so the merged
-//! result is the sequential one, whatever the number of workers.
+//! A subtree is explored by a `Dpor` that fixes the choices above it and starts with the
+//! sleep set its root would have had. It explores inline, like a single worker, until it is
+//! about to take the next branch of a decision shallower than `SPLIT_DEPTH` while some worker
+//! has nothing to do. Then it stops and hands its open decisions to a `Coordinator`, which
+//! launches every branch still to explore there as a subtree of its own.
 //!
-//! Invariant: a subtree never changes a decision above its root; it only reports races there.
+//! Results, and the races they report against shallower decisions, are merged in the order
+//! one worker would have explored them: deepest decision first, then backtrack order. That
+//! order is all the sequential algorithm depends on. A branch can be launched as soon as it
+//! joins its decision's backtrack set, before the results ahead of it are merged, because its
+//! exploration depends only on its prefix and its root's sleep set, and both are fixed by
+//! then: the sleep set holds exactly the branches added before it. So the merged result is
+//! the sequential one, whatever the number of workers and however the work was split.
+//!
+//! Nothing blocks: a worker that finishes a subtree delivers its result to the coordinator,
+//! merges every result that is now next in order, launches the branches those merges add,
+//! and goes back to the pool for more work.
+//!
+//! Invariants:
+//! - A subtree never changes a decision above its root; it only reports races there.
+//! - A coordinator merges results only in single-worker order, and each exactly once.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use rayon::prelude::*;
+use rayon::ScopeFifo;
 
 use crate::explorer::{run_strategy, Context, Tally};
 use crate::runtime::TaskId;
-use crate::strategy::{Candidate, Coverage, Dpor, RaceReport, Strategy as _};
+use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, Strategy as _};
 
-/// Decisions shallower than this are coordinated here; deeper ones are explored inline by
-/// each subtree. Deep enough to give every worker many subtrees, shallow enough that a
-/// subtree amortises the cost of handing it to a thread.
+/// Decisions shallower than this may be split off for other workers; deeper ones are always
+/// explored inline. Deep enough that a busy subtree soon reaches a point where it can split,
+/// shallow enough that a split-off subtree amortises the cost of handing it over.
 const SPLIT_DEPTH: usize = 8;
 
 /// Idle worker pools kept across explorations: their threads keep their task stacks, so a
@@ -33,7 +45,7 @@ const SPLIT_DEPTH: usize = 8;
 static IDLE_POOLS: Mutex<Vec<(usize, rayon::ThreadPool)>> = Mutex::new(Vec::new());
 
 fn take_pool(workers: usize) -> rayon::ThreadPool {
-    let mut idle = IDLE_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut idle = lock(&IDLE_POOLS);
     if let Some(i) = idle.iter().position(|(n, _)| *n == workers) {
         return idle.swap_remove(i).1;
     }
@@ -46,19 +58,55 @@ fn take_pool(workers: usize) -> rayon::ThreadPool {
 }
 
 fn give_back(workers: usize, pool: rayon::ThreadPool) {
-    let mut idle = IDLE_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut idle = lock(&IDLE_POOLS);
     if idle.len() < crate::limits::MAX_IDLE_POOLS {
         idle.push((workers, pool));
     }
 }
 
+/// Locks `mutex`, ignoring poisoning: every critical section here leaves its data
+/// consistent, and an engine panic is re-raised on the exploring thread anyway.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(crate) fn explore(context: &Context<'_>, workers: usize) -> (Tally, Coverage) {
     let pool = take_pool(workers);
-    let (tally, _) = pool.install(|| subtree(context, Vec::new(), Vec::new()));
+    let crew = Arc::new(Crew {
+        workers,
+        claimed: AtomicUsize::new(0),
+    });
+    let outcome: Mutex<Option<SubtreeResult>> = Mutex::new(None);
+    let panicked: Mutex<Option<Box<dyn std::any::Any + Send>>> = Mutex::new(None);
+    let shared = Shared {
+        context,
+        crew,
+        outcome: &outcome,
+        panicked: &panicked,
+        abandon_all: Abandon::below(None),
+    };
+    pool.in_place_scope_fifo(|scope| {
+        launch(
+            &shared,
+            scope,
+            Vec::new(),
+            Vec::new(),
+            Parent::Explorer,
+            shared.abandon_all.clone(),
+        );
+        // A broadcast wakes every worker by name; a spawned job may leave one asleep.
+        pool.broadcast(|_| look_for_work(&shared));
+    });
     // A cancelled run may have left a worker thread unusable: let the pool go.
-    if !context.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+    if !context.cancelled.load(Ordering::Relaxed) {
         give_back(workers, pool);
     }
+    if let Some(payload) = lock(&panicked).take() {
+        std::panic::resume_unwind(payload);
+    }
+    let (tally, _) = lock(&outcome)
+        .take()
+        .expect("the root subtree always delivers its result");
     let coverage = if tally.finished() {
         Coverage::Sampled
     } else {
@@ -67,62 +115,340 @@ pub(crate) fn explore(context: &Context<'_>, workers: usize) -> (Tally, Coverage
     (tally, coverage)
 }
 
-/// Explores everything below `prefix` and returns it with the races that reach above.
-fn subtree(
-    context: &Context<'_>,
+/// Runs launched subtrees on this worker until the exploration is over. An idle worker
+/// keeps polling instead of letting the pool put its thread to sleep: waking a sleeping
+/// thread (and, on a virtual machine, its idle virtual CPU) can take longer than a whole
+/// subtree, and subtrees are launched in bursts all through the exploration.
+fn look_for_work(shared: &Shared<'_>) {
+    let mut idle_polls = 0u32;
+    while !shared.abandon_all.is_set() {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => idle_polls = 0,
+            _ if idle_polls < SPINS_BEFORE_YIELD => {
+                idle_polls += 1;
+                std::hint::spin_loop();
+            }
+            // Let other threads of the process (other tests, say) have the CPU meanwhile.
+            _ => std::thread::yield_now(),
+        }
+    }
+}
+
+/// Polls for work an idle worker makes before it starts yielding its OS thread between polls.
+const SPINS_BEFORE_YIELD: u32 = 200;
+
+/// What a subtree hands back: its executions, and the races that reach above its root.
+type SubtreeResult = (Tally, Vec<RaceReport>);
+
+/// Everything the subtrees of one exploration share.
+struct Shared<'a> {
+    context: &'a Context<'a>,
+    crew: Arc<Crew>,
+    /// The root subtree's result.
+    outcome: &'a Mutex<Option<SubtreeResult>>,
+    /// The first engine panic in any subtree, re-raised once every worker has stopped.
+    panicked: &'a Mutex<Option<Box<dyn std::any::Any + Send>>>,
+    /// Set once the root subtree's result is in, or on an engine panic: every subtree stops
+    /// and the workers return.
+    abandon_all: Arc<Abandon>,
+}
+
+/// The workers of one parallel exploration, and how many are spoken for: busy, or about to
+/// be by a launched subtree no worker has picked up yet. Subtrees split only while some
+/// worker would otherwise sit idle, so a busy crew explores in large inline pieces and pays
+/// for coordination only when it helps.
+pub(crate) struct Crew {
+    workers: usize,
+    claimed: AtomicUsize,
+}
+
+impl Crew {
+    pub(crate) fn someone_idle(&self) -> bool {
+        self.claimed.load(Ordering::Relaxed) < self.workers
+    }
+}
+
+/// Stops the subtrees a coordinator launched once their results can no longer count (an
+/// earlier result ended the exploration), and everything they launched in turn.
+pub(crate) struct Abandon {
+    flag: AtomicBool,
+    parent: Option<Arc<Abandon>>,
+}
+
+impl Abandon {
+    fn below(parent: Option<Arc<Abandon>>) -> Arc<Abandon> {
+        Arc::new(Abandon {
+            flag: AtomicBool::new(false),
+            parent,
+        })
+    }
+
+    /// Has this coordinator, or any above it, given up on its subtrees?
+    pub(crate) fn is_set(&self) -> bool {
+        let mut at = Some(self);
+        while let Some(token) = at {
+            if token.flag.load(Ordering::Relaxed) {
+                return true;
+            }
+            at = token.parent.as_deref();
+        }
+        false
+    }
+}
+
+/// Where a subtree's result goes.
+enum Parent {
+    /// The root subtree: to `Shared::outcome`.
+    Explorer,
+    /// To slot `index` of decision `node` of a coordinator.
+    Coordinator {
+        coordinator: Arc<Coordinator>,
+        node: usize,
+        index: usize,
+    },
+}
+
+/// The open decisions a subtree handed back, with the branches launched from them.
+struct Coordinator {
+    /// The subtree's prefix: decision `k` of `nodes` is at depth `prefix.len() + k`.
+    prefix: Vec<TaskId>,
+    parent: Parent,
+    /// Set when this coordinator's remaining results can no longer count.
+    abandon: Arc<Abandon>,
+    state: Mutex<Merging>,
+}
+
+struct Merging {
+    /// The subtree's executions so far, in single-worker order, and races reaching above it.
+    tally: Tally,
+    reports: Vec<RaceReport>,
+    nodes: Vec<Node>,
+    /// Per decision, the results of its launched branches in backtrack order (`None` while
+    /// running); the front of `launched[current]` is the next result to merge.
+    launched: Vec<VecDeque<Option<SubtreeResult>>>,
+    /// Branches of `launched[k]` merged and popped so far, so slot indices stay stable.
+    merged: Vec<usize>,
+    /// The decision whose branches are being merged: the deepest one not finished.
+    current: usize,
+    done: bool,
+}
+
+/// Queues the subtree below `prefix` for the pool.
+fn launch<'s>(
+    shared: &'s Shared<'s>,
+    scope: &ScopeFifo<'s>,
     prefix: Vec<TaskId>,
     root_sleep: Vec<Candidate>,
-) -> (Tally, Vec<RaceReport>) {
-    let base = prefix.len();
+    parent: Parent,
+    abandon: Arc<Abandon>,
+) {
+    shared.crew.claimed.fetch_add(1, Ordering::Relaxed);
+    scope.spawn_fifo(move |scope| {
+        let explored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            explore_subtree(shared, scope, prefix, root_sleep, parent, abandon)
+        }));
+        shared.crew.claimed.fetch_sub(1, Ordering::Relaxed);
+        if let Err(payload) = explored {
+            shared.abandon_all.flag.store(true, Ordering::Relaxed);
+            lock(shared.panicked).get_or_insert(payload);
+        }
+    });
+}
+
+/// Explores a subtree inline until it finishes or hands its open decisions back; in the
+/// latter case a coordinator takes them over.
+fn explore_subtree<'s>(
+    shared: &'s Shared<'s>,
+    scope: &ScopeFifo<'s>,
+    prefix: Vec<TaskId>,
+    root_sleep: Vec<Candidate>,
+    parent: Parent,
+    abandon: Arc<Abandon>,
+) {
+    let context = shared.context;
     let cap = context.config.schedules();
     let mut dpor = Dpor::subtree(prefix.clone(), root_sleep, SPLIT_DEPTH, cap);
+    dpor.join_crew(shared.crew.clone(), Some(abandon.clone()));
     let mut tally = run_strategy(&mut dpor, context);
     // The subtree's own schedule cap is the global one, so it is spent here too.
     tally.out_of_schedules |= dpor.coverage() != Coverage::Complete;
-    let (mut nodes, mut reports) = dpor.into_parts();
-    if tally.finished() {
-        return (tally, reports);
+    let handed_back = dpor.handed_back();
+    let (mut nodes, reports) = dpor.into_parts();
+    if tally.finished() || !handed_back || abandon.is_set() {
+        deliver(shared, scope, parent, (tally, reports));
+        return;
     }
-    for k in (0..nodes.len()).rev() {
-        // The first branch below decision `k` is explored by now.
-        let node = &mut nodes[k];
+    // The first branch below every open decision is explored by now (for the deepest, every
+    // branch explored before the hand-back).
+    for node in &mut nodes {
         if let Some(done) = node.candidate(node.chosen) {
             if !node.asleep(done.task) {
                 node.sleep.push(done);
             }
         }
-        loop {
-            let mut jobs = Vec::new();
-            while let Some(task) = nodes[k].next_unexplored() {
-                let mut child: Vec<TaskId> = prefix.clone();
-                child.extend(nodes[..k].iter().map(|n| n.chosen));
-                child.push(task);
-                let node = &mut nodes[k];
-                jobs.push((child, node.sleep_after(task)));
-                // Later siblings treat this branch as explored, as one worker would.
-                let taken = node.candidate(task).expect("next_unexplored is enabled");
-                node.sleep.push(taken);
+    }
+    let n = nodes.len();
+    let coordinator = Arc::new(Coordinator {
+        prefix,
+        parent,
+        abandon: Abandon::below(Some(abandon)),
+        state: Mutex::new(Merging {
+            tally,
+            reports,
+            nodes,
+            launched: (0..n).map(|_| VecDeque::new()).collect(),
+            merged: vec![0; n],
+            current: n - 1,
+            done: false,
+        }),
+    });
+    let mut state = lock(&coordinator.state);
+    launch_open_branches(shared, scope, &coordinator, &mut state);
+    let finished = advance(shared, scope, &coordinator, &mut state);
+    drop(state);
+    if let Some(result) = finished {
+        deliver_up(shared, scope, &coordinator, result);
+    }
+}
+
+/// Launches every branch still to explore at decisions up to the one being merged, deepest
+/// first (the order their results will be needed in). Each launched branch counts as
+/// explored for the branches added after it, exactly as one worker would see it.
+fn launch_open_branches<'s>(
+    shared: &'s Shared<'s>,
+    scope: &ScopeFifo<'s>,
+    coordinator: &Arc<Coordinator>,
+    state: &mut Merging,
+) {
+    for k in (0..=state.current).rev() {
+        while let Some(task) = state.nodes[k].next_unexplored() {
+            let mut child = coordinator.prefix.clone();
+            child.extend(state.nodes[..k].iter().map(|n| n.chosen));
+            child.push(task);
+            let node = &mut state.nodes[k];
+            let sleep = node.sleep_after(task);
+            let taken = node.candidate(task).expect("next_unexplored is enabled");
+            node.sleep.push(taken);
+            let index = state.merged[k] + state.launched[k].len();
+            state.launched[k].push_back(None);
+            let parent = Parent::Coordinator {
+                coordinator: coordinator.clone(),
+                node: k,
+                index,
+            };
+            launch(
+                shared,
+                scope,
+                child,
+                sleep,
+                parent,
+                coordinator.abandon.clone(),
+            );
+        }
+    }
+}
+
+/// Hands a finished subtree's result to whoever waits for it.
+fn deliver<'s>(
+    shared: &'s Shared<'s>,
+    scope: &ScopeFifo<'s>,
+    parent: Parent,
+    result: SubtreeResult,
+) {
+    match parent {
+        Parent::Explorer => {
+            *lock(shared.outcome) = Some(result);
+            // Whatever still runs can no longer count; idle workers may leave.
+            shared.abandon_all.flag.store(true, Ordering::Relaxed);
+        }
+        Parent::Coordinator {
+            coordinator,
+            node,
+            index,
+        } => {
+            let mut state = lock(&coordinator.state);
+            if state.done {
+                // An earlier result already ended this coordinator's exploration.
+                return;
             }
-            if jobs.is_empty() {
-                break;
-            }
-            let results: Vec<(Tally, Vec<RaceReport>)> = jobs
-                .into_par_iter()
-                .map(|(child, sleep)| subtree(context, child, sleep))
-                .collect();
-            for (later, races) in results {
-                tally.append(later);
-                if tally.finished() {
-                    return (tally, reports);
-                }
-                for race in races {
-                    match race.depth.checked_sub(base) {
-                        Some(i) => nodes[i].add_race(&race.initials, race.racer),
-                        None => reports.push(race),
-                    }
-                }
+            let slot = index - state.merged[node];
+            state.launched[node][slot] = Some(result);
+            let finished = if node == state.current && slot == 0 {
+                advance(shared, scope, &coordinator, &mut state)
+            } else {
+                None
+            };
+            drop(state);
+            if let Some(result) = finished {
+                deliver_up(shared, scope, &coordinator, result);
             }
         }
     }
-    (tally, reports)
+}
+
+/// Passes a finished coordinator's result on to its own parent.
+fn deliver_up<'s>(
+    shared: &'s Shared<'s>,
+    scope: &ScopeFifo<'s>,
+    coordinator: &Arc<Coordinator>,
+    result: SubtreeResult,
+) {
+    let parent = match &coordinator.parent {
+        Parent::Explorer => Parent::Explorer,
+        Parent::Coordinator {
+            coordinator,
+            node,
+            index,
+        } => Parent::Coordinator {
+            coordinator: coordinator.clone(),
+            node: *node,
+            index: *index,
+        },
+    };
+    deliver(shared, scope, parent, result);
+}
+
+/// Merges every result that is next in single-worker order, launching the branches each
+/// merge adds. Returns the coordinator's whole result once nothing is left to merge, or an
+/// earlier result ended the exploration.
+fn advance<'s>(
+    shared: &'s Shared<'s>,
+    scope: &ScopeFifo<'s>,
+    coordinator: &Arc<Coordinator>,
+    state: &mut Merging,
+) -> Option<SubtreeResult> {
+    let base = coordinator.prefix.len();
+    loop {
+        let k = state.current;
+        match state.launched[k].front() {
+            Some(Some(_)) => {
+                let (later, races) = state.launched[k]
+                    .pop_front()
+                    .flatten()
+                    .expect("checked ready");
+                state.merged[k] += 1;
+                state.tally.append(later);
+                if state.tally.finished() {
+                    break;
+                }
+                for race in races {
+                    match race.depth.checked_sub(base) {
+                        Some(i) => state.nodes[i].add_race(&race.initials, race.racer),
+                        None => state.reports.push(race),
+                    }
+                }
+                // The merged races may have opened branches here or above.
+                launch_open_branches(shared, scope, coordinator, state);
+            }
+            // Still running.
+            Some(None) => return None,
+            None if k == 0 => break,
+            None => state.current -= 1,
+        }
+    }
+    state.done = true;
+    coordinator.abandon.flag.store(true, Ordering::Relaxed);
+    let tally = std::mem::take(&mut state.tally);
+    let reports = std::mem::take(&mut state.reports);
+    Some((tally, reports))
 }

@@ -12,16 +12,20 @@
 //!
 //! For parallel exploration a `Dpor` can also explore one subtree: the choices above it are
 //! fixed (`prefix`), its root starts with a given sleep set, races that reach above it are
-//! handed back as `RaceReport`s, and decisions shallower than `coordinated_below` are not
-//! backtracked here but returned to the coordinator (`explorer::parallel`), which explores
-//! their other branches as further subtrees.
+//! handed back as `RaceReport`s. When it is about to take the next branch of a decision
+//! shallower than `coordinated_below` and its crew has an idle worker (always, without a
+//! crew), it stops there and hands its open decisions to the coordinator (`crate::parallel`),
+//! which explores their other branches as further subtrees.
 //!
 //! Invariants:
 //! - The tree is walked with an explicit stack (`nodes`); no recursion.
 //! - A task is chosen at a decision only if it is enabled there and not asleep.
 //! - When every enabled task is asleep the execution is redundant and ends early.
 
+use std::sync::Arc;
+
 use super::races::Analysis;
+use crate::parallel::{Abandon, Crew};
 
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
 use crate::runtime::{TaskId, TraceEvent};
@@ -114,7 +118,7 @@ pub(crate) struct Dpor {
     prefix: Vec<TaskId>,
     /// The sleep set of the subtree's first decision.
     root_sleep: Vec<Candidate>,
-    /// Decisions at depths below this are left to the coordinator (0: backtrack everything).
+    /// Decisions at depths below this may be handed to the coordinator (0: never).
     coordinated_below: usize,
     /// Decisions from depth `prefix.len()` down.
     nodes: Vec<Node>,
@@ -125,6 +129,13 @@ pub(crate) struct Dpor {
     /// Races reaching above the subtree, for the coordinator.
     reports: Vec<RaceReport>,
     scratch: Scratch,
+    /// Set by the parallel coordinator when this subtree's result can no longer count.
+    abandon: Option<Arc<Abandon>>,
+    /// The parallel workers: a shallow decision's other branches are handed to the
+    /// coordinator only while one of them has nothing to do (always, without a crew).
+    crew: Option<Arc<Crew>>,
+    /// The subtree stopped at a shallow decision and left the rest to the coordinator.
+    handed_back: bool,
 }
 
 /// Buffers reused from execution to execution, so a steady exploration allocates next to
@@ -156,7 +167,7 @@ impl Dpor {
     }
 
     /// Explores the subtree below `prefix`, whose first decision has `root_sleep` asleep,
-    /// leaving decisions shallower than `coordinated_below` to the caller.
+    /// possibly handing decisions shallower than `coordinated_below` back to the caller.
     pub(crate) fn subtree(
         prefix: Vec<TaskId>,
         root_sleep: Vec<Candidate>,
@@ -174,7 +185,22 @@ impl Dpor {
             exhausted: false,
             reports: Vec::new(),
             scratch: SCRATCH.with(|s| s.take()).map(|b| *b).unwrap_or_default(),
+            abandon: None,
+            crew: None,
+            handed_back: false,
         }
+    }
+
+    /// Joins a parallel exploration: hand shallow decisions back only when some worker of
+    /// `crew` is idle, and stop starting executions once `abandon` is set.
+    pub(crate) fn join_crew(&mut self, crew: Arc<Crew>, abandon: Option<Arc<Abandon>>) {
+        self.crew = Some(crew);
+        self.abandon = abandon;
+    }
+
+    /// Did the subtree stop at a shallow decision, leaving its open decisions to the caller?
+    pub(crate) fn handed_back(&self) -> bool {
+        self.handed_back
     }
 
     /// The coordinated decisions of the first path, and the races reaching above the subtree.
@@ -234,7 +260,10 @@ impl Dpor {
 
 impl Strategy for Dpor {
     fn next_execution(&mut self) -> bool {
-        if self.exhausted || self.executions >= self.max_executions {
+        if self.exhausted || self.handed_back || self.executions >= self.max_executions {
+            return false;
+        }
+        if self.abandon.as_ref().is_some_and(|a| a.is_set()) {
             return false;
         }
         self.executions += 1;
@@ -289,10 +318,7 @@ impl Strategy for Dpor {
         self.add_backtrack_points();
         let base = self.base();
         while !self.nodes.is_empty() {
-            if base + self.nodes.len() - 1 < self.coordinated_below {
-                // The coordinator explores the other branches of shallow decisions.
-                break;
-            }
+            let shallow = base + self.nodes.len() - 1 < self.coordinated_below;
             let node = self.nodes.last_mut().expect("checked non-empty");
             if let Some(done) = node.candidate(node.chosen) {
                 if !node.asleep(done.task) {
@@ -300,6 +326,11 @@ impl Strategy for Dpor {
                 }
             }
             if let Some(task) = node.next_unexplored() {
+                if shallow && self.crew.as_ref().is_none_or(|crew| crew.someone_idle()) {
+                    // The coordinator explores this decision's other branches, in parallel.
+                    self.handed_back = true;
+                    return;
+                }
                 node.chosen = task;
                 return;
             }
@@ -309,7 +340,7 @@ impl Strategy for Dpor {
     }
 
     fn coverage(&self) -> Coverage {
-        if self.exhausted {
+        if self.exhausted || self.handed_back {
             Coverage::Complete
         } else {
             Coverage::Sampled

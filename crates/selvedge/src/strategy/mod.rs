@@ -21,7 +21,7 @@ pub(crate) mod rng;
 
 pub(crate) use deepening::Deepening;
 pub(crate) use dfs::Dfs;
-pub(crate) use dpor::{Dpor, RaceReport};
+pub(crate) use dpor::{Dpor, Node, RaceReport};
 pub(crate) use pct::Pct;
 pub(crate) use pos::Pos;
 pub(crate) use random::Random;
