@@ -9,7 +9,7 @@ use crate::limits;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Strategy {
-    /// Exhaustive with dynamic partial-order reduction (source sets and sleep sets): one
+    /// Exhaustive with dynamic partial-order reduction (wakeup trees and sleep sets): one
     /// execution per class of equivalent interleavings instead of every interleaving. With
     /// `Config::max_preemptions` set it runs preemption-bounded `Dfs`, deepening the bound.
     Dpor,

@@ -2,18 +2,21 @@
 //! with exactly the executions, order and verdict of a single worker.
 //!
 //! A subtree is explored by a `Dpor` that fixes the choices above it and starts with the
-//! sleep set its root would have had. It explores inline, like a single worker, until it is
+//! sleep set and the wakeup continuation its root would have had. It explores inline, like a single worker, until it is
 //! about to take the next branch of a decision shallower than `SPLIT_DEPTH` while some worker
 //! has nothing to do. Then it stops and hands its open decisions to a `Coordinator`, which
 //! launches every branch still to explore there as a subtree of its own.
 //!
 //! Results, and the races they report against shallower decisions, are merged in the order
-//! one worker would have explored them: deepest decision first, then backtrack order. That
+//! one worker would have explored them: deepest decision first, then wakeup-tree order. That
 //! order is all the sequential algorithm depends on. A branch can be launched as soon as it
-//! joins its decision's backtrack set, before the results ahead of it are merged, because its
-//! exploration depends only on its prefix and its root's sleep set, and both are fixed by
-//! then: the sleep set holds exactly the branches added before it. So the merged result is
-//! the sequential one, whatever the number of workers and however the work was split.
+//! joins its decision's wakeup tree, before the results ahead of it are merged: its
+//! exploration depends only on its prefix, its root's sleep set and its continuation. The
+//! first two are fixed by then (the sleep set holds exactly the branches ahead of it). The
+//! continuation can still grow while races ahead of it are merged; when its turn comes, a
+//! result explored with a shorter continuation is thrown away and the branch runs again.
+//! So the merged result is the sequential one, whatever the number of workers and however
+//! the work was split.
 //!
 //! Nothing blocks: a worker that finishes a subtree delivers its result to the coordinator,
 //! merges every result that is now next in order, launches the branches those merges add,
@@ -31,7 +34,7 @@ use rayon::ScopeFifo;
 
 use crate::explorer::{run_strategy, Context, Tally};
 use crate::runtime::TaskId;
-use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, Strategy as _};
+use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, Strategy as _, WakeupTree};
 
 /// Decisions shallower than this may be split off for other workers; deeper ones are always
 /// explored inline. Deep enough that a busy subtree soon reaches a point where it can split,
@@ -89,8 +92,7 @@ pub(crate) fn explore(context: &Context<'_>, workers: usize) -> (Tally, Coverage
         launch(
             &shared,
             scope,
-            Vec::new(),
-            Vec::new(),
+            Root::default(),
             Parent::Explorer,
             shared.abandon_all.clone(),
         );
@@ -223,9 +225,10 @@ struct Merging {
     tally: Tally,
     reports: Vec<RaceReport>,
     nodes: Vec<Node>,
-    /// Per decision, the results of its launched branches in backtrack order (`None` while
-    /// running); the front of `launched[current]` is the next result to merge.
-    launched: Vec<VecDeque<Option<SubtreeResult>>>,
+    /// Per decision, one slot per launched wakeup branch: slot `n` of `launched[k]` is
+    /// branch `n` of `nodes[k].wakeup`. The front of `launched[current]` is the next
+    /// result to merge.
+    launched: Vec<VecDeque<Slot>>,
     /// Branches of `launched[k]` merged and popped so far, so slot indices stay stable.
     merged: Vec<usize>,
     /// The decision whose branches are being merged: the deepest one not finished.
@@ -233,19 +236,31 @@ struct Merging {
     done: bool,
 }
 
+/// A launched wakeup branch.
+enum Slot {
+    /// One worker would skip this branch (its task is asleep or disabled there).
+    Skipped,
+    /// Exploring the branch with the continuation it had at launch (`result` is `None`
+    /// while it runs). Races merged meanwhile may have extended the continuation; then the
+    /// result is stale and the branch runs again.
+    Launched {
+        continuation: WakeupTree,
+        result: Option<Box<SubtreeResult>>,
+    },
+}
+
 /// Queues the subtree below `prefix` for the pool.
 fn launch<'s>(
     shared: &'s Shared<'s>,
     scope: &ScopeFifo<'s>,
-    prefix: Vec<TaskId>,
-    root_sleep: Vec<Candidate>,
+    root: Root,
     parent: Parent,
     abandon: Arc<Abandon>,
 ) {
     shared.crew.claimed.fetch_add(1, Ordering::Relaxed);
     scope.spawn_fifo(move |scope| {
         let explored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            explore_subtree(shared, scope, prefix, root_sleep, parent, abandon)
+            explore_subtree(shared, scope, root, parent, abandon)
         }));
         shared.crew.claimed.fetch_sub(1, Ordering::Relaxed);
         if let Err(payload) = explored {
@@ -255,19 +270,28 @@ fn launch<'s>(
     });
 }
 
+/// Where a subtree starts: the choices above it, its first decision's sleep set, and the
+/// continuation its first execution follows.
+#[derive(Default)]
+struct Root {
+    prefix: Vec<TaskId>,
+    sleep: Vec<Candidate>,
+    continuation: WakeupTree,
+}
+
 /// Explores a subtree inline until it finishes or hands its open decisions back; in the
 /// latter case a coordinator takes them over.
 fn explore_subtree<'s>(
     shared: &'s Shared<'s>,
     scope: &ScopeFifo<'s>,
-    prefix: Vec<TaskId>,
-    root_sleep: Vec<Candidate>,
+    root: Root,
     parent: Parent,
     abandon: Arc<Abandon>,
 ) {
     let context = shared.context;
     let cap = context.config.schedules();
-    let mut dpor = Dpor::subtree(prefix.clone(), root_sleep, SPLIT_DEPTH, cap);
+    let prefix = root.prefix.clone();
+    let mut dpor = Dpor::subtree(root.prefix, root.sleep, root.continuation, SPLIT_DEPTH, cap);
     dpor.join_crew(shared.crew.clone(), Some(abandon.clone()));
     let mut tally = run_strategy(&mut dpor, context);
     // The subtree's own schedule cap is the global one, so it is spent here too.
@@ -311,9 +335,8 @@ fn explore_subtree<'s>(
     }
 }
 
-/// Launches every branch still to explore at decisions up to the one being merged, deepest
-/// first (the order their results will be needed in). Each launched branch counts as
-/// explored for the branches added after it, exactly as one worker would see it.
+/// Launches every wakeup branch not launched yet at decisions up to the one being merged,
+/// deepest first (the order their results will be needed in).
 fn launch_open_branches<'s>(
     shared: &'s Shared<'s>,
     scope: &ScopeFifo<'s>,
@@ -321,31 +344,64 @@ fn launch_open_branches<'s>(
     state: &mut Merging,
 ) {
     for k in (0..=state.current).rev() {
-        while let Some(task) = state.nodes[k].next_unexplored() {
-            let mut child = coordinator.prefix.clone();
-            child.extend(state.nodes[..k].iter().map(|n| n.chosen));
-            child.push(task);
-            let node = &mut state.nodes[k];
-            let sleep = node.sleep_after(task);
-            let taken = node.candidate(task).expect("next_unexplored is enabled");
-            node.sleep.push(taken);
-            let index = state.merged[k] + state.launched[k].len();
-            state.launched[k].push_back(None);
-            let parent = Parent::Coordinator {
-                coordinator: coordinator.clone(),
-                node: k,
-                index,
-            };
-            launch(
-                shared,
-                scope,
-                child,
-                sleep,
-                parent,
-                coordinator.abandon.clone(),
-            );
+        while state.launched[k].len() < state.nodes[k].wakeup.branches.len() {
+            let n = state.launched[k].len();
+            let node = &state.nodes[k];
+            let branch = &node.wakeup.branches[n];
+            if !node.can_take(branch.step.task) {
+                state.launched[k].push_back(Slot::Skipped);
+                continue;
+            }
+            let continuation = branch.then.clone();
+            state.launched[k].push_back(Slot::Launched {
+                continuation: continuation.clone(),
+                result: None,
+            });
+            launch_branch(shared, scope, coordinator, state, k, n, continuation);
         }
     }
+}
+
+/// Launches branch `n` of decision `k` with `continuation`. Its sleep set is what one
+/// worker would give it: the decision's sleepers and the branches before it, which are all
+/// explored first, less those that conflict with its first step.
+fn launch_branch<'s>(
+    shared: &'s Shared<'s>,
+    scope: &ScopeFifo<'s>,
+    coordinator: &Arc<Coordinator>,
+    state: &Merging,
+    k: usize,
+    n: usize,
+    continuation: WakeupTree,
+) {
+    let node = &state.nodes[k];
+    let first = node.wakeup.branches[n].step;
+    let taken = node.candidate(first.task).unwrap_or(first);
+    let earlier = node.wakeup.branches[..n]
+        .iter()
+        .map(|b| b.step)
+        .filter(|b| node.can_take(b.task));
+    let sleep = node
+        .sleep
+        .iter()
+        .copied()
+        .chain(earlier)
+        .filter(|q| q.task != taken.task && !q.conflicts_with(&taken))
+        .collect();
+    let mut prefix = coordinator.prefix.clone();
+    prefix.extend(state.nodes[..k].iter().map(|n| n.chosen));
+    prefix.push(taken.task);
+    let parent = Parent::Coordinator {
+        coordinator: coordinator.clone(),
+        node: k,
+        index: state.merged[k] + n,
+    };
+    let root = Root {
+        prefix,
+        sleep,
+        continuation,
+    };
+    launch(shared, scope, root, parent, coordinator.abandon.clone());
 }
 
 /// Hands a finished subtree's result to whoever waits for it.
@@ -372,7 +428,12 @@ fn deliver<'s>(
                 return;
             }
             let slot = index - state.merged[node];
-            state.launched[node][slot] = Some(result);
+            match &mut state.launched[node][slot] {
+                Slot::Launched {
+                    result: waiting, ..
+                } => *waiting = Some(Box::new(result)),
+                Slot::Skipped => unreachable!("a skipped branch is never launched"),
+            }
             let finished = if node == state.current && slot == 0 {
                 advance(shared, scope, &coordinator, &mut state)
             } else {
@@ -420,31 +481,63 @@ fn advance<'s>(
     let base = coordinator.prefix.len();
     loop {
         let k = state.current;
-        match state.launched[k].front() {
-            Some(Some(_)) => {
-                let (later, races) = state.launched[k]
-                    .pop_front()
-                    .flatten()
-                    .expect("checked ready");
+        let Some(slot) = state.launched[k].front_mut() else {
+            if k == 0 {
+                break;
+            }
+            state.current -= 1;
+            continue;
+        };
+        let (later, races) = match slot {
+            Slot::Skipped => {
+                state.launched[k].pop_front();
+                state.nodes[k].wakeup.pop_first();
                 state.merged[k] += 1;
-                state.tally.append(later);
-                if state.tally.finished() {
-                    break;
-                }
-                for race in races {
-                    match race.depth.checked_sub(base) {
-                        Some(i) => state.nodes[i].add_race(&race.initials, race.racer),
-                        None => state.reports.push(race),
-                    }
-                }
-                // The merged races may have opened branches here or above.
-                launch_open_branches(shared, scope, coordinator, state);
+                continue;
             }
             // Still running.
-            Some(None) => return None,
-            None if k == 0 => break,
-            None => state.current -= 1,
+            Slot::Launched { result: None, .. } => return None,
+            Slot::Launched {
+                continuation,
+                result: Some(_),
+            } if *continuation != state.nodes[k].wakeup.branches[0].then => {
+                // Races merged since the launch extended this branch's continuation: one
+                // worker would explore it with the longer one, so explore it again.
+                let fresh = state.nodes[k].wakeup.branches[0].then.clone();
+                *slot = Slot::Launched {
+                    continuation: fresh.clone(),
+                    result: None,
+                };
+                launch_branch(shared, scope, coordinator, state, k, 0, fresh);
+                return None;
+            }
+            Slot::Launched { result, .. } => *result.take().expect("checked ready"),
+        };
+        state.launched[k].pop_front();
+        let branch = state.nodes[k]
+            .wakeup
+            .pop_first()
+            .expect("a slot per launched branch");
+        state.merged[k] += 1;
+        state.tally.append(later);
+        if state.tally.finished() {
+            break;
         }
+        for race in races {
+            match race.depth.checked_sub(base) {
+                Some(i) => state.nodes[i].add_race(race.reversal),
+                None => state.reports.push(race),
+            }
+        }
+        // Explored: later branches here treat it as one, as one worker would.
+        let node = &mut state.nodes[k];
+        if let Some(done) = node.candidate(branch.step.task) {
+            if !node.asleep(done.task) {
+                node.sleep.push(done);
+            }
+        }
+        // The merged races may have added branches here or above.
+        launch_open_branches(shared, scope, coordinator, state);
     }
     state.done = true;
     coordinator.abandon.flag.store(true, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! Differential test: over generated programs (2-3 threads, a few operations each on two
 //! mutexes and two atomics, with assertions), DPOR reports a bug exactly when plain DFS does,
-//! and never runs more executions than DFS.
+//! and never runs more executions than DFS; and any number of workers explores exactly what
+//! one worker does.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
@@ -174,4 +175,44 @@ fn dpor_finds_a_bug_exactly_when_dfs_does_and_never_runs_more() {
         "only {} programs had bugs",
         with_bugs.get()
     );
+}
+
+/// Parallel DPOR launches wakeup branches before the results ahead of them are merged, and
+/// runs a branch again when a merged race extended its continuation meanwhile. Whatever the
+/// split, every number of workers must explore exactly what one worker does.
+#[test]
+fn any_number_of_workers_explores_what_one_worker_does() {
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 500,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&program(), |program| {
+            let run = |workers: usize| {
+                explore(
+                    Config {
+                        strategy: Search::Dpor,
+                        workers: Some(workers),
+                        max_schedules: Some(50_000),
+                        ..Default::default()
+                    },
+                    body(program.clone()),
+                )
+            };
+            let one = run(1);
+            for workers in [2, 3] {
+                let many = run(workers);
+                prop_assert_eq!(one.schedules(), many.schedules(), "{:?}", program);
+                prop_assert_eq!(one.digest(), many.digest(), "{:?}", program);
+                prop_assert_eq!(
+                    one.failure().map(|f| f.message().to_string()),
+                    many.failure().map(|f| f.message().to_string()),
+                    "{:?}",
+                    program
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
 }

@@ -1,18 +1,21 @@
-//! Source-set DPOR with sleep sets (Abdulla, Aronis, Jonsson and Sagonas, "Optimal Dynamic
-//! Partial Order Reduction", POPL 2014): explore one execution per Mazurkiewicz trace, give
-//! or take the few the sleep sets cut short.
+//! Optimal DPOR with wakeup trees and sleep sets (Abdulla, Aronis, Jonsson and Sagonas,
+//! "Optimal Dynamic Partial Order Reduction", POPL 2014): explore one execution per
+//! Mazurkiewicz trace. On programs with locks a few executions can still be cut short by the
+//! sleep sets (a lock acquisition disables the others, which the theory's optimality does
+//! not cover); `Report::redundant_schedules` counts them.
 //!
-//! Each execution runs to its end; then `races::Analysis::analyse` computes happens-before and the
-//! races of the whole execution. For each race `(i, j)`, if no task that could start the
-//! reversed continuation (the initials of `notdep(i).j`) is already in the backtrack set of
-//! decision `i`, one is added. The next execution replays the path up to the deepest decision
-//! with an unexplored backtrack task and takes it there. A task explored at a decision goes to
-//! that decision's sleep set, and sleeping tasks stay asleep down the tree until a step that
-//! conflicts with their next operation runs, so no trace is explored twice from one decision.
+//! Each execution runs to its end; then `races::Analysis::analyse` computes happens-before and
+//! the races of the whole execution. For each race `(i, j)`, the sequence `notdep(i).j` that
+//! reverses it is inserted into decision `i`'s wakeup tree, unless a sleeping task or a branch
+//! already there can start it (`wakeup.rs`). The next execution replays the path up to the
+//! deepest decision with a branch left, takes the branch and follows its steps before going
+//! free. A branch explored at a decision goes to that decision's sleep set, and sleeping tasks
+//! stay asleep down the tree until a step that conflicts with their next operation runs, so
+//! no trace is explored twice from one decision.
 //!
 //! For parallel exploration a `Dpor` can also explore one subtree: the choices above it are
-//! fixed (`prefix`), its root starts with a given sleep set, races that reach above it are
-//! handed back as `RaceReport`s. When it is about to take the next branch of a decision
+//! fixed (`prefix`), its root starts with a given sleep set and continuation, races that
+//! reach above it are handed back as `RaceReport`s. When it is about to take the next branch of a decision
 //! shallower than `coordinated_below` and its crew has an idle worker (always, without a
 //! crew), it stops there and hands its open decisions to the coordinator (`crate::parallel`),
 //! which explores their other branches as further subtrees.
@@ -25,6 +28,7 @@
 use std::sync::Arc;
 
 use super::races::Analysis;
+use super::wakeup::{Reversal, Reversible, WakeupTree};
 use crate::parallel::{Abandon, Crew};
 
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
@@ -34,8 +38,8 @@ pub(crate) struct Node {
     /// The enabled tasks and their next operations, ascending by task.
     pub(crate) candidates: Vec<Candidate>,
     pub(crate) chosen: TaskId,
-    /// Tasks to explore from here (the chosen one included).
-    pub(crate) backtrack: Vec<TaskId>,
+    /// Continuations still to explore from here after `chosen`, in order.
+    pub(crate) wakeup: WakeupTree,
     /// Tasks whose subtrees from here are covered, with the operation they would perform.
     pub(crate) sleep: Vec<Candidate>,
 }
@@ -49,23 +53,15 @@ impl Node {
         self.sleep.iter().any(|c| c.task == task)
     }
 
-    /// The next task to explore here: in the backtrack set, enabled, not asleep.
-    pub(crate) fn next_unexplored(&self) -> Option<TaskId> {
-        self.backtrack
-            .iter()
-            .copied()
-            .find(|t| !self.asleep(*t) && self.candidate(*t).is_some())
+    /// Can a branch starting with `task` be explored here: enabled and not asleep? Whether
+    /// it can never changes while the branches before it are explored, since those only put
+    /// other tasks to sleep.
+    pub(crate) fn can_take(&self, task: TaskId) -> bool {
+        !self.asleep(task) && self.candidate(task).is_some()
     }
 
-    /// The sleep set a child inherits after `taken` runs here: the sleepers whose next
-    /// operation does not conflict with it.
-    pub(crate) fn sleep_after(&self, taken: TaskId) -> Vec<Candidate> {
-        let mut sleep = Vec::new();
-        self.sleep_after_into(taken, &mut sleep);
-        sleep
-    }
-
-    /// `sleep_after`, appended to `sleep`.
+    /// `sleep_after(taken)`, appended to `sleep`: the sleepers whose next operation does not
+    /// conflict with `taken`'s, which a child inherits after `taken` runs here.
     fn sleep_after_into(&self, taken: TaskId, sleep: &mut Vec<Candidate>) {
         let Some(taken) = self.candidate(taken) else {
             return;
@@ -78,26 +74,23 @@ impl Node {
         );
     }
 
-    /// Adds a backtrack point for a race whose reversal can start with any of `initials`
-    /// (`racer` preferred), unless one of them is already to be explored here.
-    pub(crate) fn add_race(&mut self, initials: &[TaskId], racer: TaskId) {
-        if initials.iter().any(|t| self.backtrack.contains(t)) {
+    /// Adds the reversal of a race whose earlier step was taken here, unless a sleeping task
+    /// or a branch to explore covers it already.
+    pub(crate) fn add_race(&mut self, reversal: impl Reversible) {
+        if self.sleep.iter().any(|q| reversal.can_start_with(q)) {
             return;
         }
-        let runnable = |t: &TaskId| self.candidates.iter().any(|c| c.task == *t);
-        let pick = if initials.contains(&racer) && runnable(&racer) {
-            Some(racer)
-        } else {
-            initials.iter().copied().find(runnable)
-        };
-        match pick {
-            Some(task) => self.backtrack.push(task),
-            None => {
-                // No initial can run here: some ordering edge is missing from the analysis.
-                // Stay sound by trying every enabled task.
+        match reversal.first_task() {
+            Some(task) if self.candidate(task).is_some() => {
+                self.wakeup.insert(reversal);
+            }
+            _ => {
+                // The reversal cannot start here: some ordering edge is missing from the
+                // analysis. Stay sound by trying every enabled task.
                 for c in &self.candidates {
-                    if !self.backtrack.contains(&c.task) {
-                        self.backtrack.push(c.task);
+                    let pending = self.wakeup.branches.iter().any(|b| b.step.task == c.task);
+                    if c.task != self.chosen && !self.asleep(c.task) && !pending {
+                        self.wakeup.branches.push(WakeupTree::leaf(*c));
                     }
                 }
             }
@@ -109,8 +102,7 @@ impl Node {
 #[derive(Clone, Debug)]
 pub(crate) struct RaceReport {
     pub(crate) depth: usize,
-    pub(crate) initials: Vec<TaskId>,
-    pub(crate) racer: TaskId,
+    pub(crate) reversal: Reversal,
 }
 
 pub(crate) struct Dpor {
@@ -118,6 +110,9 @@ pub(crate) struct Dpor {
     prefix: Vec<TaskId>,
     /// The sleep set of the subtree's first decision.
     root_sleep: Vec<Candidate>,
+    /// The continuation the next new decision must follow, if any: the subtree's own at
+    /// first, then the rest of the wakeup branch being explored.
+    pending: WakeupTree,
     /// Decisions at depths below this may be handed to the coordinator (0: never).
     coordinated_below: usize,
     /// Decisions from depth `prefix.len()` down.
@@ -128,6 +123,8 @@ pub(crate) struct Dpor {
     exhausted: bool,
     /// Races reaching above the subtree, for the coordinator.
     reports: Vec<RaceReport>,
+    /// Per depth above the subtree, the indices of the distinct `reports` made there.
+    distinct_reports: Vec<Vec<usize>>,
     scratch: Scratch,
     /// Set by the parallel coordinator when this subtree's result can no longer count.
     abandon: Option<Arc<Abandon>>,
@@ -139,7 +136,7 @@ pub(crate) struct Dpor {
 }
 
 /// Buffers reused from execution to execution, so a steady exploration allocates next to
-/// nothing: the last analysis, popped nodes, and room for race initials. They outlive a
+/// nothing: the last analysis, popped nodes, and room for race reversals. They outlive a
 /// `Dpor` in a per-thread cache, so the many short subtrees of a parallel exploration reuse
 /// them too.
 #[derive(Default)]
@@ -147,7 +144,6 @@ struct Scratch {
     analysis: Analysis,
     spare: Vec<Node>,
     sequence: Vec<usize>,
-    initials: Vec<TaskId>,
 }
 
 thread_local! {
@@ -163,20 +159,30 @@ impl Drop for Dpor {
 
 impl Dpor {
     pub(crate) fn new(max_executions: usize) -> Dpor {
-        Dpor::subtree(Vec::new(), Vec::new(), 0, max_executions)
+        Dpor::subtree(
+            Vec::new(),
+            Vec::new(),
+            WakeupTree::default(),
+            0,
+            max_executions,
+        )
     }
 
-    /// Explores the subtree below `prefix`, whose first decision has `root_sleep` asleep,
-    /// possibly handing decisions shallower than `coordinated_below` back to the caller.
+    /// Explores the subtree below `prefix`, whose first decision has `root_sleep` asleep and
+    /// whose first execution follows `root_wakeup`, possibly handing decisions shallower
+    /// than `coordinated_below` back to the caller.
     pub(crate) fn subtree(
         prefix: Vec<TaskId>,
         root_sleep: Vec<Candidate>,
+        root_wakeup: WakeupTree,
         coordinated_below: usize,
         max_executions: usize,
     ) -> Dpor {
+        let depth_of_root = prefix.len();
         Dpor {
             prefix,
             root_sleep,
+            pending: root_wakeup,
             coordinated_below,
             nodes: Vec::new(),
             depth: 0,
@@ -184,6 +190,7 @@ impl Dpor {
             executions: 0,
             exhausted: false,
             reports: Vec::new(),
+            distinct_reports: vec![Vec::new(); depth_of_root],
             scratch: SCRATCH.with(|s| s.take()).map(|b| *b).unwrap_or_default(),
             abandon: None,
             crew: None,
@@ -237,22 +244,28 @@ impl Dpor {
     fn add_backtrack_points(&mut self) {
         let base = self.base();
         let Scratch {
-            analysis,
-            sequence,
-            initials,
-            ..
+            analysis, sequence, ..
         } = &mut self.scratch;
         for &(i, j) in &analysis.races {
-            analysis.initials(i, j, sequence, initials);
-            let racer = analysis.steps[j].task;
+            analysis.reversal_steps(i, j, sequence);
             if i < base {
-                self.reports.push(RaceReport {
-                    depth: i,
-                    initials: initials.clone(),
-                    racer,
-                });
+                // The same race shows up in execution after execution of a subtree; the
+                // coordinator would insert the copies right after the first, where they
+                // change nothing (a wakeup tree only grows), so they are not reported.
+                let view = analysis.view(sequence);
+                let distinct = &mut self.distinct_reports[i];
+                if !distinct
+                    .iter()
+                    .any(|&r| view.same_as(&self.reports[r].reversal))
+                {
+                    distinct.push(self.reports.len());
+                    self.reports.push(RaceReport {
+                        depth: i,
+                        reversal: analysis.reversal(sequence),
+                    });
+                }
             } else if let Some(node) = self.nodes.get_mut(i - base) {
-                node.add_race(initials, racer);
+                node.add_race(analysis.view(sequence));
             }
         }
     }
@@ -285,26 +298,36 @@ impl Strategy for Dpor {
         let mut node = self.scratch.spare.pop().unwrap_or_else(|| Node {
             candidates: Vec::new(),
             chosen: TaskId(0),
-            backtrack: Vec::new(),
+            wakeup: WakeupTree::default(),
             sleep: Vec::new(),
         });
         self.inherit_sleep(&mut node.sleep);
-        let sleep = &node.sleep;
-        let awake = |c: &&Candidate| !sleep.iter().any(|s| s.task == c.task);
-        let continuing = decision
-            .continuing()
-            .map(|i| &decision.candidates[i])
-            .filter(awake);
-        let Some(first) = continuing.or_else(|| decision.candidates.iter().find(awake)) else {
-            self.scratch.spare.push(node);
-            return Err(Refusal::Redundant);
-        };
-        let chosen = first.task;
         node.candidates.clear();
         node.candidates.extend_from_slice(decision.candidates);
+        node.wakeup = std::mem::take(&mut self.pending);
+        let chosen = match node.wakeup.branches.first() {
+            // Follow the wakeup sequence being explored.
+            Some(branch) if node.can_take(branch.step.task) => {
+                let branch = node.wakeup.pop_first().expect("checked non-empty");
+                self.pending = branch.then;
+                branch.step.task
+            }
+            _ => {
+                let sleep = &node.sleep;
+                let awake = |c: &&Candidate| !sleep.iter().any(|s| s.task == c.task);
+                let continuing = decision
+                    .continuing()
+                    .map(|i| &decision.candidates[i])
+                    .filter(awake);
+                let Some(first) = continuing.or_else(|| decision.candidates.iter().find(awake))
+                else {
+                    self.scratch.spare.push(node);
+                    return Err(Refusal::Redundant);
+                };
+                first.task
+            }
+        };
         node.chosen = chosen;
-        node.backtrack.clear();
-        node.backtrack.push(chosen);
         self.nodes.push(node);
         self.depth += 1;
         Ok(chosen)
@@ -314,6 +337,8 @@ impl Strategy for Dpor {
         assert!(choices.len() <= self.depth, "more choices than decisions");
         // A failure or a redundant execution may end early; deeper nodes are stale then.
         self.truncate_nodes(self.depth.saturating_sub(self.base()));
+        // A continuation the execution did not get to is stale.
+        self.pending = WakeupTree::default();
         self.scratch.analysis.analyse(trace);
         self.add_backtrack_points();
         let base = self.base();
@@ -325,13 +350,23 @@ impl Strategy for Dpor {
                     node.sleep.push(done);
                 }
             }
-            if let Some(task) = node.next_unexplored() {
+            // Branches that cannot be taken here are dropped (the analysis puts none there;
+            // the fallback for a missing edge may).
+            while let Some(branch) = node.wakeup.branches.first() {
+                if node.can_take(branch.step.task) {
+                    break;
+                }
+                node.wakeup.pop_first();
+            }
+            if !node.wakeup.is_empty() {
                 if shallow && self.crew.as_ref().is_none_or(|crew| crew.someone_idle()) {
                     // The coordinator explores this decision's other branches, in parallel.
                     self.handed_back = true;
                     return;
                 }
-                node.chosen = task;
+                let branch = node.wakeup.pop_first().expect("checked non-empty");
+                node.chosen = branch.step.task;
+                self.pending = branch.then;
                 return;
             }
             self.truncate_nodes(self.nodes.len() - 1);

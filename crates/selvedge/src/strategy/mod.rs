@@ -18,6 +18,7 @@ mod races;
 mod random;
 mod replay;
 pub(crate) mod rng;
+mod wakeup;
 
 pub(crate) use deepening::Deepening;
 pub(crate) use dfs::Dfs;
@@ -26,6 +27,7 @@ pub(crate) use pct::Pct;
 pub(crate) use pos::Pos;
 pub(crate) use random::Random;
 pub(crate) use replay::Replay;
+pub(crate) use wakeup::WakeupTree;
 
 use crate::runtime::{ObjectId, OpKind, TaskId, TraceEvent};
 
@@ -46,6 +48,25 @@ impl Candidate {
             }
             _ => false,
         }
+    }
+}
+
+impl Candidate {
+    /// Could `self` run before `other`, in a sequence where `other` comes first, without
+    /// changing either? Beyond object conflicts, spawn, park and unpark order the tasks they
+    /// name.
+    pub(crate) fn commutes_with(&self, other: &Candidate) -> bool {
+        if self.conflicts_with(other) {
+            return false;
+        }
+        let names = |a: &Candidate, b: &Candidate| match a.kind {
+            OpKind::Spawn(t) | OpKind::Join(t) => b.task == t,
+            OpKind::Unpark(t) => {
+                b.task == t && matches!(b.kind, OpKind::Park | OpKind::ParkTimeout)
+            }
+            _ => false,
+        };
+        !names(self, other) && !names(other, self)
     }
 }
 

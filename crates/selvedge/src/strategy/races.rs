@@ -19,6 +19,8 @@
 //! Invariant: for the steps of one task, local clock values strictly increase; a step never
 //! races with a step it happens after.
 
+use super::wakeup::{Reversal, Reversible};
+use super::Candidate;
 use crate::runtime::{OpKind, TaskId, TraceEvent};
 
 /// Vector clocks of a fixed width (the execution's task count), stored row after row in
@@ -78,6 +80,8 @@ impl Clocks {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Step {
     pub(crate) task: TaskId,
+    /// What the step did, as a candidate for the decision it followed.
+    op: Candidate,
     /// This step's own count in its task's program order (its clock entry for itself).
     local: u32,
     /// The row of the step's vector clock in `Analysis::clocks`.
@@ -311,42 +315,117 @@ impl Analysis {
             clocks.copy(row, me);
             steps.push(Step {
                 task: event.task,
+                op: Candidate {
+                    task: event.task,
+                    kind: event.op.kind,
+                    object: event.op.object,
+                },
                 local: clocks.row(me)[t],
                 row,
             });
         }
     }
 
-    /// The tasks that could take the first step of `notdep(i).j`: the steps after `i` that do
-    /// not happen after it, followed by `j`. A task is an initial if its first such step has
-    /// no earlier such step happening before it.
-    /// They are written to `initials`; `sequence` is scratch space.
-    pub(crate) fn initials(
-        &self,
-        i: usize,
-        j: usize,
-        sequence: &mut Vec<usize>,
-        initials: &mut Vec<TaskId>,
-    ) {
+    /// Writes `notdep(i).j` to `sequence`: the steps after `i` that do not happen after it,
+    /// then `j`, as step indices in execution order.
+    pub(crate) fn reversal_steps(&self, i: usize, j: usize, sequence: &mut Vec<usize>) {
         let first = &self.steps[i];
         sequence.clear();
         sequence.extend(
             (i + 1..j).filter(|&k| !first.happens_before(self.clocks.row(self.steps[k].row))),
         );
         sequence.push(j);
-        initials.clear();
-        for (n, &k) in sequence.iter().enumerate() {
-            let step = &self.steps[k];
-            if initials.contains(&step.task) {
-                continue;
-            }
-            let clock = self.clocks.row(step.row);
-            let preceded = sequence[..n]
-                .iter()
-                .any(|&u| self.steps[u].happens_before(clock));
-            if !preceded {
-                initials.push(step.task);
-            }
+    }
+
+    /// The sequence `reversal_steps` left in `sequence`, without copying it.
+    pub(crate) fn view<'a>(&'a self, sequence: &'a mut Vec<usize>) -> ReversalView<'a> {
+        ReversalView {
+            analysis: self,
+            sequence,
         }
+    }
+
+    /// The sequence `reversal_steps` left in `sequence`, copied out.
+    pub(crate) fn reversal(&self, sequence: &[usize]) -> Reversal {
+        let mut reversal = Reversal::default();
+        for &k in sequence {
+            let step = &self.steps[k];
+            reversal.push(step.op, step.local, self.clocks.row(step.row));
+        }
+        reversal
+    }
+}
+
+/// A race reversal read straight from the analysis: step indices in execution order.
+pub(crate) struct ReversalView<'a> {
+    analysis: &'a Analysis,
+    sequence: &'a mut Vec<usize>,
+}
+
+impl ReversalView<'_> {
+    /// Is this the same sequence as `other`: the same steps, ordered the same way by
+    /// happens-before? Then inserting either into a wakeup tree does the same.
+    pub(crate) fn same_as(&self, other: &Reversal) -> bool {
+        let steps = &self.analysis.steps;
+        let theirs = other.steps_slice();
+        if theirs.len() != self.sequence.len() {
+            return false;
+        }
+        let same_steps = self
+            .sequence
+            .iter()
+            .zip(theirs)
+            .all(|(&k, step)| steps[k].op == *step);
+        same_steps
+            && (0..theirs.len()).all(|n| {
+                let clock = self.analysis.clocks.row(steps[self.sequence[n]].row);
+                (0..n).all(|u| {
+                    steps[self.sequence[u]].happens_before(clock) == other.happens_before(u, n)
+                })
+            })
+    }
+}
+
+impl Reversible for ReversalView<'_> {
+    fn can_start_with(&self, next: &Candidate) -> bool {
+        let steps = &self.analysis.steps;
+        match self
+            .sequence
+            .iter()
+            .position(|&k| steps[k].task == next.task)
+        {
+            Some(n) => {
+                let clock = self.analysis.clocks.row(steps[self.sequence[n]].row);
+                !self.sequence[..n]
+                    .iter()
+                    .any(|&u| steps[u].happens_before(clock))
+            }
+            None => self
+                .sequence
+                .iter()
+                .all(|&k| next.commutes_with(&steps[k].op)),
+        }
+    }
+
+    fn without_first_of(&mut self, task: TaskId) {
+        let steps = &self.analysis.steps;
+        if let Some(n) = self.sequence.iter().position(|&k| steps[k].task == task) {
+            self.sequence.remove(n);
+        }
+    }
+
+    fn steps(&self) -> Vec<Candidate> {
+        self.sequence
+            .iter()
+            .map(|&k| self.analysis.steps[k].op)
+            .collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sequence.is_empty()
+    }
+
+    fn first_task(&self) -> Option<TaskId> {
+        self.sequence.first().map(|&k| self.analysis.steps[k].task)
     }
 }
