@@ -305,11 +305,7 @@ fn explore_subtree<'s>(
     // The first branch below every open decision is explored by now (for the deepest, every
     // branch explored before the hand-back).
     for node in &mut nodes {
-        if let Some(done) = node.candidate(node.chosen) {
-            if !node.asleep(done.task) {
-                node.sleep.push(done);
-            }
-        }
+        node.mark_explored(node.chosen);
     }
     let n = nodes.len();
     let coordinator = Arc::new(Coordinator {
@@ -375,22 +371,16 @@ fn launch_branch<'s>(
     continuation: WakeupTree,
 ) {
     let node = &state.nodes[k];
-    let first = node.wakeup.branches[n].step;
-    let taken = node.candidate(first.task).unwrap_or(first);
+    let task = node.wakeup.branches[n].step.task;
     let earlier = node.wakeup.branches[..n]
         .iter()
         .map(|b| b.step)
         .filter(|b| node.can_take(b.task));
-    let sleep = node
-        .sleep
-        .iter()
-        .copied()
-        .chain(earlier)
-        .filter(|q| q.task != taken.task && !q.conflicts_with(&taken))
-        .collect();
+    let mut sleep = Vec::new();
+    node.sleep_after_into(task, earlier, &mut sleep);
     let mut prefix = coordinator.prefix.clone();
     prefix.extend(state.nodes[..k].iter().map(|n| n.chosen));
-    prefix.push(taken.task);
+    prefix.push(task);
     let parent = Parent::Coordinator {
         coordinator: coordinator.clone(),
         node: k,
@@ -530,12 +520,7 @@ fn advance<'s>(
             }
         }
         // Explored: later branches here treat it as one, as one worker would.
-        let node = &mut state.nodes[k];
-        if let Some(done) = node.candidate(branch.step.task) {
-            if !node.asleep(done.task) {
-                node.sleep.push(done);
-            }
-        }
+        state.nodes[k].mark_explored(branch.step.task);
         // The merged races may have added branches here or above.
         launch_open_branches(shared, scope, coordinator, state);
     }

@@ -60,9 +60,25 @@ impl Node {
         !self.asleep(task) && self.candidate(task).is_some()
     }
 
-    /// `sleep_after(taken)`, appended to `sleep`: the sleepers whose next operation does not
-    /// conflict with `taken`'s, which a child inherits after `taken` runs here.
-    fn sleep_after_into(&self, taken: TaskId, sleep: &mut Vec<Candidate>) {
+    /// Puts `task`'s branch from here to sleep: it is explored, and the branches after it
+    /// treat it as covered.
+    pub(crate) fn mark_explored(&mut self, task: TaskId) {
+        if let Some(done) = self.candidate(task) {
+            if !self.asleep(task) {
+                self.sleep.push(done);
+            }
+        }
+    }
+
+    /// Appends to `sleep` the sleep set a child inherits after `taken` runs here: the
+    /// sleepers, and `explored_too` (branches explored here before it that are not in
+    /// `self.sleep` yet), whose next operation does not conflict with `taken`'s.
+    pub(crate) fn sleep_after_into(
+        &self,
+        taken: TaskId,
+        explored_too: impl IntoIterator<Item = Candidate>,
+        sleep: &mut Vec<Candidate>,
+    ) {
         let Some(taken) = self.candidate(taken) else {
             return;
         };
@@ -70,6 +86,7 @@ impl Node {
             self.sleep
                 .iter()
                 .copied()
+                .chain(explored_too)
                 .filter(|q| q.task != taken.task && !q.conflicts_with(&taken)),
         );
     }
@@ -229,7 +246,7 @@ impl Dpor {
             None => sleep.extend_from_slice(&self.root_sleep),
             Some(parent) => {
                 let parent = &self.nodes[parent];
-                parent.sleep_after_into(parent.chosen, sleep);
+                parent.sleep_after_into(parent.chosen, [], sleep);
             }
         }
     }
@@ -345,11 +362,7 @@ impl Strategy for Dpor {
         while !self.nodes.is_empty() {
             let shallow = base + self.nodes.len() - 1 < self.coordinated_below;
             let node = self.nodes.last_mut().expect("checked non-empty");
-            if let Some(done) = node.candidate(node.chosen) {
-                if !node.asleep(done.task) {
-                    node.sleep.push(done);
-                }
-            }
+            node.mark_explored(node.chosen);
             // Branches that cannot be taken here are dropped (the analysis puts none there;
             // the fallback for a missing edge may).
             while let Some(branch) = node.wakeup.branches.first() {
