@@ -67,13 +67,14 @@ impl<T: ?Sized> UnsafeCell<T> {
         if !runtime::in_model() {
             return;
         }
-        let (id, carried_over) = with_state("UnsafeCell", |s| {
+        let registered = with_state("UnsafeCell", |s| {
             self.object
-                .get_tracking(s, ObjectKind::Cell, self.created_at, || ObjectState::Plain)
+                .get(s, ObjectKind::Cell, self.created_at, || ObjectState::Plain)
         });
+        let id = registered.id;
         // Outside the state borrow: the panic hook must be able to record this panic.
-        if carried_over {
-            crate::sync::refuse_carried_value(self.zero_sized, "UnsafeCell", self.created_at);
+        if registered.shared {
+            crate::sync::refuse_shared_value(self.zero_sized, "UnsafeCell", self.created_at);
         }
         with_state("UnsafeCell", |s| {
             let task = s.current;

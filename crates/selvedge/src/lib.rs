@@ -77,9 +77,11 @@
 //! test poisoning with `std::panic::catch_unwind` inside the thread instead.
 //!
 //! Every execution starts fresh: objects made in the test body are new each time, a `static`
-//! atomic starts again from its initial value, and `thread_local!`, `OnceLock` and `LazyLock`
-//! values are per execution. A `static` `Mutex`, `RwLock` or `UnsafeCell` holding a value
-//! cannot be reset, so its use in a second execution fails with advice (`Mutex<()>` is fine).
+//! atomic starts from its initial value, and `thread_local!`, `OnceLock` and `LazyLock`
+//! values are per execution — even while other executions use the same statics at the same
+//! time (parallel workers, other tests). A `static` `Mutex`, `RwLock` or `UnsafeCell` holding a
+//! value cannot be reset, so using it fails with advice, in every execution (`Mutex<()>` is
+//! fine).
 //!
 //! A spin loop should call [`hint::spin_loop`] or [`thread::yield_now`]: a task that does is
 //! not run again until another task made progress, so exhaustive search terminates, and a spin

@@ -17,9 +17,11 @@ pub(crate) mod happens_before;
 pub(crate) mod object;
 pub(crate) mod op;
 pub(crate) mod panic_hook;
+pub(crate) mod statics;
 pub(crate) mod task;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,6 +39,9 @@ pub(crate) struct ExecState {
     pub(crate) generation: u64,
     pub(crate) tasks: Vec<TaskSlot>,
     pub(crate) objects: Vec<Object>,
+    /// Lazily registered objects of this execution by address, with the generation they were
+    /// born in (see `LazyObject`).
+    pub(crate) lazy: BTreeMap<usize, (u64, ObjectId)>,
     ordinals: Ordinals,
     /// Every performed operation, in order; read by the report.
     pub(crate) trace: Vec<TraceEvent>,
@@ -235,6 +240,7 @@ impl ExecState {
             generation: next_generation(),
             tasks: spare.tasks,
             objects: spare.objects,
+            lazy: BTreeMap::new(),
             ordinals: Ordinals::default(),
             trace: spare.trace,
             current: TaskId(0),
@@ -286,6 +292,7 @@ impl ExecState {
             kind,
             ordinal,
             created_at,
+            shared: false,
             state,
         });
         id
@@ -329,11 +336,19 @@ impl ExecState {
         let op = slot.pending;
         let state = op.object.map(|o| &self.objects[o.index()].state);
         match (op.kind, state) {
-            (OpKind::Lock, Some(ObjectState::Mutex { holder })) => holder.is_none(),
-            (OpKind::WriteLock, Some(ObjectState::RwLock { writer, readers })) => {
-                writer.is_none() && readers.is_empty()
-            }
-            (OpKind::ReadLock, Some(ObjectState::RwLock { writer, readers })) => {
+            (OpKind::Lock, Some(ObjectState::Mutex { holder, .. })) => holder.is_none(),
+            (
+                OpKind::WriteLock,
+                Some(ObjectState::RwLock {
+                    writer, readers, ..
+                }),
+            ) => writer.is_none() && readers.is_empty(),
+            (
+                OpKind::ReadLock,
+                Some(ObjectState::RwLock {
+                    writer, readers, ..
+                }),
+            ) => {
                 // Writer-preferring like std: once readers hold the lock and a writer waits
                 // for it, new readers queue behind the writer.
                 writer.is_none() && (readers.is_empty() || !self.writer_waiting(op.object, task))
@@ -403,8 +418,10 @@ impl ExecState {
             if let Some(obj) = object {
                 waits_for = Some(format!("{} (created at {})", obj.name(), obj.created_at));
                 match &obj.state {
-                    ObjectState::Mutex { holder } => holders.extend(holder.iter().copied()),
-                    ObjectState::RwLock { writer, readers } => {
+                    ObjectState::Mutex { holder, .. } => holders.extend(holder.iter().copied()),
+                    ObjectState::RwLock {
+                        writer, readers, ..
+                    } => {
                         holders.extend(writer.iter().copied());
                         if op.kind == OpKind::WriteLock {
                             holders.extend(readers.iter().copied());
@@ -464,49 +481,104 @@ pub(crate) use object::Holder;
 
 /// An object id that registers itself lazily in whichever execution first uses it, so
 /// primitives can have `const fn new` and live in statics.
+///
+/// The id is per execution: each execution that uses the object registers it in its own object
+/// table and remembers it in `ExecState::lazy`, keyed by the object's address, so executions
+/// running at the same time on other OS threads (parallel workers, other tests) never see or
+/// reset each other's model state. `hint` caches the last registration for the common case of
+/// one execution at a time.
 #[derive(Debug)]
 pub(crate) struct LazyObject {
-    /// `generation << 24 | (index + 1)`, or 0 when never registered.
-    packed: AtomicU64,
+    /// `generation << 24 | (index + 1)` of the execution that registered it last, or 0. Only a
+    /// hint: any execution may overwrite it, and a registration is trusted only when its
+    /// generation is the reader's own (generations are unique).
+    hint: AtomicU64,
+    /// The generation of the first execution that registered the object (0: none yet). The
+    /// execution that sets it owns the user value inside the primitive; every other one shares
+    /// it (see `Registered::shared`).
+    born: AtomicU64,
+}
+
+/// Bits of a generation kept in `LazyObject::hint` beside a 24-bit object index.
+const HINT_GENERATION_MASK: u64 = (1 << 40) - 1;
+const HINT_INDEX_MASK: u64 = (1 << 24) - 1;
+const _: () = assert!(crate::limits::MAX_OBJECTS as u64 <= HINT_INDEX_MASK);
+
+/// An object's id in the running execution, and whether its user value belongs to it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Registered {
+    pub(crate) id: ObjectId,
+    /// The primitive is a `static`, or was used by another execution before this one: a value
+    /// stored inside it (an atomic's value, a mutex's data) is not this execution's. Its model
+    /// state is this execution's all the same.
+    pub(crate) shared: bool,
 }
 
 impl LazyObject {
     pub(crate) const fn new() -> LazyObject {
         LazyObject {
-            packed: AtomicU64::new(0),
+            hint: AtomicU64::new(0),
+            born: AtomicU64::new(0),
         }
     }
 
+    fn key(&self) -> usize {
+        self as *const LazyObject as usize
+    }
+
     /// This object's id in the current execution, registering it (with `init`) if this
-    /// execution has not seen it yet.
+    /// execution has not seen it yet. Not a scheduling point.
     pub(crate) fn get(
         &self,
         s: &mut ExecState,
         kind: ObjectKind,
         created_at: &'static Location<'static>,
         init: impl FnOnce() -> ObjectState,
-    ) -> ObjectId {
-        self.get_tracking(s, kind, created_at, init).0
+    ) -> Registered {
+        if let Some(found) = self.lookup(s) {
+            return found;
+        }
+        let key = self.key();
+        let claimed = self
+            .born
+            .compare_exchange(0, s.generation, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        let shared = !claimed || statics::is_static(key);
+        let id = s.register(kind, init(), created_at);
+        s.objects[id.index()].shared = shared;
+        let born = self.born.load(Ordering::Relaxed);
+        s.lazy.insert(key, (born, id));
+        self.remember(s.generation, id);
+        Registered { id, shared }
     }
 
-    /// Like `get`, and also says whether the object was used by an earlier execution (it is
-    /// a `static`, or outlived its execution): its user-visible value, if any, was not reset.
-    pub(crate) fn get_tracking(
-        &self,
-        s: &mut ExecState,
-        kind: ObjectKind,
-        created_at: &'static Location<'static>,
-        init: impl FnOnce() -> ObjectState,
-    ) -> (ObjectId, bool) {
-        let packed = self.packed.load(Ordering::Relaxed);
-        let generation = packed >> 24;
-        if packed != 0 && generation == s.generation & ((1 << 40) - 1) {
-            return (ObjectId(((packed & ((1 << 24) - 1)) - 1) as u32), false);
-        }
-        let carried_over = packed != 0;
-        let id = s.register(kind, init(), created_at);
-        let fresh = ((s.generation & ((1 << 40) - 1)) << 24) | (id.0 as u64 + 1);
-        self.packed.store(fresh, Ordering::Relaxed);
-        (id, carried_over)
+    /// This object's id in the current execution if it registered it already.
+    pub(crate) fn lookup(&self, s: &ExecState) -> Option<Registered> {
+        let generation = s.generation & HINT_GENERATION_MASK;
+        let hint = self.hint.load(Ordering::Relaxed);
+        let id = if hint != 0 && hint >> 24 == generation {
+            ObjectId(((hint & HINT_INDEX_MASK) - 1) as u32)
+        } else {
+            // Another execution registered it since (or never). An entry under this address
+            // counts only if it is this very object: memory freed by an object of this
+            // execution can hold a new one, which has not been born (or was born elsewhere).
+            let born = self.born.load(Ordering::Relaxed);
+            let &(entry_born, id) = s.lazy.get(&self.key())?;
+            if born == 0 || entry_born != born {
+                return None;
+            }
+            self.remember(s.generation, id);
+            id
+        };
+        let object = &s.objects[id.index()];
+        Some(Registered {
+            id,
+            shared: object.shared,
+        })
+    }
+
+    fn remember(&self, generation: u64, id: ObjectId) {
+        let packed = ((generation & HINT_GENERATION_MASK) << 24) | (id.0 as u64 + 1);
+        self.hint.store(packed, Ordering::Relaxed);
     }
 }

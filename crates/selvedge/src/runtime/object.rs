@@ -62,10 +62,13 @@ pub(crate) type Holder = (TaskId, &'static Location<'static>);
 pub(crate) enum ObjectState {
     Mutex {
         holder: Option<Holder>,
+        /// A holder panicked: the next lock returns a `PoisonError`.
+        poisoned: bool,
     },
     RwLock {
         writer: Option<Holder>,
         readers: Vec<Holder>,
+        poisoned: bool,
     },
     Condvar {
         waiters: VecDeque<TaskId>,
@@ -78,6 +81,14 @@ pub(crate) enum ObjectState {
     Once {
         running: Option<Holder>,
         done: bool,
+        /// The value of a shared `OnceLock` (a `static`) in this execution; an owned one keeps
+        /// its value inside itself, as std's does.
+        value: Option<ErasedValue>,
+    },
+    /// An atomic. `bits` is its value in this execution when the atomic is shared (a
+    /// `static`); an owned atomic keeps its value inside itself.
+    Atomic {
+        bits: u64,
     },
     Channel {
         /// `None` for `channel()`, `Some(0)` for a rendezvous `sync_channel(0)`.
@@ -91,12 +102,71 @@ pub(crate) enum ObjectState {
     Plain,
 }
 
+/// A boxed value of any type, dropped with the execution that made it: the per-execution
+/// value of a `static` `OnceLock` or `LazyLock`. (Not `Box<dyn Any>`, which would demand
+/// `T: 'static` of those types.)
+pub(crate) struct ErasedValue {
+    pointer: *mut (),
+    drop: unsafe fn(*mut ()),
+}
+
+impl ErasedValue {
+    pub(crate) fn new<T>(value: T) -> ErasedValue {
+        unsafe fn drop_boxed<T>(pointer: *mut ()) {
+            // SAFETY: `pointer` came from `Box::<T>::into_raw` in `new`, and is dropped once.
+            drop(unsafe { Box::from_raw(pointer as *mut T) });
+        }
+        ErasedValue {
+            pointer: Box::into_raw(Box::new(value)) as *mut (),
+            drop: drop_boxed::<T>,
+        }
+    }
+
+    /// The value, which lives as long as this `ErasedValue`.
+    ///
+    /// # Safety
+    /// `T` is the type this value was made with.
+    pub(crate) unsafe fn get<T>(&self) -> *mut T {
+        self.pointer as *mut T
+    }
+
+    /// Moves the value out.
+    ///
+    /// # Safety
+    /// `T` is the type this value was made with.
+    pub(crate) unsafe fn into_inner<T>(self) -> T {
+        let pointer = self.pointer as *mut T;
+        std::mem::forget(self);
+        // SAFETY: made by `Box::into_raw` in `new`; `forget` keeps `Drop` from freeing it.
+        *unsafe { Box::from_raw(pointer) }
+    }
+}
+
+impl Drop for ErasedValue {
+    fn drop(&mut self) {
+        // The execution is over: a destructor that panics (it may use a primitive outside a
+        // model) must not unwind into the explorer, which has nothing to report it to.
+        let (pointer, drop) = (self.pointer, self.drop);
+        // SAFETY: made by `new` with the matching drop function, dropped exactly once.
+        let _ = std::panic::catch_unwind(|| unsafe { drop(pointer) });
+    }
+}
+
+impl fmt::Debug for ErasedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ErasedValue")
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Object {
     pub(crate) kind: ObjectKind,
     /// 1-based number among objects of the same kind, for names like `Mutex#2`.
     pub(crate) ordinal: u32,
     pub(crate) created_at: &'static Location<'static>,
+    /// Registered lazily by a primitive whose user value is not this execution's (see
+    /// `LazyObject`).
+    pub(crate) shared: bool,
     pub(crate) state: ObjectState,
 }
 

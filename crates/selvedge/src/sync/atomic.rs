@@ -19,30 +19,32 @@ use std::panic::Location;
 
 pub use std::sync::atomic::Ordering;
 
-use super::object_id_tracking;
+use super::object_id;
 use crate::runtime::happens_before::ordering_halves;
 use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{self, point_at, LazyObject, OpKind};
+use crate::runtime::{self, point_at, LazyObject, ObjectId, OpKind};
 
 /// A scheduling point before an atomic operation (nothing outside a model), and the
 /// synchronisation its orderings promise: the acquire half of `read` (for the value read) and
-/// the release half of `write` (for the value written). Returns whether the atomic was used
-/// by an earlier execution (a `static`): its value must start over.
+/// the release half of `write` (for the value written). Returns the atomic's id when its value
+/// lives in the execution (a `static`, see `LazyObject`), `None` when the atomic's own value is
+/// this execution's.
 fn before(
     object: &LazyObject,
     kind: &'static str,
     created_at: &'static Location<'static>,
+    initial: u64,
     op: OpKind,
     (read, write): (Ordering, Ordering),
     at: &'static Location<'static>,
-) -> bool {
+) -> Option<ObjectId> {
     if !runtime::in_model() {
-        return false;
+        return None;
     }
-    let (id, carried_over) =
-        object_id_tracking(object, ObjectKind::Atomic(kind), created_at, kind, || {
-            ObjectState::Plain
-        });
+    let registered = object_id(object, ObjectKind::Atomic(kind), created_at, kind, || {
+        ObjectState::Atomic { bits: initial }
+    });
+    let id = registered.id;
     point_at(op, Some(id), at);
     let acquire = ordering_halves(read).0 && op != OpKind::AtomicStore;
     let release = ordering_halves(write).1 && op != OpKind::AtomicLoad;
@@ -56,7 +58,94 @@ fn before(
             }
         });
     }
-    carried_over
+    registered.shared.then_some(id)
+}
+
+/// Runs `f` on the execution's copy of shared atomic `id`: on a scratch std atomic holding the
+/// value, written back afterwards. No other task runs in between (there is no scheduling point),
+/// so this is as atomic as the operation itself, and `f` (a `fetch_update` closure) may use
+/// primitives since the execution state is not borrowed while it runs.
+fn on_shared<V: AtomicBits, S, R>(
+    id: ObjectId,
+    scratch: impl FnOnce(V) -> S,
+    f: impl FnOnce(&S) -> R,
+    back: impl FnOnce(S) -> V,
+) -> R {
+    let bits = runtime::with_state("an atomic", |s| match s.object(id) {
+        ObjectState::Atomic { bits } => *bits,
+        _ => unreachable!("object is not an atomic"),
+    });
+    let place = scratch(V::from_bits(bits));
+    let result = f(&place);
+    let bits = back(place).to_bits();
+    runtime::with_state("an atomic", |s| match s.object(id) {
+        ObjectState::Atomic { bits: stored } => *stored = bits,
+        _ => unreachable!("object is not an atomic"),
+    });
+    result
+}
+
+/// The value of shared atomic `id` in this execution, read without a scheduling point.
+fn peek_shared<V: AtomicBits>(
+    object: &LazyObject,
+    kind: &'static str,
+    created_at: &'static Location<'static>,
+    initial: u64,
+) -> Option<V> {
+    runtime::try_with_state(|s| {
+        let registered = object.get(s, ObjectKind::Atomic(kind), created_at, || {
+            ObjectState::Atomic { bits: initial }
+        });
+        if !registered.shared {
+            return None;
+        }
+        match s.object(registered.id) {
+            ObjectState::Atomic { bits } => Some(V::from_bits(*bits)),
+            _ => unreachable!("object is not an atomic"),
+        }
+    })
+    .flatten()
+}
+
+/// An atomic's value as the 64 bits a shared atomic keeps in the execution.
+trait AtomicBits: Copy {
+    fn to_bits(self) -> u64;
+    fn from_bits(bits: u64) -> Self;
+}
+
+macro_rules! atomic_bits {
+    ($($value:ty),*) => {
+        $(
+            impl AtomicBits for $value {
+                fn to_bits(self) -> u64 {
+                    self as u64
+                }
+                fn from_bits(bits: u64) -> $value {
+                    bits as $value
+                }
+            }
+        )*
+    };
+}
+
+atomic_bits!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+impl AtomicBits for bool {
+    fn to_bits(self) -> u64 {
+        u64::from(self)
+    }
+    fn from_bits(bits: u64) -> bool {
+        bits != 0
+    }
+}
+
+impl<T> AtomicBits for *mut T {
+    fn to_bits(self) -> u64 {
+        self as usize as u64
+    }
+    fn from_bits(bits: u64) -> *mut T {
+        bits as usize as *mut T
+    }
 }
 
 /// A memory fence: a scheduling point in a model (all operations are already SeqCst).
@@ -96,29 +185,29 @@ macro_rules! atomic_common {
                 }
             }
 
+            /// A scheduling point, then `f` on this execution's value.
             #[track_caller]
-            fn point(&self, op: OpKind, orders: (Ordering, Ordering)) {
-                if before(&self.object, stringify!($name), self.created_at, op, orders, Location::caller()) {
-                    self.value.store(self.initial, Ordering::SeqCst);
+            fn access<R>(&self, op: OpKind, orders: (Ordering, Ordering), f: impl FnOnce(&$std) -> R) -> R {
+                let initial = self.initial.to_bits();
+                match before(&self.object, stringify!($name), self.created_at, initial, op, orders, Location::caller()) {
+                    None => f(&self.value),
+                    Some(id) => on_shared(id, <$std>::new, f, <$std>::into_inner),
                 }
             }
 
             #[track_caller]
             pub fn load(&self, order: Ordering) -> $value {
-                self.point(OpKind::AtomicLoad, (order, order));
-                self.value.load(order)
+                self.access(OpKind::AtomicLoad, (order, order), |v| v.load(order))
             }
 
             #[track_caller]
             pub fn store(&self, value: $value, order: Ordering) {
-                self.point(OpKind::AtomicStore, (order, order));
-                self.value.store(value, order)
+                self.access(OpKind::AtomicStore, (order, order), |v| v.store(value, order))
             }
 
             #[track_caller]
             pub fn swap(&self, value: $value, order: Ordering) -> $value {
-                self.point(OpKind::AtomicRmw, (order, order));
-                self.value.swap(value, order)
+                self.access(OpKind::AtomicRmw, (order, order), |v| v.swap(value, order))
             }
 
             #[track_caller]
@@ -129,8 +218,9 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
-                self.point(OpKind::AtomicCas, (success, success));
-                self.value.compare_exchange(current, new, success, failure)
+                self.access(OpKind::AtomicCas, (success, success), |v| {
+                    v.compare_exchange(current, new, success, failure)
+                })
             }
 
             /// Never fails spuriously in a model.
@@ -142,8 +232,9 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
-                self.point(OpKind::AtomicCas, (success, success));
-                self.value.compare_exchange(current, new, success, failure)
+                self.access(OpKind::AtomicCas, (success, success), |v| {
+                    v.compare_exchange(current, new, success, failure)
+                })
             }
 
             #[track_caller]
@@ -156,15 +247,18 @@ macro_rules! atomic_common {
             where
                 F: FnMut($value) -> Option<$value>,
             {
-                self.point(OpKind::AtomicRmw, (fetch_order, set_order));
-                self.value.fetch_update(set_order, fetch_order, f)
+                self.access(OpKind::AtomicRmw, (fetch_order, set_order), |v| {
+                    v.fetch_update(set_order, fetch_order, f)
+                })
             }
 
             pub fn get_mut(&mut self) -> &mut $value {
                 self.value.get_mut()
             }
 
-            /// A raw pointer to the value. Accesses through it are not scheduling points.
+            /// A raw pointer to the value. Accesses through it are not scheduling points, and
+            /// in a model they reach the atomic's own storage, which a `static` atomic does not
+            /// use (its value is per execution).
             pub const fn as_ptr(&self) -> *mut $value {
                 self.value.as_ptr()
             }
@@ -178,7 +272,9 @@ macro_rules! atomic_common {
             /// # Safety
             /// No other task may access the atomic concurrently.
             pub unsafe fn unsync_load(&self) -> $value {
-                self.value.load(Ordering::Relaxed)
+                let initial = self.initial.to_bits();
+                peek_shared(&self.object, stringify!($name), self.created_at, initial)
+                    .unwrap_or_else(|| self.value.load(Ordering::Relaxed))
             }
 
             /// Runs `f` on the value with exclusive access (loom's `with_mut`).
@@ -221,8 +317,7 @@ macro_rules! atomic_int {
         $(
             #[track_caller]
             pub fn $method(&self, value: $value, order: Ordering) -> $value {
-                self.point(OpKind::AtomicRmw, (order, order));
-                self.value.$method(value, order)
+                self.access(OpKind::AtomicRmw, (order, order), |v| v.$method(value, order))
             }
         )*
     };
@@ -246,8 +341,9 @@ impl AtomicBool {
 
     #[track_caller]
     pub fn fetch_not(&self, order: Ordering) -> bool {
-        self.point(OpKind::AtomicRmw, (order, order));
-        self.value.fetch_xor(true, order)
+        self.access(OpKind::AtomicRmw, (order, order), |v| {
+            v.fetch_xor(true, order)
+        })
     }
 }
 
@@ -273,36 +369,50 @@ impl<T> AtomicPtr<T> {
         }
     }
 
+    /// A scheduling point, then `f` on this execution's value.
     #[track_caller]
-    fn point(&self, op: OpKind, orders: (Ordering, Ordering)) {
-        if before(
+    fn access<R>(
+        &self,
+        op: OpKind,
+        orders: (Ordering, Ordering),
+        f: impl FnOnce(&std::sync::atomic::AtomicPtr<T>) -> R,
+    ) -> R {
+        let initial = self.initial.to_bits();
+        let at = Location::caller();
+        match before(
             &self.object,
             "AtomicPtr",
             self.created_at,
+            initial,
             op,
             orders,
-            Location::caller(),
+            at,
         ) {
-            self.value.store(self.initial, Ordering::SeqCst);
+            None => f(&self.value),
+            Some(id) => on_shared(
+                id,
+                std::sync::atomic::AtomicPtr::new,
+                f,
+                std::sync::atomic::AtomicPtr::into_inner,
+            ),
         }
     }
 
     #[track_caller]
     pub fn load(&self, order: Ordering) -> *mut T {
-        self.point(OpKind::AtomicLoad, (order, order));
-        self.value.load(order)
+        self.access(OpKind::AtomicLoad, (order, order), |v| v.load(order))
     }
 
     #[track_caller]
     pub fn store(&self, value: *mut T, order: Ordering) {
-        self.point(OpKind::AtomicStore, (order, order));
-        self.value.store(value, order)
+        self.access(OpKind::AtomicStore, (order, order), |v| {
+            v.store(value, order)
+        })
     }
 
     #[track_caller]
     pub fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
-        self.point(OpKind::AtomicRmw, (order, order));
-        self.value.swap(value, order)
+        self.access(OpKind::AtomicRmw, (order, order), |v| v.swap(value, order))
     }
 
     #[track_caller]
@@ -313,8 +423,9 @@ impl<T> AtomicPtr<T> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<*mut T, *mut T> {
-        self.point(OpKind::AtomicCas, (success, success));
-        self.value.compare_exchange(current, new, success, failure)
+        self.access(OpKind::AtomicCas, (success, success), |v| {
+            v.compare_exchange(current, new, success, failure)
+        })
     }
 
     #[track_caller]
@@ -325,8 +436,9 @@ impl<T> AtomicPtr<T> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<*mut T, *mut T> {
-        self.point(OpKind::AtomicCas, (success, success));
-        self.value.compare_exchange(current, new, success, failure)
+        self.access(OpKind::AtomicCas, (success, success), |v| {
+            v.compare_exchange(current, new, success, failure)
+        })
     }
 
     #[track_caller]
@@ -339,8 +451,9 @@ impl<T> AtomicPtr<T> {
     where
         F: FnMut(*mut T) -> Option<*mut T>,
     {
-        self.point(OpKind::AtomicRmw, (fetch_order, set_order));
-        self.value.fetch_update(set_order, fetch_order, f)
+        self.access(OpKind::AtomicRmw, (fetch_order, set_order), |v| {
+            v.fetch_update(set_order, fetch_order, f)
+        })
     }
 
     pub fn get_mut(&mut self) -> &mut *mut T {
@@ -356,7 +469,9 @@ impl<T> AtomicPtr<T> {
     /// # Safety
     /// No other task may access the atomic concurrently.
     pub unsafe fn unsync_load(&self) -> *mut T {
-        self.value.load(Ordering::Relaxed)
+        let initial = self.initial.to_bits();
+        peek_shared(&self.object, "AtomicPtr", self.created_at, initial)
+            .unwrap_or_else(|| self.value.load(Ordering::Relaxed))
     }
 
     pub fn with_mut<R>(&mut self, f: impl FnOnce(&mut *mut T) -> R) -> R {

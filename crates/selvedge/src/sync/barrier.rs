@@ -60,6 +60,7 @@ impl Barrier {
                 generation: 0,
             },
         )
+        .id
     }
 
     /// Blocks until `n` tasks have called `wait`; the last to arrive is the leader.

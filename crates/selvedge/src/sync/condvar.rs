@@ -64,6 +64,7 @@ impl Condvar {
                 waiters: VecDeque::new(),
             },
         )
+        .id
     }
 
     /// Releases the guard's mutex, waits for a notify, then re-acquires the mutex.

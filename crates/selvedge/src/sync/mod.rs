@@ -28,9 +28,10 @@ pub use std::sync::{Arc, Weak};
 use std::panic::Location;
 
 use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{with_state, LazyObject, ObjectId};
+use crate::runtime::{with_state, LazyObject, Registered};
 
-/// The id of a lazily registered object in the running execution.
+/// The id of a lazily registered object in the running execution, and whether its user value
+/// is shared with other executions (a `static`).
 #[track_caller]
 pub(crate) fn object_id(
     lazy: &LazyObject,
@@ -38,36 +39,25 @@ pub(crate) fn object_id(
     created_at: &'static Location<'static>,
     what: &str,
     init: impl FnOnce() -> ObjectState,
-) -> ObjectId {
+) -> Registered {
     with_state(what, |s| lazy.get(s, kind, created_at, init))
 }
 
-/// Like `object_id`, and also says whether the object was used by an earlier execution.
-#[track_caller]
-pub(crate) fn object_id_tracking(
-    lazy: &LazyObject,
-    kind: ObjectKind,
-    created_at: &'static Location<'static>,
-    what: &str,
-    init: impl FnOnce() -> ObjectState,
-) -> (ObjectId, bool) {
-    with_state(what, |s| lazy.get_tracking(s, kind, created_at, init))
-}
-
-/// A lock or cell whose value lives on from an earlier execution would make executions
+/// A lock or cell whose value is shared by every execution (a `static`) would make executions
 /// depend on each other; only a value with nothing in it (`Mutex<()>`) may be shared so.
 #[track_caller]
-pub(crate) fn refuse_carried_value(
+pub(crate) fn refuse_shared_value(
     zero_sized: bool,
     what: &str,
     created_at: &'static Location<'static>,
 ) {
     if !zero_sized {
         panic!(
-            "the {what} created at {created_at} was already used by an earlier execution (is it a \
-             `static`?): its value is not reset between executions, so every execution after the \
-             first would start from what the previous one left. Create it inside the test body, \
-             or make the static a `selvedge::sync::LazyLock`, which is fresh in every execution"
+            "the {what} created at {created_at} holds a value shared by every execution (it is a \
+             `static`, or was created outside the test body): its value is not reset between \
+             executions, so each execution would start from what another left. Create it inside \
+             the test body, or make the static a `selvedge::sync::LazyLock`, which is fresh in \
+             every execution"
         );
     }
 }

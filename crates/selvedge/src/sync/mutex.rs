@@ -6,12 +6,11 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::{object_id_tracking, refuse_carried_value};
+use super::{object_id, refuse_shared_value};
 use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
+use crate::runtime::{point, try_with_state, with_state, LazyObject, ObjectId, OpKind};
 
 /// A mutual-exclusion lock, as `std::sync::Mutex`, with poisoning.
 ///
@@ -32,7 +31,6 @@ pub struct Mutex<T: ?Sized> {
     created_at: &'static Location<'static>,
     /// A `Mutex<()>` may live in a static: there is no value to carry between executions.
     zero_sized: bool,
-    poisoned: AtomicBool,
     data: UnsafeCell<T>,
 }
 
@@ -58,13 +56,12 @@ impl<T> Mutex<T> {
             object: LazyObject::new(),
             created_at: Location::caller(),
             zero_sized: std::mem::size_of::<T>() == 0,
-            poisoned: AtomicBool::new(false),
             data: UnsafeCell::new(value),
         }
     }
 
     pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let poisoned = self.is_poisoned();
         let value = self.data.into_inner();
         if poisoned {
             Err(PoisonError::new(value))
@@ -77,18 +74,20 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     fn id(&self) -> ObjectId {
-        let (id, carried_over) = object_id_tracking(
+        let registered = object_id(
             &self.object,
             ObjectKind::Mutex,
             self.created_at,
             "selvedge::sync::Mutex::lock",
-            || ObjectState::Mutex { holder: None },
+            || ObjectState::Mutex {
+                holder: None,
+                poisoned: false,
+            },
         );
-        if carried_over {
-            refuse_carried_value(self.zero_sized, "Mutex", self.created_at);
-            self.poisoned.store(false, Ordering::Relaxed);
+        if registered.shared {
+            refuse_shared_value(self.zero_sized, "Mutex", self.created_at);
         }
-        id
+        registered.id
     }
 
     /// Acquires the lock, blocking this task until it is free.
@@ -108,7 +107,7 @@ impl<T: ?Sized> Mutex<T> {
         let acquired = with_state("Mutex::try_lock", |s| {
             let current = s.current;
             match s.object(id) {
-                ObjectState::Mutex { holder } if holder.is_none() => {
+                ObjectState::Mutex { holder, .. } if holder.is_none() => {
                     *holder = Some((current, Location::caller()));
                     s.hb_acquire(id);
                     true
@@ -133,23 +132,37 @@ impl<T: ?Sized> Mutex<T> {
             id,
             locked_at,
         };
-        if self.poisoned.load(Ordering::Relaxed) {
+        if poisoned(id) {
             Err(PoisonError::new(guard))
         } else {
             Ok(guard)
         }
     }
 
+    /// Did a holder panic? (Never, outside a model: such a mutex was never locked.)
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
+        self.poison_flag(|flag| *flag)
     }
 
     pub fn clear_poison(&self) {
-        self.poisoned.store(false, Ordering::Relaxed);
+        self.poison_flag(|flag| std::mem::replace(flag, false));
+    }
+
+    /// Runs `f` on this execution's poison flag, if the mutex was used in this execution.
+    fn poison_flag(&self, f: impl FnOnce(&mut bool) -> bool) -> bool {
+        try_with_state(|s| {
+            let id = self.object.lookup(s)?.id;
+            match s.object(id) {
+                ObjectState::Mutex { poisoned, .. } => Some(f(poisoned)),
+                _ => unreachable!("object is not a mutex"),
+            }
+        })
+        .flatten()
+        .unwrap_or(false)
     }
 
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let poisoned = self.is_poisoned();
         let value = self.data.get_mut();
         if poisoned {
             Err(PoisonError::new(value))
@@ -159,12 +172,19 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+/// Was mutex `id` poisoned by a panicking holder in this execution?
+fn poisoned(id: ObjectId) -> bool {
+    with_state("selvedge::sync::Mutex", |s| {
+        matches!(s.object(id), ObjectState::Mutex { poisoned: true, .. })
+    })
+}
+
 /// Records the current task as the holder of free mutex `id`.
 pub(crate) fn acquire(id: ObjectId, at: &'static Location<'static>) {
     with_state("selvedge::sync::Mutex::lock", |s| {
         let current = s.current;
         match s.object(id) {
-            ObjectState::Mutex { holder } => {
+            ObjectState::Mutex { holder, .. } => {
                 assert!(holder.is_none(), "a lock was granted while held");
                 *holder = Some((current, at));
             }
@@ -179,7 +199,7 @@ pub(crate) fn release(id: ObjectId) {
     with_state("selvedge::sync::Mutex unlock", |s| {
         let current = s.current;
         match s.object(id) {
-            ObjectState::Mutex { holder } => {
+            ObjectState::Mutex { holder, .. } => {
                 assert_eq!(
                     holder.map(|h| h.0),
                     Some(current),
@@ -212,7 +232,12 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.mutex.poisoned.store(true, Ordering::Relaxed);
+            with_state("selvedge::sync::Mutex unlock", |s| {
+                match s.object(self.id) {
+                    ObjectState::Mutex { poisoned, .. } => *poisoned = true,
+                    _ => unreachable!("object is not a mutex"),
+                }
+            });
         }
         // Drop glue has no caller location worth showing; the lock site identifies the guard.
         crate::runtime::point_at(OpKind::Unlock, Some(self.id), self.locked_at);

@@ -8,11 +8,10 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::Deref;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe, Location};
-use std::sync::Mutex as StdMutex;
 
 use super::object_id;
-use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{self, try_with_state, with_state, LazyObject, ObjectId, OpKind};
+use crate::runtime::object::{ErasedValue, ObjectKind, ObjectState};
+use crate::runtime::{self, try_with_state, with_state, LazyObject, ObjectId, OpKind, Registered};
 
 /// Runs an initialiser exactly once per execution, as `std::sync::Once`.
 ///
@@ -66,8 +65,10 @@ impl Once {
             || ObjectState::Once {
                 running: None,
                 done: false,
+                value: None,
             },
         )
+        .id
     }
 
     /// Runs `f` if no call has completed yet in this execution; other callers wait for it.
@@ -107,7 +108,7 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
     runtime::point_at(OpKind::OnceEnter, Some(id), at);
     let run = with_state("selvedge::sync::Once", |s| {
         let current = s.current;
-        let ObjectState::Once { running, done } = s.object(id) else {
+        let ObjectState::Once { running, done, .. } = s.object(id) else {
             unreachable!("object is not a once")
         };
         assert!(
@@ -126,7 +127,7 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
     }
     let result = catch_unwind(AssertUnwindSafe(f));
     with_state("selvedge::sync::Once", |s| {
-        let ObjectState::Once { running, done } = s.object(id) else {
+        let ObjectState::Once { running, done, .. } = s.object(id) else {
             unreachable!("object is not a once")
         };
         *running = None;
@@ -137,43 +138,6 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
         resume_unwind(payload);
     }
     true
-}
-
-/// Values of a once-cell, one per execution (by generation), so no execution sees another's.
-struct PerExecution<T> {
-    values: StdMutex<Vec<(u64, Box<T>)>>,
-}
-
-impl<T> PerExecution<T> {
-    const fn new() -> Self {
-        PerExecution {
-            values: StdMutex::new(Vec::new()),
-        }
-    }
-
-    fn get(&self, generation: u64) -> Option<&T> {
-        let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
-        let found = values.iter().find(|(g, _)| *g == generation)?;
-        let ptr: *const T = &*found.1;
-        // SAFETY: boxes are only removed by `take` (which needs `&mut self`) or dropped with
-        // `self`, so the value outlives this borrow of `self`.
-        Some(unsafe { &*ptr })
-    }
-
-    fn insert(&self, generation: u64, value: T) {
-        let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
-        values.push((generation, Box::new(value)));
-    }
-
-    fn take(&mut self, generation: u64) -> Option<T> {
-        let values = self.values.get_mut().unwrap_or_else(|e| e.into_inner());
-        let i = values.iter().position(|(g, _)| *g == generation)?;
-        Some(*values.swap_remove(i).1)
-    }
-}
-
-fn generation() -> Option<u64> {
-    try_with_state(|s| s.generation)
 }
 
 /// A cell written once per execution, as `std::sync::OnceLock`.
@@ -189,11 +153,16 @@ fn generation() -> Option<u64> {
 ///     assert_eq!(here, t.join().unwrap(), "both see the winner's value");
 /// }, 50);
 /// ```
+///
+/// A `static` `OnceLock` (or `LazyLock`) is empty at the start of every execution: its value
+/// in an execution lives with that execution and is dropped when it ends, so executions
+/// running at the same time (parallel workers, other tests) never see each other's. A
+/// reference to that value must not outlive the execution.
 pub struct OnceLock<T> {
     object: LazyObject,
     created_at: &'static Location<'static>,
-    values: PerExecution<T>,
-    fallback: std::sync::OnceLock<T>,
+    /// The value outside a model, and of a cell owned by the execution using it.
+    own: std::sync::OnceLock<T>,
 }
 
 unsafe impl<T: Send + Sync> Sync for OnceLock<T> {}
@@ -205,55 +174,82 @@ impl<T> OnceLock<T> {
         OnceLock {
             object: LazyObject::new(),
             created_at: Location::caller(),
-            values: PerExecution::new(),
-            fallback: std::sync::OnceLock::new(),
+            own: std::sync::OnceLock::new(),
         }
     }
 
-    #[track_caller]
-    fn id(&self) -> ObjectId {
-        object_id(
-            &self.object,
-            ObjectKind::Once,
-            self.created_at,
-            "selvedge::sync::OnceLock",
-            || ObjectState::Once {
-                running: None,
-                done: false,
-            },
-        )
+    /// The cell in the running execution (not a scheduling point), or `None` outside a model.
+    fn registered(&self) -> Option<Registered> {
+        try_with_state(|s| {
+            self.object
+                .get(s, ObjectKind::Once, self.created_at, || ObjectState::Once {
+                    running: None,
+                    done: false,
+                    value: None,
+                })
+        })
+    }
+
+    /// This execution's value of a shared cell.
+    fn shared_value(&self, id: ObjectId) -> Option<&T> {
+        let pointer = with_state("selvedge::sync::OnceLock", |s| match s.object(id) {
+            // SAFETY: the value was made as a `T` by `get_or_init`/`set` below.
+            ObjectState::Once { value, .. } => value.as_ref().map(|v| unsafe { v.get::<T>() }),
+            _ => unreachable!("object is not a once"),
+        })?;
+        // SAFETY: the box lives until the execution ends, and this cell's callers are tasks of
+        // that execution.
+        Some(unsafe { &*pointer })
+    }
+
+    fn set_shared_value(id: ObjectId, value: T) {
+        with_state("selvedge::sync::OnceLock", |s| match s.object(id) {
+            ObjectState::Once { value: slot, .. } => *slot = Some(ErasedValue::new(value)),
+            _ => unreachable!("object is not a once"),
+        });
     }
 
     /// The value, if initialised in this execution. (Not a scheduling point.)
     pub fn get(&self) -> Option<&T> {
-        match generation() {
-            Some(g) => self.values.get(g),
-            None => self.fallback.get(),
+        match self.registered() {
+            Some(Registered { id, shared: true }) => self.shared_value(id),
+            _ => self.own.get(),
         }
     }
 
     /// The value, initialising it with `f` if no task has yet.
     #[track_caller]
     pub fn get_or_init<F: FnOnce() -> T>(&self, f: F) -> &T {
-        let Some(g) = generation() else {
-            return self.fallback.get_or_init(f);
-        };
-        let id = self.id();
-        enter(id, Location::caller(), || self.values.insert(g, f()));
-        self.values
-            .get(g)
-            .expect("a completed once-cell has a value")
+        match self.registered() {
+            None => self.own.get_or_init(f),
+            Some(Registered { id, shared: true }) => {
+                enter(id, Location::caller(), || Self::set_shared_value(id, f()));
+                self.shared_value(id)
+                    .expect("a completed once-cell has a value")
+            }
+            Some(Registered { id, shared: false }) => {
+                enter(id, Location::caller(), || {
+                    self.own.get_or_init(f);
+                });
+                self.own.get().expect("a completed once-cell has a value")
+            }
+        }
     }
 
     /// Stores `value` unless the cell already has one (then `value` comes back).
     #[track_caller]
     pub fn set(&self, value: T) -> Result<(), T> {
-        let Some(g) = generation() else {
-            return self.fallback.set(value);
+        let Some(Registered { id, shared }) = self.registered() else {
+            return self.own.set(value);
         };
         let mut slot = Some(value);
-        enter(self.id(), Location::caller(), || {
-            self.values.insert(g, slot.take().expect("value present"))
+        enter(id, Location::caller(), || {
+            let value = slot.take().expect("value present");
+            if shared {
+                Self::set_shared_value(id, value);
+            } else if let Err(value) = self.own.set(value) {
+                slot = Some(value);
+            }
         });
         match slot {
             None => Ok(()),
@@ -263,34 +259,39 @@ impl<T> OnceLock<T> {
 
     /// The value, mutably, if initialised in this execution.
     pub fn get_mut(&mut self) -> Option<&mut T> {
-        match generation() {
-            Some(g) => {
-                let values = self
-                    .values
-                    .values
-                    .get_mut()
-                    .unwrap_or_else(|e| e.into_inner());
-                values
-                    .iter_mut()
-                    .find(|(gen, _)| *gen == g)
-                    .map(|(_, v)| &mut **v)
+        match self.registered() {
+            Some(Registered { id, shared: true }) => {
+                let pointer = with_state("OnceLock::get_mut", |s| match s.object(id) {
+                    // SAFETY: made as a `T` below.
+                    ObjectState::Once { value, .. } => {
+                        value.as_ref().map(|v| unsafe { v.get::<T>() })
+                    }
+                    _ => unreachable!("object is not a once"),
+                })?;
+                // SAFETY: `&mut self` is exclusive, and the box lives as long as the execution.
+                Some(unsafe { &mut *pointer })
             }
-            None => self.fallback.get_mut(),
+            _ => self.own.get_mut(),
         }
     }
 
+    /// Empties the cell, so it can be initialised again.
     pub fn take(&mut self) -> Option<T> {
-        match generation() {
-            Some(g) => {
-                let value = self.values.take(g);
-                if value.is_some() {
-                    // The next initialisation must be able to run again.
-                    self.object = LazyObject::new();
-                }
-                value
+        let Some(Registered { id, shared }) = self.registered() else {
+            return self.own.take();
+        };
+        let erased = with_state("OnceLock::take", |s| match s.object(id) {
+            ObjectState::Once { done, value, .. } => {
+                *done = false;
+                value.take()
             }
-            None => self.fallback.take(),
+            _ => unreachable!("object is not a once"),
+        });
+        if !shared {
+            return self.own.take();
         }
+        // SAFETY: made as a `T` by `set_shared_value`; `into_inner` moves it out once.
+        erased.map(|v| unsafe { v.into_inner::<T>() })
     }
 
     pub fn into_inner(mut self) -> Option<T> {

@@ -5,12 +5,11 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use super::{object_id_tracking, refuse_carried_value};
+use super::{object_id, refuse_shared_value};
 use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{point, with_state, LazyObject, ObjectId, OpKind};
+use crate::runtime::{point, try_with_state, with_state, LazyObject, ObjectId, OpKind};
 
 /// A reader-writer lock, as `std::sync::RwLock`.
 ///
@@ -30,7 +29,6 @@ pub struct RwLock<T: ?Sized> {
     object: LazyObject,
     created_at: &'static Location<'static>,
     zero_sized: bool,
-    poisoned: AtomicBool,
     data: UnsafeCell<T>,
 }
 
@@ -61,13 +59,12 @@ impl<T> RwLock<T> {
             object: LazyObject::new(),
             created_at: Location::caller(),
             zero_sized: std::mem::size_of::<T>() == 0,
-            poisoned: AtomicBool::new(false),
             data: UnsafeCell::new(value),
         }
     }
 
     pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let poisoned = self.is_poisoned();
         let value = self.data.into_inner();
         if poisoned {
             Err(PoisonError::new(value))
@@ -80,7 +77,7 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     fn id(&self) -> ObjectId {
-        let (id, carried_over) = object_id_tracking(
+        let registered = object_id(
             &self.object,
             ObjectKind::RwLock,
             self.created_at,
@@ -88,17 +85,17 @@ impl<T: ?Sized> RwLock<T> {
             || ObjectState::RwLock {
                 writer: None,
                 readers: Vec::new(),
+                poisoned: false,
             },
         );
-        if carried_over {
-            refuse_carried_value(self.zero_sized, "RwLock", self.created_at);
-            self.poisoned.store(false, Ordering::Relaxed);
+        if registered.shared {
+            refuse_shared_value(self.zero_sized, "RwLock", self.created_at);
         }
-        id
+        registered.id
     }
 
     fn poison<G>(&self, guard: G) -> LockResult<G> {
-        if self.poisoned.load(Ordering::Relaxed) {
+        if self.is_poisoned() {
             Err(PoisonError::new(guard))
         } else {
             Ok(guard)
@@ -161,16 +158,30 @@ impl<T: ?Sized> RwLock<T> {
         .map_err(TryLockError::Poisoned)
     }
 
+    /// Did a writer panic? (Never, outside a model: such a lock was never taken.)
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
+        self.poison_flag(|flag| *flag)
     }
 
     pub fn clear_poison(&self) {
-        self.poisoned.store(false, Ordering::Relaxed);
+        self.poison_flag(|flag| std::mem::replace(flag, false));
+    }
+
+    /// Runs `f` on this execution's poison flag, if the lock was used in this execution.
+    fn poison_flag(&self, f: impl FnOnce(&mut bool) -> bool) -> bool {
+        try_with_state(|s| {
+            let id = self.object.lookup(s)?.id;
+            match s.object(id) {
+                ObjectState::RwLock { poisoned, .. } => Some(f(poisoned)),
+                _ => unreachable!("object is not an rwlock"),
+            }
+        })
+        .flatten()
+        .unwrap_or(false)
     }
 
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
+        let poisoned = self.is_poisoned();
         let value = self.data.get_mut();
         if poisoned {
             Err(PoisonError::new(value))
@@ -184,7 +195,10 @@ impl<T: ?Sized> RwLock<T> {
 fn take(id: ObjectId, write: bool, at: &'static Location<'static>) -> bool {
     with_state("selvedge::sync::RwLock", |s| {
         let current = s.current;
-        let ObjectState::RwLock { writer, readers } = s.object(id) else {
+        let ObjectState::RwLock {
+            writer, readers, ..
+        } = s.object(id)
+        else {
             unreachable!("object is not an rwlock")
         };
         if writer.is_some() || (write && !readers.is_empty()) {
@@ -203,7 +217,10 @@ fn take(id: ObjectId, write: bool, at: &'static Location<'static>) -> bool {
 fn give_back(id: ObjectId, write: bool) {
     with_state("selvedge::sync::RwLock unlock", |s| {
         let current = s.current;
-        let ObjectState::RwLock { writer, readers } = s.object(id) else {
+        let ObjectState::RwLock {
+            writer, readers, ..
+        } = s.object(id)
+        else {
             unreachable!("object is not an rwlock")
         };
         if write {
@@ -234,7 +251,12 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.lock.poisoned.store(true, Ordering::Relaxed);
+            with_state("selvedge::sync::RwLock unlock", |s| {
+                match s.object(self.id) {
+                    ObjectState::RwLock { poisoned, .. } => *poisoned = true,
+                    _ => unreachable!("object is not an rwlock"),
+                }
+            });
         }
         crate::runtime::point_at(OpKind::WriteUnlock, Some(self.id), self.locked_at);
         give_back(self.id, true);
