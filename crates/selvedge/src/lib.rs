@@ -254,6 +254,6 @@ macro_rules! syncpoint {
 #[track_caller]
 pub fn __syncpoint() {
     if runtime::in_model() {
-        runtime::point(runtime::OpKind::Yield, None);
+        runtime::point(runtime::OpKind::Syncpoint, None);
     }
 }

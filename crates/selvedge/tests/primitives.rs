@@ -698,3 +698,42 @@ fn release_acquire_publishes_a_cell_and_relaxed_does_not() {
         .message()
         .contains("a `Relaxed` atomic orders nothing"));
 }
+
+#[test]
+fn a_task_passing_many_syncpoints_alone_is_not_a_livelock() {
+    // Goal: a syncpoint is a scheduling point, not a spin: one task passing 100 of them, with
+    // another task around or not, finishes under every strategy.
+    let alone = || {
+        for _ in 0..100 {
+            selvedge::syncpoint!("step");
+        }
+    };
+    passes_exhaustively(&dfs(alone));
+    let with_company = || {
+        let t = selvedge::thread::spawn(|| {
+            for _ in 0..100 {
+                selvedge::syncpoint!();
+            }
+        });
+        for _ in 0..100 {
+            selvedge::syncpoint!();
+        }
+        t.join().unwrap();
+    };
+    for strategy in [
+        Strategy::Dpor,
+        Strategy::Random,
+        Strategy::Pct { depth: 3 },
+        Strategy::Pos,
+    ] {
+        let report = selvedge::explore(
+            selvedge::Config {
+                strategy,
+                max_schedules: Some(50),
+                ..Default::default()
+            },
+            with_company,
+        );
+        assert!(report.failure().is_none(), "{:?}", report.failure());
+    }
+}

@@ -75,6 +75,9 @@ pub(crate) enum OpKind {
     TaskExit,
     /// A notify unblocked this task (recorded for ordering, never a decision).
     Wake(TaskId),
+    /// An explicit `syncpoint!`: a scheduling point that does nothing itself. Unlike a yield,
+    /// it is progress, so passing many in a row is not a spin.
+    Syncpoint,
 }
 
 impl OpKind {
@@ -123,6 +126,7 @@ impl OpKind {
             OpKind::TrySend => 40,
             OpKind::CellRead => 41,
             OpKind::CellWrite => 42,
+            OpKind::Syncpoint => 43,
         }
     }
 
@@ -175,6 +179,7 @@ impl fmt::Display for OpKind {
             OpKind::RecvTimeout => "recv_timeout",
             OpKind::TaskExit => "exit (spawned at)",
             OpKind::Wake(_) => "wakes",
+            OpKind::Syncpoint => "syncpoint",
         };
         f.write_str(text)
     }

@@ -174,7 +174,9 @@ fn effect(kind: OpKind) -> Effect {
             main: Some(Mode::Read),
             ..none
         },
-        OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence => none,
+        OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence | OpKind::Syncpoint => {
+            none
+        }
         _ => Effect {
             main: Some(Mode::Write),
             ..none
