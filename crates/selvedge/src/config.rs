@@ -104,6 +104,38 @@ pub struct Config {
     /// fewer preemptions — a preemption-bounded search of at most 20,000 executions — and show
     /// that interleaving instead: it is the easier one to follow. Default `true`.
     pub minimise: bool,
+    /// For the test-facing entry points (`model`, `check_dfs`, `check`): fail the test when an
+    /// exhaustive search (`Dpor`, `Dfs`) is cut short by `max_schedules` or `time_budget`,
+    /// instead of passing with a warning on stderr. Default `false`: a huge test stopped at its
+    /// budget still passes, but never silently — the warning says how far the search got,
+    /// which budget stopped it and how to raise it, and is written straight to stderr so
+    /// libtest's output capture does not hide it. Set it (or `SELVEDGE_REQUIRE_COMPLETE=1`) in
+    /// CI to make "every interleaving was checked" a promise. `explore` never panics: it says
+    /// the same through `Report::complete` and `Report::budget_note`.
+    ///
+    /// ```
+    /// use selvedge::sync::{Arc, Mutex};
+    ///
+    /// let unfinished = std::panic::catch_unwind(|| {
+    ///     selvedge::check(
+    ///         selvedge::Config { max_schedules: Some(3), require_complete: true, ..Default::default() },
+    ///         || {
+    ///             let m = Arc::new(Mutex::new(0));
+    ///             let handles: Vec<_> = (0..3)
+    ///                 .map(|_| {
+    ///                     let m = m.clone();
+    ///                     selvedge::thread::spawn(move || *m.lock().unwrap() += 1)
+    ///                 })
+    ///                 .collect();
+    ///             for h in handles {
+    ///                 h.join().unwrap();
+    ///             }
+    ///         },
+    ///     )
+    /// });
+    /// assert!(unfinished.is_err(), "3 schedules cannot cover 3 threads' lock orders");
+    /// ```
+    pub require_complete: bool,
 }
 
 impl Default for Config {
@@ -120,6 +152,7 @@ impl Default for Config {
             keep_schedules: false,
             workers: None,
             minimise: true,
+            require_complete: false,
         }
     }
 }

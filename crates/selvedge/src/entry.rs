@@ -5,6 +5,7 @@
 //! - `SELVEDGE_REPLAY=<schedule>`: run exactly that schedule instead of exploring.
 //! - `SELVEDGE_SEED=<u64>`: the seed of randomized strategies.
 //! - `SELVEDGE_ITERATIONS=<count>`: schedules for randomized strategies.
+//! - `SELVEDGE_REQUIRE_COMPLETE=1`: an exhaustive search cut short by a budget fails the test.
 //!
 //! Saved schedules live in `<target dir>/selvedge/regressions/<test>.txt`, one replay string
 //! per line with a comment above it.
@@ -19,11 +20,12 @@ use crate::report::Report;
 use crate::runtime::execution::TestBody;
 use crate::{Config, Error, FailureKind, Strategy};
 
-const KNOWN_VARIABLES: [&str; 4] = [
+const KNOWN_VARIABLES: [&str; 5] = [
     "SELVEDGE_REPLAY",
     "SELVEDGE_SEED",
     "SELVEDGE_ITERATIONS",
     "SELVEDGE_REGRESSIONS",
+    "SELVEDGE_REQUIRE_COMPLETE",
 ];
 
 /// Runs `body` as a test: applies the environment, replays saved failures, explores, saves
@@ -39,15 +41,46 @@ pub(crate) fn run_test(mut config: Config, body: TestBody, caller: &'static Loca
     let file = regressions_file(test_name.as_deref(), caller);
     if !replaying {
         if let Some(file) = &file {
-            replay_saved(&config, &body, &test_name, file);
+            replay_saved(&config, &body, &test_name, file, caller);
         }
     }
-    let report = explore_body(config, body, test_name);
-    conclude(report, if replaying { None } else { file.as_deref() });
+    let require_complete = config.require_complete;
+    let exhaustive = config.strategy.is_exhaustive();
+    let report = explore_body(config, body, test_name.clone(), caller);
+    conclude(&report, if replaying { None } else { file.as_deref() });
+    if exhaustive {
+        if let Some(note) = report.budget_note() {
+            unfinished(note, &report, test_name.as_deref(), require_complete);
+        }
+    }
+}
+
+/// An exhaustive search a budget cut short passed: say so where it is seen, or fail.
+#[track_caller]
+fn unfinished(note: &str, report: &Report, test_name: Option<&str>, require_complete: bool) {
+    let test = test_name.map_or(String::new(), |name| format!("`{name}`: "));
+    let coverage = report.coverage();
+    let raise =
+        "raise the budget with `selvedge::check(Config { max_schedules: Some(..), .. }, f)` \
+                 (or `time_budget`), or make the test smaller";
+    if require_complete {
+        panic!(
+            "{test}the exhaustive search did not finish ({note}; coverage: {coverage}), so \
+             nothing is known about the interleavings it did not run; {raise}. \
+             `Config::require_complete` (or `SELVEDGE_REQUIRE_COMPLETE=1`) makes this a failure"
+        );
+    }
+    // Straight to stderr: libtest captures `eprintln!` of a passing test, and this must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "selvedge: warning: {test}passed, but the exhaustive search did not finish ({note}; \
+         coverage: {coverage}): the interleavings it did not run may still fail; {raise}, or set \
+         `SELVEDGE_REQUIRE_COMPLETE=1` to make an unfinished search fail the test"
+    );
 }
 
 #[track_caller]
-fn conclude(report: Report, save_to: Option<&Path>) {
+fn conclude(report: &Report, save_to: Option<&Path>) {
     if let Some(e) = report.error() {
         panic!("{e}");
     }
@@ -69,7 +102,13 @@ fn conclude(report: Report, save_to: Option<&Path>) {
 }
 
 #[track_caller]
-fn replay_saved(config: &Config, body: &TestBody, test_name: &Option<String>, file: &Path) {
+fn replay_saved(
+    config: &Config,
+    body: &TestBody,
+    test_name: &Option<String>,
+    file: &Path,
+    caller: &'static Location<'static>,
+) {
     let Ok(text) = fs::read_to_string(file) else {
         return;
     };
@@ -81,7 +120,7 @@ fn replay_saved(config: &Config, body: &TestBody, test_name: &Option<String>, fi
             strategy: Strategy::Replay(line.to_string()),
             ..config.clone()
         };
-        let report = explore_body(replay, body.clone(), test_name.clone());
+        let report = explore_body(replay, body.clone(), test_name.clone(), caller);
         match report.failure() {
             Some(f) if f.kind() == FailureKind::Nondeterminism => {
                 // The code changed under this saved schedule: it cannot fail the same way.
@@ -112,6 +151,18 @@ fn apply_environment(config: &mut Config) -> Result<(), Error> {
                 KNOWN_VARIABLES.join(", ")
             );
         }
+    }
+    if let Some(value) = read_var("SELVEDGE_REQUIRE_COMPLETE")? {
+        config.require_complete = match value.trim() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" => false,
+            _ => {
+                return Err(Error::bad_environment(format!(
+                    "`SELVEDGE_REQUIRE_COMPLETE` is `{value}`; use `1` to make an unfinished \
+                     exhaustive search fail the test, or `0` to let it pass with a warning"
+                )))
+            }
+        };
     }
     if let Some(value) = read_var("SELVEDGE_REPLAY")? {
         config.strategy = Strategy::Replay(value);

@@ -13,6 +13,9 @@ pub enum ErrorKind {
     BadEnvironment,
     /// A `Config` whose values contradict each other or are out of range.
     BadConfig,
+    /// selvedge itself failed (an engine assertion): a bug in selvedge, not in the code under
+    /// test. The message has the replay string when an execution was running.
+    Internal,
 }
 
 /// An error that says what was wrong and what to do about it.
@@ -53,6 +56,13 @@ impl Error {
     pub(crate) fn bad_config(message: String) -> Error {
         Error {
             kind: ErrorKind::BadConfig,
+            message,
+        }
+    }
+
+    pub(crate) fn internal(message: String) -> Error {
+        Error {
+            kind: ErrorKind::Internal,
             message,
         }
     }

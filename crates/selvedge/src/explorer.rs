@@ -7,8 +7,9 @@
 //!
 //! Invariant: `explore` follows its `Config` alone: no environment, no files.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::report::{Failure, FailureKind, Provenance, RawFailure, Report};
@@ -16,20 +17,77 @@ use crate::runtime::execution::{self, ExecutionLimits, Outcome, TestBody};
 use crate::runtime::task::TaskSettings;
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::{self, Coverage};
-use crate::{Config, Strategy};
+use crate::{Config, Error, Strategy};
 
-pub(crate) fn explore_body(config: Config, body: TestBody, test_name: Option<String>) -> Report {
+/// Explores `body` as `config` says, on a fresh OS thread. `body_location` is where the test
+/// body was handed to selvedge (the entry point's caller): the main task's spawn site.
+pub(crate) fn explore_body(
+    config: Config,
+    body: TestBody,
+    test_name: Option<String>,
+    body_location: &'static Location<'static>,
+) -> Report {
+    let describe = config.strategy.describe();
     let worker = std::thread::Builder::new()
         .name(
             test_name
                 .clone()
                 .unwrap_or_else(|| "selvedge-explorer".to_string()),
         )
-        .spawn(move || run(config, body, test_name))
+        .spawn(move || run(config, body, test_name, body_location))
         .expect("selvedge could not start its explorer thread");
     match worker.join() {
         Ok(report) => report,
-        Err(payload) => std::panic::resume_unwind(payload),
+        // An engine bug outside any execution (the explorer, parallel merging): report it
+        // instead of unwinding into the caller.
+        Err(payload) => {
+            let mut report = Report::empty();
+            report.error = Some(Error::internal(format!(
+                "selvedge hit an internal error (a bug in selvedge, not in the code under test) \
+                 while exploring with strategy {describe}: {}; please report it with this message",
+                crate::runtime::task::payload_text(payload.as_ref())
+            )));
+            report.stop = Stop::Internal;
+            report
+        }
+    }
+}
+
+/// Why an exploration, or one run of executions within it, stopped. Exactly one reason holds
+/// for a whole exploration, and no reason is ever reported as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The strategy ran everything it meant to.
+    Done,
+    /// A failure was found.
+    Failure,
+    /// `Config::max_schedules` executions ran before the strategy was done.
+    ScheduleBudget,
+    /// `Config::time_budget` was spent before the strategy was done.
+    TimeBudget,
+    /// A task was abandoned mid-panic, which ruins its OS thread's panic state; that task's
+    /// failure is the report's, and no worker starts another execution.
+    ThreadRuined,
+    /// The engine failed (a bug in selvedge); the report's error says how.
+    Internal,
+}
+
+impl Stop {
+    const ALL: [Stop; 6] = [
+        Stop::Done,
+        Stop::Failure,
+        Stop::ScheduleBudget,
+        Stop::TimeBudget,
+        Stop::ThreadRuined,
+        Stop::Internal,
+    ];
+
+    fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    fn from_code(code: u8) -> Option<Stop> {
+        Stop::ALL.get(usize::from(code).checked_sub(1)?).copied()
     }
 }
 
@@ -38,14 +96,111 @@ pub(crate) struct Context<'a> {
     pub(crate) config: &'a Config,
     pub(crate) limits: ExecutionLimits,
     pub(crate) body: &'a TestBody,
+    pub(crate) body_location: &'static Location<'static>,
     pub(crate) test_name: Option<String>,
     pub(crate) started: Instant,
     pub(crate) replayed: Option<Schedule>,
-    /// Executions started so far by every subtree, checked against `max_schedules`.
-    pub(crate) executions: AtomicU64,
-    /// Set when no further execution may start: an OS thread's panic state is ruined, or the
-    /// time budget is spent.
-    pub(crate) cancelled: AtomicBool,
+    /// `Config::schedules()`: executions that may start, in all.
+    cap: u64,
+    /// Executions started or reserved by every run of executions; never above `cap`, and
+    /// exactly the executions started once every run has returned its unused reservations.
+    executions: AtomicU64,
+    /// The reason every run must stop now (`Stop::code`), or 0: the time budget is spent, a
+    /// thread is ruined, or the engine failed.
+    halt: AtomicU8,
+    /// The first failure any run found, so a failure found in a part of a parallel
+    /// exploration that a halt cut off from the merged result is still reported.
+    failure_found: Mutex<Option<Failure>>,
+    /// An engine failure inside an execution, with the schedule that reproduces it.
+    internal: Mutex<Option<Error>>,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(
+        config: &'a Config,
+        body: &'a TestBody,
+        body_location: &'static Location<'static>,
+        test_name: Option<String>,
+        replayed: Option<Schedule>,
+    ) -> Context<'a> {
+        Context {
+            config,
+            limits: ExecutionLimits {
+                max_steps: config.max_steps,
+                tasks: TaskSettings {
+                    stack_bytes: config.stack_size,
+                    max_tasks: config.max_tasks,
+                },
+            },
+            body,
+            body_location,
+            test_name,
+            started: Instant::now(),
+            replayed,
+            cap: config.schedules() as u64,
+            executions: AtomicU64::new(0),
+            halt: AtomicU8::new(0),
+            failure_found: Mutex::new(None),
+            internal: Mutex::new(None),
+        }
+    }
+
+    /// Tells every run to stop for `reason`; the first reason given wins.
+    pub(crate) fn halt(&self, reason: Stop) {
+        let _ = self
+            .halt
+            .compare_exchange(0, reason.code(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    pub(crate) fn halted(&self) -> Option<Stop> {
+        Stop::from_code(self.halt.load(Ordering::Relaxed))
+    }
+
+    /// May this OS thread (and this exploration) still run executions? Not once a thread was
+    /// ruined, nor after an engine failure.
+    pub(crate) fn threads_usable(&self) -> bool {
+        !matches!(self.halted(), Some(Stop::ThreadRuined | Stop::Internal))
+    }
+
+    /// Executions started in all, once every run has returned.
+    pub(crate) fn executions_started(&self) -> u64 {
+        self.executions.load(Ordering::Relaxed)
+    }
+
+    /// Takes the right to start one more execution within `max_schedules`. Far from the cap
+    /// the right is taken in blocks (`held` keeps the rest), so parallel workers do not contend
+    /// for the counter's cache line every execution; within `slack` of the cap, one at a time.
+    /// Either way the count never passes the cap.
+    fn reserve(&self, held: &mut u64) -> bool {
+        if *held > 0 {
+            *held -= 1;
+            return true;
+        }
+        let cap = self.cap;
+        let slack = (self.config.workers() as u64).saturating_mul(EXECUTION_BATCH);
+        let block = |count: u64| {
+            if cap - count > slack {
+                EXECUTION_BATCH
+            } else {
+                1
+            }
+        };
+        match self
+            .executions
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |count| {
+                (count < cap).then(|| count + block(count))
+            }) {
+            Ok(before) => {
+                *held = block(before) - 1;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn give_back(&self, held: u64) {
+        self.executions.fetch_sub(held, Ordering::Relaxed);
+    }
 }
 
 /// What a run of executions produced, in exploration order; subtrees explored in parallel
@@ -59,14 +214,14 @@ pub(crate) struct Tally {
     pub(crate) explored: Vec<String>,
     /// The first failure; its schedule number counts from this tally's first execution.
     pub(crate) failure: Option<Failure>,
-    pub(crate) out_of_time: bool,
-    pub(crate) out_of_schedules: bool,
+    /// Why the run stopped before its strategy was done, if it did.
+    pub(crate) stop: Option<Stop>,
 }
 
 impl Tally {
-    /// Appends `later`, which ran after everything in `self`. Nothing after a failure counts.
+    /// Appends `later`, which ran after everything in `self`. Nothing after a stop counts.
     pub(crate) fn append(&mut self, later: Tally) {
-        if self.failure.is_some() {
+        if self.stop.is_some() {
             return;
         }
         let offset = self.schedules;
@@ -74,30 +229,26 @@ impl Tally {
         self.redundant += later.redundant;
         self.hashes.extend(later.hashes);
         self.explored.extend(later.explored);
-        self.out_of_time |= later.out_of_time;
-        self.out_of_schedules |= later.out_of_schedules;
+        self.stop = later.stop;
         self.failure = later.failure.map(|mut f| {
             f.set_schedule_number(f.schedule_number() + offset);
             f
         });
+        debug_assert_eq!(self.failure.is_some(), self.stop == Some(Stop::Failure));
     }
 
     pub(crate) fn finished(&self) -> bool {
-        self.failure.is_some() || self.out_of_time || self.out_of_schedules
+        self.stop.is_some()
     }
 }
 
-fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
-    let mut report = Report {
-        schedules: 0,
-        coverage: Coverage::Sampled,
-        failure: None,
-        error: None,
-        budget_note: None,
-        digest: 0,
-        explored: Vec::new(),
-        redundant: 0,
-    };
+fn run(
+    config: Config,
+    body: TestBody,
+    test_name: Option<String>,
+    body_location: &'static Location<'static>,
+) -> Report {
+    let mut report = Report::empty();
     if let Err(e) = config.validate() {
         report.error = Some(e);
         return report;
@@ -107,11 +258,13 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
     let parallel = config.strategy == Strategy::Dpor
         && config.max_preemptions.is_none()
         && config.workers() > 1;
+    // Exhaustive strategies run until they are done; the explorer alone enforces
+    // `max_schedules`, so a cut is always a `Stop::ScheduleBudget`.
     let mut strategy: Box<dyn strategy::Strategy> = match &config.strategy {
         Strategy::Dpor | Strategy::Dfs => match config.max_preemptions {
-            Some(bound) => Box::new(strategy::Deepening::new(n, bound)),
-            None if config.strategy == Strategy::Dpor => Box::new(strategy::Dpor::new(n)),
-            None => Box::new(strategy::Dfs::new(n, None)),
+            Some(bound) => Box::new(strategy::Deepening::new(usize::MAX, bound)),
+            None if config.strategy == Strategy::Dpor => Box::new(strategy::Dpor::new(usize::MAX)),
+            None => Box::new(strategy::Dfs::new(usize::MAX, None)),
         },
         Strategy::Random => Box::new(strategy::Random::new(config.seed, n)),
         Strategy::Pct { depth } => Box::new(strategy::Pct::new(config.seed, n, *depth)),
@@ -128,22 +281,7 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
             }
         },
     };
-    let context = Context {
-        config: &config,
-        limits: ExecutionLimits {
-            max_steps: config.max_steps,
-            tasks: TaskSettings {
-                stack_bytes: config.stack_size,
-                max_tasks: config.max_tasks,
-            },
-        },
-        body: &body,
-        test_name,
-        started: Instant::now(),
-        replayed,
-        executions: AtomicU64::new(0),
-        cancelled: AtomicBool::new(false),
-    };
+    let context = Context::new(&config, &body, body_location, test_name, replayed);
     let (mut tally, coverage) = if parallel {
         crate::parallel::explore(&context, config.workers())
     } else {
@@ -151,42 +289,69 @@ fn run(config: Config, body: TestBody, test_name: Option<String>) -> Report {
         let coverage = strategy.coverage();
         (tally, coverage)
     };
-    report.schedules = tally.schedules;
+    // Did the merged result run to its own end (done, or its first failure in exploration
+    // order)? Then it counts exactly what one worker would.
+    let merged_whole = matches!(tally.stop, None | Some(Stop::Failure));
+    if tally.failure.is_none() {
+        // A failure found where a halt cut the parallel merge short is a failure all the same.
+        if let Some(found) = lock(&context.failure_found).take() {
+            tally.failure = Some(found);
+            tally.stop = Some(Stop::Failure);
+        }
+    }
+    if let Some(error) = lock(&context.internal).take() {
+        tally.stop = Some(Stop::Internal);
+        tally.failure = None;
+        report.error = Some(error);
+    }
+    let stop = tally.stop.unwrap_or(Stop::Done);
+    report.stop = stop;
+    report.executions = context.executions_started();
+    // With one worker every execution started is in the tally. With several, a run cut short
+    // by a budget or a halt also ran executions the merge discarded: those ran all the same.
+    report.schedules = if merged_whole || !parallel {
+        tally.schedules
+    } else {
+        report.executions
+    };
     report.redundant = tally.redundant;
     report.digest = tally.hashes.iter().fold(0xcbf2_9ce4_8422_2325u64, |d, h| {
         (d ^ h).wrapping_mul(0x0100_0000_01b3)
     });
     report.explored = std::mem::take(&mut tally.explored);
-    report.coverage = if tally.failure.is_some() {
-        Coverage::Sampled
-    } else {
-        coverage
+    report.coverage = match stop {
+        Stop::Done | Stop::ScheduleBudget | Stop::TimeBudget => coverage,
+        Stop::Failure | Stop::ThreadRuined | Stop::Internal => Coverage::Sampled,
     };
-    if tally.out_of_time {
-        report.budget_note = Some(format!(
-            "stopped after {} schedules: `Config::time_budget` of {:?} reached",
+    report.budget_note = match stop {
+        Stop::ScheduleBudget => Some(format!(
+            "stopped after {} schedules: `Config::max_schedules` ({n}) was reached before the \
+             search was done",
+            report.schedules
+        )),
+        Stop::TimeBudget => Some(format!(
+            "stopped after {} schedules: `Config::time_budget` ({:?}) was reached before the \
+             search was done",
             report.schedules,
             config.time_budget.unwrap_or_default()
-        ));
-    } else if tally.failure.is_none()
-        && config.strategy.is_exhaustive()
-        && report.coverage != Coverage::Complete
-        && (tally.out_of_schedules || report.schedules >= n as u64)
-    {
-        report.budget_note = Some(format!(
-            "stopped after {} schedules: `Config::max_schedules` reached before the space was exhausted",
-            report.schedules
-        ));
-    }
+        )),
+        _ => None,
+    };
     report.failure = tally.failure;
-    // A thread whose panic bookkeeping is ruined must run nothing more.
-    let thread_usable = !context.cancelled.load(Ordering::Relaxed) || tally.out_of_time;
-    if config.minimise && thread_usable && !matches!(config.strategy, Strategy::Replay(_)) {
+    if config.minimise
+        && context.threads_usable()
+        && !matches!(config.strategy, Strategy::Replay(_))
+    {
         if let Some(failure) = report.failure.as_mut() {
             minimise(failure, &context);
         }
     }
     report
+}
+
+/// Locks `mutex`, ignoring poisoning: the explorer's critical sections leave their data whole.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Searches for the same failure with fewer preemptions, bound by bound (0 first), within
@@ -203,81 +368,59 @@ fn minimise(failure: &mut Failure, context: &Context<'_>) {
         time_budget: None,
         ..context.config.clone()
     };
-    let search = Context {
-        config: &config,
-        limits: context.limits,
-        body: context.body,
-        test_name: context.test_name.clone(),
-        started: Instant::now(),
-        replayed: None,
-        executions: AtomicU64::new(0),
-        cancelled: AtomicBool::new(false),
-    };
-    let mut strategy = strategy::Deepening::new(
-        crate::limits::MINIMISE_MAX_SCHEDULES,
-        failure.preemptions() - 1,
+    let search = Context::new(
+        &config,
+        context.body,
+        context.body_location,
+        context.test_name.clone(),
+        None,
     );
+    let mut strategy = strategy::Deepening::new(usize::MAX, failure.preemptions() - 1);
     // Another bug may turn up first; the search goes on past it.
     while let Some(found) = run_strategy(&mut strategy, &search).failure {
         if found.same_bug(failure) && found.preemptions() < failure.preemptions() {
             failure.minimise_to(found);
             return;
         }
-        if search.cancelled.load(Ordering::Relaxed) {
+        if !search.threads_usable() {
             return;
         }
     }
 }
 
-/// How many executions `run_strategy` counts locally before adding them to the shared count.
+/// How many executions a run reserves at a time while far from the `max_schedules` cap.
 const EXECUTION_BATCH: u64 = 32;
 
-/// Runs executions until `strategy` is done, a failure is found or a budget is spent.
+/// Runs executions until `strategy` is done, a failure is found, a budget is spent or the
+/// exploration halts.
 pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Context<'_>) -> Tally {
     let config = context.config;
-    let cap = config.schedules() as u64;
-    // Far from the cap, executions are added to the shared count in batches, so parallel
-    // workers do not contend for its cache line every execution; within `slack` of the cap
-    // they are added one by one, which keeps the cap exact: the other workers together hold
-    // back fewer than `slack` executions.
-    let slack = (config.workers() as u64).saturating_mul(EXECUTION_BATCH);
-    let mut held_back = 0u64;
+    let mut held = 0u64;
     // Each execution clones the body's `Arc` for its main task. A wrapper private to this
     // thread keeps that reference count off the cache line shared with other workers.
     let shared_body = context.body.clone();
     let body: execution::TestBody = Arc::new(move || shared_body());
     let mut tally = Tally::default();
     loop {
-        if context.cancelled.load(Ordering::Relaxed) {
-            tally.out_of_time = true;
+        if let Some(halt) = context.halted() {
+            tally.stop = Some(halt);
             break;
         }
         if let Some(budget) = config.time_budget {
             if context.started.elapsed() >= budget {
-                context.cancelled.store(true, Ordering::Relaxed);
-                tally.out_of_time = true;
-                break;
+                context.halt(Stop::TimeBudget);
+                continue;
             }
-        }
-        let counted = context.executions.load(Ordering::Relaxed) + held_back;
-        if counted >= cap {
-            tally.out_of_schedules = true;
-            break;
         }
         if !strategy.next_execution() {
             break;
         }
-        if cap - counted > slack {
-            held_back += 1;
-            if held_back == EXECUTION_BATCH {
-                context.executions.fetch_add(held_back, Ordering::Relaxed);
-                held_back = 0;
-            }
-        } else {
-            context.executions.fetch_add(1, Ordering::Relaxed);
+        if !context.reserve(&mut held) {
+            tally.stop = Some(Stop::ScheduleBudget);
+            break;
         }
         tally.schedules += 1;
-        let mut outcome = execution::run(strategy, context.limits, &body);
+        let mut outcome = execution::run(strategy, context.limits, &body, context.body_location);
         tally.redundant += u64::from(outcome.redundant);
         let hash = outcome
             .choices
@@ -295,9 +438,31 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
                 .encode(),
             );
         }
+        let provenance = Provenance {
+            strategy: config.strategy.describe(),
+            seed: config.seed,
+            schedule_number: tally.schedules,
+            test_name: context.test_name.clone(),
+        };
+        if let Some(message) = outcome.internal.take() {
+            let schedule = Schedule {
+                fingerprint: fingerprint(&outcome.state.trace),
+                choices: outcome.choices.clone(),
+            }
+            .encode();
+            *lock(&context.internal) = Some(Error::internal(format!(
+                "selvedge hit an internal error (a bug in selvedge, not in the code under test) \
+                 in schedule {} with strategy {} (seed {}): {message}; replay string `{schedule}` \
+                 reproduces it; please report it with this message",
+                provenance.schedule_number, provenance.strategy, provenance.seed
+            )));
+            context.halt(Stop::Internal);
+            tally.stop = Some(Stop::Internal);
+            break;
+        }
         if outcome.state.thread_poisoned {
             // This OS thread must run nothing more (see the module docs).
-            context.cancelled.store(true, Ordering::Relaxed);
+            context.halt(Stop::ThreadRuined);
         }
         let mut raw = outcome.state.failure.take();
         if raw.is_none() {
@@ -306,18 +471,15 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             }
         }
         if let Some(raw) = raw {
-            let provenance = Provenance {
-                strategy: config.strategy.describe(),
-                seed: config.seed,
-                schedule_number: tally.schedules,
-                test_name: context.test_name.clone(),
-            };
-            tally.failure = Some(Failure::from_outcome(raw, &outcome, provenance));
+            let failure = Failure::from_outcome(raw, &outcome, provenance);
+            lock(&context.failure_found).get_or_insert_with(|| failure.clone());
+            tally.failure = Some(failure);
+            tally.stop = Some(Stop::Failure);
             break;
         }
         outcome.state.recycle();
     }
-    context.executions.fetch_add(held_back, Ordering::Relaxed);
+    context.give_back(held);
     tally
 }
 
@@ -350,4 +512,54 @@ fn replay_divergence(expected: &Schedule, outcome: &Outcome) -> Option<RawFailur
 /// The test body as the explorer stores it.
 pub(crate) fn body<F: Fn() + Send + Sync + 'static>(f: F) -> TestBody {
     Arc::new(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{TaskId, TraceEvent};
+    use crate::strategy::{Decision, Refusal};
+
+    /// A broken strategy: chooses a task that is not enabled, which the scheduler loop asserts
+    /// against.
+    struct ChoosesAStranger {
+        started: bool,
+    }
+
+    impl strategy::Strategy for ChoosesAStranger {
+        fn next_execution(&mut self) -> bool {
+            !std::mem::replace(&mut self.started, true)
+        }
+        fn choose(&mut self, _decision: &Decision<'_>) -> Result<TaskId, Refusal> {
+            Ok(TaskId(77))
+        }
+        fn finish_execution(&mut self, _trace: &[TraceEvent], _choices: &[TaskId]) {}
+        fn coverage(&self) -> Coverage {
+            Coverage::Sampled
+        }
+    }
+
+    #[test]
+    fn an_engine_assertion_in_the_scheduler_loop_becomes_an_internal_error_with_a_replay_string() {
+        // Goal: a bug in selvedge surfaces as an `Internal` error the user can report, not as a
+        // panic unwinding out of the explorer.
+        let config = Config::default();
+        let body = body(|| {
+            let t = crate::thread::spawn(|| ());
+            t.join().unwrap();
+        });
+        let context = Context::new(&config, &body, Location::caller(), None, None);
+        let tally = run_strategy(&mut ChoosesAStranger { started: false }, &context);
+        assert_eq!(tally.stop, Some(Stop::Internal));
+        assert!(tally.failure.is_none());
+        assert_eq!(context.halted(), Some(Stop::Internal));
+        let error = lock(&context.internal).take().expect("the error is kept");
+        assert_eq!(error.kind(), crate::ErrorKind::Internal);
+        assert_eq!(
+            error.to_string(),
+            "selvedge hit an internal error (a bug in selvedge, not in the code under test) in \
+             schedule 1 with strategy Dpor (seed 0): strategy chose task 77 which is not enabled; \
+             replay string `v1:811c9dc5:` reproduces it; please report it with this message"
+        );
+    }
 }

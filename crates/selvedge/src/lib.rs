@@ -116,6 +116,12 @@ pub use report::{Failure, FailureKind, Report};
 /// Explores `f` exhaustively within default bounds, and panics with the report if any
 /// interleaving fails.
 ///
+/// The search is dynamic partial-order reduction (`Strategy::Dpor`), one worker per core,
+/// bounded by `Config::max_schedules`' default of 1,000,000 executions. A test whose search
+/// needs more passes with a warning on stderr saying how far it got and how to raise the
+/// bound; with `SELVEDGE_REQUIRE_COMPLETE=1` (or [`check`] with `Config::require_complete`)
+/// an unfinished search fails the test instead. Use [`check`] for other budgets.
+///
 /// ```
 /// use selvedge::sync::{Arc, Mutex};
 ///
@@ -141,7 +147,8 @@ where
 }
 
 /// Explores every interleaving of `f` depth-first (no reduction), up to `max_schedules`
-/// executions, and panics with the report if one fails.
+/// executions (default 1,000,000), and panics with the report if one fails. A search the bound
+/// cuts short passes with a warning, as [`model`] says.
 #[track_caller]
 pub fn check_dfs<F>(f: F, max_schedules: Option<usize>)
 where
@@ -152,6 +159,35 @@ where
         max_schedules,
         ..Default::default()
     };
+    entry::run_test(config, explorer::body(f), Location::caller());
+}
+
+/// Runs `f` as `config` says, with everything the other test-facing entry points add: the
+/// `SELVEDGE_*` environment, saved failing schedules replayed first, a panic with the full
+/// report on a failure, and a warning (or, with `Config::require_complete`, a panic) when an
+/// exhaustive search is cut short. The way to reach POS, `max_preemptions`, `stack_size`,
+/// `workers` or a time budget from a test.
+///
+/// ```
+/// use selvedge::sync::{Arc, Mutex};
+///
+/// selvedge::check(
+///     selvedge::Config { strategy: selvedge::Strategy::Pos, max_schedules: Some(200), ..Default::default() },
+///     || {
+///         let m = Arc::new(Mutex::new(0));
+///         let m2 = m.clone();
+///         let t = selvedge::thread::spawn(move || *m2.lock().unwrap() += 1);
+///         *m.lock().unwrap() += 1;
+///         t.join().unwrap();
+///         assert_eq!(*m.lock().unwrap(), 2);
+///     },
+/// );
+/// ```
+#[track_caller]
+pub fn check<F>(config: Config, f: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
     entry::run_test(config, explorer::body(f), Location::caller());
 }
 
@@ -225,11 +261,12 @@ where
 /// let failure = report.failure().expect("the lock-order inversion deadlocks");
 /// assert_eq!(failure.kind(), selvedge::FailureKind::Deadlock);
 /// ```
+#[track_caller]
 pub fn explore<F>(config: Config, f: F) -> Report
 where
     F: Fn() + Send + Sync + 'static,
 {
-    explorer::explore_body(config, explorer::body(f), None)
+    explorer::explore_body(config, explorer::body(f), None, Location::caller())
 }
 
 /// An explicit scheduling point: inside a model, other tasks may run here; outside one it

@@ -34,7 +34,7 @@ use rayon::ScopeFifo;
 
 use crate::explorer::{run_strategy, Context, Tally};
 use crate::runtime::TaskId;
-use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, Strategy as _, WakeupTree};
+use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, WakeupTree};
 
 /// Decisions shallower than this may be split off for other workers; deeper ones are always
 /// explored inline. Deep enough that a busy subtree soon reaches a point where it can split,
@@ -99,8 +99,8 @@ pub(crate) fn explore(context: &Context<'_>, workers: usize) -> (Tally, Coverage
         // A broadcast wakes every worker by name; a spawned job may leave one asleep.
         pool.broadcast(|_| look_for_work(&shared));
     });
-    // A cancelled run may have left a worker thread unusable: let the pool go.
-    if !context.cancelled.load(Ordering::Relaxed) {
+    // A ruined thread (or an engine failure) may have left a worker unusable: let the pool go.
+    if context.threads_usable() {
         give_back(workers, pool);
     }
     if let Some(payload) = lock(&panicked).take() {
@@ -289,13 +289,17 @@ fn explore_subtree<'s>(
     abandon: Arc<Abandon>,
 ) {
     let context = shared.context;
-    let cap = context.config.schedules();
     let prefix = root.prefix.clone();
-    let mut dpor = Dpor::subtree(root.prefix, root.sleep, root.continuation, SPLIT_DEPTH, cap);
+    let mut dpor = Dpor::subtree(
+        root.prefix,
+        root.sleep,
+        root.continuation,
+        SPLIT_DEPTH,
+        usize::MAX,
+    );
     dpor.join_crew(shared.crew.clone(), Some(abandon.clone()));
-    let mut tally = run_strategy(&mut dpor, context);
-    // The subtree's own schedule cap is the global one, so it is spent here too.
-    tally.out_of_schedules |= dpor.coverage() != Coverage::Complete;
+    // The explorer enforces `max_schedules` over every subtree at once (`Context::reserve`).
+    let tally = run_strategy(&mut dpor, context);
     let handed_back = dpor.handed_back();
     let (mut nodes, reports) = dpor.into_parts();
     if tally.finished() || !handed_back || abandon.is_set() {

@@ -4,19 +4,67 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
-use common::lost_update;
+use common::{lost_update, mutex_counter};
 
-/// Not a test of its own: the body the child process runs, chosen by `CHILD_PROGRAM`.
+/// Times the child's test body ran (a std atomic: it only counts, outside the model's view).
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn counted(f: impl Fn() + Send + Sync + 'static) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        RUNS.fetch_add(1, Ordering::Relaxed);
+        f()
+    }
+}
+
+/// Not a test of its own: the body the child process runs, chosen by `CHILD_PROGRAM`. Run
+/// without it (as part of the suite), it does nothing.
 #[test]
 fn child_program() {
-    match std::env::var("CHILD_PROGRAM").as_deref() {
-        Ok("random") => selvedge::check_random(lost_update, 1_000),
-        Ok("pct") => selvedge::check_pct(lost_update, 1_000, 2),
-        _ => {}
+    let Ok(program) = std::env::var("CHILD_PROGRAM") else {
+        return;
+    };
+    println!("child program `{program}` starts");
+    let outcome = std::panic::catch_unwind(|| match program.as_str() {
+        "random" => selvedge::check_random(counted(lost_update), 1_000),
+        "random-pass" => selvedge::check_random(counted(mutex_counter(2, 1)), 1_000),
+        "pct" => selvedge::check_pct(counted(lost_update), 1_000, 2),
+        "dfs-cut" => selvedge::check_dfs(counted(mutex_counter(3, 2)), Some(5)),
+        "check-cut" => selvedge::check(
+            selvedge::Config {
+                max_schedules: Some(5),
+                workers: Some(1),
+                ..Default::default()
+            },
+            counted(mutex_counter(3, 2)),
+        ),
+        "model-complete" => selvedge::model(counted(mutex_counter(2, 2))),
+        other => panic!("unknown child program `{other}`"),
+    });
+    println!(
+        "child program `{program}` ran the body {} times",
+        RUNS.load(Ordering::Relaxed)
+    );
+    if let Err(payload) = outcome {
+        std::panic::resume_unwind(payload);
     }
+}
+
+/// How many times the child said its body ran.
+fn runs_in(text: &str) -> usize {
+    let line = text
+        .lines()
+        .find(|l| l.contains(" ran the body "))
+        .unwrap_or_else(|| panic!("the child did not say how often it ran\n{text}"));
+    line.split(" ran the body ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(" times")
+        .parse()
+        .unwrap()
 }
 
 fn child(program: &str, target: &Path, vars: &[(&str, &str)]) -> (bool, String) {
@@ -39,6 +87,11 @@ fn child(program: &str, target: &Path, vars: &[(&str, &str)]) -> (bool, String) 
     let out = command.output().unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    // The case must have run: a child that ran nothing would pass every check below vacuously.
+    assert!(
+        text.contains(&format!("child program `{program}` starts")),
+        "the child did not run `{program}`:\n{text}"
+    );
     (out.status.success(), text)
 }
 
@@ -143,17 +196,74 @@ fn the_seed_and_iterations_come_from_the_environment() {
         "same seed, same failing schedule"
     );
     let (ok, text) = child(
-        "random",
+        "random-pass",
         &target,
         &[
-            ("SELVEDGE_ITERATIONS", "1"),
-            ("SELVEDGE_SEED", "0"),
+            ("SELVEDGE_ITERATIONS", "7"),
             ("SELVEDGE_REGRESSIONS", "off"),
         ],
     );
-    // One schedule may or may not hit the bug; either way the count came from the variable.
-    if !ok {
-        assert!(text.contains("found in schedule 1 "), "{text}");
+    assert!(ok, "{text}");
+    assert_eq!(runs_in(&text), 7, "{text}");
+    let _ = std::fs::remove_dir_all(&target);
+}
+
+#[test]
+fn an_unfinished_exhaustive_search_warns_or_fails_as_configured() {
+    // Goal: `check_dfs`/`check` cut short by `max_schedules` never pass silently: a warning on
+    // stderr names the budget and how to raise it, even under libtest's capture; with
+    // `SELVEDGE_REQUIRE_COMPLETE=1` the test fails instead.
+    let target = temp_target("unfinished");
+    let off = ("SELVEDGE_REGRESSIONS", "off");
+    for program in ["dfs-cut", "check-cut"] {
+        let (ok, text) = child(program, &target, &[off]);
+        assert!(ok, "{text}");
+        assert_eq!(runs_in(&text), 5, "{text}");
+        assert!(
+            text.contains(
+                "selvedge: warning: `child_program`: passed, but the exhaustive search did not \
+                 finish (stopped after 5 schedules: `Config::max_schedules` (5) was reached before \
+                 the search was done; coverage: sampled 5 schedules): the interleavings it did \
+                 not run may still fail; raise the budget with \
+                 `selvedge::check(Config { max_schedules: Some(..), .. }, f)` (or `time_budget`), \
+                 or make the test smaller, or set `SELVEDGE_REQUIRE_COMPLETE=1` to make an \
+                 unfinished search fail the test"
+            ),
+            "{text}"
+        );
+        let (ok, text) = child(program, &target, &[off, ("SELVEDGE_REQUIRE_COMPLETE", "1")]);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(
+                "`child_program`: the exhaustive search did not finish (stopped after 5 \
+                 schedules: `Config::max_schedules` (5) was reached before the search was done; \
+                 coverage: sampled 5 schedules), so nothing is known about the interleavings it \
+                 did not run;"
+            ),
+            "{text}"
+        );
     }
+    // A search that finishes says nothing.
+    let (ok, text) = child(
+        "model-complete",
+        &target,
+        &[off, ("SELVEDGE_REQUIRE_COMPLETE", "1")],
+    );
+    assert!(ok, "{text}");
+    assert!(!text.contains("warning"), "{text}");
+    assert_eq!(runs_in(&text), 6, "{text}");
+    let (ok, text) = child(
+        "dfs-cut",
+        &target,
+        &[off, ("SELVEDGE_REQUIRE_COMPLETE", "maybe")],
+    );
+    assert!(!ok);
+    assert!(
+        text.contains(
+            "`SELVEDGE_REQUIRE_COMPLETE` is `maybe`; use `1` to make an unfinished exhaustive \
+             search fail the test, or `0` to let it pass with a warning"
+        ),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&target);
 }

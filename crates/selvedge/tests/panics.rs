@@ -200,3 +200,56 @@ fn a_few_yields_in_a_row_are_not_a_livelock() {
     });
     assert!(report.failure().is_none(), "{:?}", report.failure());
 }
+
+#[test]
+fn a_panic_while_unwinding_deep_in_a_parallel_search_is_the_reported_failure() {
+    // Goal: the double panic ruins one worker's thread, which halts the whole exploration; the
+    // failure found there is the report's failure with any number of workers, never hidden
+    // behind a budget note (it used to read "`time_budget` of 0ns reached").
+    let body = || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = (0..3)
+            .map(|id| {
+                let order = order.clone();
+                selvedge::thread::spawn(move || {
+                    for _ in 0..3 {
+                        let mut seen = order.lock().unwrap();
+                        seen.push(id);
+                        if seen[..] == [1, 2, 0, 1, 2, 0, 1, 2, 0] {
+                            let _guard = PanicsOnDrop;
+                            drop(seen);
+                            panic!("the last order");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
+        }
+    };
+    for workers in [1, 2, 4] {
+        for _ in 0..10 {
+            let report = explore(
+                Config {
+                    strategy: Strategy::Dpor,
+                    workers: Some(workers),
+                    ..Default::default()
+                },
+                body,
+            );
+            assert_eq!(report.budget_note(), None, "{workers} workers");
+            let failure = report
+                .failure()
+                .unwrap_or_else(|| panic!("{workers} workers: the failure vanished"));
+            assert_eq!(failure.kind(), FailureKind::Panic);
+            assert!(
+                failure
+                    .message()
+                    .contains("panicked while already unwinding"),
+                "{failure}"
+            );
+            assert!(report.schedules() > 1, "found late in the search");
+        }
+    }
+}

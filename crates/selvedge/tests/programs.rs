@@ -96,7 +96,7 @@ fn dfs_with_a_preemption_bound_says_what_it_covered() {
         mutex_counter(2, 2),
     );
     assert!(report.failure().is_none());
-    assert_eq!(report.coverage(), "complete up to 1 preemptions");
+    assert_eq!(report.coverage(), "complete up to 1 preemption");
     assert!(!report.complete());
     assert!(report.schedules() < 14);
 }
@@ -174,7 +174,7 @@ fn iterative_deepening_covers_bound_by_bound_and_finds_bugs_with_fewest_preempti
     // A budget that ends the run inside the round for bound 2 still reports bound 1.
     let rounds_0_and_1 = bounded(1, None).schedules();
     let report = bounded(2, Some(rounds_0_and_1 as usize + 3));
-    assert_eq!(report.coverage(), "complete up to 1 preemptions");
+    assert_eq!(report.coverage(), "complete up to 1 preemption");
     assert!(report
         .budget_note()
         .unwrap()

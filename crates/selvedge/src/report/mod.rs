@@ -477,6 +477,8 @@ impl fmt::Debug for Failure {
 #[derive(Clone, Debug)]
 pub struct Report {
     pub(crate) schedules: u64,
+    pub(crate) executions: u64,
+    pub(crate) stop: crate::explorer::Stop,
     pub(crate) coverage: Coverage,
     pub(crate) failure: Option<Failure>,
     pub(crate) error: Option<crate::Error>,
@@ -487,9 +489,35 @@ pub struct Report {
 }
 
 impl Report {
-    /// Executions run.
+    /// A report of nothing run yet.
+    pub(crate) fn empty() -> Report {
+        Report {
+            schedules: 0,
+            executions: 0,
+            stop: crate::explorer::Stop::Done,
+            coverage: Coverage::Sampled,
+            failure: None,
+            error: None,
+            budget_note: None,
+            digest: 0,
+            explored: Vec::new(),
+            redundant: 0,
+        }
+    }
+
+    /// Executions run, in exploration order. With one worker, every execution started. With
+    /// several (`Config::workers`), a search that finished, or found a failure, counts exactly
+    /// what one worker runs, whatever work the workers did in parallel and threw away; a search
+    /// stopped by a budget counts every execution started, never more than `max_schedules`.
     pub fn schedules(&self) -> u64 {
         self.schedules
+    }
+
+    /// Every execution started, including work parallel workers threw away (a branch run again
+    /// because races found meanwhile extended it, a subtree past a failure). Equal to
+    /// [`schedules`](Report::schedules) with one worker, and never more than `max_schedules`.
+    pub fn executions_run(&self) -> u64 {
+        self.executions
     }
 
     /// Whether every interleaving was run (exhaustive strategies, no failure, no budget hit).
@@ -501,7 +529,7 @@ impl Report {
     pub fn coverage(&self) -> String {
         match self.coverage {
             Coverage::Complete => "complete".to_string(),
-            Coverage::CompleteUpTo(k) => format!("complete up to {k} preemptions"),
+            Coverage::CompleteUpTo(k) => format!("complete up to {}", plural(k, "preemption")),
             Coverage::Sampled => format!("sampled {} schedules", self.schedules),
         }
     }

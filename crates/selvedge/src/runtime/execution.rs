@@ -8,7 +8,7 @@
 //!   or abandoned task cannot run user code afterwards.
 
 use std::cell::RefCell;
-use std::panic::Location;
+use std::panic::{AssertUnwindSafe, Location};
 use std::sync::Arc;
 
 use corosensei::CoroutineResult;
@@ -33,6 +33,9 @@ pub(crate) struct Outcome {
     pub(crate) redundant: bool,
     /// Decisions that switched away from a task that could have gone on.
     pub(crate) preemptions: usize,
+    /// The engine failed inside the scheduler loop (an assertion: a bug in selvedge); the
+    /// panic's message. The execution was abandoned where it stood.
+    pub(crate) internal: Option<String>,
 }
 
 /// The user's test body, shared by every execution.
@@ -66,11 +69,13 @@ impl Drop for InstallGuard {
     }
 }
 
-#[track_caller]
+/// Runs one execution of `body`, asking `strategy` at every decision. `body_location` is where
+/// the test body was handed to selvedge: the main task's spawn site in reports.
 pub(crate) fn run(
     strategy: &mut dyn Strategy,
     limits: ExecutionLimits,
     body: &TestBody,
+    body_location: &'static Location<'static>,
 ) -> Outcome {
     super::panic_hook::install();
     let shared = RefCell::new(ExecState::new(limits.tasks));
@@ -87,7 +92,7 @@ pub(crate) fn run(
         None,
         None,
         Box::new(move || main_body()),
-        Location::caller(),
+        body_location,
     );
     assert!(spawned.is_ok(), "the main task could not be created");
 
@@ -98,7 +103,9 @@ pub(crate) fn run(
     let mut n_waiting = 0usize;
     let mut redundant = false;
     let mut preemptions = 0usize;
-    loop {
+    // An engine assertion failing in this loop must not unwind out of the explorer: the
+    // execution is abandoned where it stands and reported as an internal error.
+    let scheduled = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
         adopt_spawned(&shared, &mut coroutines);
         let state = shared.borrow();
         if state.failure.is_some() {
@@ -131,19 +138,19 @@ pub(crate) fn run(
             let spinning: Vec<String> =
                 candidates.iter().map(|c| state.task_name(c.task)).collect();
             state.failure = Some(RawFailure {
-                kind: FailureKind::Livelock,
-                message: format!(
-                    "the execution did not finish within {} steps (`Config::max_steps`); \
-                     still running: {}. A task that busy-waits on an atomic should call \
-                     `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop \
-                     (selvedge then runs it only after another task made progress); if the test \
-                     is just long, raise `max_steps`",
-                    limits.max_steps,
-                    spinning.join(", ")
-                ),
-                task: None,
-                blocked: Vec::new(),
-            });
+                    kind: FailureKind::Livelock,
+                    message: format!(
+                        "the execution did not finish within {} steps (`Config::max_steps`); \
+                         still running: {}. A task that busy-waits on an atomic should call \
+                         `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop \
+                         (selvedge then runs it only after another task made progress); if the test \
+                         is just long, raise `max_steps`",
+                        limits.max_steps,
+                        spinning.join(", ")
+                    ),
+                    task: None,
+                    blocked: Vec::new(),
+                });
             break;
         }
         let decision = Decision {
@@ -189,16 +196,22 @@ pub(crate) fn run(
             });
         }
         resume(&shared, &mut coroutines, chosen);
-    }
+    }));
+    let internal = scheduled
+        .err()
+        .map(|payload| task::payload_text(payload.as_ref()));
     drop(coroutines);
     drop(_installed);
     let state = shared.into_inner();
-    strategy.finish_execution(&state.trace, &choices);
+    if internal.is_none() {
+        strategy.finish_execution(&state.trace, &choices);
+    }
     Outcome {
         state,
         choices,
         redundant,
         preemptions,
+        internal,
     }
 }
 
