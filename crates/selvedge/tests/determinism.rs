@@ -77,3 +77,88 @@ fn randomized_strategies_explore_many_distinct_schedules() {
         );
     }
 }
+
+mod common;
+
+/// What must never change unnoticed: executions, their digest, and a hash of every replay
+/// string (choices and operation fingerprints).
+fn pinned(report: &selvedge::Report) -> (u64, u64, u64) {
+    let strings = report
+        .explored()
+        .iter()
+        .flat_map(|s| s.bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (report.schedules(), report.digest(), strings)
+}
+
+#[test]
+fn schedules_are_pinned_across_versions() {
+    // Goal: a change that alters which schedules any strategy explores (or how replay strings
+    // read) fails here, so it is seen and made on purpose: saved regressions and published
+    // replay strings depend on it. Update the table only for a deliberate change, and say so
+    // in the commit.
+    let programs: [(&str, fn()); 3] = [
+        ("mixed", program),
+        ("lost_update", common::lost_update),
+        ("deadlock", common::two_lock_deadlock),
+    ];
+    let strategies = [
+        ("Random", Strategy::Random, None),
+        ("Pct2", Strategy::Pct { depth: 2 }, None),
+        ("Pct3", Strategy::Pct { depth: 3 }, None),
+        ("Pos", Strategy::Pos, None),
+        ("Dfs", Strategy::Dfs, None),
+        ("Dpor", Strategy::Dpor, None),
+        ("Deepening", Strategy::Dpor, Some(2)),
+    ];
+    let mut table = String::new();
+    for (name, program) in programs {
+        for (label, strategy, bound) in &strategies {
+            let report = explore(
+                Config {
+                    strategy: strategy.clone(),
+                    seed: 42,
+                    max_schedules: Some(200),
+                    max_preemptions: *bound,
+                    keep_schedules: true,
+                    workers: Some(1),
+                    minimise: false,
+                    ..Default::default()
+                },
+                program,
+            );
+            let (n, digest, strings) = pinned(&report);
+            table.push_str(&format!(
+                "{name} {label} {n} {digest:016x} {strings:016x}\n"
+            ));
+        }
+    }
+    let expected = "\
+mixed Random 200 8d1b26b4d8c5c95f 86802870393b0f38
+mixed Pct2 200 7ae182102301e84f c25f805714549411
+mixed Pct3 200 8d33c0b024f61d8b 76194e61d4b87d1d
+mixed Pos 200 ae197dcce03abc47 66523e39de2f2c06
+mixed Dfs 200 f4dfb00e88c67a87 bfd24fd30e0399cd
+mixed Dpor 36 7d222be18bc6e4d9 932aa5fc8aff6e94
+mixed Deepening 200 4efb4b75ce88b585 55c301200ed47d89
+lost_update Random 1 e3d82e56334f07ba a95b3448a6255874
+lost_update Pct2 3 3d1c42bc7818d2f6 86a7e2cff7bf6eed
+lost_update Pct3 4 b246e45e624a234d 1da8194498b99f0b
+lost_update Pos 9 79b67c64bd9e9a3a c8dd0e8c6bb53a69
+lost_update Dfs 4 b8716f7b68d9d8e5 e27082b96a312516
+lost_update Dpor 2 9fbeae9ad363cd33 5ea4a06a0d4149b3
+lost_update Deepening 7 a2f96dd7305be0fe 1219f13753343377
+deadlock Random 1 9c7b3d0be868db53 f065626f83c41469
+deadlock Pct2 3 7c996e2751c2112b a2dc051b43e7a977
+deadlock Pct3 3 908a3c500341ced5 223f44cf9b43ce6d
+deadlock Pos 6 729f8479f02387be 8b6561d4e1052b2a
+deadlock Dfs 3 490b4f20538ab395 bf3fd6026985e5b4
+deadlock Dpor 2 51a67849aea7d410 425ce8c6a3fc0583
+deadlock Deepening 5 6084521642098087 5d0115ca26cf3668
+";
+    if table != expected {
+        panic!("schedules changed; if that is deliberate, pin the new table:\n{table}");
+    }
+}

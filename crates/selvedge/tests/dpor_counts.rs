@@ -30,10 +30,6 @@ fn ideal(threads: u64, increments: u64) -> u64 {
     factorial(threads * increments) / factorial(increments).pow(threads as u32)
 }
 
-fn within_ten_percent(got: u64, ideal: u64) -> bool {
-    got >= ideal && got * 10 <= ideal * 11
-}
-
 #[test]
 fn mutex_counters_explore_the_ideal_number_of_executions() {
     for (t, k) in [(2, 1), (2, 2), (2, 3), (3, 1), (3, 2), (3, 3)] {
@@ -43,11 +39,9 @@ fn mutex_counters_explore_the_ideal_number_of_executions() {
             "mutex {t}x{k}: {} executions, ideal {ideal}",
             report.schedules()
         );
-        assert!(
-            within_ten_percent(report.schedules(), ideal),
-            "{t}x{k}: {} executions, ideal {ideal}",
-            report.schedules()
-        );
+        assert_eq!(report.schedules(), ideal, "{t}x{k}");
+        assert_eq!(report.redundant_schedules(), 0, "{t}x{k}");
+        assert!(report.complete());
     }
 }
 
@@ -76,11 +70,9 @@ fn shared_fetch_adds_explore_the_ideal_number_of_executions() {
             "fetch_add n={n}: {} executions, ideal {ideal}",
             report.schedules()
         );
-        assert!(
-            within_ten_percent(report.schedules(), ideal),
-            "n={n}: {} executions, ideal {ideal}",
-            report.schedules()
-        );
+        assert_eq!(report.schedules(), ideal, "n={n}");
+        assert_eq!(report.redundant_schedules(), 0, "n={n}");
+        assert!(report.complete());
     }
 }
 

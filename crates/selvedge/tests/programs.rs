@@ -271,3 +271,22 @@ fn failures_are_shown_with_the_fewest_preemptions_found() {
         "random schedules with extra preemptions were expected"
     );
 }
+
+#[test]
+fn the_test_facing_entry_points_pass_correct_code_and_panic_with_the_report() {
+    // Goal: `model` and `check_dfs`, called as a user's test calls them: silent on correct
+    // code, a panic carrying the full report on a bug.
+    selvedge::model(mutex_counter(2, 2));
+    selvedge::check_dfs(mutex_counter(2, 2), None);
+    for entry in [(|| selvedge::model(lost_update)) as fn(), || {
+        selvedge::check_dfs(lost_update, None)
+    }] {
+        let payload = std::panic::catch_unwind(entry).expect_err("the lost update fails the test");
+        let text = payload
+            .downcast_ref::<String>()
+            .expect("the report is the panic message");
+        assert!(text.starts_with("selvedge found a panic: "), "{text}");
+        assert!(text.contains("an increment was lost"), "{text}");
+        assert!(text.contains("replay string: v1:"), "{text}");
+    }
+}
