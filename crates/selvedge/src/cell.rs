@@ -17,6 +17,29 @@ use crate::report::FailureKind;
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{self, with_state, LazyObject, OpKind};
 
+/// A cell whose every access is checked for data races inside a model, as loom's.
+///
+/// Here two threads write a cell with nothing ordering the writes, and selvedge reports the
+/// race, naming both accesses:
+///
+/// ```
+/// use selvedge::cell::UnsafeCell;
+/// use selvedge::sync::Arc;
+///
+/// struct Racy(UnsafeCell<u32>);
+/// // SAFETY (for the example): selvedge checks every access; that is the point.
+/// unsafe impl Sync for Racy {}
+///
+/// let report = selvedge::explore(selvedge::Config::default(), || {
+///     let cell = Arc::new(Racy(UnsafeCell::new(0)));
+///     let c2 = cell.clone();
+///     let t = selvedge::thread::spawn(move || c2.0.with_mut(|p| unsafe { *p += 1 }));
+///     cell.0.with_mut(|p| unsafe { *p += 1 });
+///     t.join().unwrap();
+/// });
+/// let failure = report.failure().expect("the unordered writes race");
+/// assert_eq!(failure.kind(), selvedge::FailureKind::DataRace);
+/// ```
 #[derive(Debug)]
 pub struct UnsafeCell<T: ?Sized> {
     object: LazyObject,

@@ -336,7 +336,22 @@ impl<T> ScopedJoinHandle<'_, T> {
     }
 }
 
-/// Runs `f` with a scope whose threads are all joined before `scope` returns.
+/// Runs `f` with a scope whose threads are all joined before `scope` returns, as
+/// `std::thread::scope`: scoped threads may borrow from the enclosing stack frame.
+///
+/// ```
+/// use selvedge::sync::atomic::{AtomicUsize, Ordering};
+///
+/// selvedge::model(|| {
+///     let hits = AtomicUsize::new(0);
+///     selvedge::thread::scope(|s| {
+///         s.spawn(|| hits.fetch_add(1, Ordering::SeqCst));
+///         s.spawn(|| hits.fetch_add(1, Ordering::SeqCst));
+///     });
+///     // Both scoped threads were joined when `scope` returned.
+///     assert_eq!(hits.load(Ordering::SeqCst), 2);
+/// });
+/// ```
 #[track_caller]
 pub fn scope<'env, F, T>(f: F) -> T
 where
