@@ -152,3 +152,35 @@ fn any_number_of_workers_finds_the_same_first_failure() {
         assert_eq!(many.explored(), one.explored());
     }
 }
+
+#[test]
+fn syncpoints_conflict_with_everything_so_dpor_runs_every_order_of_them() {
+    // Goal: a syncpoint stands for code selvedge cannot see into (real I/O, a database call),
+    // so DPOR must not treat two of them as independent: every order of the tasks' syncpoints
+    // is explored, as plain DFS explores them.
+    let orders = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let seen = orders.clone();
+    let report = dpor(move || {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handles: Vec<_> = (1..=3)
+            .map(|id| {
+                let log = log.clone();
+                selvedge::thread::spawn(move || {
+                    selvedge::syncpoint!("step");
+                    log.lock().unwrap().push(id);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let order = log.lock().unwrap().clone();
+        seen.lock().unwrap().insert(order);
+    });
+    assert!(report.complete());
+    assert_eq!(
+        orders.lock().unwrap().len(),
+        6,
+        "every order of three syncpoints"
+    );
+}

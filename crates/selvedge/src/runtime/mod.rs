@@ -29,7 +29,7 @@ use corosensei::Yielder;
 
 use crate::report::{BlockedTask, FailureKind, RawFailure};
 use object::{Object, ObjectKind, ObjectState, Ordinals};
-pub(crate) use op::{ObjectId, Op, OpKind, TaskId};
+pub(crate) use op::{Access, ObjectId, Op, OpKind, TaskId};
 use task::TaskSlot;
 
 /// The mutable state of one execution, shared by the scheduler loop and the tasks.

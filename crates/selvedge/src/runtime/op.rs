@@ -130,9 +130,98 @@ impl OpKind {
         }
     }
 
-    /// Does this operation only observe its object (so two of them commute)?
-    pub(crate) fn is_read_only(self) -> bool {
-        matches!(self, OpKind::AtomicLoad | OpKind::Yield | OpKind::SpinLoop)
+    /// How this operation touches its object: the one table dependency is decided from
+    /// (`Candidate::conflicts_with`, DPOR's race analysis). A new operation kind gets a row here
+    /// and nowhere else in the strategies.
+    pub(crate) fn access(self) -> Access {
+        match self {
+            OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence => Access::Local,
+            OpKind::AtomicLoad => Access::Read,
+            OpKind::Lock | OpKind::WriteLock => Access::Acquire {
+                exclusive: true,
+                attempt: false,
+            },
+            OpKind::TryLock | OpKind::TryWriteLock => Access::Acquire {
+                exclusive: true,
+                attempt: true,
+            },
+            OpKind::ReadLock => Access::Acquire {
+                exclusive: false,
+                attempt: false,
+            },
+            OpKind::TryReadLock => Access::Acquire {
+                exclusive: false,
+                attempt: true,
+            },
+            OpKind::Unlock | OpKind::WriteUnlock => Access::Release { exclusive: true },
+            OpKind::ReadUnlock => Access::Release { exclusive: false },
+            OpKind::Syncpoint => Access::Everything,
+            OpKind::Start
+            | OpKind::Spawn(_)
+            | OpKind::Join(_)
+            | OpKind::Park
+            | OpKind::ParkTimeout
+            | OpKind::Unpark(_)
+            | OpKind::CondvarWait
+            | OpKind::CondvarWaitTimeout
+            | OpKind::NotifyOne
+            | OpKind::NotifyAll
+            | OpKind::BarrierWait
+            | OpKind::BarrierBlocked(_)
+            | OpKind::OnceEnter
+            | OpKind::AtomicStore
+            | OpKind::AtomicRmw
+            | OpKind::AtomicCas
+            | OpKind::Send
+            | OpKind::SendWait(_)
+            | OpKind::Recv
+            | OpKind::TryRecv
+            | OpKind::TrySend
+            | OpKind::CellRead
+            | OpKind::CellWrite
+            | OpKind::RecvTimeout
+            | OpKind::TaskExit
+            | OpKind::Wake(_) => Access::Write,
+        }
+    }
+
+    /// The task this operation orders itself with, beyond its object: a spawn comes before
+    /// the child's first step, a join after the target's exit, an unpark before the target's
+    /// park.
+    pub(crate) fn names_task(self) -> Option<TaskId> {
+        match self {
+            OpKind::Spawn(t) | OpKind::Join(t) | OpKind::Unpark(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// How an operation touches its object: what DPOR and POS decide dependency from. Two
+/// operations of different tasks are dependent when they touch the same object and are not
+/// both reads, or when either is `Everything`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Access {
+    /// Touches nothing another task can see (a yield, a spin hint, a sleep, a fence under
+    /// sequential consistency).
+    Local,
+    /// Observes its object; commutes with other reads.
+    Read,
+    /// Changes its object.
+    Write,
+    /// Takes a lock, exclusively or shared; an `attempt` (`try_lock`) also observes whether it
+    /// is free, so it races with the release that would have freed it.
+    Acquire { exclusive: bool, attempt: bool },
+    /// Releases a lock; orders the next acquisition after it, never races with it.
+    Release { exclusive: bool },
+    /// Conflicts with every operation of every other task: a point where anything may happen
+    /// (a syncpoint in code selvedge does not see into).
+    Everything,
+}
+
+impl Access {
+    /// Does it only observe (so two of them, on one object, commute)?
+    pub(crate) fn observes_only(self) -> bool {
+        matches!(self, Access::Read | Access::Local)
     }
 }
 

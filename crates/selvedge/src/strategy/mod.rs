@@ -29,7 +29,7 @@ pub(crate) use random::Random;
 pub(crate) use replay::Replay;
 pub(crate) use wakeup::WakeupTree;
 
-use crate::runtime::{ObjectId, OpKind, TaskId, TraceEvent};
+use crate::runtime::{Access, ObjectId, OpKind, TaskId, TraceEvent};
 
 /// An enabled task and the operation it would perform if chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,14 +37,19 @@ pub(crate) struct Candidate {
     pub(crate) task: TaskId,
     pub(crate) kind: OpKind,
     pub(crate) object: Option<ObjectId>,
+    /// How the operation touches `object`: what dependency is decided from.
+    pub(crate) access: Access,
 }
 
 impl Candidate {
     /// Could performing `self` and `other` in either order give different results?
     pub(crate) fn conflicts_with(&self, other: &Candidate) -> bool {
+        if self.access == Access::Everything || other.access == Access::Everything {
+            return true;
+        }
         match (self.object, other.object) {
             (Some(a), Some(b)) if a == b => {
-                !(self.kind.is_read_only() && other.kind.is_read_only())
+                !(self.access.observes_only() && other.access.observes_only())
             }
             _ => false,
         }
@@ -59,12 +64,13 @@ impl Candidate {
         if self.conflicts_with(other) {
             return false;
         }
-        let names = |a: &Candidate, b: &Candidate| match a.kind {
-            OpKind::Spawn(t) | OpKind::Join(t) => b.task == t,
-            OpKind::Unpark(t) => {
+        let names = |a: &Candidate, b: &Candidate| match a.kind.names_task() {
+            // An unpark orders only the target's park; spawn and join order every step.
+            Some(t) if matches!(a.kind, OpKind::Unpark(_)) => {
                 b.task == t && matches!(b.kind, OpKind::Park | OpKind::ParkTimeout)
             }
-            _ => false,
+            Some(t) => b.task == t,
+            None => false,
         };
         !names(self, other) && !names(other, self)
     }

@@ -21,7 +21,7 @@
 
 use super::wakeup::{Reversal, Reversible};
 use super::Candidate;
-use crate::runtime::{OpKind, TaskId, TraceEvent};
+use crate::runtime::{Access, OpKind, TaskId, TraceEvent};
 
 /// Vector clocks of a fixed width (the execution's task count), stored row after row in
 /// one buffer that is reused from execution to execution, so analysing an execution
@@ -97,7 +97,7 @@ impl Step {
 
 /// Last accesses of one variable (an object, or the release side of a lock).
 #[derive(Default)]
-struct Access {
+struct History {
     last_write: Option<usize>,
     reads: Vec<usize>,
 }
@@ -105,9 +105,9 @@ struct Access {
 #[derive(Default)]
 struct ObjectHistory {
     /// Acquisitions for locks; every access for other objects.
-    main: Access,
+    main: History,
     /// Unlocks (writes) and try-locks (reads), so a failed `try_lock` races with the unlock.
-    release: Access,
+    release: History,
     /// Row of the join of every unlock's clock: what a write acquisition is ordered after.
     released_all: usize,
     /// Row of the join of exclusive unlocks' clocks: what a read acquisition waits for.
@@ -130,57 +130,75 @@ struct Effect {
     releases: Option<bool>,
 }
 
-fn effect(kind: OpKind) -> Effect {
+fn effect(access: Access) -> Effect {
     let none = Effect {
         main: None,
         release: None,
         acquires: None,
         releases: None,
     };
-    match kind {
-        OpKind::Lock | OpKind::WriteLock => Effect {
+    match access {
+        Access::Local | Access::Everything => none,
+        Access::Read => Effect {
+            main: Some(Mode::Read),
+            ..none
+        },
+        Access::Write => Effect {
             main: Some(Mode::Write),
-            acquires: Some(true),
             ..none
         },
-        OpKind::TryLock | OpKind::TryWriteLock => Effect {
-            main: Some(Mode::Write),
-            release: Some(Mode::Read),
-            acquires: Some(true),
+        Access::Acquire { exclusive, attempt } => Effect {
+            main: Some(if exclusive { Mode::Write } else { Mode::Read }),
+            release: attempt.then_some(Mode::Read),
+            acquires: Some(exclusive),
             ..none
         },
-        OpKind::ReadLock => Effect {
-            main: Some(Mode::Read),
-            acquires: Some(false),
-            ..none
-        },
-        OpKind::TryReadLock => Effect {
-            main: Some(Mode::Read),
-            release: Some(Mode::Read),
-            acquires: Some(false),
-            ..none
-        },
-        OpKind::Unlock | OpKind::WriteUnlock => Effect {
+        Access::Release { exclusive } => Effect {
             release: Some(Mode::Write),
-            releases: Some(true),
+            releases: Some(exclusive),
             ..none
         },
-        OpKind::ReadUnlock => Effect {
-            release: Some(Mode::Write),
-            releases: Some(false),
-            ..none
-        },
-        OpKind::AtomicLoad => Effect {
-            main: Some(Mode::Read),
-            ..none
-        },
-        OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence | OpKind::Syncpoint => {
-            none
+    }
+}
+
+/// Step `j` of `task` (whose clock is row `me`) accesses a variable with `history` in `mode`:
+/// records a race with each earlier conflicting access that does not happen before it, then
+/// orders the step after them all.
+#[allow(clippy::too_many_arguments)]
+fn touch(
+    history: &mut History,
+    mode: Mode,
+    j: usize,
+    task: TaskId,
+    me: usize,
+    steps: &[Step],
+    clocks: &mut Clocks,
+    earlier: &mut Vec<usize>,
+    races: &mut Vec<(usize, usize)>,
+) {
+    earlier.clear();
+    earlier.extend(history.last_write);
+    if mode == Mode::Write {
+        earlier.extend(history.reads.iter().copied());
+    }
+    // Races are judged before this step learns of the earlier ones' clocks.
+    for &i in earlier.iter() {
+        if steps[i].task != task && !steps[i].happens_before(clocks.row(me)) {
+            races.push((i, j));
         }
-        _ => Effect {
-            main: Some(Mode::Write),
-            ..none
-        },
+    }
+    for &i in earlier.iter() {
+        clocks.join(me, steps[i].row);
+    }
+    match mode {
+        Mode::Write => {
+            history.last_write = Some(j);
+            history.reads.clear();
+        }
+        Mode::Read => {
+            history.reads.retain(|&r| steps[r].task != task);
+            history.reads.push(j);
+        }
     }
 }
 
@@ -198,6 +216,9 @@ pub(crate) struct Analysis {
     live_objects: usize,
     /// Scratch: the earlier steps a step is ordered after.
     earlier: Vec<usize>,
+    /// The history of the world as steps that conflict with everything (`Access::Everything`)
+    /// see it: they write it, every other step reads it.
+    everything: History,
 }
 
 impl Analysis {
@@ -223,8 +244,14 @@ impl Analysis {
             objects,
             live_objects,
             earlier,
+            everything,
         } = self;
         clocks.reset(n_tasks, 4 * n_tasks);
+        everything.last_write = None;
+        everything.reads.clear();
+        let any_everything = trace
+            .iter()
+            .any(|e| e.chosen && e.op.kind.access() == Access::Everything);
         steps.clear();
         races.clear();
         *live_objects = 0;
@@ -249,6 +276,17 @@ impl Analysis {
                 OpKind::Park | OpKind::ParkTimeout => clocks.join(me, unparks + t),
                 _ => {}
             }
+            if any_everything {
+                // Every step reads the world; a step that conflicts with everything writes it.
+                let mode = if event.op.kind.access() == Access::Everything {
+                    Mode::Write
+                } else {
+                    Mode::Read
+                };
+                touch(
+                    everything, mode, j, event.task, me, steps, clocks, earlier, races,
+                );
+            }
             if let Some(object) = event.op.object {
                 let o = object.index();
                 while *live_objects <= o {
@@ -264,37 +302,16 @@ impl Analysis {
                     fresh.released_exclusive = clocks.push_row();
                     *live_objects += 1;
                 }
-                let e = effect(event.op.kind);
+                let e = effect(event.op.kind.access());
                 let history = &mut objects[o];
                 for (access, mode) in [
                     (&mut history.main, e.main),
                     (&mut history.release, e.release),
                 ] {
                     let Some(mode) = mode else { continue };
-                    earlier.clear();
-                    earlier.extend(access.last_write);
-                    if mode == Mode::Write {
-                        earlier.extend(access.reads.iter().copied());
-                    }
-                    // Races are judged before this step learns of the earlier ones' clocks.
-                    for &i in earlier.iter() {
-                        if steps[i].task != event.task && !steps[i].happens_before(clocks.row(me)) {
-                            races.push((i, j));
-                        }
-                    }
-                    for &i in earlier.iter() {
-                        clocks.join(me, steps[i].row);
-                    }
-                    match mode {
-                        Mode::Write => {
-                            access.last_write = Some(j);
-                            access.reads.clear();
-                        }
-                        Mode::Read => {
-                            access.reads.retain(|&r| steps[r].task != event.task);
-                            access.reads.push(j);
-                        }
-                    }
+                    touch(
+                        access, mode, j, event.task, me, steps, clocks, earlier, races,
+                    );
                 }
                 match e.acquires {
                     Some(true) => clocks.join(me, history.released_all),
@@ -321,6 +338,7 @@ impl Analysis {
                     task: event.task,
                     kind: event.op.kind,
                     object: event.op.object,
+                    access: event.op.kind.access(),
                 },
                 local: clocks.row(me)[t],
                 row,

@@ -174,6 +174,7 @@ mod tests {
         Candidate {
             task: TaskId(task),
             kind: OpKind::AtomicStore,
+            access: OpKind::AtomicStore.access(),
             object: Some(ObjectId(object)),
         }
     }
