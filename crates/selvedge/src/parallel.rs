@@ -34,7 +34,7 @@ use rayon::ScopeFifo;
 
 use crate::explorer::{run_strategy, Context, Tally};
 use crate::runtime::TaskId;
-use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, WakeupTree};
+use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, SplitPolicy, WakeupTree};
 
 /// Decisions shallower than this may be split off for other workers; deeper ones are always
 /// explored inline. Deep enough that a busy subtree soon reaches a point where it can split,
@@ -159,20 +159,37 @@ struct Shared<'a> {
 /// be by a launched subtree no worker has picked up yet. Subtrees split only while some
 /// worker would otherwise sit idle, so a busy crew explores in large inline pieces and pays
 /// for coordination only when it helps.
-pub(crate) struct Crew {
+struct Crew {
     workers: usize,
     claimed: AtomicUsize,
 }
 
 impl Crew {
-    pub(crate) fn someone_idle(&self) -> bool {
+    fn someone_idle(&self) -> bool {
         self.claimed.load(Ordering::Relaxed) < self.workers
+    }
+}
+
+/// How a subtree's DPOR splits: only while some worker of the crew is idle, and not at all
+/// once its coordinator (or one above it) has given up on it.
+struct Split {
+    crew: Arc<Crew>,
+    abandon: Arc<Abandon>,
+}
+
+impl SplitPolicy for Split {
+    fn split_now(&self) -> bool {
+        self.crew.someone_idle()
+    }
+
+    fn abandoned(&self) -> bool {
+        self.abandon.is_set()
     }
 }
 
 /// Stops the subtrees a coordinator launched once their results can no longer count (an
 /// earlier result ended the exploration), and everything they launched in turn.
-pub(crate) struct Abandon {
+struct Abandon {
     flag: AtomicBool,
     parent: Option<Arc<Abandon>>,
 }
@@ -186,7 +203,7 @@ impl Abandon {
     }
 
     /// Has this coordinator, or any above it, given up on its subtrees?
-    pub(crate) fn is_set(&self) -> bool {
+    fn is_set(&self) -> bool {
         let mut at = Some(self);
         while let Some(token) = at {
             if token.flag.load(Ordering::Relaxed) {
@@ -297,7 +314,10 @@ fn explore_subtree<'s>(
         SPLIT_DEPTH,
         usize::MAX,
     );
-    dpor.join_crew(shared.crew.clone(), Some(abandon.clone()));
+    dpor.split_by(Arc::new(Split {
+        crew: shared.crew.clone(),
+        abandon: abandon.clone(),
+    }));
     // The explorer enforces `max_schedules` over every subtree at once (`Context::reserve`).
     let tally = run_strategy(&mut dpor, context);
     let handed_back = dpor.handed_back();

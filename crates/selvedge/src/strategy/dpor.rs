@@ -16,8 +16,8 @@
 //! For parallel exploration a `Dpor` can also explore one subtree: the choices above it are
 //! fixed (`prefix`), its root starts with a given sleep set and continuation, races that
 //! reach above it are handed back as `RaceReport`s. When it is about to take the next branch of a decision
-//! shallower than `coordinated_below` and its crew has an idle worker (always, without a
-//! crew), it stops there and hands its open decisions to the coordinator (`crate::parallel`),
+//! shallower than `coordinated_below` and its `SplitPolicy` says to split (always, without
+//! one), it stops there and hands its open decisions to the coordinator (`crate::parallel`),
 //! which explores their other branches as further subtrees.
 //!
 //! Invariants:
@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 use super::races::Analysis;
 use super::wakeup::{Reversal, Reversible, WakeupTree};
-use crate::parallel::{Abandon, Crew};
 
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
 use crate::runtime::{TaskId, TraceEvent};
@@ -115,6 +114,16 @@ impl Node {
     }
 }
 
+/// What DPOR asks of whoever runs it as part of a parallel exploration. DPOR knows nothing of
+/// worker pools: it only asks, at a shallow decision with branches left, whether to stop and
+/// hand them back, and before each execution whether its result still counts.
+pub(crate) trait SplitPolicy: Send + Sync {
+    /// Hand the open shallow decisions back now (some worker would otherwise sit idle)?
+    fn split_now(&self) -> bool;
+    /// Has the result of this subtree stopped counting (an earlier result ended the search)?
+    fn abandoned(&self) -> bool;
+}
+
 /// A race found inside a subtree whose earlier step lies above the subtree's root.
 #[derive(Clone, Debug)]
 pub(crate) struct RaceReport {
@@ -143,11 +152,10 @@ pub(crate) struct Dpor {
     /// Per depth above the subtree, the indices of the distinct `reports` made there.
     distinct_reports: Vec<Vec<usize>>,
     scratch: Scratch,
-    /// Set by the parallel coordinator when this subtree's result can no longer count.
-    abandon: Option<Arc<Abandon>>,
-    /// The parallel workers: a shallow decision's other branches are handed to the
-    /// coordinator only while one of them has nothing to do (always, without a crew).
-    crew: Option<Arc<Crew>>,
+    /// Whoever explores the other branches of shallow decisions (the parallel explorer):
+    /// when to hand them back, and when this subtree's result no longer counts. Without one,
+    /// a subtree always hands back its first shallow decision with branches left.
+    split: Option<Arc<dyn SplitPolicy>>,
     /// The subtree stopped at a shallow decision and left the rest to the coordinator.
     handed_back: bool,
 }
@@ -209,17 +217,15 @@ impl Dpor {
             reports: Vec::new(),
             distinct_reports: vec![Vec::new(); depth_of_root],
             scratch: SCRATCH.with(|s| s.take()).map(|b| *b).unwrap_or_default(),
-            abandon: None,
-            crew: None,
+            split: None,
             handed_back: false,
         }
     }
 
-    /// Joins a parallel exploration: hand shallow decisions back only when some worker of
-    /// `crew` is idle, and stop starting executions once `abandon` is set.
-    pub(crate) fn join_crew(&mut self, crew: Arc<Crew>, abandon: Option<Arc<Abandon>>) {
-        self.crew = Some(crew);
-        self.abandon = abandon;
+    /// Hands shallow decisions back only when `split` says so, and stops starting executions
+    /// once it says the result no longer counts.
+    pub(crate) fn split_by(&mut self, split: Arc<dyn SplitPolicy>) {
+        self.split = Some(split);
     }
 
     /// Did the subtree stop at a shallow decision, leaving its open decisions to the caller?
@@ -293,7 +299,7 @@ impl Strategy for Dpor {
         if self.exhausted || self.handed_back || self.executions >= self.max_executions {
             return false;
         }
-        if self.abandon.as_ref().is_some_and(|a| a.is_set()) {
+        if self.split.as_ref().is_some_and(|s| s.abandoned()) {
             return false;
         }
         self.executions += 1;
@@ -372,7 +378,7 @@ impl Strategy for Dpor {
                 node.wakeup.pop_first();
             }
             if !node.wakeup.is_empty() {
-                if shallow && self.crew.as_ref().is_none_or(|crew| crew.someone_idle()) {
+                if shallow && self.split.as_ref().is_none_or(|s| s.split_now()) {
                     // The coordinator explores this decision's other branches, in parallel.
                     self.handed_back = true;
                     return;

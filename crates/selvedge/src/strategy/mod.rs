@@ -22,7 +22,7 @@ mod wakeup;
 
 pub(crate) use deepening::Deepening;
 pub(crate) use dfs::Dfs;
-pub(crate) use dpor::{Dpor, Node, RaceReport};
+pub(crate) use dpor::{Dpor, Node, RaceReport, SplitPolicy};
 pub(crate) use pct::Pct;
 pub(crate) use pos::Pos;
 pub(crate) use random::Random;
