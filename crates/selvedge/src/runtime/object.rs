@@ -96,6 +96,8 @@ pub(crate) enum ObjectState {
         len: usize,
         senders: usize,
         receiver_alive: bool,
+        /// The receiver is blocked in (or about to run) `recv`.
+        receiver_waiting: bool,
         sent: u64,
         received: u64,
     },

@@ -43,6 +43,7 @@ impl<T> Channel<T> {
                     len: 0,
                     senders: 1,
                     receiver_alive: true,
+                    receiver_waiting: false,
                     sent: 0,
                     received: 0,
                 },
@@ -68,6 +69,7 @@ impl<T> Channel<T> {
                 len,
                 senders,
                 receiver_alive,
+                receiver_waiting,
                 sent,
                 received,
             } = s.object(self.id)
@@ -79,6 +81,7 @@ impl<T> Channel<T> {
                 len,
                 senders,
                 receiver_alive,
+                receiver_waiting,
                 sent,
                 received,
             }))
@@ -147,6 +150,8 @@ struct ChannelState<'a> {
     len: &'a mut usize,
     senders: &'a mut usize,
     receiver_alive: &'a mut bool,
+    /// The receiver is in `recv` (a rendezvous `try_send` may hand it a message).
+    receiver_waiting: &'a mut bool,
     sent: &'a mut u64,
     received: &'a mut u64,
 }
@@ -202,18 +207,12 @@ impl<T> SyncSender<T> {
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let chan = &self.chan;
         point(OpKind::TrySend, Some(chan.id));
-        let receiver_waiting = try_with_state(|s| {
-            s.tasks.iter().any(|t| {
-                !t.finished && t.pending.kind == OpKind::Recv && t.pending.object == Some(chan.id)
-            })
-        })
-        .unwrap_or(false);
         let accepted = chan.with_model(|c| {
             if !*c.receiver_alive {
                 return Err(false);
             }
             let room = match c.capacity {
-                Some(0) => receiver_waiting && *c.len == 0,
+                Some(0) => *c.receiver_waiting && *c.len == 0,
                 Some(cap) => *c.len < cap,
                 None => true,
             };
@@ -283,7 +282,10 @@ impl<T> Receiver<T> {
     /// Waits for a message; fails once the channel is empty and every sender is gone.
     #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
+        // Waiting is channel state, so a rendezvous `try_send` sees it without looking at tasks.
+        self.chan.with_model(|c| *c.receiver_waiting = true);
         point(OpKind::Recv, Some(self.chan.id));
+        self.chan.with_model(|c| *c.receiver_waiting = false);
         self.chan.pop().ok_or(RecvError)
     }
 
