@@ -16,6 +16,7 @@ use crate::runtime::execution::{self, ExecutionLimits, Outcome, TestBody};
 use crate::runtime::task::TaskSettings;
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::{self, Coverage};
+use crate::watchdog::Watch;
 use crate::{Config, Strategy};
 
 pub(crate) fn explore_body(config: Config, body: TestBody, test_name: Option<String>) -> Report {
@@ -246,6 +247,9 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
     // thread keeps that reference count off the cache line shared with other workers.
     let shared_body = context.body.clone();
     let body: execution::TestBody = Arc::new(move || shared_body());
+    // Reports an execution on this thread that stops reaching scheduling points.
+    let watch = Watch::start(config, &context.test_name);
+    let heartbeat = watch.as_ref().map(Watch::heartbeat);
     let mut tally = Tally::default();
     loop {
         if context.cancelled.load(Ordering::Relaxed) {
@@ -277,7 +281,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             context.executions.fetch_add(1, Ordering::Relaxed);
         }
         tally.schedules += 1;
-        let mut outcome = execution::run(strategy, context.limits, &body);
+        let mut outcome = execution::run(strategy, context.limits, &body, heartbeat);
         tally.redundant += u64::from(outcome.redundant);
         let hash = outcome
             .choices

@@ -523,6 +523,21 @@ fn bad_config_values_are_errors_that_name_the_field() {
             },
             "`Strategy::Pct { depth: 0 }`",
         ),
+        (
+            Config {
+                stall_report_after: Some(std::time::Duration::ZERO),
+                ..Default::default()
+            },
+            "`Config::stall_report_after` is zero",
+        ),
+        (
+            Config {
+                stall_report_after: None,
+                abort_on_stall: true,
+                ..Default::default()
+            },
+            "`Config::abort_on_stall` is set but `Config::stall_report_after` is `None`",
+        ),
     ] {
         let report = explore(config, || {});
         let error = report.error().expect("rejected");
