@@ -136,6 +136,39 @@ pub struct Config {
     /// assert!(unfinished.is_err(), "3 schedules cannot cover 3 threads' lock orders");
     /// ```
     pub require_complete: bool,
+    /// Report an execution that reaches no scheduling point for this much wall time: a
+    /// *stall*. Tasks take turns on one OS thread, so a task that blocks on something
+    /// selvedge does not control (a `std` lock or channel another task would release,
+    /// blocking I/O) or loops without a scheduling point stops the whole test, and the task
+    /// that would release it never runs. After this long, a watchdog thread writes to stderr
+    /// which task is stuck, its last scheduling point (operation and file:line) and the
+    /// likely cause; then it keeps waiting and reports again at 2, 4, 8, ... times this
+    /// duration, or ends the process if `abort_on_stall` is set. Code that is merely slow is
+    /// reported the same way, then a line says it went on. The watchdog never changes which
+    /// schedules run. Default `Some(10 s)`; `None` turns the watchdog off. No environment variable.
+    pub stall_report_after: Option<Duration>,
+    /// Once a stall is reported, abort the process (`std::process::abort`) instead of waiting:
+    /// a task stuck outside selvedge cannot be unwound, so ending the process is the only way
+    /// not to hang, and a CI job then fails at once with the report rather than at its
+    /// timeout with none. Needs `stall_report_after`. Default `false`. No environment
+    /// variable.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // A test that hangs fails after 30 s, with the report, instead of hanging silently.
+    /// let config = selvedge::Config {
+    ///     stall_report_after: Some(Duration::from_secs(30)),
+    ///     abort_on_stall: true,
+    ///     ..Default::default()
+    /// };
+    /// let report = selvedge::explore(config, || {
+    ///     let t = selvedge::thread::spawn(|| ());
+    ///     t.join().unwrap();
+    /// });
+    /// assert!(report.failure().is_none());
+    /// ```
+    pub abort_on_stall: bool,
 }
 
 impl Default for Config {
@@ -153,6 +186,8 @@ impl Default for Config {
             workers: None,
             minimise: true,
             require_complete: false,
+            stall_report_after: Some(limits::DEFAULT_STALL_REPORT_AFTER),
+            abort_on_stall: false,
         }
     }
 }
@@ -195,6 +230,12 @@ impl Config {
             return bad(
                 "`Config::workers` is 0; use at least 1, or `None` for one per core".into(),
             );
+        }
+        if self.stall_report_after == Some(Duration::ZERO) {
+            return bad("`Config::stall_report_after` is zero, which would report every task as stalled; use a positive duration (default 10 s), or `None` to turn the stall watchdog off".into());
+        }
+        if self.abort_on_stall && self.stall_report_after.is_none() {
+            return bad("`Config::abort_on_stall` is set but `Config::stall_report_after` is `None`, so no stall would ever be noticed; set a duration (default 10 s) or leave `abort_on_stall` false".into());
         }
         if let Strategy::Pct { depth: 0 } = self.strategy {
             return bad("`Strategy::Pct { depth: 0 }` is not a depth; use 1 or more (a depth of d finds bugs that need d - 1 preemptions)".into());

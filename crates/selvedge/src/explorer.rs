@@ -17,6 +17,7 @@ use crate::runtime::execution::{self, ExecutionLimits, Outcome, TestBody};
 use crate::runtime::task::TaskSettings;
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::{self, Coverage};
+use crate::watchdog::Watch;
 use crate::{Config, Error, Strategy};
 
 /// Explores `body` as `config` says, on a fresh OS thread. `body_location` is where the test
@@ -400,6 +401,9 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
     // thread keeps that reference count off the cache line shared with other workers.
     let shared_body = context.body.clone();
     let body: execution::TestBody = Arc::new(move || shared_body());
+    // Reports an execution on this thread that stops reaching scheduling points.
+    let watch = Watch::start(config, &context.test_name);
+    let heartbeat = watch.as_ref().map(Watch::heartbeat);
     let mut tally = Tally::default();
     loop {
         if let Some(halt) = context.halted() {
@@ -420,7 +424,13 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             break;
         }
         tally.schedules += 1;
-        let mut outcome = execution::run(strategy, context.limits, &body, context.body_location);
+        let mut outcome = execution::run(
+            strategy,
+            context.limits,
+            &body,
+            context.body_location,
+            heartbeat,
+        );
         tally.redundant += u64::from(outcome.redundant);
         let hash = outcome
             .choices

@@ -70,8 +70,14 @@
 //! consistent whatever `Ordering` is given (weak memory is not modelled yet). Time is
 //! virtual: `sleep` never waits and timed waits may time out at any point, each outcome
 //! being an interleaving of its own. Code between scheduling points runs atomically, so
-//! state shared through anything but selvedge primitives is invisible to the scheduler
-//! (and a `std` lock held across a scheduling point can hang the test).
+//! state shared through anything but selvedge primitives is invisible to the scheduler.
+//!
+//! Tasks take turns on one OS thread, so a task that blocks on anything else — a `std` lock
+//! another task holds across a scheduling point, a `std` channel, blocking I/O — or loops
+//! without a scheduling point stops the whole test, and selvedge cannot unblock it. It does
+//! notice: after [`Config::stall_report_after`] (10 s) without a scheduling point, it writes
+//! to stderr which task is stuck, where its last scheduling point was and what to change, then
+//! keeps waiting, or ends the process if [`Config::abort_on_stall`] is set.
 //!
 //! A panic in any thread fails the execution, even one whose `join` would handle the `Err`;
 //! test poisoning with `std::panic::catch_unwind` inside the thread instead.
@@ -101,6 +107,7 @@ mod report;
 mod runtime;
 mod schedule;
 mod strategy;
+mod watchdog;
 
 pub mod cell;
 pub mod hint;

@@ -3,6 +3,8 @@
 //! A limit that is reached is never silent: the failure or error it produces names the knob
 //! (the `Config` field or environment variable), its value and how to raise it.
 
+use std::time::Duration;
+
 /// Default for `Config::max_steps`: scheduling decisions in one execution before it is
 /// reported as a `Livelock`.
 pub(crate) const DEFAULT_MAX_STEPS: usize = 100_000;
@@ -44,3 +46,19 @@ pub(crate) const MINIMISE_MAX_SCHEDULES: usize = 20_000;
 /// Idle worker pools kept for later parallel explorations; more concurrent explorations build
 /// their own and let them go.
 pub(crate) const MAX_IDLE_POOLS: usize = 4;
+
+/// Default for `Config::stall_report_after`: wall time an execution may go without reaching a
+/// scheduling point before the watchdog reports the task that holds its OS thread.
+pub(crate) const DEFAULT_STALL_REPORT_AFTER: Duration = Duration::from_secs(10);
+
+/// The stall watchdog polls at a quarter of the smallest `stall_report_after` it watches, but
+/// at least this often ...
+pub(crate) const STALL_POLL_MAX: Duration = Duration::from_millis(250);
+
+/// ... and at most this often, however small the threshold.
+pub(crate) const STALL_POLL_MIN: Duration = Duration::from_millis(10);
+
+/// A watchdog poll that comes this much later than planned means the watchdog thread did not
+/// run either (the process was stopped in a debugger, or the machine starved it): that time
+/// says nothing about the task, so it is not counted as part of a stall.
+pub(crate) const STALL_WATCHDOG_LATENESS: Duration = Duration::from_secs(1);

@@ -523,6 +523,21 @@ fn bad_config_values_are_errors_that_name_the_field() {
             },
             "`Strategy::Pct { depth: 0 }`",
         ),
+        (
+            Config {
+                stall_report_after: Some(std::time::Duration::ZERO),
+                ..Default::default()
+            },
+            "`Config::stall_report_after` is zero",
+        ),
+        (
+            Config {
+                stall_report_after: None,
+                abort_on_stall: true,
+                ..Default::default()
+            },
+            "`Config::abort_on_stall` is set but `Config::stall_report_after` is `None`",
+        ),
     ] {
         let report = explore(config, || {});
         let error = report.error().expect("rejected");
@@ -552,10 +567,12 @@ fn static_atomics_start_every_execution_afresh() {
     assert!(report.schedules() > 1);
 }
 
+const TOTAL_LINE: u32 = line!() + 1;
 static TOTAL: Mutex<u32> = Mutex::new(0);
 
 #[test]
 fn a_static_mutex_with_a_value_is_refused_with_advice() {
+    const LOCK_LINE: u32 = line!() + 3;
     let report = dfs(|| {
         let t = selvedge::thread::spawn(|| *TOTAL.lock().unwrap() += 1);
         *TOTAL.lock().unwrap() += 1;
@@ -567,12 +584,15 @@ fn a_static_mutex_with_a_value_is_refused_with_advice() {
     assert_eq!(failure.schedule_number(), 1);
     assert_eq!(
         failure.message(),
-        "main (task 0) panicked at crates/selvedge/tests/primitives.rs:561:16:\n    \
-         the Mutex created at crates/selvedge/tests/primitives.rs:555:28 holds a value shared by \
+        format!(
+            "main (task 0) panicked at {file}:{LOCK_LINE}:16:\n    \
+         the Mutex created at {file}:{TOTAL_LINE}:28 holds a value shared by \
          every execution (it is a `static`, or was created outside the test body): its value is \
          not reset between executions, so each execution would start from what another left. \
          Create it inside the test body, or make the static a `selvedge::sync::LazyLock`, which \
-         is fresh in every execution"
+         is fresh in every execution",
+            file = file!()
+        )
     );
 }
 

@@ -6,6 +6,10 @@
 //! - The execution state pointer is installed for the loop's duration only, and every
 //!   unfinished coroutine is reset (never unwound) when the execution ends, so a deadlocked
 //!   or abandoned task cannot run user code afterwards.
+//! - Before every resume of a task (after a decision, and when priming a new one), the loop
+//!   publishes which task and which scheduling point on its thread's stall-watchdog
+//!   `Heartbeat` (a few atomic stores, nothing more), and marks the heartbeat idle when the
+//!   execution ends.
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, Location};
@@ -17,6 +21,7 @@ use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
 use crate::report::{FailureKind, RawFailure};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
+use crate::watchdog::Heartbeat;
 
 /// Limits one execution runs under.
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +81,7 @@ pub(crate) fn run(
     limits: ExecutionLimits,
     body: &TestBody,
     body_location: &'static Location<'static>,
+    heartbeat: Option<&Heartbeat>,
 ) -> Outcome {
     super::panic_hook::install();
     let shared = RefCell::new(ExecState::new(limits.tasks));
@@ -106,7 +112,7 @@ pub(crate) fn run(
     // An engine assertion failing in this loop must not unwind out of the explorer: the
     // execution is abandoned where it stands and reported as an internal error.
     let scheduled = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
-        adopt_spawned(&shared, &mut coroutines);
+        adopt_spawned(&shared, &mut coroutines, heartbeat);
         let state = shared.borrow();
         if state.failure.is_some() {
             break;
@@ -194,12 +200,18 @@ pub(crate) fn run(
                 op,
                 chosen: true,
             });
+            if let Some(heartbeat) = heartbeat {
+                heartbeat.beat(chosen, op);
+            }
         }
         resume(&shared, &mut coroutines, chosen);
     }));
     let internal = scheduled
         .err()
         .map(|payload| task::payload_text(payload.as_ref()));
+    if let Some(heartbeat) = heartbeat {
+        heartbeat.idle();
+    }
     drop(coroutines);
     drop(_installed);
     let state = shared.into_inner();
@@ -295,7 +307,11 @@ fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool 
 /// Moves coroutines created by `spawn` into the table and runs each up to its first
 /// scheduling point: the code before it is invisible to other tasks, so no decision is
 /// needed, and the task's first real operation becomes known.
-fn adopt_spawned(shared: &RefCell<ExecState>, coroutines: &mut Coroutines) {
+fn adopt_spawned(
+    shared: &RefCell<ExecState>,
+    coroutines: &mut Coroutines,
+    heartbeat: Option<&Heartbeat>,
+) {
     loop {
         let next = {
             let mut state = shared.borrow_mut();
@@ -310,7 +326,13 @@ fn adopt_spawned(shared: &RefCell<ExecState>, coroutines: &mut Coroutines) {
         }
         coroutines.0[index] = Some(next.coroutine);
         let parent = shared.borrow().current;
-        shared.borrow_mut().current = next.task;
+        {
+            let mut state = shared.borrow_mut();
+            state.current = next.task;
+            if let Some(heartbeat) = heartbeat {
+                heartbeat.beat(next.task, state.tasks[index].pending);
+            }
+        }
         resume(shared, coroutines, next.task);
         shared.borrow_mut().current = parent;
     }

@@ -194,6 +194,53 @@ impl OpKind {
             _ => None,
         }
     }
+    /// What the operation is called in reports, as a thin pointer (a `&'static str` promoted
+    /// to a static), so it can be handed to another thread in one atomic word.
+    pub(crate) fn name(self) -> &'static &'static str {
+        match self {
+            OpKind::Start => &"start",
+            OpKind::Yield => &"yield_now",
+            OpKind::SpinLoop => &"spin_loop",
+            OpKind::Sleep => &"sleep",
+            OpKind::Spawn(_) => &"spawn",
+            OpKind::Join(_) => &"join",
+            OpKind::Park => &"park",
+            OpKind::ParkTimeout => &"park_timeout",
+            OpKind::Unpark(_) => &"unpark",
+            OpKind::Lock => &"lock",
+            OpKind::TryLock => &"try_lock",
+            OpKind::Unlock => &"unlock (guard locked at)",
+            OpKind::ReadLock => &"read",
+            OpKind::WriteLock => &"write",
+            OpKind::TryReadLock => &"try_read",
+            OpKind::TryWriteLock => &"try_write",
+            OpKind::ReadUnlock => &"read unlock (guard locked at)",
+            OpKind::WriteUnlock => &"write unlock (guard locked at)",
+            OpKind::CondvarWait => &"wait",
+            OpKind::CondvarWaitTimeout => &"wait_timeout",
+            OpKind::NotifyOne => &"notify_one",
+            OpKind::NotifyAll => &"notify_all",
+            OpKind::BarrierWait => &"wait",
+            OpKind::BarrierBlocked(_) => &"wait (blocked)",
+            OpKind::OnceEnter => &"call_once",
+            OpKind::AtomicLoad => &"load",
+            OpKind::AtomicStore => &"store",
+            OpKind::AtomicRmw => &"read-modify-write",
+            OpKind::AtomicCas => &"compare_exchange",
+            OpKind::Fence => &"fence",
+            OpKind::Send => &"send",
+            OpKind::SendWait(_) => &"send (waiting for receiver)",
+            OpKind::Recv => &"recv",
+            OpKind::TryRecv => &"try_recv",
+            OpKind::TrySend => &"try_send",
+            OpKind::CellRead => &"UnsafeCell::with",
+            OpKind::CellWrite => &"UnsafeCell::with_mut",
+            OpKind::RecvTimeout => &"recv_timeout",
+            OpKind::TaskExit => &"exit (spawned at)",
+            OpKind::Wake(_) => &"wakes",
+            OpKind::Syncpoint => &"syncpoint",
+        }
+    }
 }
 
 /// How an operation touches its object: what DPOR and POS decide dependency from. Two
@@ -227,50 +274,7 @@ impl Access {
 
 impl fmt::Display for OpKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            OpKind::Start => "start",
-            OpKind::Yield => "yield_now",
-            OpKind::SpinLoop => "spin_loop",
-            OpKind::Sleep => "sleep",
-            OpKind::Spawn(_) => "spawn",
-            OpKind::Join(_) => "join",
-            OpKind::Park => "park",
-            OpKind::ParkTimeout => "park_timeout",
-            OpKind::Unpark(_) => "unpark",
-            OpKind::Lock => "lock",
-            OpKind::TryLock => "try_lock",
-            OpKind::Unlock => "unlock (guard locked at)",
-            OpKind::ReadLock => "read",
-            OpKind::WriteLock => "write",
-            OpKind::TryReadLock => "try_read",
-            OpKind::TryWriteLock => "try_write",
-            OpKind::ReadUnlock => "read unlock (guard locked at)",
-            OpKind::WriteUnlock => "write unlock (guard locked at)",
-            OpKind::CondvarWait => "wait",
-            OpKind::CondvarWaitTimeout => "wait_timeout",
-            OpKind::NotifyOne => "notify_one",
-            OpKind::NotifyAll => "notify_all",
-            OpKind::BarrierWait => "wait",
-            OpKind::BarrierBlocked(_) => "wait (blocked)",
-            OpKind::OnceEnter => "call_once",
-            OpKind::AtomicLoad => "load",
-            OpKind::AtomicStore => "store",
-            OpKind::AtomicRmw => "read-modify-write",
-            OpKind::AtomicCas => "compare_exchange",
-            OpKind::Fence => "fence",
-            OpKind::Send => "send",
-            OpKind::SendWait(_) => "send (waiting for receiver)",
-            OpKind::Recv => "recv",
-            OpKind::TryRecv => "try_recv",
-            OpKind::TrySend => "try_send",
-            OpKind::CellRead => "UnsafeCell::with",
-            OpKind::CellWrite => "UnsafeCell::with_mut",
-            OpKind::RecvTimeout => "recv_timeout",
-            OpKind::TaskExit => "exit (spawned at)",
-            OpKind::Wake(_) => "wakes",
-            OpKind::Syncpoint => "syncpoint",
-        };
-        f.write_str(text)
+        f.write_str(self.name())
     }
 }
 
