@@ -178,10 +178,10 @@ impl<'a> Context<'a> {
             return true;
         }
         let cap = self.cap;
-        let slack = (self.config.workers() as u64).saturating_mul(EXECUTION_BATCH);
+        let slack = (self.config.workers() as u64).saturating_mul(crate::limits::EXECUTION_BATCH);
         let block = |count: u64| {
             if cap - count > slack {
-                EXECUTION_BATCH
+                crate::limits::EXECUTION_BATCH
             } else {
                 1
             }
@@ -388,9 +388,6 @@ fn minimise(failure: &mut Failure, context: &Context<'_>) {
         }
     }
 }
-
-/// How many executions a run reserves at a time while far from the `max_schedules` cap.
-const EXECUTION_BATCH: u64 = 32;
 
 /// Runs executions until `strategy` is done, a failure is found, a budget is spent or the
 /// exploration halts.

@@ -62,3 +62,23 @@ pub(crate) const STALL_POLL_MIN: Duration = Duration::from_millis(10);
 /// run either (the process was stopped in a debugger, or the machine starved it): that time
 /// says nothing about the task, so it is not counted as part of a stall.
 pub(crate) const STALL_WATCHDOG_LATENESS: Duration = Duration::from_secs(1);
+
+/// Generation numbers a thread takes from the global counter at a time, so parallel workers do
+/// not contend for that counter's cache line on every execution.
+pub(crate) const GENERATION_BLOCK: u64 = 1024;
+
+/// Executions a run reserves at a time while far from the `max_schedules` cap (one at a time
+/// within `workers * EXECUTION_BATCH` of it, so the cap holds exactly).
+pub(crate) const EXECUTION_BATCH: u64 = 32;
+
+/// Decisions shallower than this may be split off for other parallel workers; deeper ones are
+/// always explored inline. Deep enough that a busy subtree soon reaches a point where it can
+/// split, shallow enough that a split-off subtree amortises the cost of handing it over.
+pub(crate) const SPLIT_DEPTH: usize = 8;
+
+/// Polls for work an idle parallel worker makes before it starts yielding its OS thread
+/// between polls.
+pub(crate) const SPINS_BEFORE_YIELD: u32 = 200;
+
+/// Panics recorded per task for the report (a panicking `Drop` during unwinding adds more).
+pub(crate) const MAX_PANICS_KEPT: usize = 8;

@@ -3,7 +3,7 @@
 //!
 //! A subtree is explored by a `Dpor` that fixes the choices above it and starts with the
 //! sleep set and the wakeup continuation its root would have had. It explores inline, like a single worker, until it is
-//! about to take the next branch of a decision shallower than `SPLIT_DEPTH` while some worker
+//! about to take the next branch of a decision shallower than `crate::limits::SPLIT_DEPTH` while some worker
 //! has nothing to do. Then it stops and hands its open decisions to a `Coordinator`, which
 //! launches every branch still to explore there as a subtree of its own.
 //!
@@ -35,11 +35,6 @@ use rayon::ScopeFifo;
 use crate::explorer::{run_strategy, Context, Tally};
 use crate::runtime::TaskId;
 use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, SplitPolicy, WakeupTree};
-
-/// Decisions shallower than this may be split off for other workers; deeper ones are always
-/// explored inline. Deep enough that a busy subtree soon reaches a point where it can split,
-/// shallow enough that a split-off subtree amortises the cost of handing it over.
-const SPLIT_DEPTH: usize = 8;
 
 /// Idle worker pools kept across explorations: their threads keep their task stacks, so a
 /// short exploration does not pay for new threads and freshly mapped stacks. An exploration
@@ -126,7 +121,7 @@ fn look_for_work(shared: &Shared<'_>) {
     while !shared.abandon_all.is_set() {
         match rayon::yield_now() {
             Some(rayon::Yield::Executed) => idle_polls = 0,
-            _ if idle_polls < SPINS_BEFORE_YIELD => {
+            _ if idle_polls < crate::limits::SPINS_BEFORE_YIELD => {
                 idle_polls += 1;
                 std::hint::spin_loop();
             }
@@ -135,9 +130,6 @@ fn look_for_work(shared: &Shared<'_>) {
         }
     }
 }
-
-/// Polls for work an idle worker makes before it starts yielding its OS thread between polls.
-const SPINS_BEFORE_YIELD: u32 = 200;
 
 /// What a subtree hands back: its executions, and the races that reach above its root.
 type SubtreeResult = (Tally, Vec<RaceReport>);
@@ -311,7 +303,7 @@ fn explore_subtree<'s>(
         root.prefix,
         root.sleep,
         root.continuation,
-        SPLIT_DEPTH,
+        crate::limits::SPLIT_DEPTH,
         usize::MAX,
     );
     dpor.split_by(Arc::new(Split {

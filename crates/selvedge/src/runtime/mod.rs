@@ -72,10 +72,6 @@ pub(crate) struct TraceEvent {
 
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
-/// Generation numbers a thread takes from `NEXT_GENERATION` at a time, so parallel workers do
-/// not contend for that counter's cache line on every execution.
-const GENERATION_BLOCK: u64 = 1024;
-
 /// A generation number no other execution, on any thread, has had.
 fn next_generation() -> u64 {
     thread_local! {
@@ -88,8 +84,8 @@ fn next_generation() -> u64 {
             block.set((next + 1, end));
             return next;
         }
-        let start = NEXT_GENERATION.fetch_add(GENERATION_BLOCK, Ordering::Relaxed);
-        block.set((start + 1, start + GENERATION_BLOCK));
+        let start = NEXT_GENERATION.fetch_add(crate::limits::GENERATION_BLOCK, Ordering::Relaxed);
+        block.set((start + 1, start + crate::limits::GENERATION_BLOCK));
         start
     })
 }

@@ -133,7 +133,7 @@ fn handle(info: &PanicHookInfo<'_>) -> bool {
     }
     let current = state.current;
     let panics = &mut state.tasks[current.index()].panics;
-    if panics.len() < 8 {
+    if panics.len() < crate::limits::MAX_PANICS_KEPT {
         panics.push((message, location));
     }
     true
