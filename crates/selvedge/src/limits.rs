@@ -82,3 +82,10 @@ pub(crate) const SPINS_BEFORE_YIELD: u32 = 200;
 
 /// Panics recorded per task for the report (a panicking `Drop` during unwinding adds more).
 pub(crate) const MAX_PANICS_KEPT: usize = 8;
+
+// Relations the engine relies on, checked when it is compiled.
+const _: () = assert!(MIN_STACK_BYTES <= DEFAULT_STACK_BYTES);
+const _: () = assert!(DEFAULT_RANDOM_SCHEDULES <= DEFAULT_MAX_SCHEDULES);
+const _: () = assert!(EXECUTION_BATCH >= 1);
+const _: () = assert!(GENERATION_BLOCK >= 1);
+const _: () = assert!(MAX_FUTILE_YIELDS >= 1);
