@@ -235,7 +235,11 @@ impl Tally {
             f.set_schedule_number(f.schedule_number() + offset);
             f
         });
-        debug_assert_eq!(self.failure.is_some(), self.stop == Some(Stop::Failure));
+        assert_eq!(
+            self.failure.is_some(),
+            self.stop == Some(Stop::Failure),
+            "a tally has a failure exactly when it stopped for one"
+        );
     }
 
     pub(crate) fn finished(&self) -> bool {

@@ -524,6 +524,16 @@ fn advance<'s>(
             .wakeup
             .pop_first()
             .expect("a slot per launched branch");
+        // Merged in single-worker order: the branch merged is the one this decision takes next,
+        // which it can take, and no deeper decision has anything left.
+        assert!(
+            state.nodes[k].can_take(branch.step.task),
+            "merged a branch its decision cannot take"
+        );
+        assert!(
+            state.launched[k + 1..].iter().all(VecDeque::is_empty),
+            "merged a decision before a deeper one finished"
+        );
         state.merged[k] += 1;
         state.tally.append(later);
         if state.tally.finished() {

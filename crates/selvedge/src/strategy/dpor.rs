@@ -350,9 +350,20 @@ impl Strategy for Dpor {
                 first.task
             }
         };
+        // The forbidden side: a task chosen here is enabled and not asleep.
+        assert!(
+            node.candidate(chosen).is_some(),
+            "DPOR chose a task that is not enabled"
+        );
+        assert!(!node.asleep(chosen), "DPOR chose a sleeping task");
         node.chosen = chosen;
         self.nodes.push(node);
         self.depth += 1;
+        assert_eq!(
+            self.nodes.len() + self.base(),
+            self.depth,
+            "one node per decision below the prefix"
+        );
         Ok(chosen)
     }
 

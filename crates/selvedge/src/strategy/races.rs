@@ -183,6 +183,7 @@ fn touch(
     }
     // Races are judged before this step learns of the earlier ones' clocks.
     for &i in earlier.iter() {
+        assert!(i < j, "a race's first step comes first");
         if steps[i].task != task && !steps[i].happens_before(clocks.row(me)) {
             races.push((i, j));
         }

@@ -145,7 +145,10 @@ impl WakeupTree {
                     at_root = false;
                 }
                 None => {
+                    let before = at.branches.len();
                     at.branches.push(chain(sequence.steps()));
+                    // Trees only grow: the new branch goes last, behind every existing one.
+                    assert_eq!(at.branches.len(), before + 1, "a wakeup tree shrank");
                     return true;
                 }
             }
