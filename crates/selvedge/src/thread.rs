@@ -16,6 +16,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe, Location};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
+use crate::runtime::object::ObjectState;
 use crate::runtime::task::{spawn_task, LocalSlot};
 use crate::runtime::{self, point, try_with_state, with_state, OpKind, TaskId};
 
@@ -54,7 +55,8 @@ impl Thread {
         let target = TaskId(self.id.0);
         point(OpKind::Unpark(target), None);
         with_state("Thread::unpark", |s| {
-            s.task(target).park_token = true;
+            let parker = s.parker(target);
+            *s.object(parker) = ObjectState::Parker { token: true };
             let me = s.current;
             if let Some(hb) = s.hb.as_mut() {
                 hb.unpark(me, target);
@@ -107,9 +109,9 @@ pub fn park() {
     point(OpKind::Park, None);
     with_state("selvedge::thread::park", |s| {
         let id = s.current;
-        let task = s.task(id);
-        assert!(task.park_token, "park resumed without a token");
-        task.park_token = false;
+        assert!(s.park_token(id), "park resumed without a token");
+        let parker = s.parker(id);
+        *s.object(parker) = ObjectState::Parker { token: false };
         if let Some(hb) = s.hb.as_mut() {
             hb.park(id);
         }
@@ -122,9 +124,9 @@ pub fn park_timeout(timeout: Duration) {
     point(OpKind::ParkTimeout, None);
     with_state("selvedge::thread::park_timeout", |s| {
         let id = s.current;
-        let task = s.task(id);
-        if task.park_token {
-            task.park_token = false;
+        if s.park_token(id) {
+            let parker = s.parker(id);
+            *s.object(parker) = ObjectState::Parker { token: false };
         } else {
             s.clock_ns = s.clock_ns.saturating_add(timeout.as_nanos() as u64);
         }

@@ -42,6 +42,8 @@ pub(crate) struct ExecState {
     /// Lazily registered objects of this execution by address, with the generation they were
     /// born in (see `LazyObject`).
     pub(crate) lazy: BTreeMap<usize, (u64, ObjectId)>,
+    /// Each task's parker object (its park token), by task id, once a park or unpark involves it.
+    parkers: Vec<Option<ObjectId>>,
     ordinals: Ordinals,
     /// Every performed operation, in order; read by the report.
     pub(crate) trace: Vec<TraceEvent>,
@@ -196,11 +198,18 @@ pub(crate) fn point_at(
     }
 }
 
-/// Marks the current task blocked on `object` (not enabled whatever its pending op) until a
-/// primitive clears `blocked_on` (a condvar notify).
+/// Marks the current task blocked on condvar `object`: not enabled, whatever its pending op, while
+/// it is in the condvar's wait queue. A notify takes it out of the queue (object state); the task
+/// clears `blocked_on` itself once it runs again (`unblock_current`).
 pub(crate) fn block_current(s: &mut ExecState, object: ObjectId) {
     let current = s.current.index();
     s.tasks[current].blocked_on = Some(object);
+}
+
+/// The current task, woken from a condvar wait, is no longer blocked on it.
+pub(crate) fn unblock_current(s: &mut ExecState) {
+    let current = s.current.index();
+    s.tasks[current].blocked_on = None;
 }
 
 fn suspend(yielder: *const Yielder<(), ()>) {
@@ -237,6 +246,7 @@ impl ExecState {
             tasks: spare.tasks,
             objects: spare.objects,
             lazy: BTreeMap::new(),
+            parkers: Vec::new(),
             ordinals: Ordinals::default(),
             trace: spare.trace,
             current: TaskId(0),
@@ -325,8 +335,10 @@ impl ExecState {
     /// Can `task` take its next step now? Decided from its pending op and object state only.
     pub(crate) fn is_enabled(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
-        if slot.finished || slot.blocked_on.is_some() || slot.abandoned || slot.waiting_for_progress
-        {
+        if slot.finished || slot.abandoned || slot.waiting_for_progress {
+            return false;
+        }
+        if self.awaiting_notify(task).is_some() {
             return false;
         }
         let op = slot.pending;
@@ -350,7 +362,7 @@ impl ExecState {
                 writer.is_none() && (readers.is_empty() || !self.writer_waiting(op.object, task))
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
-            (OpKind::Park, _) => slot.park_token,
+            (OpKind::Park, _) => self.park_token(task),
             (OpKind::BarrierBlocked(arrived_in), Some(ObjectState::Barrier { generation, .. })) => {
                 *generation != arrived_in
             }
@@ -380,6 +392,41 @@ impl ExecState {
         }
     }
 
+    /// The condvar `task` waits on, while a notify has not taken it out of its wait queue.
+    pub(crate) fn awaiting_notify(&self, task: TaskId) -> Option<ObjectId> {
+        let condvar = self.tasks[task.index()].blocked_on?;
+        match &self.objects[condvar.index()].state {
+            ObjectState::Condvar { waiters } => waiters.contains(&task).then_some(condvar),
+            _ => unreachable!("a task blocked on an object that is not a condvar"),
+        }
+    }
+
+    /// `task`'s park token: its parker object's state (see `parker`).
+    pub(crate) fn park_token(&self, task: TaskId) -> bool {
+        let Some(Some(parker)) = self.parkers.get(task.index()) else {
+            return false;
+        };
+        matches!(
+            self.objects[parker.index()].state,
+            ObjectState::Parker { token: true }
+        )
+    }
+
+    /// The object holding `task`'s park token, registered the first time a park or unpark
+    /// involves the task: `unpark` wakes a task through this object, never through its slot.
+    pub(crate) fn parker(&mut self, task: TaskId) -> ObjectId {
+        if self.parkers.len() <= task.index() {
+            self.parkers.resize(task.index() + 1, None);
+        }
+        if let Some(parker) = self.parkers[task.index()] {
+            return parker;
+        }
+        let at = self.tasks[task.index()].spawned_at;
+        let parker = self.register(ObjectKind::Parker, ObjectState::Parker { token: false }, at);
+        self.parkers[task.index()] = Some(parker);
+        parker
+    }
+
     fn writer_waiting(&self, object: Option<ObjectId>, except: TaskId) -> bool {
         self.tasks.iter().enumerate().any(|(i, t)| {
             i != except.index()
@@ -404,8 +451,8 @@ impl ExecState {
             let task = TaskId(i as u32);
             let op = slot.pending;
             // A task blocked on a condvar waits for the notify first, the mutex second.
-            let object = slot
-                .blocked_on
+            let awaiting_notify = self.awaiting_notify(task);
+            let object = awaiting_notify
                 .or(op.object)
                 .map(|o| &self.objects[o.index()]);
             let mut holders: Vec<Holder> = Vec::new();
@@ -433,12 +480,12 @@ impl ExecState {
                 holders.push((target, self.tasks[target.index()].spawned_at));
             }
             let reason = match object.map(|o| o.kind) {
-                Some(ObjectKind::Condvar) if slot.blocked_on.is_some() => {
+                Some(ObjectKind::Condvar) if awaiting_notify.is_some() => {
                     "waiting to be notified".to_string()
                 }
                 _ => String::new(),
             };
-            let operation = if slot.blocked_on.is_some() {
+            let operation = if awaiting_notify.is_some() {
                 "Condvar::wait".to_string()
             } else {
                 op.kind.to_string()

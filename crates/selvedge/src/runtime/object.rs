@@ -23,6 +23,7 @@ pub(crate) enum ObjectKind {
     Atomic(&'static str),
     Channel,
     Cell,
+    Parker,
 }
 
 impl ObjectKind {
@@ -36,9 +37,10 @@ impl ObjectKind {
             ObjectKind::Atomic(_) => 5,
             ObjectKind::Channel => 6,
             ObjectKind::Cell => 7,
+            ObjectKind::Parker => 8,
         }
     }
-    pub(crate) const COUNT: usize = 8;
+    pub(crate) const COUNT: usize = 9;
 }
 
 impl fmt::Display for ObjectKind {
@@ -52,6 +54,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Atomic(name) => f.write_str(name),
             ObjectKind::Channel => f.write_str("channel"),
             ObjectKind::Cell => f.write_str("UnsafeCell"),
+            ObjectKind::Parker => f.write_str("park token"),
         }
     }
 }
@@ -89,6 +92,10 @@ pub(crate) enum ObjectState {
     /// `static`); an owned atomic keeps its value inside itself.
     Atomic {
         bits: u64,
+    },
+    /// A task's park token: set by `unpark`, consumed by `park`.
+    Parker {
+        token: bool,
     },
     Channel {
         /// `None` for `channel()`, `Some(0)` for a rendezvous `sync_channel(0)`.

@@ -39,7 +39,6 @@ pub(crate) struct TaskSlot {
     pub(crate) finished: bool,
     /// Abandoned mid-panic by the panic hook; never resumed again.
     pub(crate) abandoned: bool,
-    pub(crate) park_token: bool,
     /// Yielded (`yield_now`, `spin_loop`) and not to run again until another task makes
     /// progress: re-running it first could only spin.
     pub(crate) waiting_for_progress: bool,
@@ -136,7 +135,6 @@ pub(crate) fn spawn_task(
         blocked_on: None,
         finished: false,
         abandoned: false,
-        park_token: false,
         waiting_for_progress: false,
         futile_yields: 0,
         yielder: std::ptr::null(),

@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::mutex::{acquire, release};
 use super::{object_id, MutexGuard};
 use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{block_current, point, point_at, with_state, LazyObject, ObjectId, OpKind};
+use crate::runtime::{
+    block_current, point, point_at, unblock_current, with_state, LazyObject, ObjectId, OpKind,
+};
 
 /// A condition variable, as `std::sync::Condvar`. There are no spurious wakeups in a model.
 ///
@@ -77,7 +79,10 @@ impl Condvar {
         enqueue(id, mutex_id, true);
         point_at(OpKind::Lock, Some(mutex_id), at);
         acquire(mutex_id, at);
-        with_state("Condvar::wait", |s| s.hb_acquire(id));
+        with_state("Condvar::wait", |s| {
+            unblock_current(s);
+            s.hb_acquire(id);
+        });
         MutexGuard::from_parts(mutex, mutex_id, at)
     }
 
@@ -202,7 +207,6 @@ impl Default for Condvar {
 /// Unblocks a waiter and records the wakeup (an ordering edge from notifier to waiter).
 fn wake(s: &mut crate::runtime::ExecState, task: crate::runtime::TaskId, id: ObjectId) {
     let at = s.tasks[s.current.index()].pending.location;
-    s.task(task).blocked_on = None;
     crate::runtime::record_event(s, OpKind::Wake(task), Some(id), at);
 }
 
