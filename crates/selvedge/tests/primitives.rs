@@ -162,6 +162,35 @@ fn a_barrier_short_of_tasks_deadlocks() {
 }
 
 #[test]
+fn a_call_that_waited_shows_the_step_it_returns_at() {
+    // Goal: a `Barrier::wait` or rendezvous `send` that had to wait takes two steps; the
+    // interleaving names both after the call, and marks the second as the one it returns at.
+    let report = explore(
+        Config {
+            strategy: Strategy::Dpor,
+            workers: Some(1),
+            ..Default::default()
+        },
+        || {
+            let barrier = Arc::new(Barrier::new(2));
+            let b2 = barrier.clone();
+            let (tx, rx) = mpsc::sync_channel(0);
+            let t = selvedge::thread::spawn(move || {
+                b2.wait();
+                rx.recv().unwrap()
+            });
+            barrier.wait();
+            tx.send(1).unwrap();
+            t.join().unwrap();
+            panic!("the end, to get a report");
+        },
+    );
+    let text = report.failure().expect("the final panic").to_string();
+    assert!(text.contains(" Barrier::wait (returns) "), "{text}");
+    assert!(text.contains(" send (returns) "), "{text}");
+}
+
+#[test]
 fn channels_deliver_in_order_and_report_disconnection() {
     let report = dfs(|| {
         let (tx, rx) = mpsc::channel();

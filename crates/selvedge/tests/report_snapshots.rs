@@ -141,9 +141,8 @@ fn replayed_against_changed_code() -> String {
 }
 
 /// A panic: the message with its location, and the interleaving up to the panic.
-// FIXME: the step at which thread-1 panicked is not in the table, the unlock its guard ran
-// while unwinding looks like an ordinary step, and `unlock (guard locked at)` and
-// `exit (spawned at)` put notes about the location into the operation's name.
+// FIXME: the step at which thread-1 panicked is not in the table, and the unlock its guard
+// ran while unwinding looks like an ordinary step.
 #[test]
 fn panic_report() {
     check(
@@ -152,11 +151,11 @@ fn panic_report() {
     thread-1 ran before main stored 1
 
 interleaving (4 operations, 1 context switch, 0 preemptions; `>` marks a switch):
-     step  task               operation                 object             location
-        1  main (task 0)      spawn                     thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:55:13
-  >     2  thread-1 (task 1)  lock                      Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27
-        3  thread-1 (task 1)  unlock (guard locked at)  Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27
-        4  thread-1 (task 1)  exit (spawned at)         -                  crates/selvedge/tests/report_snapshots.rs:55:13
+     step  task               operation  object             location
+        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:55:13
+  >     2  thread-1 (task 1)  lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27
+        3  thread-1 (task 1)  unlock     Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27 (locked here)
+        4  thread-1 (task 1)  exit       -                  crates/selvedge/tests/report_snapshots.rs:55:13 (spawned here)
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:603a88ee:1
@@ -180,12 +179,12 @@ blocked tasks (who waits for what, and who holds it):
   wait-for cycle: main (task 0) -> thread-1 (task 1) -> main (task 0)
 
 interleaving (3 operations, 1 context switch, 1 preemption; `>` marks a switch, `!` an operation that never returns):
-     step  task               operation             object             location
-        1  main (task 0)      spawn                 thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:55:13
-        2  main (task 0)      lock                  Mutex#1            crates/selvedge/tests/common/mod.rs:60:20
-  >     3  thread-1 (task 1)  lock                  Mutex#2            crates/selvedge/tests/common/mod.rs:56:21
-  !     4  main (task 0)      lock (never returns)  Mutex#2            crates/selvedge/tests/common/mod.rs:61:20
-  !     5  thread-1 (task 1)  lock (never returns)  Mutex#1            crates/selvedge/tests/common/mod.rs:57:21
+     step  task               operation  object             location
+        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:55:13
+        2  main (task 0)      lock       Mutex#1            crates/selvedge/tests/common/mod.rs:60:20
+  >     3  thread-1 (task 1)  lock       Mutex#2            crates/selvedge/tests/common/mod.rs:56:21
+  !     4  main (task 0)      lock       Mutex#2            crates/selvedge/tests/common/mod.rs:61:20
+  !     5  thread-1 (task 1)  lock       Mutex#1            crates/selvedge/tests/common/mod.rs:57:21
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:2dc9a524:0.1
@@ -210,11 +209,11 @@ blocked tasks (who waits for what, and who holds it):
   wait-for cycle: main (task 0) -> thread-1 (task 1) -> main (task 0)
 
 interleaving (2 operations, 0 context switches, 0 preemptions; `>` marks a switch, `!` an operation that never returns):
-     step  task               operation             object             location
-        1  main (task 0)      lock                  Mutex#1            crates/selvedge/tests/report_snapshots.rs:70:20
-        2  main (task 0)      spawn                 thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:71:13
-  !     3  main (task 0)      join (never returns)  thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:74:7
-  !     4  thread-1 (task 1)  lock (never returns)  Mutex#1            crates/selvedge/tests/report_snapshots.rs:72:13
+     step  task               operation  object             location
+        1  main (task 0)      lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:70:20
+        2  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:71:13
+  !     3  main (task 0)      join       thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:74:7
+  !     4  thread-1 (task 1)  lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:72:13
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:bd9be80f:0
@@ -224,7 +223,6 @@ replay it:     SELVEDGE_REPLAY='v1:bd9be80f:0' <the command that ran this test>
 }
 
 /// A deadlock at a barrier that too few tasks reach.
-// FIXME: `wait (blocked)` and `wait (blocked) (never returns)` are not names a reader knows.
 #[test]
 fn barrier_deadlock_report() {
     check(
@@ -232,16 +230,16 @@ fn barrier_deadlock_report() {
         r#"selvedge found a deadlock: every unfinished task is blocked: main (task 0), thread-1 (task 1)
 
 blocked tasks (who waits for what, and who holds it):
-  main (task 0) is stuck in `wait (blocked)` at crates/selvedge/tests/report_snapshots.rs:84:13, waiting for Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28)
-  thread-1 (task 1) is stuck in `wait (blocked)` at crates/selvedge/tests/report_snapshots.rs:82:12, waiting for Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28)
+  main (task 0) is stuck in `Barrier::wait` at crates/selvedge/tests/report_snapshots.rs:84:13, waiting for Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28)
+  thread-1 (task 1) is stuck in `Barrier::wait` at crates/selvedge/tests/report_snapshots.rs:82:12, waiting for Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28)
 
 interleaving (3 operations, 1 context switch, 0 preemptions; `>` marks a switch, `!` an operation that never returns):
-     step  task               operation                       object             location
-        1  main (task 0)      spawn                           thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:81:13
-        2  main (task 0)      wait                            Barrier#1          crates/selvedge/tests/report_snapshots.rs:84:13
-  >     3  thread-1 (task 1)  wait                            Barrier#1          crates/selvedge/tests/report_snapshots.rs:82:12
-  !     4  main (task 0)      wait (blocked) (never returns)  Barrier#1          crates/selvedge/tests/report_snapshots.rs:84:13
-  !     5  thread-1 (task 1)  wait (blocked) (never returns)  Barrier#1          crates/selvedge/tests/report_snapshots.rs:82:12
+     step  task               operation      object             location
+        1  main (task 0)      spawn          thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:81:13
+        2  main (task 0)      Barrier::wait  Barrier#1          crates/selvedge/tests/report_snapshots.rs:84:13
+  >     3  thread-1 (task 1)  Barrier::wait  Barrier#1          crates/selvedge/tests/report_snapshots.rs:82:12
+  !     4  main (task 0)      Barrier::wait  Barrier#1          crates/selvedge/tests/report_snapshots.rs:84:13
+  !     5  thread-1 (task 1)  Barrier::wait  Barrier#1          crates/selvedge/tests/report_snapshots.rs:82:12
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:60c67284:0.1
@@ -266,14 +264,14 @@ interleaving (9 operations, 2 context switches, 1 preemption; `>` marks a switch
      step  task               operation                          object             location
         1  main (task 0)      spawn                              thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:71:20
         2  main (task 0)      lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
-        3  main (task 0)      unlock (guard locked at)           Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
+        3  main (task 0)      unlock                             Mutex#1            crates/selvedge/tests/common/mod.rs:75:26 (locked here)
   >     4  thread-1 (task 1)  lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
-        5  thread-1 (task 1)  unlock (guard locked at)           Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
+        5  thread-1 (task 1)  unlock                             Mutex#1            crates/selvedge/tests/common/mod.rs:72:14 (locked here)
         6  thread-1 (task 1)  notify_one (nobody waiting: lost)  Condvar#1          crates/selvedge/tests/common/mod.rs:73:13
-        7  thread-1 (task 1)  exit (spawned at)                  -                  crates/selvedge/tests/common/mod.rs:71:20
+        7  thread-1 (task 1)  exit                               -                  crates/selvedge/tests/common/mod.rs:71:20 (spawned here)
   >     8  main (task 0)      lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:77:29
-        9  main (task 0)      wait                               Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
-  !    10  main (task 0)      Condvar::wait (never returns)      Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
+        9  main (task 0)      Condvar::wait                      Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
+  !    10  main (task 0)      Condvar::wait                      Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:03cb30e8:0*2.1*3.0*2
@@ -295,9 +293,9 @@ blocked tasks (who waits for what, and who holds it):
   wait-for cycle: main (task 0) -> main (task 0)
 
 interleaving (1 operation, 0 context switches, 0 preemptions; `>` marks a switch, `!` an operation that never returns):
-     step  task           operation             object   location
-        1  main (task 0)  lock                  Mutex#1  crates/selvedge/tests/report_snapshots.rs:47:20
-  !     2  main (task 0)  lock (never returns)  Mutex#1  crates/selvedge/tests/report_snapshots.rs:48:21
+     step  task           operation  object   location
+        1  main (task 0)  lock       Mutex#1  crates/selvedge/tests/report_snapshots.rs:47:20
+  !     2  main (task 0)  lock       Mutex#1  crates/selvedge/tests/report_snapshots.rs:48:21
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:bd9be80f:0
@@ -500,7 +498,7 @@ interleaving (4 operations, 1 context switch, 0 preemptions; `>` marks a switch)
         1  main (task 0)      spawn                 thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:116:13
         2  main (task 0)      UnsafeCell::with_mut  UnsafeCell#1       crates/selvedge/tests/report_snapshots.rs:117:12
   >     3  thread-1 (task 1)  UnsafeCell::with_mut  UnsafeCell#1       crates/selvedge/tests/report_snapshots.rs:116:50
-        4  thread-1 (task 1)  exit (spawned at)     -                  crates/selvedge/tests/report_snapshots.rs:116:13
+        4  thread-1 (task 1)  exit                  -                  crates/selvedge/tests/report_snapshots.rs:116:13 (spawned here)
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:811c9dc5:
@@ -521,7 +519,7 @@ interleaving (3 operations, 1 context switch, 0 preemptions; `>` marks a switch)
      step  task               operation          object             location
         1  main (task 0)      spawn              thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:132:17
   >     2  thread-1 (task 1)  read-modify-write  AtomicU64#1        crates/selvedge/tests/report_snapshots.rs:133:16
-        3  thread-1 (task 1)  exit (spawned at)  -                  crates/selvedge/tests/report_snapshots.rs:132:17
+        3  thread-1 (task 1)  exit               -                  crates/selvedge/tests/report_snapshots.rs:132:17 (spawned here)
 
 found in schedule 1 with strategy Replay (seed 0)
 (no replay string: the failure is that the code no longer follows a schedule)"#,

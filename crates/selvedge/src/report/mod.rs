@@ -6,6 +6,7 @@
 //! task names); nothing here touches the runtime or user values.
 
 use std::fmt;
+use std::panic::Location;
 
 use crate::runtime::execution::Outcome;
 use crate::runtime::{ObjectId, OpKind};
@@ -145,21 +146,28 @@ impl Failure {
                 }
                 _ => object_name(event.op.object),
             };
-            let mut operation = event.op.kind.to_string();
+            let mut notes = Vec::new();
+            if matches!(
+                event.op.kind,
+                OpKind::BarrierBlocked(_) | OpKind::SendWait(_)
+            ) {
+                // The second step of a call that had to wait: the one at which it returns.
+                notes.push("returns");
+            }
             if matches!(event.op.kind, OpKind::NotifyOne | OpKind::NotifyAll) {
                 // A notify wakes its waiters right away; with none, it is lost.
                 let woke = state.trace.get(i + 1).is_some_and(|next| {
                     next.task == event.task && matches!(next.op.kind, OpKind::Wake(_))
                 });
                 if !woke {
-                    operation.push_str(" (nobody waiting: lost)");
+                    notes.push("nobody waiting: lost");
                 }
             }
             rows.push(TraceRow {
                 task_name: state.task_name(event.task),
-                operation,
+                operation: operation_cell(event.op.kind, &notes),
                 object,
-                location: event.op.location.to_string(),
+                location: location_cell(event.op.kind, event.op.location),
                 switch,
                 stuck: false,
             });
@@ -168,7 +176,7 @@ impl Failure {
             for b in &raw.blocked {
                 rows.push(TraceRow {
                     task_name: b.name.clone(),
-                    operation: format!("{} (never returns)", b.operation),
+                    operation: b.operation.clone(),
                     object: b.object.clone(),
                     location: b.location.clone(),
                     switch: last_task.is_some_and(|t| t.0 != b.task),
@@ -397,6 +405,25 @@ impl Failure {
             )?;
         }
         Ok(())
+    }
+}
+
+/// A row's operation: its name, then any notes on this step in one pair of parentheses.
+fn operation_cell(kind: OpKind, notes: &[&str]) -> String {
+    if notes.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} ({})", notes.join(", "))
+    }
+}
+
+/// A row's location. Guard drops and task exits run in code with no useful caller, so they
+/// are recorded at the site they stand for, and the cell says which.
+fn location_cell(kind: OpKind, at: &Location<'_>) -> String {
+    match kind {
+        OpKind::Unlock | OpKind::ReadUnlock | OpKind::WriteUnlock => format!("{at} (locked here)"),
+        OpKind::TaskExit => format!("{at} (spawned here)"),
+        _ => at.to_string(),
     }
 }
 
