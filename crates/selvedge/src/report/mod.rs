@@ -13,6 +13,9 @@ use crate::runtime::{ObjectId, OpKind};
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::Coverage;
 
+mod blocked;
+pub(crate) use blocked::{BlockedTask, ObjectRef, TaskRef, WaitsFor};
+
 /// The kind of bug a failure is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -52,21 +55,6 @@ pub(crate) struct RawFailure {
     pub(crate) message: String,
     pub(crate) task: Option<(u32, String)>,
     pub(crate) blocked: Vec<BlockedTask>,
-}
-
-/// A task that could not make progress when a deadlock was found.
-#[derive(Clone, Debug)]
-pub(crate) struct BlockedTask {
-    pub(crate) task: u32,
-    pub(crate) name: String,
-    pub(crate) operation: String,
-    pub(crate) location: String,
-    pub(crate) waits_for: Option<String>,
-    /// The short name of what it waits for (`Mutex#2`, a task), for the interleaving table.
-    pub(crate) object: Option<String>,
-    pub(crate) reason: String,
-    /// (task id, name, where it acquired the object) of each task holding what this waits for.
-    pub(crate) holders: Vec<(u32, String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -176,9 +164,9 @@ impl Failure {
             for b in &raw.blocked {
                 rows.push(TraceRow {
                     task_name: b.name.clone(),
-                    operation: b.operation.clone(),
-                    object: b.object.clone(),
-                    location: b.location.clone(),
+                    operation: b.operation.to_string(),
+                    object: b.object_label(),
+                    location: b.location.to_string(),
                     switch: last_task.is_some_and(|t| t.0 != b.task),
                     stuck: true,
                 });
@@ -264,30 +252,7 @@ impl Failure {
         }
         writeln!(f, "\nblocked tasks (who waits for what, and who holds it):")?;
         for b in &self.blocked {
-            let target = b.waits_for.as_deref().unwrap_or("a wakeup");
-            write!(
-                f,
-                "  {} is stuck in `{}` at {}",
-                b.name, b.operation, b.location
-            )?;
-            if b.reason.is_empty() {
-                writeln!(f, ", waiting for {target}")?;
-            } else {
-                writeln!(f, ", {} on {target}", b.reason)?;
-            }
-            for (_, holder, at) in &b.holders {
-                if holder == &b.name {
-                    writeln!(f, "      held by {holder} itself, acquired at {at}")?;
-                } else {
-                    writeln!(f, "      held by {holder}, acquired at {at}")?;
-                }
-            }
-            if b.holders.is_empty() && b.reason.starts_with("waiting to be notified") {
-                writeln!(
-                    f,
-                    "      no task that is still running will notify it (a lost wakeup)"
-                )?;
-            }
+            b.write_entry(f)?;
         }
         if let Some(cycle) = self.cycle() {
             writeln!(f, "  wait-for cycle: {}", cycle.join(" -> "))?;
@@ -301,8 +266,7 @@ impl Failure {
             self.blocked
                 .iter()
                 .find(|b| b.task == task)
-                .and_then(|b| b.holders.first())
-                .map(|h| h.0)
+                .and_then(BlockedTask::waits_on_task)
         };
         for start in &self.blocked {
             let mut path = vec![start.task];

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use corosensei::Yielder;
 
-use crate::report::{BlockedTask, FailureKind, RawFailure};
+use crate::report::{BlockedTask, FailureKind, ObjectRef, RawFailure, TaskRef, WaitsFor};
 use object::{Object, ObjectKind, ObjectState, Ordinals};
 pub(crate) use op::{ObjectId, Op, OpKind, TaskId};
 use task::TaskSlot;
@@ -392,59 +392,83 @@ impl ExecState {
             }
             let task = TaskId(i as u32);
             let op = slot.pending;
-            // A task blocked on a condvar waits for the notify first, the mutex second.
-            let object = slot
-                .blocked_on
-                .or(op.object)
-                .map(|o| &self.objects[o.index()]);
-            let mut holders: Vec<Holder> = Vec::new();
-            let mut waits_for = None;
-            let mut object_name = object.map(Object::name);
-            if let Some(obj) = object {
-                waits_for = Some(format!("{} (created at {})", obj.name(), obj.created_at));
-                match &obj.state {
-                    ObjectState::Mutex { holder } => holders.extend(holder.iter().copied()),
-                    ObjectState::RwLock { writer, readers } => {
-                        holders.extend(writer.iter().copied());
-                        if op.kind == OpKind::WriteLock {
-                            holders.extend(readers.iter().copied());
-                        }
-                    }
-                    ObjectState::Once { running, .. } => holders.extend(running.iter().copied()),
-                    _ => {}
-                }
-            }
-            if let OpKind::Join(target) = op.kind {
-                object_name = Some(self.task_name(target));
-                waits_for = Some(format!("{} to finish", self.task_name(target)));
-                holders.push((target, self.tasks[target.index()].spawned_at));
-            }
-            let reason = match object.map(|o| o.kind) {
-                Some(ObjectKind::Condvar) if slot.blocked_on.is_some() => {
-                    "waiting to be notified".to_string()
-                }
-                _ => String::new(),
-            };
-            let operation = if slot.blocked_on.is_some() {
-                "Condvar::wait".to_string()
-            } else {
-                op.kind.to_string()
+            let (operation, waits_for) = match slot.blocked_on {
+                // A condvar waiter waits for the notify first, the mutex second.
+                Some(condvar) => (
+                    OpKind::CondvarWait,
+                    WaitsFor::Notify {
+                        condvar: self.object_ref(condvar),
+                    },
+                ),
+                None => (op.kind, self.waits_for(op)),
             };
             out.push(BlockedTask {
                 task: task.0,
                 name: self.task_name(task),
                 operation,
-                location: op.location.to_string(),
+                location: op.location,
                 waits_for,
-                object: object_name,
-                reason,
-                holders: holders
-                    .into_iter()
-                    .map(|(t, at)| (t.0, self.task_name(t), at.to_string()))
-                    .collect(),
             });
         }
         out
+    }
+
+    /// What a task whose pending operation is `op` needs before it can take that step.
+    fn waits_for(&self, op: Op) -> WaitsFor {
+        let task_ref = |(task, at): Holder| TaskRef {
+            task: task.0,
+            name: self.task_name(task),
+            at,
+        };
+        if let OpKind::Join(target) = op.kind {
+            return WaitsFor::Finish(task_ref((target, self.tasks[target.index()].spawned_at)));
+        }
+        if op.kind == OpKind::Park {
+            return WaitsFor::Unpark;
+        }
+        let Some(id) = op.object else {
+            return WaitsFor::Other(None);
+        };
+        let object = self.object_ref(id);
+        match (op.kind, &self.objects[id.index()].state) {
+            (OpKind::Lock, ObjectState::Mutex { holder }) => WaitsFor::Release {
+                object,
+                holders: holder.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::ReadLock, ObjectState::RwLock { writer, .. }) => WaitsFor::Release {
+                object,
+                holders: writer.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::WriteLock, ObjectState::RwLock { writer, readers }) => WaitsFor::Release {
+                object,
+                holders: writer
+                    .iter()
+                    .chain(readers)
+                    .copied()
+                    .map(task_ref)
+                    .collect(),
+            },
+            (OpKind::OnceEnter, ObjectState::Once { running, .. }) => WaitsFor::Release {
+                object,
+                holders: running.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::Recv, ObjectState::Channel { .. }) => WaitsFor::Message { channel: object },
+            (OpKind::Send | OpKind::SendWait(_), ObjectState::Channel { .. }) => {
+                WaitsFor::Receive { channel: object }
+            }
+            (OpKind::BarrierBlocked(_), ObjectState::Barrier { .. }) => {
+                WaitsFor::Barrier { barrier: object }
+            }
+            _ => WaitsFor::Other(Some(object)),
+        }
+    }
+
+    fn object_ref(&self, id: ObjectId) -> ObjectRef {
+        let object = &self.objects[id.index()];
+        ObjectRef {
+            name: object.name(),
+            created_at: object.created_at,
+        }
     }
 
     pub(crate) fn fail(&mut self, kind: FailureKind, message: String) {
