@@ -194,7 +194,6 @@ replay it:     SELVEDGE_REPLAY='v1:2dc9a524:0.1' <the command that ran this test
 }
 
 /// A deadlock through `join`: main waits for a thread that waits for main's lock.
-// FIXME: says thread-1 *holds* what main waits for, "acquired at" its spawn site.
 #[test]
 fn join_on_a_blocked_thread_report() {
     check(
@@ -202,8 +201,7 @@ fn join_on_a_blocked_thread_report() {
         r#"selvedge found a deadlock: every unfinished task is blocked: main (task 0), thread-1 (task 1)
 
 blocked tasks (who waits for what, and who holds it):
-  main (task 0) is stuck in `join` at crates/selvedge/tests/report_snapshots.rs:74:7, waiting for thread-1 (task 1) to finish
-      held by thread-1 (task 1), acquired at crates/selvedge/tests/report_snapshots.rs:71:13
+  main (task 0) is stuck in `join` at crates/selvedge/tests/report_snapshots.rs:74:7, waiting for thread-1 (task 1) to finish (spawned at crates/selvedge/tests/report_snapshots.rs:71:13)
   thread-1 (task 1) is stuck in `lock` at crates/selvedge/tests/report_snapshots.rs:72:13, waiting for Mutex#1 (created at crates/selvedge/tests/report_snapshots.rs:68:22)
       held by main (task 0), acquired at crates/selvedge/tests/report_snapshots.rs:70:20
   wait-for cycle: main (task 0) -> thread-1 (task 1) -> main (task 0)
@@ -313,8 +311,7 @@ fn spin_livelock_report() {
         r#"selvedge found a livelock: a task kept yielding, and no other task can make the progress it waits for: thread-1 (task 1) (spinning at crates/selvedge/tests/report_snapshots.rs:93:19)
 
 blocked tasks (who waits for what, and who holds it):
-  main (task 0) is stuck in `join` at crates/selvedge/tests/report_snapshots.rs:97:7, waiting for thread-1 (task 1) to finish
-      held by thread-1 (task 1), acquired at crates/selvedge/tests/report_snapshots.rs:92:13
+  main (task 0) is stuck in `join` at crates/selvedge/tests/report_snapshots.rs:97:7, waiting for thread-1 (task 1) to finish (spawned at crates/selvedge/tests/report_snapshots.rs:92:13)
   thread-1 (task 1) is stuck in `load` at crates/selvedge/tests/report_snapshots.rs:93:19, waiting for AtomicBool#1 (created at crates/selvedge/tests/report_snapshots.rs:90:25)
 
 interleaving (131 operations, 1 context switch, 0 preemptions; `>` marks a switch):

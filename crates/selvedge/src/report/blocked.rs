@@ -107,12 +107,15 @@ impl BlockedTask {
             }
             | WaitsFor::Other(Some(object)) => writeln!(f, "waiting for {object}")?,
             WaitsFor::Notify { condvar } => writeln!(f, "waiting to be notified on {condvar}")?,
-            WaitsFor::Finish(task) => writeln!(f, "waiting for {} to finish", task.name)?,
+            WaitsFor::Finish(task) => writeln!(
+                f,
+                "waiting for {} to finish (spawned at {})",
+                task.name, task.at
+            )?,
             WaitsFor::Unpark | WaitsFor::Other(None) => writeln!(f, "waiting for a wakeup")?,
         }
         let holders: &[TaskRef] = match &self.waits_for {
             WaitsFor::Release { holders, .. } => holders,
-            WaitsFor::Finish(task) => std::slice::from_ref(task),
             _ => &[],
         };
         for holder in holders {
