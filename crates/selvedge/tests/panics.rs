@@ -184,7 +184,11 @@ fn a_spin_nobody_can_release_is_a_livelock_naming_the_spinner() {
     let failure = report.failure().expect("the spin is reported");
     assert_eq!(failure.kind(), FailureKind::Livelock, "{failure}");
     let text = failure.to_string();
-    assert!(text.contains("waiter (task 1) (spinning at"), "{text}");
+    assert!(text.contains("waiter (task 1), spinning at"), "{text}");
+    assert!(
+        text.contains("waiter (task 1) keeps spinning (next: `compare_exchange` at"),
+        "{text}"
+    );
     assert!(
         text.contains("no other task can make the progress it waits for"),
         "{text}"

@@ -239,7 +239,36 @@ fn a_full_bounded_channel_with_no_receiver_deadlocks() {
         tx.send(2).unwrap();
         drop(rx);
     });
-    assert_eq!(report.failure().unwrap().kind(), FailureKind::Deadlock);
+    let failure = report.failure().unwrap();
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(
+        text.contains("is stuck in `send` at ")
+            && text.contains("waiting for the receiver of channel#1 (created at "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_receive_or_park_nobody_answers_says_what_it_waits_for() {
+    // Goal: a deadlock names what each task needs: a message, an unpark.
+    let report = dfs(|| {
+        let (_tx, rx) = mpsc::channel::<i32>();
+        let t = selvedge::thread::spawn(selvedge::thread::park);
+        let _ = rx.recv();
+        t.join().unwrap();
+    });
+    let failure = report.failure().unwrap();
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
+    let text = failure.to_string();
+    for needle in [
+        "main (task 0) is stuck in `recv` at ",
+        "waiting for a message on channel#1 (created at ",
+        "thread-1 (task 1) is stuck in `park` at ",
+        "waiting for an `unpark`",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
 }
 
 #[test]

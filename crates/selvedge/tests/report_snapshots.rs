@@ -228,8 +228,8 @@ fn barrier_deadlock_report() {
         r#"selvedge found a deadlock: every unfinished task is blocked: main (task 0), thread-1 (task 1)
 
 blocked tasks (who waits for what, and who holds it):
-  main (task 0) is stuck in `Barrier::wait` at crates/selvedge/tests/report_snapshots.rs:84:13, waiting for Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28)
-  thread-1 (task 1) is stuck in `Barrier::wait` at crates/selvedge/tests/report_snapshots.rs:82:12, waiting for Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28)
+  main (task 0) is stuck in `Barrier::wait` at crates/selvedge/tests/report_snapshots.rs:84:13, waiting at Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28), where 2 of its 3 tasks have arrived
+  thread-1 (task 1) is stuck in `Barrier::wait` at crates/selvedge/tests/report_snapshots.rs:82:12, waiting at Barrier#1 (created at crates/selvedge/tests/report_snapshots.rs:79:28), where 2 of its 3 tasks have arrived
 
 interleaving (3 operations, 1 context switch, 0 preemptions; `>` marks a switch, `!` an operation that never returns):
      step  task               operation      object             location
@@ -303,16 +303,15 @@ replay it:     SELVEDGE_REPLAY='v1:bd9be80f:0' <the command that ran this test>
 }
 
 /// A livelock of a task spinning on a flag nobody sets.
-// FIXME: the spinning task is said to be stuck in `load`, waiting for the atomic.
 #[test]
 fn spin_livelock_report() {
     check(
         &report_of(FailureKind::Livelock, spin_without_releaser),
-        r#"selvedge found a livelock: a task kept yielding, and no other task can make the progress it waits for: thread-1 (task 1) (spinning at crates/selvedge/tests/report_snapshots.rs:93:19)
+        r#"selvedge found a livelock: a task kept yielding, and no other task can make the progress it waits for: thread-1 (task 1), spinning at crates/selvedge/tests/report_snapshots.rs:93:19
 
-blocked tasks (who waits for what, and who holds it):
+unfinished tasks (who waits for what, and who holds it):
   main (task 0) is stuck in `join` at crates/selvedge/tests/report_snapshots.rs:97:7, waiting for thread-1 (task 1) to finish (spawned at crates/selvedge/tests/report_snapshots.rs:92:13)
-  thread-1 (task 1) is stuck in `load` at crates/selvedge/tests/report_snapshots.rs:93:19, waiting for AtomicBool#1 (created at crates/selvedge/tests/report_snapshots.rs:90:25)
+  thread-1 (task 1) keeps spinning (next: `load` at crates/selvedge/tests/report_snapshots.rs:93:19), waiting for progress no other task can make
 
 interleaving (131 operations, 1 context switch, 0 preemptions; `>` marks a switch):
      step  task               operation  object             location

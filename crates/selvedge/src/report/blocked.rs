@@ -43,9 +43,16 @@ pub(crate) enum WaitsFor {
     /// `send` on a full or rendezvous channel: the receiver to take a message.
     Receive { channel: ObjectRef },
     /// `Barrier::wait`: the rest of the barrier's tasks.
-    Barrier { barrier: ObjectRef },
+    Barrier {
+        barrier: ObjectRef,
+        arrived: usize,
+        n_tasks: usize,
+    },
     /// `park`: an `unpark`.
     Unpark,
+    /// A task that keeps yielding (`yield_now`, `spin_loop`) until another task makes
+    /// progress, and could run its next operation now.
+    Progress,
     /// Nothing that blocks it: its next operation, on this object if any, could run (a task
     /// listed in a livelock).
     Other(Option<ObjectRef>),
@@ -86,33 +93,50 @@ impl BlockedTask {
             }
             | WaitsFor::Other(Some(object)) => Some(object.name.clone()),
             WaitsFor::Finish(task) => Some(task.name.clone()),
-            WaitsFor::Unpark | WaitsFor::Other(None) => None,
+            WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Other(None) => None,
         }
     }
 
     /// This task's entry in the blocked-task list: what it is stuck in and what it waits
     /// for, then who holds that.
     pub(crate) fn write_entry(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let WaitsFor::Progress = self.waits_for {
+            return writeln!(
+                f,
+                "  {} keeps spinning (next: `{}` at {}), waiting for progress no other task can make",
+                self.name, self.operation, self.location
+            );
+        }
         write!(
             f,
             "  {} is stuck in `{}` at {}, ",
             self.name, self.operation, self.location
         )?;
         match &self.waits_for {
-            WaitsFor::Release { object, .. }
-            | WaitsFor::Message { channel: object }
-            | WaitsFor::Receive { channel: object }
-            | WaitsFor::Barrier {
-                barrier: object, ..
+            WaitsFor::Release { object, .. } | WaitsFor::Other(Some(object)) => {
+                writeln!(f, "waiting for {object}")?
             }
-            | WaitsFor::Other(Some(object)) => writeln!(f, "waiting for {object}")?,
             WaitsFor::Notify { condvar } => writeln!(f, "waiting to be notified on {condvar}")?,
             WaitsFor::Finish(task) => writeln!(
                 f,
                 "waiting for {} to finish (spawned at {})",
                 task.name, task.at
             )?,
-            WaitsFor::Unpark | WaitsFor::Other(None) => writeln!(f, "waiting for a wakeup")?,
+            WaitsFor::Message { channel } => writeln!(f, "waiting for a message on {channel}")?,
+            WaitsFor::Receive { channel } => {
+                writeln!(f, "waiting for the receiver of {channel} to take a message")?
+            }
+            WaitsFor::Barrier {
+                barrier,
+                arrived,
+                n_tasks,
+            } => writeln!(
+                f,
+                "waiting at {barrier}, where {arrived} of its {n_tasks} tasks {} arrived",
+                if *arrived == 1 { "has" } else { "have" }
+            )?,
+            WaitsFor::Unpark => writeln!(f, "waiting for an `unpark`")?,
+            WaitsFor::Progress | WaitsFor::Other(None) => writeln!(f, "waiting for a wakeup")?,
         }
         let holders: &[TaskRef] = match &self.waits_for {
             WaitsFor::Release { holders, .. } => holders,

@@ -250,7 +250,12 @@ impl Failure {
         if self.blocked.is_empty() {
             return Ok(());
         }
-        writeln!(f, "\nblocked tasks (who waits for what, and who holds it):")?;
+        // A livelock lists spinning tasks too, which are not blocked.
+        let which = match self.kind {
+            FailureKind::Livelock => "unfinished",
+            _ => "blocked",
+        };
+        writeln!(f, "\n{which} tasks (who waits for what, and who holds it):")?;
         for b in &self.blocked {
             b.write_entry(f)?;
         }

@@ -260,7 +260,7 @@ fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool 
         if task.futile_yields > crate::limits::MAX_FUTILE_YIELDS {
             let at = task.pending.location;
             let name = state.task_name(TaskId(i as u32));
-            stuck.push(format!("{name} (spinning at {at})"));
+            stuck.push(format!("{name}, spinning at {at}"));
         }
     }
     if !stuck.is_empty() {

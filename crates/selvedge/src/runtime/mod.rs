@@ -400,6 +400,10 @@ impl ExecState {
                         condvar: self.object_ref(condvar),
                     },
                 ),
+                // Released after spinning with nobody else able to move (a livelock).
+                None if slot.futile_yields > 0 && self.is_enabled(task) => {
+                    (op.kind, WaitsFor::Progress)
+                }
                 None => (op.kind, self.waits_for(op)),
             };
             out.push(BlockedTask {
@@ -456,9 +460,16 @@ impl ExecState {
             (OpKind::Send | OpKind::SendWait(_), ObjectState::Channel { .. }) => {
                 WaitsFor::Receive { channel: object }
             }
-            (OpKind::BarrierBlocked(_), ObjectState::Barrier { .. }) => {
-                WaitsFor::Barrier { barrier: object }
-            }
+            (
+                OpKind::BarrierBlocked(_),
+                ObjectState::Barrier {
+                    n_tasks, arrived, ..
+                },
+            ) => WaitsFor::Barrier {
+                barrier: object,
+                arrived: *arrived,
+                n_tasks: *n_tasks,
+            },
             _ => WaitsFor::Other(Some(object)),
         }
     }
