@@ -100,6 +100,19 @@ fn condvar_handoff_with_wait_while_is_correct_in_every_interleaving() {
 }
 
 #[test]
+fn a_notify_with_no_waiter_is_not_called_lost() {
+    // Goal: a notify nobody waits for is harmless by itself; the interleaving says there was
+    // no waiter and leaves "lost wakeup" to a waiter that then blocks forever.
+    let report = dfs(|| {
+        Condvar::new().notify_one();
+        panic!("the end, to get a report");
+    });
+    let text = report.failure().expect("the final panic").to_string();
+    assert!(text.contains(" notify_one (no waiter) "), "{text}");
+    assert!(!text.contains("lost"), "{text}");
+}
+
+#[test]
 fn a_timed_wait_explores_both_the_notify_and_the_timeout() {
     let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
     let seen = outcomes.clone();

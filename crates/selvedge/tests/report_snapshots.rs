@@ -247,7 +247,6 @@ replay it:     SELVEDGE_REPLAY='v1:60c67284:0.1' <the command that ran this test
 }
 
 /// A deadlock of a condvar waiter whose notify came first: the lost wakeup is diagnosed.
-// FIXME: the notify with no waiter is labelled lost, but by itself it is harmless.
 #[test]
 fn lost_wakeup_report() {
     check(
@@ -259,17 +258,17 @@ blocked tasks (who waits for what, and who holds it):
       no task that is still running will notify it (a lost wakeup)
 
 interleaving (9 operations, 2 context switches, 1 preemption; `>` marks a switch, `!` an operation that never returns):
-     step  task               operation                          object             location
-        1  main (task 0)      spawn                              thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:71:20
-        2  main (task 0)      lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
-        3  main (task 0)      unlock                             Mutex#1            crates/selvedge/tests/common/mod.rs:75:26 (locked here)
-  >     4  thread-1 (task 1)  lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
-        5  thread-1 (task 1)  unlock                             Mutex#1            crates/selvedge/tests/common/mod.rs:72:14 (locked here)
-        6  thread-1 (task 1)  notify_one (nobody waiting: lost)  Condvar#1          crates/selvedge/tests/common/mod.rs:73:13
-        7  thread-1 (task 1)  exit                               -                  crates/selvedge/tests/common/mod.rs:71:20 (spawned here)
-  >     8  main (task 0)      lock                               Mutex#1            crates/selvedge/tests/common/mod.rs:77:29
-        9  main (task 0)      Condvar::wait                      Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
-  !    10  main (task 0)      Condvar::wait                      Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
+     step  task               operation               object             location
+        1  main (task 0)      spawn                   thread-1 (task 1)  crates/selvedge/tests/common/mod.rs:71:20
+        2  main (task 0)      lock                    Mutex#1            crates/selvedge/tests/common/mod.rs:75:26
+        3  main (task 0)      unlock                  Mutex#1            crates/selvedge/tests/common/mod.rs:75:26 (locked here)
+  >     4  thread-1 (task 1)  lock                    Mutex#1            crates/selvedge/tests/common/mod.rs:72:14
+        5  thread-1 (task 1)  unlock                  Mutex#1            crates/selvedge/tests/common/mod.rs:72:14 (locked here)
+        6  thread-1 (task 1)  notify_one (no waiter)  Condvar#1          crates/selvedge/tests/common/mod.rs:73:13
+        7  thread-1 (task 1)  exit                    -                  crates/selvedge/tests/common/mod.rs:71:20 (spawned here)
+  >     8  main (task 0)      lock                    Mutex#1            crates/selvedge/tests/common/mod.rs:77:29
+        9  main (task 0)      Condvar::wait           Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
+  !    10  main (task 0)      Condvar::wait           Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:03cb30e8:0*2.1*3.0*2

@@ -143,12 +143,14 @@ impl Failure {
                 notes.push("returns");
             }
             if matches!(event.op.kind, OpKind::NotifyOne | OpKind::NotifyAll) {
-                // A notify wakes its waiters right away; with none, it is lost.
+                // A notify wakes its waiters right away. Having none is not a bug by itself:
+                // a waiter that comes later and misses it is, and the blocked-task list
+                // says so.
                 let woke = state.trace.get(i + 1).is_some_and(|next| {
                     next.task == event.task && matches!(next.op.kind, OpKind::Wake(_))
                 });
                 if !woke {
-                    notes.push("nobody waiting: lost");
+                    notes.push("no waiter");
                 }
             }
             rows.push(TraceRow {
