@@ -58,6 +58,13 @@ fn a_panicking_drop_during_unwinding_is_reported_and_the_process_survives() {
         assert!(text.contains("first panic"), "{text}");
         assert!(text.contains("drop panicked too"), "{text}");
         assert_eq!(failure.task(), Some("thread-1 (task 1)"));
+        // Both panics are marked in the interleaving, where they happened.
+        let shown = failure.to_string();
+        let marked = shown
+            .lines()
+            .filter(|l| l.starts_with("  x ") && l.contains(" thread-1 (task 1)  panicked "))
+            .count();
+        assert_eq!(marked, 2, "{shown}");
     }
     // Exploration still works afterwards in this process.
     let report = explore(config(), || {
@@ -65,6 +72,47 @@ fn a_panicking_drop_during_unwinding_is_reported_and_the_process_survives() {
         assert_eq!(t.join().unwrap(), 1);
     });
     assert!(report.failure().is_none());
+}
+
+/// Locks its mutex when dropped.
+struct LocksOnDrop(Arc<Mutex<i32>>);
+
+impl Drop for LocksOnDrop {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() += 1;
+    }
+}
+
+#[test]
+fn a_task_that_blocks_while_unwinding_fails_with_its_panic_marked() {
+    // Goal: a task cannot wait while it unwinds, so blocking then ends the execution as a
+    // panic that says where it blocked, and the interleaving marks where it panicked.
+    let report = explore(config(), || {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let held = m.lock().unwrap();
+        let t = selvedge::thread::spawn(move || {
+            let _guard = LocksOnDrop(m2);
+            panic!("first panic");
+        });
+        let result = t.join();
+        drop(held);
+        result.unwrap();
+    });
+    let failure = report.failure().expect("blocking while unwinding fails");
+    assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+    assert!(
+        failure.message().contains("and then blocked in `lock` at "),
+        "{failure}"
+    );
+    let shown = failure.to_string();
+    let marked: Vec<&str> = shown.lines().filter(|l| l.starts_with("  x ")).collect();
+    assert_eq!(marked.len(), 1, "{shown}");
+    assert!(
+        marked[0].contains(" thread-1 (task 1)  panicked ") && marked[0].contains(file!()),
+        "{shown}"
+    );
+    assert!(shown.contains("`x` where a task panicked"), "{shown}");
 }
 
 #[test]

@@ -55,17 +55,45 @@ pub(crate) struct RawFailure {
     pub(crate) message: String,
     pub(crate) task: Option<(u32, String)>,
     pub(crate) blocked: Vec<BlockedTask>,
+    pub(crate) evidence: Evidence,
+}
+
+/// What a failure shows besides its message and blocked tasks, kept as data for the report
+/// to render.
+#[derive(Clone, Debug)]
+pub(crate) enum Evidence {
+    None,
+    /// The panics of the failing task that its message names, oldest first.
+    Panics(Vec<PanicSite>),
+}
+
+/// Where a task panicked, and how many trace events came before the panic.
+#[derive(Clone, Debug)]
+pub(crate) struct PanicSite {
+    pub(crate) location: String,
+    pub(crate) trace_len: usize,
 }
 
 #[derive(Clone, Debug)]
 struct TraceRow {
+    task: u32,
     task_name: String,
     operation: String,
     object: Option<String>,
     location: String,
     switch: bool,
+    mark: RowMark,
+}
+
+/// What a row of the interleaving is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RowMark {
+    /// An operation performed.
+    Performed,
     /// An operation that never completed: a task stuck in it when the execution ended.
-    stuck: bool,
+    Stuck,
+    /// Where the failing task panicked (not an operation).
+    Panicked,
 }
 
 /// How the failing execution was found, so the report can say how to get it again.
@@ -123,11 +151,8 @@ impl Failure {
     ) -> Failure {
         let state = &outcome.state;
         let object_name = |id: Option<ObjectId>| id.map(|o| state.objects[o.index()].name());
-        let mut rows = Vec::with_capacity(state.trace.len());
-        let mut last_task = None;
+        let mut rows = Vec::with_capacity(state.trace.len() + raw.blocked.len() + 1);
         for (i, event) in state.trace.iter().enumerate() {
-            let switch = last_task.is_some_and(|t| t != event.task);
-            last_task = Some(event.task);
             let object = match event.op.kind {
                 OpKind::Join(t) | OpKind::Unpark(t) | OpKind::Spawn(t) | OpKind::Wake(t) => {
                     Some(state.task_name(t))
@@ -154,26 +179,48 @@ impl Failure {
                 }
             }
             rows.push(TraceRow {
+                task: event.task.0,
                 task_name: state.task_name(event.task),
                 operation: operation_cell(event.op.kind, &notes),
                 object,
                 location: location_cell(event.op.kind, event.op.location),
-                switch,
-                stuck: false,
+                switch: false,
+                mark: RowMark::Performed,
             });
+        }
+        if let (Evidence::Panics(panics), Some((task, name))) = (&raw.evidence, &raw.task) {
+            // A panic came after the first `trace_len` events; any later ones of this task
+            // ran while it unwound. Latest first, so earlier positions stay valid.
+            for panic in panics.iter().rev() {
+                rows.insert(
+                    panic.trace_len.min(rows.len()),
+                    TraceRow {
+                        task: *task,
+                        task_name: name.clone(),
+                        operation: "panicked".to_string(),
+                        object: None,
+                        location: panic.location.clone(),
+                        switch: false,
+                        mark: RowMark::Panicked,
+                    },
+                );
+            }
         }
         if raw.kind == FailureKind::Deadlock {
             for b in &raw.blocked {
                 rows.push(TraceRow {
+                    task: b.task,
                     task_name: b.name.clone(),
                     operation: b.operation.to_string(),
                     object: b.object_label(),
                     location: b.location.to_string(),
-                    switch: last_task.is_some_and(|t| t.0 != b.task),
-                    stuck: true,
+                    switch: false,
+                    mark: RowMark::Stuck,
                 });
-                last_task = Some(crate::runtime::TaskId(b.task));
             }
+        }
+        for i in 1..rows.len() {
+            rows[i].switch = rows[i].task != rows[i - 1].task;
         }
         let schedule = Schedule {
             fingerprint: fingerprint(&state.trace),
@@ -301,7 +348,7 @@ impl Failure {
     }
 
     fn write_rows(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let performed = self.rows.iter().filter(|r| !r.stuck);
+        let performed = self.rows.iter().filter(|r| r.mark == RowMark::Performed);
         let switches = performed.clone().filter(|r| r.switch).count();
         let n_performed = performed.count();
         let minimised = match self.minimised_from {
@@ -314,11 +361,7 @@ impl Failure {
             plural(n_performed, "operation"),
             plural(switches, "context switch"),
             plural(self.preemptions, "preemption"),
-            if self.rows.iter().any(|r| r.stuck) {
-                ", `!` an operation that never returns"
-            } else {
-                ""
-            },
+            legend(&self.rows),
         )?;
         let task_width = self
             .rows
@@ -363,10 +406,11 @@ impl Failure {
             writeln!(
                 f,
                 "  {} {:5}  {:task_width$}  {:op_width$}  {:obj_width$}  {}",
-                match (row.stuck, row.switch) {
-                    (true, _) => '!',
-                    (false, true) => '>',
-                    (false, false) => ' ',
+                match (row.mark, row.switch) {
+                    (RowMark::Stuck, _) => '!',
+                    (RowMark::Panicked, _) => 'x',
+                    (RowMark::Performed, true) => '>',
+                    (RowMark::Performed, false) => ' ',
                 },
                 i + 1,
                 row.task_name,
@@ -377,6 +421,18 @@ impl Failure {
         }
         Ok(())
     }
+}
+
+/// The marks after `>` that the table uses, for its heading.
+fn legend(rows: &[TraceRow]) -> String {
+    let mut legend = String::new();
+    if rows.iter().any(|r| r.mark == RowMark::Stuck) {
+        legend.push_str(", `!` an operation that never returns");
+    }
+    if rows.iter().any(|r| r.mark == RowMark::Panicked) {
+        legend.push_str(", `x` where a task panicked");
+    }
+    legend
 }
 
 /// A row's operation: its name, then any notes on this step in one pair of parentheses.

@@ -15,7 +15,7 @@ use corosensei::CoroutineResult;
 
 use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
-use crate::report::{FailureKind, RawFailure};
+use crate::report::{Evidence, FailureKind, RawFailure};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
 
 /// Limits one execution runs under.
@@ -123,6 +123,7 @@ pub(crate) fn run(
                 message: deadlock_message(&blocked),
                 task: None,
                 blocked,
+                evidence: Evidence::None,
             });
             break;
         }
@@ -143,6 +144,7 @@ pub(crate) fn run(
                 ),
                 task: None,
                 blocked: Vec::new(),
+                evidence: Evidence::None,
             });
             break;
         }
@@ -163,6 +165,7 @@ pub(crate) fn run(
                     message,
                     task: None,
                     blocked: Vec::new(),
+                    evidence: Evidence::None,
                 });
                 break;
             }
@@ -273,6 +276,7 @@ fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool 
             ),
             task: None,
             blocked: state.blocked_tasks(),
+            evidence: Evidence::None,
         });
     }
     released

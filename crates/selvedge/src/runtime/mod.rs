@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use corosensei::Yielder;
 
-use crate::report::{BlockedTask, FailureKind, ObjectRef, RawFailure, TaskRef, WaitsFor};
+use crate::report::{BlockedTask, Evidence, FailureKind, ObjectRef, RawFailure, TaskRef, WaitsFor};
 use object::{Object, ObjectKind, ObjectState, Ordinals};
 pub(crate) use op::{ObjectId, Op, OpKind, TaskId};
 use task::TaskSlot;
@@ -178,14 +178,16 @@ pub(crate) fn point_at(
                 return None;
             }
             let name = s.task_name(current);
-            let message = s.tasks[current.index()]
-                .panics
-                .last()
-                .map(|(m, at)| format!("panicked at {at}:\n    {m}"))
+            let panic = s.tasks[current.index()].panics.last();
+            let message = panic
+                .map(|p| format!("panicked at {}:\n    {}", p.location, p.message))
                 .unwrap_or_else(|| "panicked".to_string());
-            s.fail(
+            let evidence =
+                Evidence::Panics(panic.map(task::PanicRecord::site).into_iter().collect());
+            s.fail_with(
                 FailureKind::Panic,
                 format!("{name} {message}\n  and then blocked in `{kind}` at {location} while unwinding"),
+                evidence,
             );
         }
         Some(yielder)
@@ -482,7 +484,13 @@ impl ExecState {
         }
     }
 
+    /// Records the current task's failure, unless the execution already has one.
     pub(crate) fn fail(&mut self, kind: FailureKind, message: String) {
+        self.fail_with(kind, message, Evidence::None);
+    }
+
+    /// Like `fail`, with evidence for the report to render.
+    pub(crate) fn fail_with(&mut self, kind: FailureKind, message: String, evidence: Evidence) {
         if self.failure.is_none() {
             let task = self.current;
             self.failure = Some(RawFailure {
@@ -490,6 +498,7 @@ impl ExecState {
                 message,
                 task: Some((task.0, self.task_name(task))),
                 blocked: Vec::new(),
+                evidence,
             });
         }
     }
