@@ -115,6 +115,38 @@ fn a_task_that_blocks_while_unwinding_fails_with_its_panic_marked() {
     assert!(shown.contains("`x` where a task panicked"), "{shown}");
 }
 
+/// Touches a cell and notifies a condvar when dropped.
+struct SignalsOnDrop(selvedge::cell::UnsafeCell<i32>, selvedge::sync::Condvar);
+
+impl Drop for SignalsOnDrop {
+    fn drop(&mut self) {
+        self.0.with(|_| ());
+        self.1.notify_one();
+    }
+}
+
+#[test]
+fn steps_run_while_unwinding_are_marked_so() {
+    // Goal: what drops do after a panic is told apart from the task's own steps, both for
+    // steps taken at scheduling points and for recorded events (cell accesses).
+    let report = explore(config(), || {
+        let _signals = SignalsOnDrop(
+            selvedge::cell::UnsafeCell::new(0),
+            selvedge::sync::Condvar::new(),
+        );
+        selvedge::thread::spawn(|| ()).join().unwrap();
+        panic!("first panic");
+    });
+    let shown = report.failure().expect("the panic").to_string();
+    for needle in [
+        " join  ",
+        " UnsafeCell::with (while unwinding) ",
+        " notify_one (while unwinding, no waiter) ",
+    ] {
+        assert!(shown.contains(needle), "missing {needle:?} in\n{shown}");
+    }
+}
+
 #[test]
 fn catch_unwind_inside_a_model_works_and_poisons_the_mutex() {
     let report = explore(config(), || {

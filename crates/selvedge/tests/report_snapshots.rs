@@ -140,8 +140,8 @@ fn replayed_against_changed_code() -> String {
     failure.to_string()
 }
 
-/// A panic: the message with its location, and the interleaving up to the panic.
-// FIXME: the unlock its guard ran while unwinding looks like an ordinary step.
+/// A panic: the message with its location, and the interleaving with the panic and the
+/// unlock its guard ran while unwinding.
 #[test]
 fn panic_report() {
     check(
@@ -150,12 +150,12 @@ fn panic_report() {
     thread-1 ran before main stored 1
 
 interleaving (4 operations, 1 context switch, 0 preemptions; `>` marks a switch, `x` where a task panicked):
-     step  task               operation  object             location
-        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:55:13
-  >     2  thread-1 (task 1)  lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27
-  x     3  thread-1 (task 1)  panicked   -                  crates/selvedge/tests/report_snapshots.rs:58:13
-        4  thread-1 (task 1)  unlock     Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27 (locked here)
-        5  thread-1 (task 1)  exit       -                  crates/selvedge/tests/report_snapshots.rs:55:13 (spawned here)
+     step  task               operation                 object             location
+        1  main (task 0)      spawn                     thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:55:13
+  >     2  thread-1 (task 1)  lock                      Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27
+  x     3  thread-1 (task 1)  panicked                  -                  crates/selvedge/tests/report_snapshots.rs:58:13
+        4  thread-1 (task 1)  unlock (while unwinding)  Mutex#1            crates/selvedge/tests/report_snapshots.rs:56:27 (locked here)
+        5  thread-1 (task 1)  exit                      -                  crates/selvedge/tests/report_snapshots.rs:55:13 (spawned here)
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:603a88ee:1

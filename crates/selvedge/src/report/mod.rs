@@ -160,6 +160,10 @@ impl Failure {
                 _ => object_name(event.op.object),
             };
             let mut notes = Vec::new();
+            if event.unwinding {
+                // Run by a drop while the task unwound from its panic, not by its own code.
+                notes.push("while unwinding");
+            }
             if matches!(
                 event.op.kind,
                 OpKind::BarrierBlocked(_) | OpKind::SendWait(_)

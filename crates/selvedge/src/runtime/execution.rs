@@ -189,6 +189,7 @@ pub(crate) fn run(
                 task: chosen,
                 op,
                 chosen: true,
+                unwinding: false,
             });
         }
         resume(&shared, &mut coroutines, chosen);

@@ -63,6 +63,8 @@ pub(crate) struct TraceEvent {
     pub(crate) task: TaskId,
     pub(crate) op: Op,
     pub(crate) chosen: bool,
+    /// Performed while the task was unwinding from a panic (by a drop), never chosen.
+    pub(crate) unwinding: bool,
 }
 
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -174,6 +176,7 @@ pub(crate) fn point_at(
                     task: current,
                     op: s.tasks[current.index()].pending,
                     chosen: false,
+                    unwinding: true,
                 });
                 return None;
             }
@@ -227,6 +230,7 @@ pub(crate) fn record_event(
             location,
         },
         chosen: false,
+        unwinding: std::thread::panicking(),
     });
 }
 
