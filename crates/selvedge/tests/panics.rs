@@ -148,6 +148,25 @@ fn steps_run_while_unwinding_are_marked_so() {
 }
 
 #[test]
+fn a_task_that_yielded_can_still_unlock_while_unwinding() {
+    // Goal: a yield only keeps the task from being chosen until another task moves; the
+    // drops it runs while unwinding from a panic need no choice, so they are not blocked.
+    let report = explore(config(), || {
+        let m = Mutex::new(0);
+        let _guard = m.lock().unwrap();
+        selvedge::thread::yield_now();
+        panic!("first panic");
+    });
+    let failure = report.failure().expect("the panic");
+    assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+    assert!(!failure.message().contains("blocked"), "{failure}");
+    assert!(
+        failure.to_string().contains(" unlock (while unwinding) "),
+        "{failure}"
+    );
+}
+
+#[test]
 fn catch_unwind_inside_a_model_works_and_poisons_the_mutex() {
     let report = explore(config(), || {
         let m = Arc::new(Mutex::new(0));

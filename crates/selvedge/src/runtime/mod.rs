@@ -170,8 +170,9 @@ pub(crate) fn point_at(
         if unwinding {
             // Switching tasks now would let others run while this OS thread counts a panic
             // in progress (std would treat their panics as double panics). Operations that
-            // can proceed run at once; one that would block ends the execution.
-            if s.is_enabled(current) {
+            // can proceed run at once (even after a yield: no choice is made); one that
+            // would block ends the execution.
+            if s.can_proceed(current) {
                 s.trace.push(TraceEvent {
                     task: current,
                     op: s.tasks[current.index()].pending,
@@ -327,9 +328,14 @@ impl ExecState {
 
     /// Can `task` take its next step now? Decided from its pending op and object state only.
     pub(crate) fn is_enabled(&self, task: TaskId) -> bool {
+        !self.tasks[task.index()].waiting_for_progress && self.can_proceed(task)
+    }
+
+    /// Could `task`'s pending operation proceed now? Unlike `is_enabled`, this ignores a
+    /// yield, which only keeps a task from being *chosen* until another task moves.
+    fn can_proceed(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
-        if slot.finished || slot.blocked_on.is_some() || slot.abandoned || slot.waiting_for_progress
-        {
+        if slot.finished || slot.blocked_on.is_some() || slot.abandoned {
             return false;
         }
         let op = slot.pending;
