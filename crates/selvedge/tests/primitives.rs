@@ -726,7 +726,11 @@ fn unordered_cell_accesses_are_a_data_race_whatever_the_interleaving() {
             .unwrap_or_else(|| panic!("{strategy:?} missed the race"));
         assert_eq!(failure.kind(), FailureKind::DataRace, "{failure}");
         let text = failure.message();
-        assert!(text.starts_with("UnsafeCell#1 is written by "), "{text}");
+        assert!(
+            text.starts_with(&format!("UnsafeCell#1 (created at {}:", file!())),
+            "{text}"
+        );
+        assert!(text.contains(") is written by "), "{text}");
         assert!(text.contains("nothing orders the two accesses"), "{text}");
         assert!(
             text.matches(file!()).count() >= 2,

@@ -480,13 +480,12 @@ replay it:     SELVEDGE_REPLAY='v1:7b2bf705:0*6' <the command that ran this test
     );
 }
 
-/// A data race: both accesses, and the cell.
-// FIXME: names `UnsafeCell#1` without where it was created.
+/// A data race: both accesses, and the cell with where it was created.
 #[test]
 fn data_race_report() {
     check(
         &report_of(FailureKind::DataRace, unsynchronised_writes),
-        r#"selvedge found a data race: UnsafeCell#1 is written by thread-1 (task 1) at crates/selvedge/tests/report_snapshots.rs:116:50 and written by main (task 0) at crates/selvedge/tests/report_snapshots.rs:117:12, and nothing orders the two accesses: no lock, join, channel, or Release/Acquire atomic pair between them (a `Relaxed` atomic orders nothing)
+        r#"selvedge found a data race: UnsafeCell#1 (created at crates/selvedge/tests/report_snapshots.rs:114:32) is written by thread-1 (task 1) at crates/selvedge/tests/report_snapshots.rs:116:50 and written by main (task 0) at crates/selvedge/tests/report_snapshots.rs:117:12, and nothing orders the two accesses: no lock, join, channel, or Release/Acquire atomic pair between them (a `Relaxed` atomic orders nothing)
 
 interleaving (4 operations, 1 context switch, 0 preemptions; `>` marks a switch):
      step  task               operation             object             location

@@ -52,6 +52,8 @@ impl fmt::Display for FailureKind {
 #[derive(Clone, Debug)]
 pub(crate) struct RawFailure {
     pub(crate) kind: FailureKind,
+    /// What happened, in words, unless the evidence says it all (a data race): the report
+    /// then writes the message from the evidence.
     pub(crate) message: String,
     pub(crate) task: Option<(u32, String)>,
     pub(crate) blocked: Vec<BlockedTask>,
@@ -65,6 +67,46 @@ pub(crate) enum Evidence {
     None,
     /// The panics of the failing task that its message names, oldest first.
     Panics(Vec<PanicSite>),
+    /// Two unordered accesses to a cell; the report writes the message from it.
+    DataRace(DataRace),
+}
+
+/// Two accesses to an `UnsafeCell` by different tasks, at least one a write, that nothing
+/// orders.
+#[derive(Clone, Debug)]
+pub(crate) struct DataRace {
+    pub(crate) cell: ObjectRef,
+    /// The access that found the race.
+    pub(crate) access: CellAccess,
+    /// The earlier access it races with.
+    pub(crate) earlier: CellAccess,
+}
+
+/// One access to a cell: by which task, read or write, where.
+#[derive(Clone, Debug)]
+pub(crate) struct CellAccess {
+    pub(crate) task_name: String,
+    pub(crate) write: bool,
+    pub(crate) at: &'static Location<'static>,
+}
+
+impl fmt::Display for DataRace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = |a: &CellAccess| if a.write { "written" } else { "read" };
+        write!(
+            f,
+            "{} is {} by {} at {} and {} by {} at {}, and nothing orders the two accesses: no \
+             lock, join, channel, or Release/Acquire atomic pair between them (a `Relaxed` \
+             atomic orders nothing)",
+            self.cell,
+            verb(&self.access),
+            self.access.task_name,
+            self.access.at,
+            verb(&self.earlier),
+            self.earlier.task_name,
+            self.earlier.at,
+        )
+    }
 }
 
 /// Where a task panicked, and how many trace events came before the panic.
@@ -235,7 +277,10 @@ impl Failure {
             kind: raw.kind,
             preemptions: outcome.preemptions,
             minimised_from: None,
-            message: raw.message,
+            message: match &raw.evidence {
+                Evidence::DataRace(race) => race.to_string(),
+                _ => raw.message,
+            },
             task: raw.task.map(|(_, name)| name),
             blocked: raw.blocked,
             rows,

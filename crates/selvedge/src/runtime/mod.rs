@@ -188,7 +188,7 @@ pub(crate) fn point_at(
                 .unwrap_or_else(|| "panicked".to_string());
             let evidence =
                 Evidence::Panics(panic.map(task::PanicRecord::site).into_iter().collect());
-            s.fail_with(
+            s.fail(
                 FailureKind::Panic,
                 format!("{name} {message}\n  and then blocked in `{kind}` at {location} while unwinding"),
                 evidence,
@@ -494,13 +494,9 @@ impl ExecState {
         }
     }
 
-    /// Records the current task's failure, unless the execution already has one.
-    pub(crate) fn fail(&mut self, kind: FailureKind, message: String) {
-        self.fail_with(kind, message, Evidence::None);
-    }
-
-    /// Like `fail`, with evidence for the report to render.
-    pub(crate) fn fail_with(&mut self, kind: FailureKind, message: String, evidence: Evidence) {
+    /// Records the current task's failure, with evidence for the report to render, unless
+    /// the execution already has a failure.
+    pub(crate) fn fail(&mut self, kind: FailureKind, message: String, evidence: Evidence) {
         if self.failure.is_none() {
             let task = self.current;
             self.failure = Some(RawFailure {

@@ -157,7 +157,7 @@ fn abandon_current(state: &mut ExecState) -> *const corosensei::Yielder<(), ()> 
     }
     let evidence = Evidence::Panics(panics.iter().map(PanicRecord::site).collect());
     state.failure = None;
-    state.fail_with(
+    state.fail(
         FailureKind::Panic,
         format!(
             "{name} panicked while already unwinding (a `Drop` panicked during a panic), \

@@ -205,7 +205,7 @@ fn record_panic(id: TaskId, payload: &(dyn Any + Send)) {
             });
         let name = s.task_name(id);
         s.current = id;
-        s.fail_with(
+        s.fail(
             FailureKind::Panic,
             format!(
                 "{name} panicked at {}:\n    {}",
