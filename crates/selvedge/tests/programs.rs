@@ -75,6 +75,28 @@ fn a_mutex_counter_passes_10000_random_and_10000_pct_schedules() {
 }
 
 #[test]
+fn counts_in_a_report_agree_with_their_nouns() {
+    // Goal: one schedule, one preemption, one hidden operation: singular.
+    let report = run(Strategy::Random, 0, 1, mutex_counter(1, 1));
+    assert_eq!(report.coverage(), "sampled 1 schedule");
+    // One row more than the table shows: exactly one is elided.
+    let report = explore(
+        Config {
+            max_steps: 401,
+            ..Default::default()
+        },
+        || {
+            let n = selvedge::sync::atomic::AtomicU64::new(0);
+            loop {
+                n.fetch_add(1, selvedge::sync::atomic::Ordering::SeqCst);
+            }
+        },
+    );
+    let text = report.failure().expect("a livelock").to_string();
+    assert!(text.contains("  (1 operation not shown)"), "{text}");
+}
+
+#[test]
 fn dfs_exhausts_two_threads_by_two_increments() {
     let report = run(Strategy::Dfs, 0, 1_000_000, mutex_counter(2, 2));
     assert!(report.failure().is_none(), "{:?}", report.failure());
@@ -96,7 +118,7 @@ fn dfs_with_a_preemption_bound_says_what_it_covered() {
         mutex_counter(2, 2),
     );
     assert!(report.failure().is_none());
-    assert_eq!(report.coverage(), "complete up to 1 preemptions");
+    assert_eq!(report.coverage(), "complete up to 1 preemption");
     assert!(!report.complete());
     assert!(report.schedules() < 14);
 }
@@ -174,7 +196,7 @@ fn iterative_deepening_covers_bound_by_bound_and_finds_bugs_with_fewest_preempti
     // A budget that ends the run inside the round for bound 2 still reports bound 1.
     let rounds_0_and_1 = bounded(1, None).schedules();
     let report = bounded(2, Some(rounds_0_and_1 as usize + 3));
-    assert_eq!(report.coverage(), "complete up to 1 preemptions");
+    assert_eq!(report.coverage(), "complete up to 1 preemption");
     assert!(report
         .budget_note()
         .unwrap()

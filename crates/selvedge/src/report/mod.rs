@@ -407,9 +407,9 @@ impl Failure {
         writeln!(
             f,
             "\ninterleaving ({}, {}, {}{minimised}; `>` marks a switch{}):",
-            plural(n_performed, "operation"),
-            plural(switches, "context switch"),
-            plural(self.preemptions, "preemption"),
+            plural(n_performed as u64, "operation"),
+            plural(switches as u64, "context switch"),
+            plural(self.preemptions as u64, "preemption"),
             legend(&self.rows),
         )?;
         let task_width = self
@@ -447,7 +447,11 @@ impl Failure {
         let head = if skip > 0 { max / 4 } else { self.rows.len() };
         for (i, row) in self.rows.iter().enumerate() {
             if skip > 0 && i == head {
-                writeln!(f, "     ...  ({skip} operations not shown)")?;
+                writeln!(
+                    f,
+                    "     ...  ({} not shown)",
+                    plural(skip as u64, "operation")
+                )?;
             }
             if skip > 0 && i >= head && i < head + skip {
                 continue;
@@ -503,7 +507,7 @@ fn location_cell(kind: OpKind, at: &Location<'_>) -> String {
     }
 }
 
-fn plural(n: usize, noun: &str) -> String {
+fn plural(n: u64, noun: &str) -> String {
     match (n, noun.ends_with("ch")) {
         (1, _) => format!("1 {noun}"),
         (_, true) => format!("{n} {noun}es"),
@@ -604,8 +608,10 @@ impl Report {
     pub fn coverage(&self) -> String {
         match self.coverage {
             Coverage::Complete => "complete".to_string(),
-            Coverage::CompleteUpTo(k) => format!("complete up to {k} preemptions"),
-            Coverage::Sampled => format!("sampled {} schedules", self.schedules),
+            Coverage::CompleteUpTo(k) => {
+                format!("complete up to {}", plural(k as u64, "preemption"))
+            }
+            Coverage::Sampled => format!("sampled {}", plural(self.schedules, "schedule")),
         }
     }
 
