@@ -502,12 +502,11 @@ replay it:     SELVEDGE_REPLAY='v1:811c9dc5:' <the command that ran this test>
 }
 
 /// A replay of a schedule against code that changed since it was recorded.
-// FIXME: "found a nondeterminism" is not English.
 #[test]
 fn nondeterminism_report() {
     check(
         &replayed_against_changed_code(),
-        r#"selvedge found a nondeterminism: the replayed schedule no longer matches the code: at step 2 it runs task 2, but only task 0 is able to run there. The code changed since the schedule was recorded (or is not deterministic); run the test without `SELVEDGE_REPLAY` to search for the failure again
+        r#"selvedge found nondeterminism: the replayed schedule no longer matches the code: at step 2 it runs task 2, but only task 0 is able to run there. The code changed since the schedule was recorded (or is not deterministic); run the test without `SELVEDGE_REPLAY` to search for the failure again
 
 interleaving (3 operations, 1 context switch, 0 preemptions; `>` marks a switch):
      step  task               operation          object             location

@@ -517,7 +517,12 @@ fn plural(n: u64, noun: &str) -> String {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "selvedge found a {}: {}", self.kind, self.message)?;
+        // "a panic", "a data race", but "nondeterminism", which is not counted.
+        let article = match self.kind {
+            FailureKind::Nondeterminism => "",
+            _ => "a ",
+        };
+        writeln!(f, "selvedge found {article}{}: {}", self.kind, self.message)?;
         self.write_blocked(f)?;
         self.write_rows(f)?;
         let p = &self.provenance;
