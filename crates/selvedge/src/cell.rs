@@ -13,7 +13,7 @@
 
 use std::panic::Location;
 
-use crate::report::FailureKind;
+use crate::report::{CellAccess, DataRace, Evidence, FailureKind, ObjectRef};
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{self, with_state, LazyObject, OpKind};
 
@@ -111,19 +111,29 @@ impl<T: ?Sized> UnsafeCell<T> {
             let Some(earlier) = hb.access(task, id, write, at) else {
                 return;
             };
-            let verb = |w: bool| if w { "written" } else { "read" };
-            let message = format!(
-                "{} is {} by {} at {at} and {} by {} at {}, and nothing orders the two \
-                 accesses: no lock, join, channel, or Release/Acquire atomic pair between them \
-                 (a `Relaxed` atomic orders nothing)",
-                s.objects[id.index()].name(),
-                verb(write),
-                s.task_name(task),
-                verb(earlier.write),
-                s.task_name(earlier.task),
-                earlier.at,
+            let object = &s.objects[id.index()];
+            let race = DataRace {
+                cell: ObjectRef {
+                    name: object.name(),
+                    created_at: object.created_at,
+                },
+                access: CellAccess {
+                    task_name: s.task_name(task),
+                    write,
+                    at,
+                },
+                earlier: CellAccess {
+                    task_name: s.task_name(earlier.task),
+                    write: earlier.write,
+                    at: earlier.at,
+                },
+            };
+            // The report words the message from the evidence.
+            s.fail(
+                FailureKind::DataRace,
+                String::new(),
+                Evidence::DataRace(race),
             );
-            s.fail(FailureKind::DataRace, message);
         });
     }
 }

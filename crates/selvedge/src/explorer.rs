@@ -517,6 +517,7 @@ fn replay_divergence(expected: &Schedule, outcome: &Outcome) -> Option<RawFailur
         ),
         task: None,
         blocked: Vec::new(),
+        evidence: crate::report::Evidence::None,
     })
 }
 

@@ -58,6 +58,13 @@ fn a_panicking_drop_during_unwinding_is_reported_and_the_process_survives() {
         assert!(text.contains("first panic"), "{text}");
         assert!(text.contains("drop panicked too"), "{text}");
         assert_eq!(failure.task(), Some("thread-1 (task 1)"));
+        // Both panics are marked in the interleaving, where they happened.
+        let shown = failure.to_string();
+        let marked = shown
+            .lines()
+            .filter(|l| l.starts_with("  x ") && l.contains(" thread-1 (task 1)  panicked "))
+            .count();
+        assert_eq!(marked, 2, "{shown}");
     }
     // Exploration still works afterwards in this process.
     let report = explore(config(), || {
@@ -65,6 +72,98 @@ fn a_panicking_drop_during_unwinding_is_reported_and_the_process_survives() {
         assert_eq!(t.join().unwrap(), 1);
     });
     assert!(report.failure().is_none());
+}
+
+/// Locks its mutex when dropped.
+struct LocksOnDrop(Arc<Mutex<i32>>);
+
+impl Drop for LocksOnDrop {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() += 1;
+    }
+}
+
+#[test]
+fn a_task_that_blocks_while_unwinding_fails_with_its_panic_marked() {
+    // Goal: a task cannot wait while it unwinds, so blocking then ends the execution as a
+    // panic that says where it blocked, and the interleaving marks where it panicked.
+    let report = explore(config(), || {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let held = m.lock().unwrap();
+        let t = selvedge::thread::spawn(move || {
+            let _guard = LocksOnDrop(m2);
+            panic!("first panic");
+        });
+        let result = t.join();
+        drop(held);
+        result.unwrap();
+    });
+    let failure = report.failure().expect("blocking while unwinding fails");
+    assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+    assert!(
+        failure.message().contains("and then blocked in `lock` at "),
+        "{failure}"
+    );
+    let shown = failure.to_string();
+    let marked: Vec<&str> = shown.lines().filter(|l| l.starts_with("  x ")).collect();
+    assert_eq!(marked.len(), 1, "{shown}");
+    assert!(
+        marked[0].contains(" thread-1 (task 1)  panicked ") && marked[0].contains(file!()),
+        "{shown}"
+    );
+    assert!(shown.contains("`x` where a task panicked"), "{shown}");
+}
+
+/// Touches a cell and notifies a condvar when dropped.
+struct SignalsOnDrop(selvedge::cell::UnsafeCell<i32>, selvedge::sync::Condvar);
+
+impl Drop for SignalsOnDrop {
+    fn drop(&mut self) {
+        self.0.with(|_| ());
+        self.1.notify_one();
+    }
+}
+
+#[test]
+fn steps_run_while_unwinding_are_marked_so() {
+    // Goal: what drops do after a panic is told apart from the task's own steps, both for
+    // steps taken at scheduling points and for recorded events (cell accesses).
+    let report = explore(config(), || {
+        let _signals = SignalsOnDrop(
+            selvedge::cell::UnsafeCell::new(0),
+            selvedge::sync::Condvar::new(),
+        );
+        selvedge::thread::spawn(|| ()).join().unwrap();
+        panic!("first panic");
+    });
+    let shown = report.failure().expect("the panic").to_string();
+    for needle in [
+        " join  ",
+        " UnsafeCell::with (while unwinding) ",
+        " notify_one (while unwinding, no waiter) ",
+    ] {
+        assert!(shown.contains(needle), "missing {needle:?} in\n{shown}");
+    }
+}
+
+#[test]
+fn a_task_that_yielded_can_still_unlock_while_unwinding() {
+    // Goal: a yield only keeps the task from being chosen until another task moves; the
+    // drops it runs while unwinding from a panic need no choice, so they are not blocked.
+    let report = explore(config(), || {
+        let m = Mutex::new(0);
+        let _guard = m.lock().unwrap();
+        selvedge::thread::yield_now();
+        panic!("first panic");
+    });
+    let failure = report.failure().expect("the panic");
+    assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+    assert!(!failure.message().contains("blocked"), "{failure}");
+    assert!(
+        failure.to_string().contains(" unlock (while unwinding) "),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -184,7 +283,11 @@ fn a_spin_nobody_can_release_is_a_livelock_naming_the_spinner() {
     let failure = report.failure().expect("the spin is reported");
     assert_eq!(failure.kind(), FailureKind::Livelock, "{failure}");
     let text = failure.to_string();
-    assert!(text.contains("waiter (task 1) (spinning at"), "{text}");
+    assert!(text.contains("waiter (task 1), spinning at"), "{text}");
+    assert!(
+        text.contains("waiter (task 1) keeps spinning (next: `compare_exchange` at"),
+        "{text}"
+    );
     assert!(
         text.contains("no other task can make the progress it waits for"),
         "{text}"

@@ -100,6 +100,19 @@ fn condvar_handoff_with_wait_while_is_correct_in_every_interleaving() {
 }
 
 #[test]
+fn a_notify_with_no_waiter_is_not_called_lost() {
+    // Goal: a notify nobody waits for is harmless by itself; the interleaving says there was
+    // no waiter and leaves "lost wakeup" to a waiter that then blocks forever.
+    let report = dfs(|| {
+        Condvar::new().notify_one();
+        panic!("the end, to get a report");
+    });
+    let text = report.failure().expect("the final panic").to_string();
+    assert!(text.contains(" notify_one (no waiter) "), "{text}");
+    assert!(!text.contains("lost"), "{text}");
+}
+
+#[test]
 fn a_timed_wait_explores_both_the_notify_and_the_timeout() {
     let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
     let seen = outcomes.clone();
@@ -162,6 +175,35 @@ fn a_barrier_short_of_tasks_deadlocks() {
 }
 
 #[test]
+fn a_call_that_waited_shows_the_step_it_returns_at() {
+    // Goal: a `Barrier::wait` or rendezvous `send` that had to wait takes two steps; the
+    // interleaving names both after the call, and marks the second as the one it returns at.
+    let report = explore(
+        Config {
+            strategy: Strategy::Dpor,
+            workers: Some(1),
+            ..Default::default()
+        },
+        || {
+            let barrier = Arc::new(Barrier::new(2));
+            let b2 = barrier.clone();
+            let (tx, rx) = mpsc::sync_channel(0);
+            let t = selvedge::thread::spawn(move || {
+                b2.wait();
+                rx.recv().unwrap()
+            });
+            barrier.wait();
+            tx.send(1).unwrap();
+            t.join().unwrap();
+            panic!("the end, to get a report");
+        },
+    );
+    let text = report.failure().expect("the final panic").to_string();
+    assert!(text.contains(" Barrier::wait (returns) "), "{text}");
+    assert!(text.contains(" send (returns) "), "{text}");
+}
+
+#[test]
 fn channels_deliver_in_order_and_report_disconnection() {
     let report = dfs(|| {
         let (tx, rx) = mpsc::channel();
@@ -210,7 +252,36 @@ fn a_full_bounded_channel_with_no_receiver_deadlocks() {
         tx.send(2).unwrap();
         drop(rx);
     });
-    assert_eq!(report.failure().unwrap().kind(), FailureKind::Deadlock);
+    let failure = report.failure().unwrap();
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(
+        text.contains("is stuck in `send` at ")
+            && text.contains("waiting for the receiver of channel#1 (created at "),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_receive_or_park_nobody_answers_says_what_it_waits_for() {
+    // Goal: a deadlock names what each task needs: a message, an unpark.
+    let report = dfs(|| {
+        let (_tx, rx) = mpsc::channel::<i32>();
+        let t = selvedge::thread::spawn(selvedge::thread::park);
+        let _ = rx.recv();
+        t.join().unwrap();
+    });
+    let failure = report.failure().unwrap();
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
+    let text = failure.to_string();
+    for needle in [
+        "main (task 0) is stuck in `recv` at ",
+        "waiting for a message on channel#1 (created at ",
+        "thread-1 (task 1) is stuck in `park` at ",
+        "waiting for an `unpark`",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
 }
 
 #[test]
@@ -678,7 +749,11 @@ fn unordered_cell_accesses_are_a_data_race_whatever_the_interleaving() {
             .unwrap_or_else(|| panic!("{strategy:?} missed the race"));
         assert_eq!(failure.kind(), FailureKind::DataRace, "{failure}");
         let text = failure.message();
-        assert!(text.starts_with("UnsafeCell#1 is written by "), "{text}");
+        assert!(
+            text.starts_with(&format!("UnsafeCell#1 (created at {}:", file!())),
+            "{text}"
+        );
+        assert!(text.contains(") is written by "), "{text}");
         assert!(text.contains("nothing orders the two accesses"), "{text}");
         assert!(
             text.matches(file!()).count() >= 2,

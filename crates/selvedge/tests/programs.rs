@@ -75,6 +75,28 @@ fn a_mutex_counter_passes_10000_random_and_10000_pct_schedules() {
 }
 
 #[test]
+fn counts_in_a_report_agree_with_their_nouns() {
+    // Goal: one schedule, one preemption, one hidden operation: singular.
+    let report = run(Strategy::Random, 0, 1, mutex_counter(1, 1));
+    assert_eq!(report.coverage(), "sampled 1 schedule");
+    // One row more than the table shows: exactly one is elided.
+    let report = explore(
+        Config {
+            max_steps: 401,
+            ..Default::default()
+        },
+        || {
+            let n = selvedge::sync::atomic::AtomicU64::new(0);
+            loop {
+                n.fetch_add(1, selvedge::sync::atomic::Ordering::SeqCst);
+            }
+        },
+    );
+    let text = report.failure().expect("a livelock").to_string();
+    assert!(text.contains("  (1 operation not shown)"), "{text}");
+}
+
+#[test]
 fn dfs_exhausts_two_threads_by_two_increments() {
     let report = run(Strategy::Dfs, 0, 1_000_000, mutex_counter(2, 2));
     assert!(report.failure().is_none(), "{:?}", report.failure());

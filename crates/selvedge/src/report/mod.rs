@@ -6,11 +6,15 @@
 //! task names); nothing here touches the runtime or user values.
 
 use std::fmt;
+use std::panic::Location;
 
 use crate::runtime::execution::Outcome;
 use crate::runtime::{ObjectId, OpKind};
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::Coverage;
+
+mod blocked;
+pub(crate) use blocked::{BlockedTask, ObjectRef, TaskRef, WaitsFor};
 
 /// The kind of bug a failure is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,35 +52,90 @@ impl fmt::Display for FailureKind {
 #[derive(Clone, Debug)]
 pub(crate) struct RawFailure {
     pub(crate) kind: FailureKind,
+    /// What happened, in words, unless the evidence says it all (a data race): the report
+    /// then writes the message from the evidence.
     pub(crate) message: String,
     pub(crate) task: Option<(u32, String)>,
     pub(crate) blocked: Vec<BlockedTask>,
+    pub(crate) evidence: Evidence,
 }
 
-/// A task that could not make progress when a deadlock was found.
+/// What a failure shows besides its message and blocked tasks, kept as data for the report
+/// to render.
 #[derive(Clone, Debug)]
-pub(crate) struct BlockedTask {
-    pub(crate) task: u32,
-    pub(crate) name: String,
-    pub(crate) operation: String,
+pub(crate) enum Evidence {
+    None,
+    /// The panics of the failing task that its message names, oldest first.
+    Panics(Vec<PanicSite>),
+    /// Two unordered accesses to a cell; the report writes the message from it.
+    DataRace(DataRace),
+}
+
+/// Two accesses to an `UnsafeCell` by different tasks, at least one a write, that nothing
+/// orders.
+#[derive(Clone, Debug)]
+pub(crate) struct DataRace {
+    pub(crate) cell: ObjectRef,
+    /// The access that found the race.
+    pub(crate) access: CellAccess,
+    /// The earlier access it races with.
+    pub(crate) earlier: CellAccess,
+}
+
+/// One access to a cell: by which task, read or write, where.
+#[derive(Clone, Debug)]
+pub(crate) struct CellAccess {
+    pub(crate) task_name: String,
+    pub(crate) write: bool,
+    pub(crate) at: &'static Location<'static>,
+}
+
+impl fmt::Display for DataRace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = |a: &CellAccess| if a.write { "written" } else { "read" };
+        write!(
+            f,
+            "{} is {} by {} at {} and {} by {} at {}, and nothing orders the two accesses: no \
+             lock, join, channel, or Release/Acquire atomic pair between them (a `Relaxed` \
+             atomic orders nothing)",
+            self.cell,
+            verb(&self.access),
+            self.access.task_name,
+            self.access.at,
+            verb(&self.earlier),
+            self.earlier.task_name,
+            self.earlier.at,
+        )
+    }
+}
+
+/// Where a task panicked, and how many trace events came before the panic.
+#[derive(Clone, Debug)]
+pub(crate) struct PanicSite {
     pub(crate) location: String,
-    pub(crate) waits_for: Option<String>,
-    /// The short name of what it waits for (`Mutex#2`, a task), for the interleaving table.
-    pub(crate) object: Option<String>,
-    pub(crate) reason: String,
-    /// (task id, name, where it acquired the object) of each task holding what this waits for.
-    pub(crate) holders: Vec<(u32, String, String)>,
+    pub(crate) trace_len: usize,
 }
 
 #[derive(Clone, Debug)]
 struct TraceRow {
+    task: u32,
     task_name: String,
     operation: String,
     object: Option<String>,
     location: String,
     switch: bool,
+    mark: RowMark,
+}
+
+/// What a row of the interleaving is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RowMark {
+    /// An operation performed.
+    Performed,
     /// An operation that never completed: a task stuck in it when the execution ended.
-    stuck: bool,
+    Stuck,
+    /// Where the failing task panicked (not an operation).
+    Panicked,
 }
 
 /// How the failing execution was found, so the report can say how to get it again.
@@ -134,48 +193,80 @@ impl Failure {
     ) -> Failure {
         let state = &outcome.state;
         let object_name = |id: Option<ObjectId>| id.map(|o| state.objects[o.index()].name());
-        let mut rows = Vec::with_capacity(state.trace.len());
-        let mut last_task = None;
+        let mut rows = Vec::with_capacity(state.trace.len() + raw.blocked.len() + 1);
         for (i, event) in state.trace.iter().enumerate() {
-            let switch = last_task.is_some_and(|t| t != event.task);
-            last_task = Some(event.task);
             let object = match event.op.kind {
                 OpKind::Join(t) | OpKind::Unpark(t) | OpKind::Spawn(t) | OpKind::Wake(t) => {
                     Some(state.task_name(t))
                 }
                 _ => object_name(event.op.object),
             };
-            let mut operation = event.op.kind.to_string();
+            let mut notes = Vec::new();
+            if event.unwinding {
+                // Run by a drop while the task unwound from its panic, not by its own code.
+                notes.push("while unwinding");
+            }
+            if matches!(
+                event.op.kind,
+                OpKind::BarrierBlocked(_) | OpKind::SendWait(_)
+            ) {
+                // The second step of a call that had to wait: the one at which it returns.
+                notes.push("returns");
+            }
             if matches!(event.op.kind, OpKind::NotifyOne | OpKind::NotifyAll) {
-                // A notify wakes its waiters right away; with none, it is lost.
+                // A notify wakes its waiters right away. Having none is not a bug by itself:
+                // a waiter that comes later and misses it is, and the blocked-task list
+                // says so.
                 let woke = state.trace.get(i + 1).is_some_and(|next| {
                     next.task == event.task && matches!(next.op.kind, OpKind::Wake(_))
                 });
                 if !woke {
-                    operation.push_str(" (nobody waiting: lost)");
+                    notes.push("no waiter");
                 }
             }
             rows.push(TraceRow {
+                task: event.task.0,
                 task_name: state.task_name(event.task),
-                operation,
+                operation: operation_cell(event.op.kind, &notes),
                 object,
-                location: event.op.location.to_string(),
-                switch,
-                stuck: false,
+                location: location_cell(event.op.kind, event.op.location),
+                switch: false,
+                mark: RowMark::Performed,
             });
+        }
+        if let (Evidence::Panics(panics), Some((task, name))) = (&raw.evidence, &raw.task) {
+            // A panic came after the first `trace_len` events; any later ones of this task
+            // ran while it unwound. Latest first, so earlier positions stay valid.
+            for panic in panics.iter().rev() {
+                rows.insert(
+                    panic.trace_len.min(rows.len()),
+                    TraceRow {
+                        task: *task,
+                        task_name: name.clone(),
+                        operation: "panicked".to_string(),
+                        object: None,
+                        location: panic.location.clone(),
+                        switch: false,
+                        mark: RowMark::Panicked,
+                    },
+                );
+            }
         }
         if raw.kind == FailureKind::Deadlock {
             for b in &raw.blocked {
                 rows.push(TraceRow {
+                    task: b.task,
                     task_name: b.name.clone(),
-                    operation: format!("{} (never returns)", b.operation),
-                    object: b.object.clone(),
-                    location: b.location.clone(),
-                    switch: last_task.is_some_and(|t| t.0 != b.task),
-                    stuck: true,
+                    operation: b.operation.to_string(),
+                    object: b.object_label(),
+                    location: b.location.to_string(),
+                    switch: false,
+                    mark: RowMark::Stuck,
                 });
-                last_task = Some(crate::runtime::TaskId(b.task));
             }
+        }
+        for i in 1..rows.len() {
+            rows[i].switch = rows[i].task != rows[i - 1].task;
         }
         let schedule = Schedule {
             fingerprint: fingerprint(&state.trace),
@@ -186,7 +277,10 @@ impl Failure {
             kind: raw.kind,
             preemptions: outcome.preemptions,
             minimised_from: None,
-            message: raw.message,
+            message: match &raw.evidence {
+                Evidence::DataRace(race) => race.to_string(),
+                _ => raw.message,
+            },
             task: raw.task.map(|(_, name)| name),
             blocked: raw.blocked,
             rows,
@@ -254,32 +348,14 @@ impl Failure {
         if self.blocked.is_empty() {
             return Ok(());
         }
-        writeln!(f, "\nblocked tasks (who waits for what, and who holds it):")?;
+        // A livelock lists spinning tasks too, which are not blocked.
+        let which = match self.kind {
+            FailureKind::Livelock => "unfinished",
+            _ => "blocked",
+        };
+        writeln!(f, "\n{which} tasks (who waits for what, and who holds it):")?;
         for b in &self.blocked {
-            let target = b.waits_for.as_deref().unwrap_or("a wakeup");
-            write!(
-                f,
-                "  {} is stuck in `{}` at {}",
-                b.name, b.operation, b.location
-            )?;
-            if b.reason.is_empty() {
-                writeln!(f, ", waiting for {target}")?;
-            } else {
-                writeln!(f, ", {} on {target}", b.reason)?;
-            }
-            for (_, holder, at) in &b.holders {
-                if holder == &b.name {
-                    writeln!(f, "      held by {holder} itself, acquired at {at}")?;
-                } else {
-                    writeln!(f, "      held by {holder}, acquired at {at}")?;
-                }
-            }
-            if b.holders.is_empty() && b.reason.starts_with("waiting to be notified") {
-                writeln!(
-                    f,
-                    "      no task that is still running will notify it (a lost wakeup)"
-                )?;
-            }
+            b.write_entry(f)?;
         }
         if let Some(cycle) = self.cycle() {
             writeln!(f, "  wait-for cycle: {}", cycle.join(" -> "))?;
@@ -293,8 +369,7 @@ impl Failure {
             self.blocked
                 .iter()
                 .find(|b| b.task == task)
-                .and_then(|b| b.holders.first())
-                .map(|h| h.0)
+                .and_then(BlockedTask::waits_on_task)
         };
         for start in &self.blocked {
             let mut path = vec![start.task];
@@ -322,7 +397,7 @@ impl Failure {
     }
 
     fn write_rows(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let performed = self.rows.iter().filter(|r| !r.stuck);
+        let performed = self.rows.iter().filter(|r| r.mark == RowMark::Performed);
         let switches = performed.clone().filter(|r| r.switch).count();
         let n_performed = performed.count();
         let minimised = match self.minimised_from {
@@ -332,14 +407,10 @@ impl Failure {
         writeln!(
             f,
             "\ninterleaving ({}, {}, {}{minimised}; `>` marks a switch{}):",
-            plural(n_performed, "operation"),
-            plural(switches, "context switch"),
-            plural(self.preemptions, "preemption"),
-            if self.rows.iter().any(|r| r.stuck) {
-                ", `!` an operation that never returns"
-            } else {
-                ""
-            },
+            plural(n_performed as u64, "operation"),
+            plural(switches as u64, "context switch"),
+            plural(self.preemptions as u64, "preemption"),
+            legend(&self.rows),
         )?;
         let task_width = self
             .rows
@@ -376,7 +447,11 @@ impl Failure {
         let head = if skip > 0 { max / 4 } else { self.rows.len() };
         for (i, row) in self.rows.iter().enumerate() {
             if skip > 0 && i == head {
-                writeln!(f, "     ...  ({skip} operations not shown)")?;
+                writeln!(
+                    f,
+                    "     ...  ({} not shown)",
+                    plural(skip as u64, "operation")
+                )?;
             }
             if skip > 0 && i >= head && i < head + skip {
                 continue;
@@ -384,10 +459,11 @@ impl Failure {
             writeln!(
                 f,
                 "  {} {:5}  {:task_width$}  {:op_width$}  {:obj_width$}  {}",
-                match (row.stuck, row.switch) {
-                    (true, _) => '!',
-                    (false, true) => '>',
-                    (false, false) => ' ',
+                match (row.mark, row.switch) {
+                    (RowMark::Stuck, _) => '!',
+                    (RowMark::Panicked, _) => 'x',
+                    (RowMark::Performed, true) => '>',
+                    (RowMark::Performed, false) => ' ',
                 },
                 i + 1,
                 row.task_name,
@@ -400,7 +476,38 @@ impl Failure {
     }
 }
 
-fn plural(n: usize, noun: &str) -> String {
+/// The marks after `>` that the table uses, for its heading.
+fn legend(rows: &[TraceRow]) -> String {
+    let mut legend = String::new();
+    if rows.iter().any(|r| r.mark == RowMark::Stuck) {
+        legend.push_str(", `!` an operation that never returns");
+    }
+    if rows.iter().any(|r| r.mark == RowMark::Panicked) {
+        legend.push_str(", `x` where a task panicked");
+    }
+    legend
+}
+
+/// A row's operation: its name, then any notes on this step in one pair of parentheses.
+fn operation_cell(kind: OpKind, notes: &[&str]) -> String {
+    if notes.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} ({})", notes.join(", "))
+    }
+}
+
+/// A row's location. Guard drops and task exits run in code with no useful caller, so they
+/// are recorded at the site they stand for, and the cell says which.
+fn location_cell(kind: OpKind, at: &Location<'_>) -> String {
+    match kind {
+        OpKind::Unlock | OpKind::ReadUnlock | OpKind::WriteUnlock => format!("{at} (locked here)"),
+        OpKind::TaskExit => format!("{at} (spawned here)"),
+        _ => at.to_string(),
+    }
+}
+
+fn plural(n: u64, noun: &str) -> String {
     match (n, noun.ends_with("ch")) {
         (1, _) => format!("1 {noun}"),
         (_, true) => format!("{n} {noun}es"),
@@ -410,7 +517,12 @@ fn plural(n: usize, noun: &str) -> String {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "selvedge found a {}: {}", self.kind, self.message)?;
+        // "a panic", "a data race", but "nondeterminism", which is not counted.
+        let article = match self.kind {
+            FailureKind::Nondeterminism => "",
+            _ => "a ",
+        };
+        writeln!(f, "selvedge found {article}{}: {}", self.kind, self.message)?;
         self.write_blocked(f)?;
         self.write_rows(f)?;
         let p = &self.provenance;
@@ -529,8 +641,10 @@ impl Report {
     pub fn coverage(&self) -> String {
         match self.coverage {
             Coverage::Complete => "complete".to_string(),
-            Coverage::CompleteUpTo(k) => format!("complete up to {}", plural(k, "preemption")),
-            Coverage::Sampled => format!("sampled {} schedules", self.schedules),
+            Coverage::CompleteUpTo(k) => {
+                format!("complete up to {}", plural(k as u64, "preemption"))
+            }
+            Coverage::Sampled => format!("sampled {}", plural(self.schedules, "schedule")),
         }
     }
 

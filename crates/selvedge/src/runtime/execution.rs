@@ -19,7 +19,7 @@ use corosensei::CoroutineResult;
 
 use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
-use crate::report::{FailureKind, RawFailure};
+use crate::report::{Evidence, FailureKind, RawFailure};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
 use crate::watchdog::Heartbeat;
 
@@ -136,6 +136,7 @@ pub(crate) fn run(
                 message: deadlock_message(&blocked),
                 task: None,
                 blocked,
+                evidence: Evidence::None,
             });
             break;
         }
@@ -144,19 +145,20 @@ pub(crate) fn run(
             let spinning: Vec<String> =
                 candidates.iter().map(|c| state.task_name(c.task)).collect();
             state.failure = Some(RawFailure {
-                    kind: FailureKind::Livelock,
-                    message: format!(
-                        "the execution did not finish within {} steps (`Config::max_steps`); \
-                         still running: {}. A task that busy-waits on an atomic should call \
-                         `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop \
-                         (selvedge then runs it only after another task made progress); if the test \
-                         is just long, raise `max_steps`",
-                        limits.max_steps,
-                        spinning.join(", ")
-                    ),
-                    task: None,
-                    blocked: Vec::new(),
-                });
+                kind: FailureKind::Livelock,
+                message: format!(
+                    "the execution did not finish within {} steps (`Config::max_steps`); \
+                     still running: {}. A task that busy-waits on an atomic should call \
+                     `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop \
+                     (selvedge then runs it only after another task made progress); if the test \
+                     is just long, raise `max_steps`",
+                    limits.max_steps,
+                    spinning.join(", ")
+                ),
+                task: None,
+                blocked: Vec::new(),
+                evidence: Evidence::None,
+            });
             break;
         }
         let decision = Decision {
@@ -176,6 +178,7 @@ pub(crate) fn run(
                     message,
                     task: None,
                     blocked: Vec::new(),
+                    evidence: Evidence::None,
                 });
                 break;
             }
@@ -199,6 +202,7 @@ pub(crate) fn run(
                 task: chosen,
                 op,
                 chosen: true,
+                unwinding: false,
             });
             if let Some(heartbeat) = heartbeat {
                 heartbeat.beat(chosen, op);
@@ -286,7 +290,7 @@ fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool 
         if task.futile_yields > crate::limits::MAX_FUTILE_YIELDS {
             let at = task.pending.location;
             let name = state.task_name(TaskId(i as u32));
-            stuck.push(format!("{name} (spinning at {at})"));
+            stuck.push(format!("{name}, spinning at {at}"));
         }
     }
     if !stuck.is_empty() {
@@ -299,6 +303,7 @@ fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool 
             ),
             task: None,
             blocked: state.blocked_tasks(),
+            evidence: Evidence::None,
         });
     }
     released

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use corosensei::Yielder;
 
-use crate::report::{BlockedTask, FailureKind, RawFailure};
+use crate::report::{BlockedTask, Evidence, FailureKind, ObjectRef, RawFailure, TaskRef, WaitsFor};
 use object::{Object, ObjectKind, ObjectState, Ordinals};
 pub(crate) use op::{Access, ObjectId, Op, OpKind, TaskId};
 use task::TaskSlot;
@@ -70,6 +70,8 @@ pub(crate) struct TraceEvent {
     pub(crate) task: TaskId,
     pub(crate) op: Op,
     pub(crate) chosen: bool,
+    /// Performed while the task was unwinding from a panic (by a drop), never chosen.
+    pub(crate) unwinding: bool,
 }
 
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -171,24 +173,28 @@ pub(crate) fn point_at(
         if unwinding {
             // Switching tasks now would let others run while this OS thread counts a panic
             // in progress (std would treat their panics as double panics). Operations that
-            // can proceed run at once; one that would block ends the execution.
-            if s.is_enabled(current) {
+            // can proceed run at once (even after a yield: no choice is made); one that
+            // would block ends the execution.
+            if s.can_proceed(current) {
                 s.trace.push(TraceEvent {
                     task: current,
                     op: s.tasks[current.index()].pending,
                     chosen: false,
+                    unwinding: true,
                 });
                 return None;
             }
             let name = s.task_name(current);
-            let message = s.tasks[current.index()]
-                .panics
-                .last()
-                .map(|(m, at)| format!("panicked at {at}:\n    {m}"))
+            let panic = s.tasks[current.index()].panics.last();
+            let message = panic
+                .map(|p| format!("panicked at {}:\n    {}", p.location, p.message))
                 .unwrap_or_else(|| "panicked".to_string());
+            let evidence =
+                Evidence::Panics(panic.map(task::PanicRecord::site).into_iter().collect());
             s.fail(
                 FailureKind::Panic,
                 format!("{name} {message}\n  and then blocked in `{kind}` at {location} while unwinding"),
+                evidence,
             );
         }
         Some(yielder)
@@ -235,6 +241,7 @@ pub(crate) fn record_event(
             location,
         },
         chosen: false,
+        unwinding: std::thread::panicking(),
     });
 }
 
@@ -334,8 +341,14 @@ impl ExecState {
 
     /// Can `task` take its next step now? Decided from its pending op and object state only.
     pub(crate) fn is_enabled(&self, task: TaskId) -> bool {
+        !self.tasks[task.index()].waiting_for_progress && self.can_proceed(task)
+    }
+
+    /// Could `task`'s pending operation proceed now? Unlike `is_enabled`, this ignores a
+    /// yield, which only keeps a task from being *chosen* until another task moves.
+    fn can_proceed(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
-        if slot.finished || slot.abandoned || slot.waiting_for_progress {
+        if slot.finished || slot.abandoned {
             return false;
         }
         if self.awaiting_notify(task).is_some() {
@@ -450,64 +463,104 @@ impl ExecState {
             }
             let task = TaskId(i as u32);
             let op = slot.pending;
-            // A task blocked on a condvar waits for the notify first, the mutex second.
-            let awaiting_notify = self.awaiting_notify(task);
-            let object = awaiting_notify
-                .or(op.object)
-                .map(|o| &self.objects[o.index()]);
-            let mut holders: Vec<Holder> = Vec::new();
-            let mut waits_for = None;
-            let mut object_name = object.map(Object::name);
-            if let Some(obj) = object {
-                waits_for = Some(format!("{} (created at {})", obj.name(), obj.created_at));
-                match &obj.state {
-                    ObjectState::Mutex { holder, .. } => holders.extend(holder.iter().copied()),
-                    ObjectState::RwLock {
-                        writer, readers, ..
-                    } => {
-                        holders.extend(writer.iter().copied());
-                        if op.kind == OpKind::WriteLock {
-                            holders.extend(readers.iter().copied());
-                        }
-                    }
-                    ObjectState::Once { running, .. } => holders.extend(running.iter().copied()),
-                    _ => {}
+            let (operation, waits_for) = match self.awaiting_notify(task) {
+                // A condvar waiter waits for the notify first, the mutex second.
+                Some(condvar) => (
+                    OpKind::CondvarWait,
+                    WaitsFor::Notify {
+                        condvar: self.object_ref(condvar),
+                    },
+                ),
+                // Released after spinning with nobody else able to move (a livelock).
+                None if slot.futile_yields > 0 && self.is_enabled(task) => {
+                    (op.kind, WaitsFor::Progress)
                 }
-            }
-            if let OpKind::Join(target) = op.kind {
-                object_name = Some(self.task_name(target));
-                waits_for = Some(format!("{} to finish", self.task_name(target)));
-                holders.push((target, self.tasks[target.index()].spawned_at));
-            }
-            let reason = match object.map(|o| o.kind) {
-                Some(ObjectKind::Condvar) if awaiting_notify.is_some() => {
-                    "waiting to be notified".to_string()
-                }
-                _ => String::new(),
-            };
-            let operation = if awaiting_notify.is_some() {
-                "Condvar::wait".to_string()
-            } else {
-                op.kind.to_string()
+                None => (op.kind, self.waits_for(op)),
             };
             out.push(BlockedTask {
                 task: task.0,
                 name: self.task_name(task),
                 operation,
-                location: op.location.to_string(),
+                location: op.location,
                 waits_for,
-                object: object_name,
-                reason,
-                holders: holders
-                    .into_iter()
-                    .map(|(t, at)| (t.0, self.task_name(t), at.to_string()))
-                    .collect(),
             });
         }
         out
     }
 
-    pub(crate) fn fail(&mut self, kind: FailureKind, message: String) {
+    /// What a task whose pending operation is `op` needs before it can take that step.
+    fn waits_for(&self, op: Op) -> WaitsFor {
+        let task_ref = |(task, at): Holder| TaskRef {
+            task: task.0,
+            name: self.task_name(task),
+            at,
+        };
+        if let OpKind::Join(target) = op.kind {
+            return WaitsFor::Finish(task_ref((target, self.tasks[target.index()].spawned_at)));
+        }
+        if op.kind == OpKind::Park {
+            return WaitsFor::Unpark;
+        }
+        let Some(id) = op.object else {
+            return WaitsFor::Other(None);
+        };
+        let object = self.object_ref(id);
+        match (op.kind, &self.objects[id.index()].state) {
+            (OpKind::Lock, ObjectState::Mutex { holder, .. }) => WaitsFor::Release {
+                object,
+                holders: holder.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::ReadLock, ObjectState::RwLock { writer, .. }) => WaitsFor::Release {
+                object,
+                holders: writer.iter().copied().map(task_ref).collect(),
+            },
+            (
+                OpKind::WriteLock,
+                ObjectState::RwLock {
+                    writer, readers, ..
+                },
+            ) => WaitsFor::Release {
+                object,
+                holders: writer
+                    .iter()
+                    .chain(readers)
+                    .copied()
+                    .map(task_ref)
+                    .collect(),
+            },
+            (OpKind::OnceEnter, ObjectState::Once { running, .. }) => WaitsFor::Release {
+                object,
+                holders: running.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::Recv, ObjectState::Channel { .. }) => WaitsFor::Message { channel: object },
+            (OpKind::Send | OpKind::SendWait(_), ObjectState::Channel { .. }) => {
+                WaitsFor::Receive { channel: object }
+            }
+            (
+                OpKind::BarrierBlocked(_),
+                ObjectState::Barrier {
+                    n_tasks, arrived, ..
+                },
+            ) => WaitsFor::Barrier {
+                barrier: object,
+                arrived: *arrived,
+                n_tasks: *n_tasks,
+            },
+            _ => WaitsFor::Other(Some(object)),
+        }
+    }
+
+    fn object_ref(&self, id: ObjectId) -> ObjectRef {
+        let object = &self.objects[id.index()];
+        ObjectRef {
+            name: object.name(),
+            created_at: object.created_at,
+        }
+    }
+
+    /// Records the current task's failure, with evidence for the report to render, unless
+    /// the execution already has a failure.
+    pub(crate) fn fail(&mut self, kind: FailureKind, message: String, evidence: Evidence) {
         if self.failure.is_none() {
             let task = self.current;
             self.failure = Some(RawFailure {
@@ -515,6 +568,7 @@ impl ExecState {
                 message,
                 task: Some((task.0, self.task_name(task))),
                 blocked: Vec::new(),
+                evidence,
             });
         }
     }

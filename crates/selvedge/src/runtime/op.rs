@@ -209,19 +209,19 @@ impl OpKind {
             OpKind::Unpark(_) => &"unpark",
             OpKind::Lock => &"lock",
             OpKind::TryLock => &"try_lock",
-            OpKind::Unlock => &"unlock (guard locked at)",
+            OpKind::Unlock => &"unlock",
             OpKind::ReadLock => &"read",
             OpKind::WriteLock => &"write",
             OpKind::TryReadLock => &"try_read",
             OpKind::TryWriteLock => &"try_write",
-            OpKind::ReadUnlock => &"read unlock (guard locked at)",
-            OpKind::WriteUnlock => &"write unlock (guard locked at)",
-            OpKind::CondvarWait => &"wait",
-            OpKind::CondvarWaitTimeout => &"wait_timeout",
+            OpKind::ReadUnlock => &"read unlock",
+            OpKind::WriteUnlock => &"write unlock",
+            OpKind::CondvarWait => &"Condvar::wait",
+            OpKind::CondvarWaitTimeout => &"Condvar::wait_timeout",
             OpKind::NotifyOne => &"notify_one",
             OpKind::NotifyAll => &"notify_all",
-            OpKind::BarrierWait => &"wait",
-            OpKind::BarrierBlocked(_) => &"wait (blocked)",
+            OpKind::BarrierWait => &"Barrier::wait",
+            OpKind::BarrierBlocked(_) => &"Barrier::wait",
             OpKind::OnceEnter => &"call_once",
             OpKind::AtomicLoad => &"load",
             OpKind::AtomicStore => &"store",
@@ -229,14 +229,14 @@ impl OpKind {
             OpKind::AtomicCas => &"compare_exchange",
             OpKind::Fence => &"fence",
             OpKind::Send => &"send",
-            OpKind::SendWait(_) => &"send (waiting for receiver)",
+            OpKind::SendWait(_) => &"send",
             OpKind::Recv => &"recv",
             OpKind::TryRecv => &"try_recv",
             OpKind::TrySend => &"try_send",
             OpKind::CellRead => &"UnsafeCell::with",
             OpKind::CellWrite => &"UnsafeCell::with_mut",
             OpKind::RecvTimeout => &"recv_timeout",
-            OpKind::TaskExit => &"exit (spawned at)",
+            OpKind::TaskExit => &"exit",
             OpKind::Wake(_) => &"wakes",
             OpKind::Syncpoint => &"syncpoint",
         }
@@ -272,6 +272,9 @@ impl Access {
     }
 }
 
+/// The operation's name as the user's code calls it (`lock`, `Barrier::wait`), qualified by its
+/// type where the bare name would be ambiguous. Notes about a step (where its location points,
+/// whether it returned) are the report's to add.
 impl fmt::Display for OpKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -284,4 +287,67 @@ pub(crate) struct Op {
     pub(crate) kind: OpKind,
     pub(crate) object: Option<ObjectId>,
     pub(crate) location: &'static Location<'static>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_carry_no_notes() {
+        // Goal: every operation displays as a name alone; notes on a step (where its location
+        // points, that it returns) are the report's to add, once.
+        let t = TaskId(1);
+        let all = [
+            OpKind::Start,
+            OpKind::Yield,
+            OpKind::SpinLoop,
+            OpKind::Sleep,
+            OpKind::Spawn(t),
+            OpKind::Join(t),
+            OpKind::Park,
+            OpKind::ParkTimeout,
+            OpKind::Unpark(t),
+            OpKind::Lock,
+            OpKind::TryLock,
+            OpKind::Unlock,
+            OpKind::ReadLock,
+            OpKind::WriteLock,
+            OpKind::TryReadLock,
+            OpKind::TryWriteLock,
+            OpKind::ReadUnlock,
+            OpKind::WriteUnlock,
+            OpKind::CondvarWait,
+            OpKind::CondvarWaitTimeout,
+            OpKind::NotifyOne,
+            OpKind::NotifyAll,
+            OpKind::BarrierWait,
+            OpKind::BarrierBlocked(0),
+            OpKind::OnceEnter,
+            OpKind::AtomicLoad,
+            OpKind::AtomicStore,
+            OpKind::AtomicRmw,
+            OpKind::AtomicCas,
+            OpKind::Fence,
+            OpKind::Send,
+            OpKind::SendWait(0),
+            OpKind::Recv,
+            OpKind::TryRecv,
+            OpKind::TrySend,
+            OpKind::CellRead,
+            OpKind::CellWrite,
+            OpKind::RecvTimeout,
+            OpKind::TaskExit,
+            OpKind::Wake(t),
+        ];
+        for kind in all {
+            let name = kind.to_string();
+            assert!(!name.contains(['(', ')']), "{kind:?} displays as {name:?}");
+        }
+        // The two halves of a call that waits share its name.
+        assert_eq!(OpKind::BarrierBlocked(0).to_string(), "Barrier::wait");
+        assert_eq!(OpKind::SendWait(0).to_string(), "send");
+        // `wait` alone would not say which primitive's.
+        assert_eq!(OpKind::CondvarWait.to_string(), "Condvar::wait");
+    }
 }

@@ -21,9 +21,9 @@ use std::sync::Once;
 
 use corosensei::Yielder;
 
-use super::task::payload_text;
+use super::task::{payload_text, PanicRecord};
 use super::{ExecState, CURRENT};
-use crate::report::FailureKind;
+use crate::report::{Evidence, FailureKind};
 
 /// The message std gives the panic that ends unwinding through a panicking destructor.
 const CLEANUP_PANIC: &str = "panic in a destructor during cleanup";
@@ -132,10 +132,17 @@ fn handle(info: &PanicHookInfo<'_>) -> bool {
         return true;
     }
     let current = state.current;
+    let trace_len = state.trace.len();
     let panics = &mut state.tasks[current.index()].panics;
-    if panics.len() < crate::limits::MAX_PANICS_KEPT {
-        panics.push((message, location));
+    if panics.len() == crate::limits::MAX_PANICS_KEPT {
+        // Keep the latest: the panic that fails the task is always recorded.
+        panics.remove(0);
     }
+    panics.push(PanicRecord {
+        message,
+        location,
+        trace_len,
+    });
     true
 }
 
@@ -143,9 +150,14 @@ fn abandon_current(state: &mut ExecState) -> *const corosensei::Yielder<(), ()> 
     let current = state.current;
     let name = state.task_name(current);
     let mut history = String::new();
-    for (message, at) in &state.tasks[current.index()].panics {
-        history.push_str(&format!("\n    panic at {at}: {message}"));
+    let panics = &state.tasks[current.index()].panics;
+    for panic in panics {
+        history.push_str(&format!(
+            "\n    panic at {}: {}",
+            panic.location, panic.message
+        ));
     }
+    let evidence = Evidence::Panics(panics.iter().map(PanicRecord::site).collect());
     state.failure = None;
     state.fail(
         FailureKind::Panic,
@@ -153,6 +165,7 @@ fn abandon_current(state: &mut ExecState) -> *const corosensei::Yielder<(), ()> 
             "{name} panicked while already unwinding (a `Drop` panicked during a panic), \
              which would abort a real process; its panics, first to last:{history}"
         ),
+        evidence,
     );
     let task = &mut state.tasks[current.index()];
     task.abandoned = true;

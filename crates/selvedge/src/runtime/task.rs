@@ -12,7 +12,7 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 
 use super::{record_event, try_with_state, ExecState, Op, OpKind, TaskId};
-use crate::report::FailureKind;
+use crate::report::{Evidence, FailureKind, PanicSite};
 
 pub(crate) type TaskCoroutine = Coroutine<(), (), (), DefaultStack>;
 
@@ -46,9 +46,27 @@ pub(crate) struct TaskSlot {
     pub(crate) futile_yields: u32,
     pub(crate) yielder: *const Yielder<(), ()>,
     pub(crate) spawned_at: &'static Location<'static>,
-    /// Message and location of each panic this task raised, oldest first (set by the hook).
-    pub(crate) panics: Vec<(String, String)>,
+    /// Each panic this task raised, oldest first (set by the hook).
+    pub(crate) panics: Vec<PanicRecord>,
     pub(crate) locals: Vec<LocalSlot>,
+}
+
+/// A panic as the hook saw it.
+pub(crate) struct PanicRecord {
+    pub(crate) message: String,
+    pub(crate) location: String,
+    /// How many trace events came before it: the ones after it ran while unwinding.
+    pub(crate) trace_len: usize,
+}
+
+impl PanicRecord {
+    /// Where the panic was raised, as a report shows it.
+    pub(crate) fn site(&self) -> PanicSite {
+        PanicSite {
+            location: self.location.clone(),
+            trace_len: self.trace_len,
+        }
+    }
 }
 
 impl TaskSlot {
@@ -174,15 +192,24 @@ fn run_body(id: TaskId, body: Box<dyn FnOnce() + 'static>) {
 
 fn record_panic(id: TaskId, payload: &(dyn Any + Send)) {
     try_with_state(|s| {
-        let (message, at) = s.tasks[id.index()]
+        let trace_len = s.trace.len();
+        let panic = s.tasks[id.index()]
             .panics
             .pop()
-            .unwrap_or_else(|| (payload_text(payload), "unknown location".to_string()));
+            .unwrap_or_else(|| PanicRecord {
+                message: payload_text(payload),
+                location: "unknown location".to_string(),
+                trace_len,
+            });
         let name = s.task_name(id);
         s.current = id;
         s.fail(
             FailureKind::Panic,
-            format!("{name} panicked at {at}:\n    {message}"),
+            format!(
+                "{name} panicked at {}:\n    {}",
+                panic.location, panic.message
+            ),
+            Evidence::Panics(vec![panic.site()]),
         );
     });
 }
