@@ -13,9 +13,9 @@
 
 use std::panic::Location;
 
-use crate::report::{CellAccess, DataRace, Evidence, FailureKind, ObjectRef};
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{self, with_state, LazyObject, OpKind};
+use crate::trace::{CellAccess, DataRace, Evidence, FailureKind, ObjectRef};
 
 /// A cell whose every access is checked for data races inside a model, as loom's.
 ///

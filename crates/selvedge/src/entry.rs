@@ -15,10 +15,37 @@ use std::io::Write as _;
 use std::panic::Location;
 use std::path::{Path, PathBuf};
 
-use crate::explorer::explore_body;
+use crate::explorer::{explore_with, ReplayBy};
 use crate::report::Report;
+use crate::runtime::driver::ModelDrivers;
 use crate::runtime::execution::TestBody;
 use crate::{Config, Error, FailureKind, Strategy};
+
+/// The test body as the entry points hand it on.
+pub(crate) fn body<F: Fn() + Send + Sync + 'static>(f: F) -> TestBody {
+    std::sync::Arc::new(f)
+}
+
+/// Explores `body` under the model as `config` says, reading nothing else: `explore`.
+pub(crate) fn explore(
+    config: Config,
+    body: TestBody,
+    caller: &'static Location<'static>,
+) -> Report {
+    let drivers = Box::new(ModelDrivers::new(&config, body, caller));
+    explore_with(config, drivers, None, ReplayBy::Config)
+}
+
+/// Explores `body` under the model for a test-facing entry point.
+fn explore_test(
+    config: Config,
+    body: &TestBody,
+    test_name: Option<String>,
+    caller: &'static Location<'static>,
+) -> Report {
+    let drivers = Box::new(ModelDrivers::new(&config, body.clone(), caller));
+    explore_with(config, drivers, test_name, ReplayBy::Environment)
+}
 
 const KNOWN_VARIABLES: [&str; 5] = [
     "SELVEDGE_REPLAY",
@@ -46,7 +73,7 @@ pub(crate) fn run_test(mut config: Config, body: TestBody, caller: &'static Loca
     }
     let require_complete = config.require_complete;
     let exhaustive = config.strategy.is_exhaustive();
-    let report = explore_body(config, body, test_name.clone(), caller);
+    let report = explore_test(config, &body, test_name.clone(), caller);
     conclude(&report, if replaying { None } else { file.as_deref() });
     if exhaustive {
         if let Some(note) = report.budget_note() {
@@ -120,7 +147,7 @@ fn replay_saved(
             strategy: Strategy::Replay(line.to_string()),
             ..config.clone()
         };
-        let report = explore_body(replay, body.clone(), test_name.clone(), caller);
+        let report = explore_test(replay, body, test_name.clone(), caller);
         match report.failure() {
             Some(f) if f.kind() == FailureKind::Nondeterminism => {
                 // The code changed under this saved schedule: it cannot fail the same way.

@@ -7,26 +7,32 @@
 //!
 //! Invariant: `explore` follows its `Config` alone: no environment, no files.
 
-use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::report::{Failure, FailureKind, Provenance, RawFailure, Report};
-use crate::runtime::execution::{self, ExecutionLimits, Outcome, TestBody};
-use crate::runtime::task::TaskSettings;
+use crate::driver::Drivers;
+use crate::report::{Failure, Provenance, Report};
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::{self, Coverage};
-use crate::watchdog::Watch;
+use crate::trace::{Evidence, Execution, FailureKind, RawFailure};
 use crate::{Config, Error, Strategy};
 
-/// Explores `body` as `config` says, on a fresh OS thread. `body_location` is where the test
-/// body was handed to selvedge (the entry point's caller): the main task's spawn site.
-pub(crate) fn explore_body(
+/// How a failure's replay string is handed back to selvedge: through `SELVEDGE_REPLAY` (the
+/// test-facing entry points read it) or through `Config::strategy` (`explore` reads nothing
+/// else). The entry point says which; the report shows the matching command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplayBy {
+    Environment,
+    Config,
+}
+
+/// Explores as `config` says, on a fresh OS thread, running executions through `drivers`.
+pub(crate) fn explore_with(
     config: Config,
-    body: TestBody,
+    drivers: Box<dyn Drivers>,
     test_name: Option<String>,
-    body_location: &'static Location<'static>,
+    replay_by: ReplayBy,
 ) -> Report {
     let describe = config.strategy.describe();
     let worker = std::thread::Builder::new()
@@ -35,7 +41,7 @@ pub(crate) fn explore_body(
                 .clone()
                 .unwrap_or_else(|| "selvedge-explorer".to_string()),
         )
-        .spawn(move || run(config, body, test_name, body_location))
+        .spawn(move || run(config, drivers.as_ref(), test_name, replay_by))
         .expect("selvedge could not start its explorer thread");
     match worker.join() {
         Ok(report) => report,
@@ -46,7 +52,7 @@ pub(crate) fn explore_body(
             report.error = Some(Error::internal(format!(
                 "selvedge hit an internal error (a bug in selvedge, not in the code under test) \
                  while exploring with strategy {describe}: {}; please report it with this message",
-                crate::runtime::task::payload_text(payload.as_ref())
+                crate::trace::panic_message(payload.as_ref())
             )));
             report.stop = Stop::Internal;
             report
@@ -95,10 +101,10 @@ impl Stop {
 /// Everything the explorer needs while running executions, shared by parallel subtrees.
 pub(crate) struct Context<'a> {
     pub(crate) config: &'a Config,
-    pub(crate) limits: ExecutionLimits,
-    pub(crate) body: &'a TestBody,
-    pub(crate) body_location: &'static Location<'static>,
+    /// Whatever runs the executions: the explorer reaches an execution through it alone.
+    pub(crate) drivers: &'a dyn Drivers,
     pub(crate) test_name: Option<String>,
+    replay_by: ReplayBy,
     pub(crate) started: Instant,
     pub(crate) replayed: Option<Schedule>,
     /// `Config::schedules()`: executions that may start, in all.
@@ -119,23 +125,16 @@ pub(crate) struct Context<'a> {
 impl<'a> Context<'a> {
     pub(crate) fn new(
         config: &'a Config,
-        body: &'a TestBody,
-        body_location: &'static Location<'static>,
+        drivers: &'a dyn Drivers,
         test_name: Option<String>,
+        replay_by: ReplayBy,
         replayed: Option<Schedule>,
     ) -> Context<'a> {
         Context {
             config,
-            limits: ExecutionLimits {
-                max_steps: config.max_steps,
-                tasks: TaskSettings {
-                    stack_bytes: config.stack_size,
-                    max_tasks: config.max_tasks,
-                },
-            },
-            body,
-            body_location,
+            drivers,
             test_name,
+            replay_by,
             started: Instant::now(),
             replayed,
             cap: config.schedules() as u64,
@@ -151,6 +150,11 @@ impl<'a> Context<'a> {
         let _ = self
             .halt
             .compare_exchange(0, reason.code(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The engine error an execution hit, if any (taken: asked once).
+    pub(crate) fn internal_error(&self) -> Option<Error> {
+        lock(&self.internal).take()
     }
 
     pub(crate) fn halted(&self) -> Option<Stop> {
@@ -249,9 +253,9 @@ impl Tally {
 
 fn run(
     config: Config,
-    body: TestBody,
+    drivers: &dyn Drivers,
     test_name: Option<String>,
-    body_location: &'static Location<'static>,
+    replay_by: ReplayBy,
 ) -> Report {
     let mut report = Report::empty();
     if let Err(e) = config.validate() {
@@ -286,7 +290,7 @@ fn run(
             }
         },
     };
-    let context = Context::new(&config, &body, body_location, test_name, replayed);
+    let context = Context::new(&config, drivers, test_name, replay_by, replayed);
     let (mut tally, coverage) = if parallel {
         crate::parallel::explore(&context, config.workers())
     } else {
@@ -304,7 +308,7 @@ fn run(
             tally.stop = Some(Stop::Failure);
         }
     }
-    if let Some(error) = lock(&context.internal).take() {
+    if let Some(error) = context.internal_error() {
         tally.stop = Some(Stop::Internal);
         tally.failure = None;
         report.error = Some(error);
@@ -375,9 +379,9 @@ fn minimise(failure: &mut Failure, context: &Context<'_>) {
     };
     let search = Context::new(
         &config,
-        context.body,
-        context.body_location,
+        context.drivers,
         context.test_name.clone(),
+        context.replay_by,
         None,
     );
     let mut strategy = strategy::Deepening::new(usize::MAX, failure.preemptions() - 1);
@@ -398,13 +402,7 @@ fn minimise(failure: &mut Failure, context: &Context<'_>) {
 pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Context<'_>) -> Tally {
     let config = context.config;
     let mut held = 0u64;
-    // Each execution clones the body's `Arc` for its main task. A wrapper private to this
-    // thread keeps that reference count off the cache line shared with other workers.
-    let shared_body = context.body.clone();
-    let body: execution::TestBody = Arc::new(move || shared_body());
-    // Reports an execution on this thread that stops reaching scheduling points.
-    let watch = Watch::start(config, &context.test_name);
-    let heartbeat = watch.as_ref().map(Watch::heartbeat);
+    let mut driver = context.drivers.driver(context.test_name.as_deref());
     let mut tally = Tally::default();
     loop {
         if let Some(halt) = context.halted() {
@@ -425,13 +423,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             break;
         }
         tally.schedules += 1;
-        let mut outcome = execution::run(
-            strategy,
-            context.limits,
-            &body,
-            context.body_location,
-            heartbeat,
-        );
+        let mut outcome = driver.run(strategy);
         tally.redundant += u64::from(outcome.redundant);
         let hash = outcome
             .choices
@@ -443,7 +435,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
         if config.keep_schedules {
             tally.explored.push(
                 Schedule {
-                    fingerprint: fingerprint(&outcome.state.trace),
+                    fingerprint: fingerprint(&outcome.trace),
                     choices: outcome.choices.clone(),
                 }
                 .encode(),
@@ -454,10 +446,11 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             seed: config.seed,
             schedule_number: tally.schedules,
             test_name: context.test_name.clone(),
+            replay_by_env: context.replay_by == ReplayBy::Environment,
         };
         if let Some(message) = outcome.internal.take() {
             let schedule = Schedule {
-                fingerprint: fingerprint(&outcome.state.trace),
+                fingerprint: fingerprint(&outcome.trace),
                 choices: outcome.choices.clone(),
             }
             .encode();
@@ -471,24 +464,24 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             tally.stop = Some(Stop::Internal);
             break;
         }
-        if outcome.state.thread_poisoned {
+        if outcome.thread_ruined {
             // This OS thread must run nothing more (see the module docs).
             context.halt(Stop::ThreadRuined);
         }
-        let mut raw = outcome.state.failure.take();
+        let mut raw = outcome.failure.take();
         if raw.is_none() {
             if let Some(expected) = &context.replayed {
                 raw = replay_divergence(expected, &outcome);
             }
         }
         if let Some(raw) = raw {
-            let failure = Failure::from_outcome(raw, &outcome, provenance);
+            let failure = Failure::from_execution(raw, &outcome, provenance);
             lock(&context.failure_found).get_or_insert_with(|| failure.clone());
             tally.failure = Some(failure);
             tally.stop = Some(Stop::Failure);
             break;
         }
-        outcome.state.recycle();
+        driver.recycle(outcome);
     }
     context.give_back(held);
     tally
@@ -496,14 +489,14 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
 
 /// A replay that ran to the end without failing still diverged if it took fewer steps than
 /// recorded or performed different operations.
-fn replay_divergence(expected: &Schedule, outcome: &Outcome) -> Option<RawFailure> {
+fn replay_divergence(expected: &Schedule, outcome: &Execution) -> Option<RawFailure> {
     let what = if outcome.choices.len() != expected.choices.len() {
         format!(
             "the schedule has {} steps but the execution finished after {}",
             expected.choices.len(),
             outcome.choices.len()
         )
-    } else if fingerprint(&outcome.state.trace) != expected.fingerprint {
+    } else if fingerprint(&outcome.trace) != expected.fingerprint {
         "the same tasks ran in the same order but performed different operations".to_string()
     } else {
         return None;
@@ -517,61 +510,6 @@ fn replay_divergence(expected: &Schedule, outcome: &Outcome) -> Option<RawFailur
         ),
         task: None,
         blocked: Vec::new(),
-        evidence: crate::report::Evidence::None,
+        evidence: Evidence::None,
     })
-}
-
-/// The test body as the explorer stores it.
-pub(crate) fn body<F: Fn() + Send + Sync + 'static>(f: F) -> TestBody {
-    Arc::new(f)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::{TaskId, TraceEvent};
-    use crate::strategy::{Decision, Refusal};
-
-    /// A broken strategy: chooses a task that is not enabled, which the scheduler loop asserts
-    /// against.
-    struct ChoosesAStranger {
-        started: bool,
-    }
-
-    impl strategy::Strategy for ChoosesAStranger {
-        fn next_execution(&mut self) -> bool {
-            !std::mem::replace(&mut self.started, true)
-        }
-        fn choose(&mut self, _decision: &Decision<'_>) -> Result<TaskId, Refusal> {
-            Ok(TaskId(77))
-        }
-        fn finish_execution(&mut self, _trace: &[TraceEvent], _choices: &[TaskId]) {}
-        fn coverage(&self) -> Coverage {
-            Coverage::Sampled
-        }
-    }
-
-    #[test]
-    fn an_engine_assertion_in_the_scheduler_loop_becomes_an_internal_error_with_a_replay_string() {
-        // Goal: a bug in selvedge surfaces as an `Internal` error the user can report, not as a
-        // panic unwinding out of the explorer.
-        let config = Config::default();
-        let body = body(|| {
-            let t = crate::thread::spawn(|| ());
-            t.join().unwrap();
-        });
-        let context = Context::new(&config, &body, Location::caller(), None, None);
-        let tally = run_strategy(&mut ChoosesAStranger { started: false }, &context);
-        assert_eq!(tally.stop, Some(Stop::Internal));
-        assert!(tally.failure.is_none());
-        assert_eq!(context.halted(), Some(Stop::Internal));
-        let error = lock(&context.internal).take().expect("the error is kept");
-        assert_eq!(error.kind(), crate::ErrorKind::Internal);
-        assert_eq!(
-            error.to_string(),
-            "selvedge hit an internal error (a bug in selvedge, not in the code under test) in \
-             schedule 1 with strategy Dpor (seed 0): strategy chose task 77 which is not enabled; \
-             replay string `v1:811c9dc5:` reproduces it; please report it with this message"
-        );
-    }
 }

@@ -98,6 +98,7 @@
 //! `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
 
 mod config;
+mod driver;
 mod entry;
 mod error;
 mod explorer;
@@ -107,6 +108,7 @@ mod report;
 mod runtime;
 mod schedule;
 mod strategy;
+mod trace;
 mod watchdog;
 
 pub mod cell;
@@ -118,7 +120,8 @@ use std::panic::Location;
 
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};
-pub use report::{Failure, FailureKind, Report};
+pub use report::{Failure, Report};
+pub use trace::FailureKind;
 
 /// Explores `f` exhaustively within default bounds, and panics with the report if any
 /// interleaving fails.
@@ -150,7 +153,7 @@ where
         strategy: Strategy::Dpor,
         ..Default::default()
     };
-    entry::run_test(config, explorer::body(f), Location::caller());
+    entry::run_test(config, entry::body(f), Location::caller());
 }
 
 /// Explores every interleaving of `f` depth-first (no reduction), up to `max_schedules`
@@ -166,7 +169,7 @@ where
         max_schedules,
         ..Default::default()
     };
-    entry::run_test(config, explorer::body(f), Location::caller());
+    entry::run_test(config, entry::body(f), Location::caller());
 }
 
 /// Runs `f` as `config` says, with everything the other test-facing entry points add: the
@@ -195,7 +198,7 @@ pub fn check<F>(config: Config, f: F)
 where
     F: Fn() + Send + Sync + 'static,
 {
-    entry::run_test(config, explorer::body(f), Location::caller());
+    entry::run_test(config, entry::body(f), Location::caller());
 }
 
 /// Runs `f` under `iterations` random schedules, and panics with the report if one fails.
@@ -209,7 +212,7 @@ where
         max_schedules: Some(iterations),
         ..Default::default()
     };
-    entry::run_test(config, explorer::body(f), Location::caller());
+    entry::run_test(config, entry::body(f), Location::caller());
 }
 
 /// Runs `f` under `iterations` PCT schedules aiming at bugs of depth `depth`, and panics
@@ -224,7 +227,7 @@ where
         max_schedules: Some(iterations),
         ..Default::default()
     };
-    entry::run_test(config, explorer::body(f), Location::caller());
+    entry::run_test(config, entry::body(f), Location::caller());
 }
 
 /// Runs exactly the interleaving `schedule` describes (a replay string from a failure
@@ -239,7 +242,7 @@ where
         strategy: Strategy::Replay(schedule.to_string()),
         ..Default::default()
     };
-    entry::run_test(config, explorer::body(f), Location::caller());
+    entry::run_test(config, entry::body(f), Location::caller());
 }
 
 /// Explores `f` as `config` says and returns what happened. Never panics on a failure in
@@ -273,7 +276,7 @@ pub fn explore<F>(config: Config, f: F) -> Report
 where
     F: Fn() + Send + Sync + 'static,
 {
-    explorer::explore_body(config, explorer::body(f), None, Location::caller())
+    entry::explore(config, entry::body(f), Location::caller())
 }
 
 /// An explicit scheduling point: inside a model, other tasks may run here; outside one it

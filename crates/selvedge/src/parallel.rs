@@ -33,8 +33,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rayon::ScopeFifo;
 
 use crate::explorer::{run_strategy, Context, Tally};
-use crate::runtime::TaskId;
 use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, SplitPolicy, WakeupTree};
+use crate::trace::TaskId;
 
 /// Idle worker pools kept across explorations: their threads keep their task stacks, so a
 /// short exploration does not pay for new threads and freshly mapped stacks. An exploration

@@ -8,7 +8,7 @@
 //! Invariant: `parse(encode(x)) == x` for every schedule, and `parse` never panics.
 
 use crate::error::Error;
-use crate::runtime::{TaskId, TraceEvent};
+use crate::trace::{TaskId, TraceEvent};
 
 const VERSION: &str = "v1";
 

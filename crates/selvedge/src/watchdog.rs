@@ -36,7 +36,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::limits::{STALL_POLL_MAX, STALL_POLL_MIN, STALL_WATCHDOG_LATENESS};
-use crate::runtime::{Op, OpKind, TaskId};
+use crate::trace::{Op, OpKind, TaskId};
 use crate::Config;
 
 /// The task of a heartbeat published when no execution runs on the thread.

@@ -133,7 +133,7 @@ fn a_failure_report_is_complete() {
         "AtomicU64#1",
         "tests/common/mod.rs:",
         "replay string: v1:",
-        "SELVEDGE_REPLAY='",
+        "Strategy::Replay(\"v1:",
         "selvedge::replay(test, \"v1:",
         "found in schedule",
         "with strategy Random (seed 5)",

@@ -159,7 +159,7 @@ interleaving (4 operations, 1 context switch, 0 preemptions; `>` marks a switch,
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:603a88ee:1
-replay it:     SELVEDGE_REPLAY='v1:603a88ee:1' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:603a88ee:1".into()), .. }, test)
           or:  selvedge::replay(test, "v1:603a88ee:1")"#,
     );
 }
@@ -188,7 +188,7 @@ interleaving (3 operations, 1 context switch, 1 preemption; `>` marks a switch, 
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:2dc9a524:0.1
-replay it:     SELVEDGE_REPLAY='v1:2dc9a524:0.1' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:2dc9a524:0.1".into()), .. }, test)
           or:  selvedge::replay(test, "v1:2dc9a524:0.1")"#,
     );
 }
@@ -215,7 +215,7 @@ interleaving (2 operations, 0 context switches, 0 preemptions; `>` marks a switc
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:bd9be80f:0
-replay it:     SELVEDGE_REPLAY='v1:bd9be80f:0' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:bd9be80f:0".into()), .. }, test)
           or:  selvedge::replay(test, "v1:bd9be80f:0")"#,
     );
 }
@@ -241,7 +241,7 @@ interleaving (3 operations, 1 context switch, 0 preemptions; `>` marks a switch,
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:60c67284:0.1
-replay it:     SELVEDGE_REPLAY='v1:60c67284:0.1' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:60c67284:0.1".into()), .. }, test)
           or:  selvedge::replay(test, "v1:60c67284:0.1")"#,
     );
 }
@@ -272,7 +272,7 @@ interleaving (9 operations, 2 context switches, 1 preemption; `>` marks a switch
 
 found in schedule 2 with strategy Dpor (seed 0)
 replay string: v1:03cb30e8:0*2.1*3.0*2
-replay it:     SELVEDGE_REPLAY='v1:03cb30e8:0*2.1*3.0*2' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:03cb30e8:0*2.1*3.0*2".into()), .. }, test)
           or:  selvedge::replay(test, "v1:03cb30e8:0*2.1*3.0*2")"#,
     );
 }
@@ -296,7 +296,7 @@ interleaving (1 operation, 0 context switches, 0 preemptions; `>` marks a switch
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:bd9be80f:0
-replay it:     SELVEDGE_REPLAY='v1:bd9be80f:0' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:bd9be80f:0".into()), .. }, test)
           or:  selvedge::replay(test, "v1:bd9be80f:0")"#,
     );
 }
@@ -448,7 +448,7 @@ interleaving (131 operations, 1 context switch, 0 preemptions; `>` marks a switc
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:91edf5ac:1*130
-replay it:     SELVEDGE_REPLAY='v1:91edf5ac:1*130' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:91edf5ac:1*130".into()), .. }, test)
           or:  selvedge::replay(test, "v1:91edf5ac:1*130")"#,
     );
 }
@@ -475,7 +475,7 @@ interleaving (6 operations, 0 context switches, 0 preemptions; `>` marks a switc
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:7b2bf705:0*6
-replay it:     SELVEDGE_REPLAY='v1:7b2bf705:0*6' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:7b2bf705:0*6".into()), .. }, test)
           or:  selvedge::replay(test, "v1:7b2bf705:0*6")"#,
     );
 }
@@ -496,7 +496,7 @@ interleaving (4 operations, 1 context switch, 0 preemptions; `>` marks a switch)
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:811c9dc5:
-replay it:     SELVEDGE_REPLAY='v1:811c9dc5:' <the command that ran this test>
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:811c9dc5:".into()), .. }, test)
           or:  selvedge::replay(test, "v1:811c9dc5:")"#,
     );
 }

@@ -2,101 +2,10 @@
 //! the runtime fills in (`ExecState::blocked_tasks`), put into words here and nowhere else.
 
 use std::fmt;
-use std::panic::Location;
 
-use crate::runtime::OpKind;
-
-/// A place in the user's code.
-pub(crate) type Site = &'static Location<'static>;
-
-/// An object as a report names it: `Mutex#2`, and where it was created.
-#[derive(Clone, Debug)]
-pub(crate) struct ObjectRef {
-    pub(crate) name: String,
-    pub(crate) created_at: Site,
-}
-
-/// A task that a blocked task depends on, with the site that ties them: where it acquired
-/// the object (a holder), or where it was spawned (a task being joined).
-#[derive(Clone, Debug)]
-pub(crate) struct TaskRef {
-    pub(crate) task: u32,
-    pub(crate) name: String,
-    pub(crate) at: Site,
-}
-
-/// What a blocked task needs before it can go on.
-#[derive(Clone, Debug)]
-pub(crate) enum WaitsFor {
-    /// A mutex, rwlock or `Once` to be released by its holders (none: a reader queued behind
-    /// a waiting writer).
-    Release {
-        object: ObjectRef,
-        holders: Vec<TaskRef>,
-    },
-    /// `join`: the task to finish.
-    Finish(TaskRef),
-    /// `Condvar::wait`: a notify.
-    Notify { condvar: ObjectRef },
-    /// `recv` on an empty channel: a message.
-    Message { channel: ObjectRef },
-    /// `send` on a full or rendezvous channel: the receiver to take a message.
-    Receive { channel: ObjectRef },
-    /// `Barrier::wait`: the rest of the barrier's tasks.
-    Barrier {
-        barrier: ObjectRef,
-        arrived: usize,
-        n_tasks: usize,
-    },
-    /// `park`: an `unpark`.
-    Unpark,
-    /// A task that keeps yielding (`yield_now`, `spin_loop`) until another task makes
-    /// progress, and could run its next operation now.
-    Progress,
-    /// Nothing that blocks it: its next operation, on this object if any, could run (a task
-    /// listed in a livelock).
-    Other(Option<ObjectRef>),
-}
-
-/// A task that could not make progress when the execution ended.
-#[derive(Clone, Debug)]
-pub(crate) struct BlockedTask {
-    pub(crate) task: u32,
-    pub(crate) name: String,
-    /// The call it is stuck in. A condvar waiter is stuck in `Condvar::wait`, though the step
-    /// it will take when notified re-locks the mutex.
-    pub(crate) operation: OpKind,
-    pub(crate) location: Site,
-    pub(crate) waits_for: WaitsFor,
-}
+use crate::trace::{BlockedTask, ObjectRef, TaskRef, WaitsFor};
 
 impl BlockedTask {
-    /// The one task that can let this one go on, if there is one: an edge of the wait-for
-    /// graph.
-    pub(crate) fn waits_on_task(&self) -> Option<u32> {
-        match &self.waits_for {
-            WaitsFor::Release { holders, .. } => holders.first().map(|h| h.task),
-            WaitsFor::Finish(task) => Some(task.task),
-            _ => None,
-        }
-    }
-
-    /// What the interleaving's object column shows on this task's last row.
-    pub(crate) fn object_label(&self) -> Option<String> {
-        match &self.waits_for {
-            WaitsFor::Release { object, .. }
-            | WaitsFor::Notify { condvar: object }
-            | WaitsFor::Message { channel: object }
-            | WaitsFor::Receive { channel: object }
-            | WaitsFor::Barrier {
-                barrier: object, ..
-            }
-            | WaitsFor::Other(Some(object)) => Some(object.name.clone()),
-            WaitsFor::Finish(task) => Some(task.name.clone()),
-            WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Other(None) => None,
-        }
-    }
-
     /// This task's entry in the blocked-task list: what it is stuck in and what it waits
     /// for, then who holds that.
     pub(crate) fn write_entry(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,87 +8,14 @@
 use std::fmt;
 use std::panic::Location;
 
-use crate::runtime::execution::Outcome;
-use crate::runtime::{ObjectId, OpKind};
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::Coverage;
+use crate::trace::{
+    BlockedTask, CellAccess, DataRace, Evidence, Execution, FailureKind, ObjectId, OpKind,
+    RawFailure,
+};
 
 mod blocked;
-pub(crate) use blocked::{BlockedTask, ObjectRef, TaskRef, WaitsFor};
-
-/// The kind of bug a failure is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FailureKind {
-    /// A task panicked (a failed assertion, an `unwrap` on `None`, ...).
-    Panic,
-    /// Every unfinished task is blocked and none can wake another.
-    Deadlock,
-    /// An execution ran past `Config::max_steps` without finishing.
-    Livelock,
-    /// Two accesses to an `UnsafeCell`, at least one a write, overlapped.
-    DataRace,
-    /// An object the model tracks was still alive when the execution ended.
-    Leak,
-    /// The code did not do what the schedule being replayed recorded: the code changed, or
-    /// it is not deterministic given its schedule.
-    Nondeterminism,
-}
-
-impl fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FailureKind::Panic => "panic",
-            FailureKind::Deadlock => "deadlock",
-            FailureKind::Livelock => "livelock",
-            FailureKind::DataRace => "data race",
-            FailureKind::Leak => "leak",
-            FailureKind::Nondeterminism => "nondeterminism",
-        })
-    }
-}
-
-/// A failure as the runtime records it, before it is rendered.
-#[derive(Clone, Debug)]
-pub(crate) struct RawFailure {
-    pub(crate) kind: FailureKind,
-    /// What happened, in words, unless the evidence says it all (a data race): the report
-    /// then writes the message from the evidence.
-    pub(crate) message: String,
-    pub(crate) task: Option<(u32, String)>,
-    pub(crate) blocked: Vec<BlockedTask>,
-    pub(crate) evidence: Evidence,
-}
-
-/// What a failure shows besides its message and blocked tasks, kept as data for the report
-/// to render.
-#[derive(Clone, Debug)]
-pub(crate) enum Evidence {
-    None,
-    /// The panics of the failing task that its message names, oldest first.
-    Panics(Vec<PanicSite>),
-    /// Two unordered accesses to a cell; the report writes the message from it.
-    DataRace(DataRace),
-}
-
-/// Two accesses to an `UnsafeCell` by different tasks, at least one a write, that nothing
-/// orders.
-#[derive(Clone, Debug)]
-pub(crate) struct DataRace {
-    pub(crate) cell: ObjectRef,
-    /// The access that found the race.
-    pub(crate) access: CellAccess,
-    /// The earlier access it races with.
-    pub(crate) earlier: CellAccess,
-}
-
-/// One access to a cell: by which task, read or write, where.
-#[derive(Clone, Debug)]
-pub(crate) struct CellAccess {
-    pub(crate) task_name: String,
-    pub(crate) write: bool,
-    pub(crate) at: &'static Location<'static>,
-}
 
 impl fmt::Display for DataRace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,13 +34,6 @@ impl fmt::Display for DataRace {
             self.earlier.at,
         )
     }
-}
-
-/// Where a task panicked, and how many trace events came before the panic.
-#[derive(Clone, Debug)]
-pub(crate) struct PanicSite {
-    pub(crate) location: String,
-    pub(crate) trace_len: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +65,8 @@ pub(crate) struct Provenance {
     pub(crate) seed: u64,
     pub(crate) schedule_number: u64,
     pub(crate) test_name: Option<String>,
+    /// The entry point reads `SELVEDGE_REPLAY` (a test-facing one); `explore` does not.
+    pub(crate) replay_by_env: bool,
 }
 
 /// A bug found in the code under test.
@@ -186,18 +108,20 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub(crate) fn from_outcome(
+    /// Renders `raw`, found in `execution`, from the execution's plain data alone.
+    pub(crate) fn from_execution(
         raw: RawFailure,
-        outcome: &Outcome,
+        execution: &Execution,
         provenance: Provenance,
     ) -> Failure {
-        let state = &outcome.state;
-        let object_name = |id: Option<ObjectId>| id.map(|o| state.objects[o.index()].name());
-        let mut rows = Vec::with_capacity(state.trace.len() + raw.blocked.len() + 1);
-        for (i, event) in state.trace.iter().enumerate() {
+        let names = &execution.names;
+        let trace = &execution.trace;
+        let object_name = |id: Option<ObjectId>| id.map(|o| names.object(o).to_string());
+        let mut rows = Vec::with_capacity(trace.len() + raw.blocked.len() + 1);
+        for (i, event) in trace.iter().enumerate() {
             let object = match event.op.kind {
                 OpKind::Join(t) | OpKind::Unpark(t) | OpKind::Spawn(t) | OpKind::Wake(t) => {
-                    Some(state.task_name(t))
+                    Some(names.task(t).to_string())
                 }
                 _ => object_name(event.op.object),
             };
@@ -217,7 +141,7 @@ impl Failure {
                 // A notify wakes its waiters right away. Having none is not a bug by itself:
                 // a waiter that comes later and misses it is, and the blocked-task list
                 // says so.
-                let woke = state.trace.get(i + 1).is_some_and(|next| {
+                let woke = trace.get(i + 1).is_some_and(|next| {
                     next.task == event.task && matches!(next.op.kind, OpKind::Wake(_))
                 });
                 if !woke {
@@ -226,7 +150,7 @@ impl Failure {
             }
             rows.push(TraceRow {
                 task: event.task.0,
-                task_name: state.task_name(event.task),
+                task_name: names.task(event.task).to_string(),
                 operation: operation_cell(event.op.kind, &notes),
                 object,
                 location: location_cell(event.op.kind, event.op.location),
@@ -269,13 +193,13 @@ impl Failure {
             rows[i].switch = rows[i].task != rows[i - 1].task;
         }
         let schedule = Schedule {
-            fingerprint: fingerprint(&state.trace),
-            choices: outcome.choices.clone(),
+            fingerprint: fingerprint(trace),
+            choices: execution.choices.clone(),
         }
         .encode();
         Failure {
             kind: raw.kind,
-            preemptions: outcome.preemptions,
+            preemptions: execution.preemptions,
             minimised_from: None,
             message: match &raw.evidence {
                 Evidence::DataRace(race) => race.to_string(),
@@ -538,15 +462,22 @@ impl fmt::Display for Failure {
             );
         }
         writeln!(f, "replay string: {}", self.schedule)?;
-        match &p.test_name {
-            Some(name) => writeln!(
+        // The entry point said how a replay string comes back to it: `explore` reads no
+        // environment, so it gets the string through its config.
+        match (&p.test_name, p.replay_by_env) {
+            (Some(name), true) => writeln!(
                 f,
                 "replay it:     SELVEDGE_REPLAY='{}' cargo test {} -- --exact",
                 self.schedule, name
             )?,
-            None => writeln!(
+            (None, true) => writeln!(
                 f,
                 "replay it:     SELVEDGE_REPLAY='{}' <the command that ran this test>",
+                self.schedule
+            )?,
+            (_, false) => writeln!(
+                f,
+                "replay it:     selvedge::explore(Config {{ strategy: Strategy::Replay(\"{}\".into()), .. }}, test)",
                 self.schedule
             )?,
         }

@@ -19,8 +19,8 @@ use corosensei::CoroutineResult;
 
 use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
-use crate::report::{Evidence, FailureKind, RawFailure};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
+use crate::trace::{Evidence, Execution, FailureKind, Names, RawFailure};
 use crate::watchdog::Heartbeat;
 
 /// Limits one execution runs under.
@@ -28,19 +28,6 @@ use crate::watchdog::Heartbeat;
 pub(crate) struct ExecutionLimits {
     pub(crate) max_steps: usize,
     pub(crate) tasks: TaskSettings,
-}
-
-/// What one execution did: the state (trace, objects, tasks) and the choices made.
-pub(crate) struct Outcome {
-    pub(crate) state: ExecState,
-    pub(crate) choices: Vec<TaskId>,
-    /// Ended early because the strategy knew every continuation was already covered.
-    pub(crate) redundant: bool,
-    /// Decisions that switched away from a task that could have gone on.
-    pub(crate) preemptions: usize,
-    /// The engine failed inside the scheduler loop (an assertion: a bug in selvedge); the
-    /// panic's message. The execution was abandoned where it stood.
-    pub(crate) internal: Option<String>,
 }
 
 /// The user's test body, shared by every execution.
@@ -75,14 +62,16 @@ impl Drop for InstallGuard {
 }
 
 /// Runs one execution of `body`, asking `strategy` at every decision. `body_location` is where
-/// the test body was handed to selvedge: the main task's spawn site in reports.
+/// the test body was handed to selvedge: the main task's spawn site in reports. The engine
+/// failing inside the scheduler loop (an assertion: a bug in selvedge) abandons the execution
+/// where it stood and says so in `Execution::internal`.
 pub(crate) fn run(
     strategy: &mut dyn Strategy,
     limits: ExecutionLimits,
     body: &TestBody,
     body_location: &'static Location<'static>,
     heartbeat: Option<&Heartbeat>,
-) -> Outcome {
+) -> Execution {
     super::panic_hook::install();
     let shared = RefCell::new(ExecState::new(limits.tasks));
     assert!(
@@ -212,22 +201,34 @@ pub(crate) fn run(
     }));
     let internal = scheduled
         .err()
-        .map(|payload| task::payload_text(payload.as_ref()));
+        .map(|payload| crate::trace::panic_message(payload.as_ref()));
     if let Some(heartbeat) = heartbeat {
         heartbeat.idle();
     }
     drop(coroutines);
     drop(_installed);
-    let state = shared.into_inner();
+    let mut state = shared.into_inner();
     if internal.is_none() {
         strategy.finish_execution(&state.trace, &choices);
     }
-    Outcome {
-        state,
+    let failure = state.failure.take();
+    // Names cost allocations: only an execution a report is made of needs them.
+    let names = if failure.is_some() || internal.is_some() {
+        state.names()
+    } else {
+        Names::default()
+    };
+    let thread_ruined = state.thread_poisoned;
+    let trace = state.recycle();
+    Execution {
+        trace,
         choices,
-        redundant,
         preemptions,
+        redundant,
+        failure,
+        names,
         internal,
+        thread_ruined,
     }
 }
 
@@ -355,7 +356,7 @@ fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId
     }
 }
 
-fn deadlock_message(blocked: &[crate::report::BlockedTask]) -> String {
+fn deadlock_message(blocked: &[crate::trace::BlockedTask]) -> String {
     let names: Vec<&str> = blocked.iter().map(|b| b.name.as_str()).collect();
     match names.len() {
         1 => format!(

@@ -15,7 +15,7 @@
 
 use std::panic::Location;
 
-use super::op::{ObjectId, TaskId};
+use crate::trace::{ObjectId, TaskId};
 
 type Clock = Vec<u32>;
 

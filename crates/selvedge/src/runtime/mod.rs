@@ -12,10 +12,10 @@
 //! - A borrow of `ExecState` is never held across a suspension (`with_state` takes a closure).
 //! - A task is chosen only when `ExecState::is_enabled` says so.
 
+pub(crate) mod driver;
 pub(crate) mod execution;
 pub(crate) mod happens_before;
 pub(crate) mod object;
-pub(crate) mod op;
 pub(crate) mod panic_hook;
 pub(crate) mod statics;
 pub(crate) mod task;
@@ -27,9 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use corosensei::Yielder;
 
-use crate::report::{BlockedTask, Evidence, FailureKind, ObjectRef, RawFailure, TaskRef, WaitsFor};
+use crate::trace::{BlockedTask, Evidence, FailureKind, ObjectRef, RawFailure, TaskRef, WaitsFor};
+pub(crate) use crate::trace::{ObjectId, Op, OpKind, TaskId, TraceEvent};
 use object::{Object, ObjectKind, ObjectState, Ordinals};
-pub(crate) use op::{Access, ObjectId, Op, OpKind, TaskId};
 use task::TaskSlot;
 
 /// The mutable state of one execution, shared by the scheduler loop and the tasks.
@@ -63,17 +63,6 @@ pub(crate) struct ExecState {
     pub(crate) hb: Option<happens_before::HappensBefore>,
 }
 
-/// One entry of the trace: an operation a task performed. `chosen` marks the ones that
-/// followed a scheduling decision (the rest, such as spawn and exit, are shown for context).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TraceEvent {
-    pub(crate) task: TaskId,
-    pub(crate) op: Op,
-    pub(crate) chosen: bool,
-    /// Performed while the task was unwinding from a panic (by a drop), never chosen.
-    pub(crate) unwinding: bool,
-}
-
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// A generation number no other execution, on any thread, has had.
@@ -92,6 +81,12 @@ fn next_generation() -> u64 {
         block.set((start + 1, start + crate::limits::GENERATION_BLOCK));
         start
     })
+}
+
+/// Takes back an execution's trace (emptied) for the next execution on this OS thread.
+pub(crate) fn recycle_trace(mut trace: Vec<TraceEvent>) {
+    trace.clear();
+    SPARE_BUFFERS.with(|b| b.borrow_mut().trace = trace);
 }
 
 /// The emptied buffers of the last execution on this OS thread (see `ExecState::recycle`).
@@ -267,25 +262,34 @@ impl ExecState {
         }
     }
 
-    /// Keeps this finished execution's buffers (emptied) for the next execution on this OS
-    /// thread, so a steady exploration does not allocate them afresh every time.
-    pub(crate) fn recycle(self) {
+    /// Keeps this finished execution's task and object buffers (emptied) for the next execution
+    /// on this OS thread, so a steady exploration does not allocate them afresh every time, and
+    /// hands back the trace; `recycle_trace` takes it back once the explorer is done with it.
+    pub(crate) fn recycle(self) -> Vec<TraceEvent> {
         let ExecState {
             mut tasks,
             mut objects,
-            mut trace,
+            trace,
             ..
         } = self;
         tasks.clear();
         objects.clear();
-        trace.clear();
         SPARE_BUFFERS.with(|b| {
-            *b.borrow_mut() = SpareBuffers {
-                tasks,
-                objects,
-                trace,
-            }
+            let mut spare = b.borrow_mut();
+            spare.tasks = tasks;
+            spare.objects = objects;
         });
+        trace
+    }
+
+    /// The names a report gives this execution's tasks and objects.
+    pub(crate) fn names(&self) -> crate::trace::Names {
+        crate::trace::Names {
+            tasks: (0..self.tasks.len())
+                .map(|i| self.task_name(TaskId(i as u32)))
+                .collect(),
+            objects: self.objects.iter().map(Object::name).collect(),
+        }
     }
 
     pub(crate) fn register(

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 
-use super::op::TaskId;
+use crate::trace::TaskId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ObjectKind {

@@ -21,9 +21,9 @@ use std::sync::Once;
 
 use corosensei::Yielder;
 
-use super::task::{payload_text, PanicRecord};
+use super::task::PanicRecord;
 use super::{ExecState, CURRENT};
-use crate::report::{Evidence, FailureKind};
+use crate::trace::{Evidence, FailureKind};
 
 /// The message std gives the panic that ends unwinding through a panicking destructor.
 const CLEANUP_PANIC: &str = "panic in a destructor during cleanup";
@@ -116,7 +116,7 @@ fn handle(info: &PanicHookInfo<'_>) -> bool {
     if !state.in_task() {
         return false;
     }
-    let message = payload_text(info.payload());
+    let message = crate::trace::panic_message(info.payload());
     let location = info
         .location()
         .map(|l| l.to_string())

@@ -12,7 +12,7 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 
 use super::{record_event, try_with_state, ExecState, Op, OpKind, TaskId};
-use crate::report::{Evidence, FailureKind, PanicSite};
+use crate::trace::{Evidence, FailureKind, PanicSite};
 
 pub(crate) type TaskCoroutine = Coroutine<(), (), (), DefaultStack>;
 
@@ -197,7 +197,7 @@ fn record_panic(id: TaskId, payload: &(dyn Any + Send)) {
             .panics
             .pop()
             .unwrap_or_else(|| PanicRecord {
-                message: payload_text(payload),
+                message: crate::trace::panic_message(payload),
                 location: "unknown location".to_string(),
                 trace_len,
             });
@@ -234,15 +234,5 @@ fn destroy_locals(id: TaskId) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
             record_panic(id, payload.as_ref());
         }
-    }
-}
-
-pub(crate) fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic payload that is not a string".to_string()
     }
 }

@@ -7,7 +7,7 @@
 //! with DPOR's reduction is not, so DPOR does not bound).
 
 use super::{Coverage, Decision, Dfs, Refusal, Strategy};
-use crate::runtime::{TaskId, TraceEvent};
+use crate::trace::{TaskId, TraceEvent};
 
 pub(crate) struct Deepening {
     round: Dfs,

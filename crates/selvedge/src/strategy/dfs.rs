@@ -6,7 +6,7 @@
 //! node that has an untried option.
 
 use super::{Coverage, Decision, Refusal, Strategy};
-use crate::runtime::{TaskId, TraceEvent};
+use crate::trace::{TaskId, TraceEvent};
 
 struct Node {
     /// The tasks this node may run, continuing the previous task first.

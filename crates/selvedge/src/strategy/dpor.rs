@@ -31,7 +31,7 @@ use super::races::Analysis;
 use super::wakeup::{Reversal, Reversible, WakeupTree};
 
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
-use crate::runtime::{TaskId, TraceEvent};
+use crate::trace::{TaskId, TraceEvent};
 
 pub(crate) struct Node {
     /// The enabled tasks and their next operations, ascending by task.

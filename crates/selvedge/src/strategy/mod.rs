@@ -29,7 +29,7 @@ pub(crate) use random::Random;
 pub(crate) use replay::Replay;
 pub(crate) use wakeup::WakeupTree;
 
-use crate::runtime::{Access, ObjectId, OpKind, TaskId, TraceEvent};
+use crate::trace::{Access, ObjectId, OpKind, TaskId, TraceEvent};
 
 /// An enabled task and the operation it would perform if chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

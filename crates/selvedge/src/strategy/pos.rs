@@ -7,7 +7,7 @@
 
 use super::rng::Rng;
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
-use crate::runtime::{TaskId, TraceEvent};
+use crate::trace::{TaskId, TraceEvent};
 
 pub(crate) struct Pos {
     rng: Rng,

@@ -21,7 +21,7 @@
 
 use super::wakeup::{Reversal, Reversible};
 use super::Candidate;
-use crate::runtime::{Access, OpKind, TaskId, TraceEvent};
+use crate::trace::{Access, OpKind, TaskId, TraceEvent};
 
 /// Vector clocks of a fixed width (the execution's task count), stored row after row in
 /// one buffer that is reused from execution to execution, so analysing an execution

@@ -2,7 +2,7 @@
 //! longer matches it.
 
 use super::{Coverage, Decision, Refusal, Strategy};
-use crate::runtime::{TaskId, TraceEvent};
+use crate::trace::{TaskId, TraceEvent};
 
 const ADVICE: &str = "The code changed since the schedule was recorded (or is not \
     deterministic); run the test without `SELVEDGE_REPLAY` to search for the failure again";

@@ -12,7 +12,7 @@
 //!   leaf on, the exploration is free, and backtracking covers the rest).
 
 use super::Candidate;
-use crate::runtime::TaskId;
+use crate::trace::TaskId;
 
 /// A race reversal as the wakeup tree sees it. Implemented by the owned `Reversal` a subtree
 /// reports to its coordinator, and by a view into the analysis (`races::ReversalView`),
@@ -171,7 +171,7 @@ fn chain(steps: Vec<Candidate>) -> Branch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{ObjectId, OpKind};
+    use crate::trace::{ObjectId, OpKind};
 
     fn step(task: u32, object: u32) -> Candidate {
         Candidate {
