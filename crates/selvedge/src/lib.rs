@@ -103,7 +103,6 @@ mod entry;
 mod error;
 mod explorer;
 mod limits;
-mod parallel;
 mod report;
 mod runtime;
 mod schedule;

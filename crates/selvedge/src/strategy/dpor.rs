@@ -17,7 +17,7 @@
 //! fixed (`prefix`), its root starts with a given sleep set and continuation, races that
 //! reach above it are handed back as `RaceReport`s. When it is about to take the next branch of a decision
 //! shallower than `coordinated_below` and its `SplitPolicy` says to split (always, without
-//! one), it stops there and hands its open decisions to the coordinator (`crate::parallel`),
+//! one), it stops there and hands its open decisions to the coordinator (`explorer::parallel`),
 //! which explores their other branches as further subtrees.
 //!
 //! Invariants:

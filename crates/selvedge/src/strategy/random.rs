@@ -2,7 +2,7 @@
 
 use super::rng::Rng;
 use super::{Coverage, Decision, Refusal, Strategy};
-use crate::runtime::{TaskId, TraceEvent};
+use crate::trace::{TaskId, TraceEvent};
 
 pub(crate) struct Random {
     rng: Rng,

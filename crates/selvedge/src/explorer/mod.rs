@@ -7,6 +7,8 @@
 //!
 //! Invariant: `explore` follows its `Config` alone: no environment, no files.
 
+mod parallel;
+
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -292,7 +294,7 @@ fn run(
     };
     let context = Context::new(&config, drivers, test_name, replay_by, replayed);
     let (mut tally, coverage) = if parallel {
-        crate::parallel::explore(&context, config.workers())
+        parallel::explore(&context, config.workers())
     } else {
         let tally = run_strategy(strategy.as_mut(), &context);
         let coverage = strategy.coverage();

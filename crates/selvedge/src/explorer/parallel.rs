@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rayon::ScopeFifo;
 
-use crate::explorer::{run_strategy, Context, Tally};
+use super::{run_strategy, Context, Tally};
 use crate::strategy::{Candidate, Coverage, Dpor, Node, RaceReport, SplitPolicy, WakeupTree};
 use crate::trace::TaskId;
 
