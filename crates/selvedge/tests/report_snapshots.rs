@@ -1,11 +1,11 @@
-//! The full text of a report of each deadlock shape, pinned: a change to the format shows up
-//! here as a diff to review. Paths are relative to the workspace and replay strings are
+//! The full text of a report of each deadlock shape and of a stack overflow, pinned: a change
+//! to the format shows up here as a diff to review. Paths are relative to the workspace and replay strings are
 //! deterministic, so nothing needs scrubbing. (Panic reports are pinned piecewise in
 //! `replay.rs`, since their text includes std's assertion message.)
 
 mod common;
 
-use selvedge::sync::Mutex;
+use selvedge::sync::{Arc, Mutex};
 use selvedge::{explore, Config, Strategy};
 
 fn report_of(f: fn()) -> String {
@@ -99,4 +99,49 @@ replay string: v1:bd9be80f:0
 replay it:     SELVEDGE_REPLAY='v1:bd9be80f:0' <the command that ran this test>
           or:  selvedge::replay(test, "v1:bd9be80f:0")"#;
     assert_eq!(report_of(relock), expected);
+}
+
+/// Uses about `depth` KiB of stack.
+#[inline(never)]
+fn recurse(depth: usize) -> usize {
+    let frame = [depth as u8; 1024];
+    std::hint::black_box(&frame);
+    if depth == 0 {
+        return 0;
+    }
+    recurse(depth - 1) + usize::from(std::hint::black_box(frame[1]))
+}
+
+/// A thread that takes a lock, then needs 1 MiB of stack where it was given 64 KiB.
+fn thread_overflows_after_a_lock() {
+    let m = Arc::new(Mutex::new(0));
+    let m2 = m.clone();
+    let t = selvedge::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            *m2.lock().unwrap() += 1;
+            recurse(1024)
+        })
+        .unwrap();
+    *m.lock().unwrap() += 1;
+    let _ = t.join();
+}
+
+#[test]
+fn stack_overflow_report() {
+    let expected = r#"selvedge found a stack overflow: thread-1 (task 1) overflowed its stack of 64 KiB (`65536` bytes, set by `selvedge::thread::Builder::stack_size`); raise it where the thread is spawned (`Config::stack_size` applies only to tasks that set none)
+
+interleaving (5 operations, 1 context switch, 0 preemptions; `>` marks a switch):
+     step  task               operation                 object             location
+        1  main (task 0)      spawn                     thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:121:10
+        2  main (task 0)      lock                      Mutex#1            crates/selvedge/tests/report_snapshots.rs:126:8
+        3  main (task 0)      unlock (guard locked at)  Mutex#1            crates/selvedge/tests/report_snapshots.rs:126:8
+  >     4  thread-1 (task 1)  lock                      Mutex#1            crates/selvedge/tests/report_snapshots.rs:122:17
+        5  thread-1 (task 1)  unlock (guard locked at)  Mutex#1            crates/selvedge/tests/report_snapshots.rs:122:17
+
+found in schedule 1 with strategy Dpor (seed 0)
+replay string: v1:2fa256a5:0*2.1*2
+replay it:     SELVEDGE_REPLAY='v1:2fa256a5:0*2.1*2' <the command that ran this test>
+          or:  selvedge::replay(test, "v1:2fa256a5:0*2.1*2")"#;
+    assert_eq!(report_of(thread_overflows_after_a_lock), expected);
 }

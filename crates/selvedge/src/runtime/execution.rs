@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use corosensei::CoroutineResult;
 
-use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
+use super::task::{self, return_stack, Spawned, TaskEnd, TaskSettings};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
 use crate::report::{FailureKind, RawFailure};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
@@ -40,19 +40,19 @@ pub(crate) type TestBody = Arc<dyn Fn() + Send + Sync + 'static>;
 
 /// Owns the coroutines of one execution and resets the unfinished ones when dropped, on the
 /// normal path and if the loop itself panics.
-struct Coroutines(Vec<Option<TaskCoroutine>>);
+struct Coroutines(Vec<Option<Spawned>>);
 
 impl Drop for Coroutines {
     fn drop(&mut self) {
         for slot in self.0.iter_mut() {
-            if let Some(mut co) = slot.take() {
-                if !co.done() {
+            if let Some(Spawned { mut coroutine, .. }) = slot.take() {
+                if !coroutine.done() {
                     // SAFETY: the task is never resumed again; resetting skips the drops of
                     // its live locals, which leaks them instead of running user code with no
                     // scheduler behind it.
-                    unsafe { co.force_reset() };
+                    unsafe { coroutine.force_reset() };
                 }
-                return_stack(co);
+                return_stack(coroutine);
             }
         }
     }
@@ -73,7 +73,9 @@ pub(crate) fn run(
     body: &TestBody,
 ) -> Outcome {
     super::panic_hook::install();
-    let shared = RefCell::new(ExecState::new(limits.tasks));
+    super::overflow_trap::install();
+    super::overflow_trap::prepare_thread();
+    let mut shared = RefCell::new(ExecState::new(limits.tasks));
     assert!(
         CURRENT.with(|c| c.get().is_null()),
         "selvedge models cannot be nested: an entry point was called inside a running model"
@@ -99,7 +101,10 @@ pub(crate) fn run(
     let mut redundant = false;
     let mut preemptions = 0usize;
     loop {
-        adopt_spawned(&shared, &mut coroutines);
+        if let Some(task) = adopt_spawned(&shared, &mut coroutines) {
+            end_with_overflow(&mut shared, task);
+            break;
+        }
         let state = shared.borrow();
         if state.failure.is_some() {
             break;
@@ -188,7 +193,10 @@ pub(crate) fn run(
                 chosen: true,
             });
         }
-        resume(&shared, &mut coroutines, chosen);
+        if resume(&shared, &mut coroutines, chosen) {
+            end_with_overflow(&mut shared, chosen);
+            break;
+        }
     }
     drop(coroutines);
     drop(_installed);
@@ -280,38 +288,68 @@ fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool 
 
 /// Moves coroutines created by `spawn` into the table and runs each up to its first
 /// scheduling point: the code before it is invisible to other tasks, so no decision is
-/// needed, and the task's first real operation becomes known.
-fn adopt_spawned(shared: &RefCell<ExecState>, coroutines: &mut Coroutines) {
+/// needed, and the task's first real operation becomes known. Returns a task that
+/// overflowed its stack while being primed.
+#[must_use]
+fn adopt_spawned(shared: &RefCell<ExecState>, coroutines: &mut Coroutines) -> Option<TaskId> {
     loop {
         let next = {
             let mut state = shared.borrow_mut();
             if state.spawned.is_empty() {
-                return;
+                return None;
             }
             state.spawned.remove(0)
         };
-        let index = next.task.index();
+        let task = next.task;
+        let index = task.index();
         if coroutines.0.len() <= index {
             coroutines.0.resize_with(index + 1, || None);
         }
-        coroutines.0[index] = Some(next.coroutine);
+        coroutines.0[index] = Some(next);
         let parent = shared.borrow().current;
-        shared.borrow_mut().current = next.task;
-        resume(shared, coroutines, next.task);
+        shared.borrow_mut().current = task;
+        if resume(shared, coroutines, task) {
+            return Some(task);
+        }
         shared.borrow_mut().current = parent;
     }
 }
 
-fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId) {
+/// Runs `task` until it suspends or ends. Returns whether it overflowed its stack; the
+/// caller then ends the execution with `end_with_overflow`.
+#[must_use]
+fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId) -> bool {
     let slot = &mut coroutines.0[task.index()];
-    let co = slot.as_mut().expect("resumed a task with no coroutine");
+    let running = slot.as_mut().expect("resumed a task with no coroutine");
     shared.borrow_mut().running_task = true;
-    let result = co.resume(());
-    shared.borrow_mut().running_task = false;
-    if let CoroutineResult::Return(()) = result {
-        let co = slot.take().expect("coroutine vanished");
-        return_stack(co);
+    let result = {
+        let _armed = super::overflow_trap::arm(running.trap);
+        running.coroutine.resume(())
+    };
+    match result {
+        CoroutineResult::Yield(()) => {}
+        CoroutineResult::Return(TaskEnd::Finished) => {
+            let done = slot.take().expect("coroutine vanished");
+            return_stack(done.coroutine);
+        }
+        CoroutineResult::Return(TaskEnd::StackOverflow) => {
+            // The state may still be borrowed by the discarded stack: touch nothing. The
+            // stack is freed, not pooled: this OS thread is discarded after the execution.
+            drop(slot.take());
+            return true;
+        }
     }
+    shared.borrow_mut().running_task = false;
+    false
+}
+
+/// Ends the execution after `task` overflowed its stack (see `overflow_trap`). The discarded
+/// stack may have held a borrow of the state that will never be released, so from here on the
+/// loop reaches the state only through `get_mut` and `into_inner`, which ignore it.
+fn end_with_overflow(shared: &mut RefCell<ExecState>, task: TaskId) {
+    let state = shared.get_mut();
+    state.running_task = false;
+    task::record_overflow(state, task);
 }
 
 fn deadlock_message(blocked: &[crate::report::BlockedTask]) -> String {

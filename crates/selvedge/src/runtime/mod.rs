@@ -16,6 +16,7 @@ pub(crate) mod execution;
 pub(crate) mod happens_before;
 pub(crate) mod object;
 pub(crate) mod op;
+pub(crate) mod overflow_trap;
 pub(crate) mod panic_hook;
 pub(crate) mod task;
 
