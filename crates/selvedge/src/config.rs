@@ -87,7 +87,7 @@ pub struct Config {
     pub time_budget: Option<Duration>,
     /// Stack bytes of every task (`thread::Builder::stack_size` overrides it per task). A task
     /// that needs more is a `FailureKind::StackOverflow` failure naming it and this knob.
-    /// Default 256 KiB.
+    /// Default 2 MiB, as std gives a spawned thread.
     pub stack_size: usize,
     /// Tasks one execution may create. Default 1,000.
     pub max_tasks: usize,

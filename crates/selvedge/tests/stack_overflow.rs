@@ -223,6 +223,23 @@ fn the_replay_string_runs_into_the_same_overflow() {
     assert_eq!(replayed.schedule(), found.schedule());
 }
 
+#[test]
+fn a_400_kib_array_fits_the_default_stack() {
+    // Goal: tasks get as much stack as std threads do (2 MiB), so ordinary code with a big
+    // local array runs without tuning `Config::stack_size`.
+    assert_eq!(Config::default().stack_size, 2 * 1024 * 1024);
+    let report = explore(config(Config::default().stack_size), || {
+        let a = [1u8; 400 * 1024];
+        assert_eq!(std::hint::black_box(&a)[400 * 1024 - 1], 1);
+        let t = selvedge::thread::spawn(|| {
+            let b = [2u8; 400 * 1024];
+            std::hint::black_box(&b)[0]
+        });
+        assert_eq!(t.join().unwrap(), 2);
+    });
+    assert!(report.failure().is_none(), "{:?}", report.failure());
+}
+
 /// Not a test of its own: what the child process does, chosen by `CHILD_PROGRAM`.
 #[test]
 fn child_program() {
