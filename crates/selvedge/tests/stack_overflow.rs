@@ -240,6 +240,31 @@ fn a_400_kib_array_fits_the_default_stack() {
     assert!(report.failure().is_none(), "{:?}", report.failure());
 }
 
+#[test]
+fn a_tasks_stack_has_the_size_it_asked_for_whatever_ran_before() {
+    // Goal: whether a task overflows depends on its own stack size, not on which stacks
+    // earlier executions left in the OS thread's pool. The first execution leaves a 120 KiB
+    // stack behind; the second needs about 90 KiB on the main task's 64 KiB stack.
+    static EXECUTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let config = Config {
+        max_schedules: Some(2),
+        ..config(64 * 1024)
+    };
+    let failure = overflow_failure(config, || {
+        if EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+            let t = selvedge::thread::Builder::new()
+                .stack_size(120 * 1024)
+                .spawn(|| 1)
+                .unwrap();
+            t.join().unwrap();
+        } else {
+            std::hint::black_box(recurse(80));
+        }
+    });
+    assert_eq!(failure.task(), Some("main (task 0)"));
+    assert_eq!(failure.schedule_number(), 2);
+}
+
 /// Not a test of its own: what the child process does, chosen by `CHILD_PROGRAM`.
 #[test]
 fn child_program() {

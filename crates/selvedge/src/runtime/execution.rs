@@ -45,14 +45,14 @@ struct Coroutines(Vec<Option<Spawned>>);
 impl Drop for Coroutines {
     fn drop(&mut self) {
         for slot in self.0.iter_mut() {
-            if let Some(Spawned { mut coroutine, .. }) = slot.take() {
-                if !coroutine.done() {
+            if let Some(mut spawned) = slot.take() {
+                if !spawned.coroutine.done() {
                     // SAFETY: the task is never resumed again; resetting skips the drops of
                     // its live locals, which leaks them instead of running user code with no
                     // scheduler behind it.
-                    unsafe { coroutine.force_reset() };
+                    unsafe { spawned.coroutine.force_reset() };
                 }
-                return_stack(coroutine);
+                return_stack(spawned);
             }
         }
     }
@@ -330,7 +330,7 @@ fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId
         CoroutineResult::Yield(()) => {}
         CoroutineResult::Return(TaskEnd::Finished) => {
             let done = slot.take().expect("coroutine vanished");
-            return_stack(done.coroutine);
+            return_stack(done);
         }
         CoroutineResult::Return(TaskEnd::StackOverflow) => {
             // The state may still be borrowed by the discarded stack: touch nothing. The

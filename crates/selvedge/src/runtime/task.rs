@@ -78,41 +78,37 @@ impl TaskSlot {
     }
 }
 
-/// A task's coroutine and what the overflow trap needs to know of its stack. `spawn` makes
-/// it; the scheduler loop adopts it and owns it until the task ends.
+/// A task's coroutine, the size its stack was asked for, and what the overflow trap needs to
+/// know of that stack. `spawn` makes it; the scheduler loop adopts it and owns it until the
+/// task ends.
 pub(crate) struct Spawned {
     pub(crate) task: TaskId,
     pub(crate) coroutine: TaskCoroutine,
+    pub(crate) stack_bytes: usize,
     pub(crate) trap: overflow_trap::Target,
 }
 
-/// Stacks kept across executions so spawning a task does not map memory. Stacks are keyed
-/// by their usable size (the base-to-limit distance), since the mapping may be rounded up.
+/// Stacks kept across executions so spawning a task does not map memory, each with the size
+/// it was asked for. A stack serves only a request for that same size: a task's stack must
+/// not depend on which stacks earlier executions left behind, or whether it overflows would.
 #[derive(Default)]
 pub(crate) struct StackPool {
-    stacks: Vec<DefaultStack>,
+    stacks: Vec<(usize, DefaultStack)>,
 }
 
 impl StackPool {
     fn take(&mut self, bytes: usize) -> DefaultStack {
-        if let Some(i) = self.stacks.iter().position(|s| fits(s, bytes)) {
-            return self.stacks.swap_remove(i);
+        if let Some(i) = self.stacks.iter().position(|(b, _)| *b == bytes) {
+            return self.stacks.swap_remove(i).1;
         }
         DefaultStack::new(bytes).unwrap_or_else(|e| {
             panic!("selvedge could not allocate a {bytes}-byte task stack ({e}); lower `Config::stack_size`")
         })
     }
 
-    pub(crate) fn give_back(&mut self, stack: DefaultStack) {
-        self.stacks.push(stack);
+    pub(crate) fn give_back(&mut self, bytes: usize, stack: DefaultStack) {
+        self.stacks.push((bytes, stack));
     }
-}
-
-/// A pooled stack serves a request if it is at least as big, and not wastefully bigger.
-fn fits(stack: &DefaultStack, bytes: usize) -> bool {
-    use corosensei::stack::Stack;
-    let usable = stack.base().get() - stack.limit().get();
-    usable >= bytes && usable <= bytes.saturating_mul(2)
 }
 
 thread_local! {
@@ -122,11 +118,11 @@ thread_local! {
 
 /// Keeps a finished coroutine's stack for a later task. If the pool is busy (only possible
 /// when a task's stack overflowed inside `spawn`, which left it borrowed) the stack is freed.
-pub(crate) fn return_stack(coroutine: TaskCoroutine) {
-    let stack = coroutine.into_stack();
+pub(crate) fn return_stack(done: Spawned) {
+    let stack = done.coroutine.into_stack();
     let _ = POOL.try_with(|p| {
         if let Ok(mut pool) = p.try_borrow_mut() {
-            pool.give_back(stack);
+            pool.give_back(done.stack_bytes, stack);
         }
     });
 }
@@ -185,6 +181,7 @@ pub(crate) fn spawn_task(
     s.spawned.push(Spawned {
         task: id,
         coroutine,
+        stack_bytes: bytes,
         trap,
     });
     Ok(id)
