@@ -54,22 +54,24 @@ impl Target {
 }
 
 thread_local! {
-    /// The task running on this OS thread, while it runs.
-    static ARMED: Cell<Option<Target>> = const { Cell::new(None) };
+    /// The target of the task running on this OS thread, while it runs; null otherwise. A
+    /// pointer, not a copy, because it is set around every resume.
+    static ARMED: Cell<*const Target> = const { Cell::new(std::ptr::null()) };
 }
 
 /// Marks `target`'s task as running on this thread until the returned value is dropped.
-pub(crate) fn arm(target: Target) -> Armed {
-    ARMED.with(|a| a.set(Some(target)));
-    Armed(())
+/// `target` is borrowed for that long, so it stays where the handler will look for it.
+pub(crate) fn arm(target: &Target) -> Armed<'_> {
+    ARMED.with(|a| a.set(target));
+    Armed(std::marker::PhantomData)
 }
 
 /// Disarms the trap when dropped, also if resuming the task unwinds.
-pub(crate) struct Armed(());
+pub(crate) struct Armed<'a>(std::marker::PhantomData<&'a Target>);
 
-impl Drop for Armed {
+impl Drop for Armed<'_> {
     fn drop(&mut self) {
-        ARMED.with(|a| a.set(None));
+        ARMED.with(|a| a.set(std::ptr::null()));
     }
 }
 
@@ -207,8 +209,10 @@ extern "C" fn on_fault(
 ) {
     // `try_with` cannot fail for a const thread-local without a destructor; it is used so
     // that no panic path exists in a signal handler.
-    let target = ARMED.try_with(Cell::get).ok().flatten();
-    if let Some(target) = target {
+    let target = ARMED.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // SAFETY: a non-null pointer is to the running task's `Target`, borrowed by `arm` until
+    // it is reset to null.
+    if let Some(target) = unsafe { target.as_ref() } {
         // SAFETY: the kernel passes a valid siginfo and interrupted context.
         let (stack_pointer, address) = unsafe {
             (
@@ -217,7 +221,7 @@ extern "C" fn on_fault(
             )
         };
         if target.owns_fault(stack_pointer, address) {
-            let _ = ARMED.try_with(|a| a.set(None));
+            let _ = ARMED.try_with(|a| a.set(std::ptr::null()));
             // SAFETY: the stack pointer is inside the running task's stack, as
             // `setup_trap_handler` requires, and the registers it returns are written into the
             // interrupted context. The task is never resumed again, and what it left behind is
