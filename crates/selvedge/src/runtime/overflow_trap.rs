@@ -416,3 +416,92 @@ mod registers {
 
     pub(super) unsafe fn redirect(_context: *mut libc::c_void, _regs: TrapHandlerRegs) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::report::FailureKind;
+    use crate::runtime::execution::{self, ExecutionLimits};
+    use crate::runtime::task::TaskSettings;
+    use crate::strategy::{Random, Strategy};
+
+    fn alt_stack_of_this_thread() -> libc::stack_t {
+        // SAFETY: a query with no preconditions.
+        unsafe {
+            let mut current: libc::stack_t = std::mem::zeroed();
+            assert_eq!(libc::sigaltstack(std::ptr::null(), &mut current), 0);
+            current
+        }
+    }
+
+    /// Uses about `depth` KiB of stack.
+    #[inline(never)]
+    fn recurse(depth: usize) -> usize {
+        let frame = [depth as u8; 1024];
+        std::hint::black_box(&frame);
+        if depth == 0 {
+            return 0;
+        }
+        recurse(depth - 1) + usize::from(std::hint::black_box(frame[1]))
+    }
+
+    #[test]
+    fn a_thread_without_an_alternate_signal_stack_gets_one_and_traps_overflows() {
+        // Goal: a thread std gave no alternate signal stack (a foreign thread, or a process
+        // whose fault handler was set before std's) still turns an overflow into a failure.
+        std::thread::spawn(|| {
+            let disable = libc::stack_t {
+                ss_sp: std::ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            // SAFETY: nothing runs on the alternate stack while it is switched off.
+            assert_eq!(
+                unsafe { libc::sigaltstack(&disable, std::ptr::null_mut()) },
+                0
+            );
+            let mut strategy = Random::new(0, 1);
+            assert!(strategy.next_execution());
+            let limits = ExecutionLimits {
+                max_steps: 100,
+                tasks: TaskSettings {
+                    stack_bytes: 64 * 1024,
+                    max_tasks: 10,
+                },
+            };
+            let body: execution::TestBody = Arc::new(|| {
+                std::hint::black_box(recurse(1024));
+            });
+            let outcome = execution::run(&mut strategy, limits, &body);
+            let current = alt_stack_of_this_thread();
+            assert_eq!(current.ss_flags & libc::SS_DISABLE, 0);
+            assert_eq!(current.ss_size, super::ALT_STACK_BYTES);
+            let failure = outcome.state.failure.as_ref().expect("the overflow fails");
+            assert_eq!(failure.kind, FailureKind::StackOverflow);
+            assert!(outcome.state.thread_poisoned);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn an_alternate_signal_stack_std_set_up_is_left_alone() {
+        // Goal: selvedge does not replace a thread's alternate signal stack (std's handler
+        // and the user's may rely on theirs).
+        std::thread::spawn(|| {
+            let before = alt_stack_of_this_thread();
+            assert_eq!(
+                before.ss_flags & libc::SS_DISABLE,
+                0,
+                "std gives threads one"
+            );
+            super::prepare_thread();
+            let after = alt_stack_of_this_thread();
+            assert_eq!(after.ss_sp, before.ss_sp);
+            assert_eq!(after.ss_size, before.ss_size);
+        })
+        .join()
+        .unwrap();
+    }
+}
