@@ -85,8 +85,9 @@ pub struct Config {
     /// Stop starting new executions after this much wall time; the report says the budget
     /// was reached. It never changes which schedules are chosen. Default `None`.
     pub time_budget: Option<Duration>,
-    /// Stack bytes of every task (`thread::Builder::stack_size` overrides it per task).
-    /// Default 256 KiB.
+    /// Stack bytes of every task (`thread::Builder::stack_size` overrides it per task). A task
+    /// that needs more is a `FailureKind::StackOverflow` failure naming it and this knob.
+    /// Default 2 MiB, as std gives a spawned thread.
     pub stack_size: usize,
     /// Tasks one execution may create. Default 1,000.
     pub max_tasks: usize,

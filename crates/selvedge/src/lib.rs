@@ -80,7 +80,9 @@
 //! keeps waiting, or ends the process if [`Config::abort_on_stall`] is set.
 //!
 //! A panic in any thread fails the execution, even one whose `join` would handle the `Err`;
-//! test poisoning with `std::panic::catch_unwind` inside the thread instead.
+//! test poisoning with `std::panic::catch_unwind` inside the thread instead. A thread that
+//! runs off the end of its stack is a `StackOverflow` failure naming it, not a crash of the
+//! test process; `Config::stack_size` and `thread::Builder::stack_size` give threads more.
 //!
 //! Every execution starts fresh: objects made in the test body are new each time, a `static`
 //! atomic starts from its initial value, and `thread_local!`, `OnceLock` and `LazyLock`

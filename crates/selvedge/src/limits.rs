@@ -9,8 +9,10 @@ use std::time::Duration;
 /// reported as a `Livelock`.
 pub(crate) const DEFAULT_MAX_STEPS: usize = 100_000;
 
-/// Default for `Config::stack_size`: bytes of stack for every task's coroutine.
-pub(crate) const DEFAULT_STACK_BYTES: usize = 256 * 1024;
+/// Default for `Config::stack_size`: bytes of stack for every task's coroutine. As much as
+/// std gives a spawned thread, so code that runs on a std thread fits in a task; pages are
+/// mapped lazily, so an unused stack costs address space, not memory.
+pub(crate) const DEFAULT_STACK_BYTES: usize = 2 * 1024 * 1024;
 
 /// Smallest stack we accept; below this even the panic machinery overflows.
 pub(crate) const MIN_STACK_BYTES: usize = 32 * 1024;

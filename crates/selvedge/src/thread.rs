@@ -216,7 +216,8 @@ impl Builder {
         self
     }
 
-    /// Stack bytes for this thread's coroutine (default `Config::stack_size`).
+    /// Stack bytes for this thread's coroutine (default `Config::stack_size`). A thread that
+    /// needs more is a `FailureKind::StackOverflow` failure naming it and this knob.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self

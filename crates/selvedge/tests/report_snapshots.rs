@@ -518,3 +518,51 @@ found in schedule 1 with strategy Replay (seed 0)
 (no replay string: the failure is that the code no longer follows a schedule)"#,
     );
 }
+
+/// Uses about `depth` KiB of stack.
+#[inline(never)]
+fn recurse(depth: usize) -> usize {
+    let frame = [depth as u8; 1024];
+    std::hint::black_box(&frame);
+    if depth == 0 {
+        return 0;
+    }
+    recurse(depth - 1) + usize::from(std::hint::black_box(frame[1]))
+}
+
+/// A thread that takes a lock, then needs 1 MiB of stack where it was given 64 KiB.
+fn thread_overflows_after_a_lock() {
+    let m = Arc::new(Mutex::new(0));
+    let m2 = m.clone();
+    let t = selvedge::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            *m2.lock().unwrap() += 1;
+            recurse(1024)
+        })
+        .unwrap();
+    *m.lock().unwrap() += 1;
+    let _ = t.join();
+}
+
+#[test]
+fn stack_overflow_report() {
+    let expected = r#"selvedge found a stack overflow: thread-1 (task 1) overflowed its stack of 64 KiB (`65536` bytes, set by `selvedge::thread::Builder::stack_size`); raise it where the thread is spawned (`Config::stack_size` applies only to tasks that set none)
+
+interleaving (5 operations, 1 context switch, 0 preemptions; `>` marks a switch):
+     step  task               operation  object             location
+        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:539:10
+        2  main (task 0)      lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8
+        3  main (task 0)      unlock     Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8 (locked here)
+  >     4  thread-1 (task 1)  lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17
+        5  thread-1 (task 1)  unlock     Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17 (locked here)
+
+found in schedule 1 with strategy Dpor (seed 0)
+replay string: v1:2fa256a5:0*2.1*2
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:2fa256a5:0*2.1*2".into()), .. }, test)
+          or:  selvedge::replay(test, "v1:2fa256a5:0*2.1*2")"#;
+    check(
+        &report_of(FailureKind::StackOverflow, thread_overflows_after_a_lock),
+        expected,
+    );
+}

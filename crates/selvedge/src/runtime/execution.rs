@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use corosensei::CoroutineResult;
 
-use super::task::{self, return_stack, TaskCoroutine, TaskSettings};
+use super::task::{self, return_stack, Spawned, TaskEnd, TaskSettings};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
 use crate::trace::{Evidence, Execution, FailureKind, Names, RawFailure};
@@ -35,19 +35,19 @@ pub(crate) type TestBody = Arc<dyn Fn() + Send + Sync + 'static>;
 
 /// Owns the coroutines of one execution and resets the unfinished ones when dropped, on the
 /// normal path and if the loop itself panics.
-struct Coroutines(Vec<Option<TaskCoroutine>>);
+struct Coroutines(Vec<Option<Spawned>>);
 
 impl Drop for Coroutines {
     fn drop(&mut self) {
         for slot in self.0.iter_mut() {
-            if let Some(mut co) = slot.take() {
-                if !co.done() {
+            if let Some(mut spawned) = slot.take() {
+                if !spawned.coroutine.done() {
                     // SAFETY: the task is never resumed again; resetting skips the drops of
                     // its live locals, which leaks them instead of running user code with no
                     // scheduler behind it.
-                    unsafe { co.force_reset() };
+                    unsafe { spawned.coroutine.force_reset() };
                 }
-                return_stack(co);
+                return_stack(spawned);
             }
         }
     }
@@ -73,7 +73,9 @@ pub(crate) fn run(
     heartbeat: Option<&Heartbeat>,
 ) -> Execution {
     super::panic_hook::install();
-    let shared = RefCell::new(ExecState::new(limits.tasks));
+    super::overflow_trap::install();
+    super::overflow_trap::prepare_thread();
+    let mut shared = RefCell::new(ExecState::new(limits.tasks));
     assert!(
         CURRENT.with(|c| c.get().is_null()),
         "selvedge models cannot be nested: an entry point was called inside a running model"
@@ -101,7 +103,10 @@ pub(crate) fn run(
     // An engine assertion failing in this loop must not unwind out of the explorer: the
     // execution is abandoned where it stands and reported as an internal error.
     let scheduled = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
-        adopt_spawned(&shared, &mut coroutines, heartbeat);
+        if let Some(task) = adopt_spawned(&shared, &mut coroutines, heartbeat) {
+            end_with_overflow(&mut shared, task);
+            break;
+        }
         let state = shared.borrow();
         if state.failure.is_some() {
             break;
@@ -197,7 +202,10 @@ pub(crate) fn run(
                 heartbeat.beat(chosen, op);
             }
         }
-        resume(&shared, &mut coroutines, chosen);
+        if resume(&shared, &mut coroutines, chosen) {
+            end_with_overflow(&mut shared, chosen);
+            break;
+        }
     }));
     let internal = scheduled
         .err()
@@ -312,48 +320,83 @@ fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool 
 
 /// Moves coroutines created by `spawn` into the table and runs each up to its first
 /// scheduling point: the code before it is invisible to other tasks, so no decision is
-/// needed, and the task's first real operation becomes known.
+/// needed, and the task's first real operation becomes known. Returns a task that
+/// overflowed its stack while being primed.
+#[must_use]
 fn adopt_spawned(
     shared: &RefCell<ExecState>,
     coroutines: &mut Coroutines,
     heartbeat: Option<&Heartbeat>,
-) {
+) -> Option<TaskId> {
     loop {
         let next = {
             let mut state = shared.borrow_mut();
             if state.spawned.is_empty() {
-                return;
+                return None;
             }
             state.spawned.remove(0)
         };
-        let index = next.task.index();
+        let task = next.task;
+        let index = task.index();
         if coroutines.0.len() <= index {
             coroutines.0.resize_with(index + 1, || None);
         }
-        coroutines.0[index] = Some(next.coroutine);
+        coroutines.0[index] = Some(next);
         let parent = shared.borrow().current;
         {
             let mut state = shared.borrow_mut();
-            state.current = next.task;
+            state.current = task;
             if let Some(heartbeat) = heartbeat {
-                heartbeat.beat(next.task, state.tasks[index].pending);
+                heartbeat.beat(task, state.tasks[index].pending);
             }
         }
-        resume(shared, coroutines, next.task);
+        if resume(shared, coroutines, task) {
+            return Some(task);
+        }
         shared.borrow_mut().current = parent;
     }
 }
 
-fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId) {
+/// Runs `task` until it suspends or ends. Returns whether it overflowed its stack; the
+/// caller then ends the execution with `end_with_overflow`. Inlined by force: this is the
+/// hottest call of the loop, and left out of line it costs about 3% of a schedule's
+/// instructions (callgrind, `benches/random.rs`).
+#[must_use]
+#[inline(always)]
+fn resume(shared: &RefCell<ExecState>, coroutines: &mut Coroutines, task: TaskId) -> bool {
     let slot = &mut coroutines.0[task.index()];
-    let co = slot.as_mut().expect("resumed a task with no coroutine");
+    let Spawned {
+        coroutine, trap, ..
+    } = slot.as_mut().expect("resumed a task with no coroutine");
     shared.borrow_mut().running_task = true;
-    let result = co.resume(());
-    shared.borrow_mut().running_task = false;
-    if let CoroutineResult::Return(()) = result {
-        let co = slot.take().expect("coroutine vanished");
-        return_stack(co);
+    let result = {
+        let _armed = super::overflow_trap::arm(trap);
+        coroutine.resume(())
+    };
+    match result {
+        CoroutineResult::Yield(()) => {}
+        CoroutineResult::Return(TaskEnd::Finished) => {
+            let done = slot.take().expect("coroutine vanished");
+            return_stack(done);
+        }
+        CoroutineResult::Return(TaskEnd::StackOverflow) => {
+            // The state may still be borrowed by the discarded stack: touch nothing. The
+            // stack is freed, not pooled: this OS thread is discarded after the execution.
+            drop(slot.take());
+            return true;
+        }
     }
+    shared.borrow_mut().running_task = false;
+    false
+}
+
+/// Ends the execution after `task` overflowed its stack (see `overflow_trap`). The discarded
+/// stack may have held a borrow of the state that will never be released, so from here on the
+/// loop reaches the state only through `get_mut` and `into_inner`, which ignore it.
+fn end_with_overflow(shared: &mut RefCell<ExecState>, task: TaskId) {
+    let state = shared.get_mut();
+    state.running_task = false;
+    task::record_overflow(state, task);
 }
 
 fn deadlock_message(blocked: &[crate::trace::BlockedTask]) -> String {

@@ -4,17 +4,29 @@
 //! Invariant: a task's body never lets a panic escape its coroutine: it is caught, recorded
 //! as the execution's failure, and the task finishes normally (or, for a panic that Rust
 //! would turn into an abort, the task is abandoned by the panic hook and never resumed).
+//! A task that overflows its stack is ended by `overflow_trap`: its coroutine returns
+//! `TaskEnd::StackOverflow`, and `record_overflow` abandons it.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 
-use corosensei::stack::DefaultStack;
+use corosensei::stack::{DefaultStack, Stack};
 use corosensei::{Coroutine, Yielder};
 
+use super::overflow_trap;
 use super::{record_event, try_with_state, ExecState, Op, OpKind, TaskId};
 use crate::trace::{Evidence, FailureKind, PanicSite};
 
-pub(crate) type TaskCoroutine = Coroutine<(), (), (), DefaultStack>;
+/// How a task's coroutine ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskEnd {
+    /// The body returned (or panicked, which `run_body` caught).
+    Finished,
+    /// The task ran into its stack's guard page; `overflow_trap` discarded its stack.
+    StackOverflow,
+}
+
+pub(crate) type TaskCoroutine = Coroutine<(), (), TaskEnd, DefaultStack>;
 
 /// Settings an execution's tasks are created with (from `Config`).
 #[derive(Clone, Copy, Debug)]
@@ -46,6 +58,10 @@ pub(crate) struct TaskSlot {
     pub(crate) futile_yields: u32,
     pub(crate) yielder: *const Yielder<(), ()>,
     pub(crate) spawned_at: &'static Location<'static>,
+    /// Bytes of stack the task was given, and whether `thread::Builder::stack_size` set them
+    /// (otherwise `Config::stack_size` did).
+    pub(crate) stack_bytes: usize,
+    pub(crate) stack_set_by_builder: bool,
     /// Each panic this task raised, oldest first (set by the hook).
     pub(crate) panics: Vec<PanicRecord>,
     pub(crate) locals: Vec<LocalSlot>,
@@ -79,39 +95,37 @@ impl TaskSlot {
     }
 }
 
-/// A task created by `spawn`, waiting for the scheduler loop to adopt its coroutine.
+/// A task's coroutine, the size its stack was asked for, and what the overflow trap needs to
+/// know of that stack. `spawn` makes it; the scheduler loop adopts it and owns it until the
+/// task ends.
 pub(crate) struct Spawned {
     pub(crate) task: TaskId,
     pub(crate) coroutine: TaskCoroutine,
+    pub(crate) stack_bytes: usize,
+    pub(crate) trap: overflow_trap::Target,
 }
 
-/// Stacks kept across executions so spawning a task does not map memory. Stacks are keyed
-/// by their usable size (the base-to-limit distance), since the mapping may be rounded up.
+/// Stacks kept across executions so spawning a task does not map memory, each with the size
+/// it was asked for. A stack serves only a request for that same size: a task's stack must
+/// not depend on which stacks earlier executions left behind, or whether it overflows would.
 #[derive(Default)]
 pub(crate) struct StackPool {
-    stacks: Vec<DefaultStack>,
+    stacks: Vec<(usize, DefaultStack)>,
 }
 
 impl StackPool {
     fn take(&mut self, bytes: usize) -> DefaultStack {
-        if let Some(i) = self.stacks.iter().position(|s| fits(s, bytes)) {
-            return self.stacks.swap_remove(i);
+        if let Some(i) = self.stacks.iter().position(|(b, _)| *b == bytes) {
+            return self.stacks.swap_remove(i).1;
         }
         DefaultStack::new(bytes).unwrap_or_else(|e| {
             panic!("selvedge could not allocate a {bytes}-byte task stack ({e}); lower `Config::stack_size`")
         })
     }
 
-    pub(crate) fn give_back(&mut self, stack: DefaultStack) {
-        self.stacks.push(stack);
+    pub(crate) fn give_back(&mut self, bytes: usize, stack: DefaultStack) {
+        self.stacks.push((bytes, stack));
     }
-}
-
-/// A pooled stack serves a request if it is at least as big, and not wastefully bigger.
-fn fits(stack: &DefaultStack, bytes: usize) -> bool {
-    use corosensei::stack::Stack;
-    let usable = stack.base().get() - stack.limit().get();
-    usable >= bytes && usable <= bytes.saturating_mul(2)
 }
 
 thread_local! {
@@ -119,9 +133,15 @@ thread_local! {
     static POOL: std::cell::RefCell<StackPool> = std::cell::RefCell::new(StackPool::default());
 }
 
-pub(crate) fn return_stack(coroutine: TaskCoroutine) {
-    let stack = coroutine.into_stack();
-    POOL.with(|p| p.borrow_mut().give_back(stack));
+/// Keeps a finished coroutine's stack for a later task. If the pool is busy (only possible
+/// when a task's stack overflowed inside `spawn`, which left it borrowed) the stack is freed.
+pub(crate) fn return_stack(done: Spawned) {
+    let stack = done.coroutine.into_stack();
+    let _ = POOL.try_with(|p| {
+        if let Ok(mut pool) = p.try_borrow_mut() {
+            pool.give_back(done.stack_bytes, stack);
+        }
+    });
 }
 
 /// Creates task `id` running `body`; the scheduler adopts and primes it before its next
@@ -143,6 +163,7 @@ pub(crate) fn spawn_task(
     let bytes = stack_bytes
         .unwrap_or(s.settings.stack_bytes)
         .max(crate::limits::MIN_STACK_BYTES);
+    let stack_set_by_builder = stack_bytes.is_some();
     s.tasks.push(TaskSlot {
         name,
         pending: Op {
@@ -157,20 +178,27 @@ pub(crate) fn spawn_task(
         futile_yields: 0,
         yielder: std::ptr::null(),
         spawned_at,
+        stack_bytes: bytes,
+        stack_set_by_builder,
         panics: Vec::new(),
         locals: Vec::new(),
     });
     let stack = POOL.with(|p| p.borrow_mut().take(bytes));
+    let stack_limit = stack.limit().get();
     let coroutine = TaskCoroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
         try_with_state(|s| s.tasks[id.index()].yielder = yielder as *const _);
         run_body(id, body);
+        TaskEnd::Finished
     });
+    let trap = overflow_trap::Target::new(&coroutine, stack_limit);
     if let Some(hb) = s.hb.as_mut() {
         hb.spawn(s.current, id);
     }
     s.spawned.push(Spawned {
         task: id,
         coroutine,
+        stack_bytes: bytes,
+        trap,
     });
     Ok(id)
 }
@@ -214,6 +242,48 @@ fn record_panic(id: TaskId, payload: &(dyn Any + Send)) {
     });
 }
 
+/// Records that task `id` overflowed its stack. Its coroutine is gone, so it is abandoned like
+/// a task that panicked while unwinding, and this OS thread is poisoned: the stack was
+/// discarded wherever the task happened to be, perhaps inside std's panic machinery (whose
+/// per-thread count would stay wrong) or holding a thread-local borrow, so the explorer runs
+/// nothing more on it. The first failure of an execution stays its failure.
+pub(crate) fn record_overflow(s: &mut ExecState, id: TaskId) {
+    let task = &mut s.tasks[id.index()];
+    task.abandoned = true;
+    let (bytes, set_by_builder) = (task.stack_bytes, task.stack_set_by_builder);
+    let name = s.task_name(id);
+    let size = describe_bytes(bytes);
+    let message = if set_by_builder {
+        format!(
+            "{name} overflowed its stack of {size} (`{bytes}` bytes, set by \
+             `selvedge::thread::Builder::stack_size`); raise it where the thread is spawned \
+             (`Config::stack_size` applies only to tasks that set none)"
+        )
+    } else {
+        format!(
+            "{name} overflowed its stack of {size} (`{bytes}` bytes, set by `Config::stack_size`); \
+             raise `Config::stack_size`, or give one thread more with \
+             `selvedge::thread::Builder::stack_size`"
+        )
+    };
+    s.thread_poisoned = true;
+    s.current = id;
+    s.fail(FailureKind::StackOverflow, message, Evidence::None);
+}
+
+/// `65536` as `64 KiB`, `2097152` as `2 MiB`.
+fn describe_bytes(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    if bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes % KIB == 0 {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{:.1} KiB", bytes as f64 / KIB as f64)
+    }
+}
+
 /// Thread-locals are destroyed at task exit, inside the task, so their destructors may use
 /// selvedge primitives. A destructor that panics is a failure like any other panic.
 fn destroy_locals(id: TaskId) {
@@ -234,5 +304,18 @@ fn destroy_locals(id: TaskId) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
             record_panic(id, payload.as_ref());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_bytes;
+
+    #[test]
+    fn stack_sizes_are_shown_in_the_largest_whole_unit() {
+        assert_eq!(describe_bytes(2 * 1024 * 1024), "2 MiB");
+        assert_eq!(describe_bytes(64 * 1024), "64 KiB");
+        assert_eq!(describe_bytes(1536 * 1024), "1536 KiB");
+        assert_eq!(describe_bytes(100_000), "97.7 KiB");
     }
 }

@@ -25,6 +25,10 @@ pub enum FailureKind {
     /// The code did not do what the schedule being replayed recorded: the code changed, or
     /// it is not deterministic given its schedule.
     Nondeterminism,
+    /// A task ran past the end of its stack. Unlike a panic, nothing unwound: the task's
+    /// destructors did not run and no `catch_unwind` saw it. `Config::stack_size` and
+    /// `thread::Builder::stack_size` give tasks more stack.
+    StackOverflow,
 }
 
 impl fmt::Display for FailureKind {
@@ -36,6 +40,7 @@ impl fmt::Display for FailureKind {
             FailureKind::DataRace => "data race",
             FailureKind::Leak => "leak",
             FailureKind::Nondeterminism => "nondeterminism",
+            FailureKind::StackOverflow => "stack overflow",
         })
     }
 }
