@@ -111,6 +111,9 @@ pub(crate) struct Context<'a> {
     pub(crate) replayed: Option<Schedule>,
     /// `Config::schedules()`: executions that may start, in all.
     cap: u64,
+    /// Within this many executions of the cap, rights are reserved one at a time. Computed
+    /// once: `Config::workers` may ask the OS for the number of cores, far too slow per block.
+    slack: u64,
     /// Executions started or reserved by every run of executions; never above `cap`, and
     /// exactly the executions started once every run has returned its unused reservations.
     executions: AtomicU64,
@@ -140,6 +143,7 @@ impl<'a> Context<'a> {
             started: Instant::now(),
             replayed,
             cap: config.schedules() as u64,
+            slack: (config.workers() as u64).saturating_mul(crate::limits::EXECUTION_BATCH),
             executions: AtomicU64::new(0),
             halt: AtomicU8::new(0),
             failure_found: Mutex::new(None),
@@ -183,8 +187,7 @@ impl<'a> Context<'a> {
             *held -= 1;
             return true;
         }
-        let cap = self.cap;
-        let slack = (self.config.workers() as u64).saturating_mul(crate::limits::EXECUTION_BATCH);
+        let (cap, slack) = (self.cap, self.slack);
         let block = |count: u64| {
             if cap - count > slack {
                 crate::limits::EXECUTION_BATCH
