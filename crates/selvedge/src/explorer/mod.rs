@@ -446,7 +446,8 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
                 .encode(),
             );
         }
-        let provenance = Provenance {
+        // How a failure was found, for its report; built only when there is one.
+        let provenance = || Provenance {
             strategy: config.strategy.describe(),
             seed: config.seed,
             schedule_number: tally.schedules,
@@ -454,6 +455,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             replay_by_env: context.replay_by == ReplayBy::Environment,
         };
         if let Some(message) = outcome.internal.take() {
+            let provenance = provenance();
             let schedule = Schedule {
                 fingerprint: fingerprint(&outcome.trace),
                 choices: outcome.choices.clone(),
@@ -480,7 +482,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             }
         }
         if let Some(raw) = raw {
-            let failure = Failure::from_execution(raw, &outcome, provenance);
+            let failure = Failure::from_execution(raw, &outcome, provenance());
             lock(&context.failure_found).get_or_insert_with(|| failure.clone());
             tally.failure = Some(failure);
             tally.stop = Some(Stop::Failure);

@@ -243,10 +243,10 @@ pub(crate) fn run(
 fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidate>) {
     let state = shared.borrow();
     candidates.clear();
-    for i in 0..state.tasks.len() {
+    for (i, slot) in state.tasks.iter().enumerate() {
         let id = TaskId(i as u32);
-        if state.is_enabled(id) {
-            let op = state.tasks[i].pending;
+        if !slot.finished && state.is_enabled(id) {
+            let op = slot.pending;
             candidates.push(Candidate {
                 task: id,
                 kind: op.kind,

@@ -311,6 +311,7 @@ impl ExecState {
             ordinal,
             created_at,
             shared: false,
+            key: 0,
             state,
         });
         id
@@ -345,18 +346,20 @@ impl ExecState {
     }
 
     /// Can `task` take its next step now? Decided from its pending op and object state only.
+    #[inline]
     pub(crate) fn is_enabled(&self, task: TaskId) -> bool {
         !self.tasks[task.index()].waiting_for_progress && self.can_proceed(task)
     }
 
     /// Could `task`'s pending operation proceed now? Unlike `is_enabled`, this ignores a
     /// yield, which only keeps a task from being *chosen* until another task moves.
+    #[inline]
     fn can_proceed(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
         if slot.finished || slot.abandoned {
             return false;
         }
-        if self.awaiting_notify(task).is_some() {
+        if slot.blocked_on.is_some() && self.awaiting_notify(task).is_some() {
             return false;
         }
         let op = slot.pending;
@@ -647,9 +650,15 @@ impl LazyObject {
             .is_ok();
         let shared = !claimed || statics::is_static(key);
         let id = s.register(kind, init(), created_at);
-        s.objects[id.index()].shared = shared;
-        let born = self.born.load(Ordering::Relaxed);
-        s.lazy.insert(key, (born, id));
+        let object = &mut s.objects[id.index()];
+        object.shared = shared;
+        object.key = key;
+        if shared {
+            // Other executions use it too and overwrite its hint: remember it here. An object
+            // born in this execution is found by scanning the table in that rare case.
+            let born = self.born.load(Ordering::Relaxed);
+            s.lazy.insert(key, (born, id));
+        }
         self.remember(s.generation, id);
         Registered { id, shared }
     }
@@ -665,10 +674,21 @@ impl LazyObject {
             // counts only if it is this very object: memory freed by an object of this
             // execution can hold a new one, which has not been born (or was born elsewhere).
             let born = self.born.load(Ordering::Relaxed);
-            let &(entry_born, id) = s.lazy.get(&self.key())?;
-            if born == 0 || entry_born != born {
+            if born == 0 {
                 return None;
             }
+            let id = if born == s.generation {
+                // Born here, and its hint overwritten by another execution that reached it.
+                let key = self.key();
+                let i = s.objects.iter().rposition(|o| o.key == key)?;
+                ObjectId(i as u32)
+            } else {
+                let &(entry_born, id) = s.lazy.get(&self.key())?;
+                if entry_born != born {
+                    return None;
+                }
+                id
+            };
             self.remember(s.generation, id);
             id
         };
@@ -682,5 +702,51 @@ impl LazyObject {
     fn remember(&self, generation: u64, id: ObjectId) {
         let packed = ((generation & HINT_GENERATION_MASK) << 24) | (id.0 as u64 + 1);
         self.hint.store(packed, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> ExecState {
+        ExecState::new(task::TaskSettings {
+            stack_bytes: crate::limits::DEFAULT_STACK_BYTES,
+            max_tasks: 4,
+        })
+    }
+
+    fn plain() -> ObjectState {
+        ObjectState::Plain
+    }
+
+    #[test]
+    fn a_lazy_object_keeps_its_id_in_an_execution_whatever_other_executions_do() {
+        // Goal: the per-execution registry, including the rare paths where another execution
+        // overwrote the hint of an object born here, or of a shared one.
+        let here = Location::caller();
+        let mut mine = state();
+        let mut other = state();
+        let boxed = Box::new(LazyObject::new());
+        let first = boxed.get(&mut mine, ObjectKind::Cell, here, plain);
+        assert!(!first.shared, "born in this execution, on the heap");
+        // Another execution running at the same time reaches the same object.
+        let theirs = boxed.get(&mut other, ObjectKind::Cell, here, plain);
+        assert!(theirs.shared, "not born there");
+        // Its registration overwrote the hint; this execution still finds its own id.
+        let again = boxed.get(&mut mine, ObjectKind::Cell, here, plain);
+        assert_eq!(again.id, first.id);
+        assert!(!again.shared);
+        assert_eq!(mine.objects.len(), 1, "registered once");
+        // And the other execution, whose hint is now overwritten, finds its own too.
+        let theirs_again = boxed.get(&mut other, ObjectKind::Cell, here, plain);
+        assert_eq!(theirs_again.id, theirs.id);
+        assert_eq!(other.objects.len(), 1, "registered once");
+        // Memory reused by a new object is a new object.
+        drop(boxed);
+        let reused = Box::new(LazyObject::new());
+        let fresh = reused.get(&mut mine, ObjectKind::Cell, here, plain);
+        assert!(!fresh.shared);
+        assert_eq!(mine.objects.len(), 2);
     }
 }

@@ -176,6 +176,8 @@ pub(crate) struct Object {
     /// Registered lazily by a primitive whose user value is not this execution's (see
     /// `LazyObject`).
     pub(crate) shared: bool,
+    /// The address of the primitive that registered it lazily (0 for others).
+    pub(crate) key: usize,
     pub(crate) state: ObjectState,
 }
 

@@ -12,9 +12,16 @@
 
 /// Is `address` inside a `static` (a writable segment of the executable or a loaded library)?
 pub(crate) fn is_static(address: usize) -> bool {
-    platform::writable_segments()
-        .iter()
-        .any(|&(start, end)| start <= address && address < end)
+    let segments = platform::writable_segments();
+    // Sorted by start: most addresses (heap, stacks) fall outside them all at once.
+    match (segments.first(), segments.last()) {
+        (Some(&(lowest, _)), Some(&(_, highest))) if lowest <= address && address < highest => {
+            segments
+                .iter()
+                .any(|&(start, end)| start <= address && address < end)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(target_os = "linux")]

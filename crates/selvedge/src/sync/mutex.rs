@@ -95,8 +95,8 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let id = self.id();
         point(OpKind::Lock, Some(id));
-        acquire(id, Location::caller());
-        self.guard(id, Location::caller())
+        let poisoned = acquire(id, Location::caller());
+        self.guard_with(id, Location::caller(), poisoned)
     }
 
     /// Acquires the lock if it is free, without blocking.
@@ -127,12 +127,22 @@ impl<T: ?Sized> Mutex<T> {
         id: ObjectId,
         locked_at: &'static Location<'static>,
     ) -> LockResult<MutexGuard<'_, T>> {
+        self.guard_with(id, locked_at, poisoned(id))
+    }
+
+    /// A guard for the lock just taken, `Err` when a holder panicked.
+    fn guard_with(
+        &self,
+        id: ObjectId,
+        locked_at: &'static Location<'static>,
+        poisoned: bool,
+    ) -> LockResult<MutexGuard<'_, T>> {
         let guard = MutexGuard {
             mutex: self,
             id,
             locked_at,
         };
-        if poisoned(id) {
+        if poisoned {
             Err(PoisonError::new(guard))
         } else {
             Ok(guard)
@@ -179,19 +189,21 @@ fn poisoned(id: ObjectId) -> bool {
     })
 }
 
-/// Records the current task as the holder of free mutex `id`.
-pub(crate) fn acquire(id: ObjectId, at: &'static Location<'static>) {
+/// Records the current task as the holder of free mutex `id`; returns whether it is poisoned.
+pub(crate) fn acquire(id: ObjectId, at: &'static Location<'static>) -> bool {
     with_state("selvedge::sync::Mutex::lock", |s| {
         let current = s.current;
-        match s.object(id) {
-            ObjectState::Mutex { holder, .. } => {
+        let poisoned = match s.object(id) {
+            ObjectState::Mutex { holder, poisoned } => {
                 assert!(holder.is_none(), "a lock was granted while held");
                 *holder = Some((current, at));
+                *poisoned
             }
             _ => unreachable!("object is not a mutex"),
-        }
+        };
         s.hb_acquire(id);
-    });
+        poisoned
+    })
 }
 
 /// Releases mutex `id`, held by the current task.
