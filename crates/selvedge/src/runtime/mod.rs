@@ -664,6 +664,7 @@ impl LazyObject {
     }
 
     /// This object's id in the current execution if it registered it already.
+    #[inline]
     pub(crate) fn lookup(&self, s: &ExecState) -> Option<Registered> {
         let generation = s.generation & HINT_GENERATION_MASK;
         let hint = self.hint.load(Ordering::Relaxed);
