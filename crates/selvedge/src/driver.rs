@@ -41,7 +41,7 @@ mod tests {
     use crate::explorer::{explore_with, ReplayBy};
     use crate::strategy::{Candidate, Decision, Refusal, Strategy};
     use crate::trace::{
-        Evidence, Execution, FailureKind, Names, ObjectId, Op, OpKind, RawFailure, TaskId,
+        Access, Evidence, Execution, FailureKind, Names, ObjectId, Op, OpKind, RawFailure, TaskId,
         TraceEvent,
     };
     use crate::{Config, Strategy as Search};
@@ -80,7 +80,7 @@ mod tests {
                             task: TaskId(task as u32),
                             kind: OpKind::AtomicStore,
                             object: Some(ObjectId(object)),
-                            access: OpKind::AtomicStore.access(),
+                            access: Access::Write,
                         });
                     }
                 }
@@ -109,6 +109,7 @@ mod tests {
                     op: Op {
                         kind: OpKind::AtomicStore,
                         object: Some(ObjectId(object)),
+                        access: Access::Write,
                         location: at,
                     },
                     chosen: true,

@@ -251,7 +251,7 @@ fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidat
                 task: id,
                 kind: op.kind,
                 object: op.object,
-                access: op.kind.access(),
+                access: op.access,
             });
         }
     }

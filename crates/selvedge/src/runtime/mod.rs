@@ -160,11 +160,7 @@ pub(crate) fn point_at(
         let current = s.current;
         let task = &mut s.tasks[current.index()];
         assert!(!task.finished, "a finished task reached a scheduling point");
-        task.pending = Op {
-            kind,
-            object,
-            location,
-        };
+        task.pending = Op::new(kind, object, location);
         let yielder = task.yielder;
         if unwinding {
             // Switching tasks now would let others run while this OS thread counts a panic
@@ -231,11 +227,7 @@ pub(crate) fn record_event(
     let task = s.current;
     s.trace.push(TraceEvent {
         task,
-        op: Op {
-            kind,
-            object,
-            location,
-        },
+        op: Op::new(kind, object, location),
         chosen: false,
         unwinding: std::thread::panicking(),
     });

@@ -166,11 +166,7 @@ pub(crate) fn spawn_task(
     let stack_set_by_builder = stack_bytes.is_some();
     s.tasks.push(TaskSlot {
         name,
-        pending: Op {
-            kind: OpKind::Start,
-            object: None,
-            location: spawned_at,
-        },
+        pending: Op::new(OpKind::Start, None, spawned_at),
         blocked_on: None,
         finished: false,
         abandoned: false,

@@ -165,6 +165,7 @@ fn effect(access: Access) -> Effect {
 /// records a race with each earlier conflicting access that does not happen before it, then
 /// orders the step after them all.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn touch(
     history: &mut History,
     mode: Mode,
@@ -252,7 +253,7 @@ impl Analysis {
         everything.reads.clear();
         let any_everything = trace
             .iter()
-            .any(|e| e.chosen && e.op.kind.access() == Access::Everything);
+            .any(|e| e.chosen && e.op.access == Access::Everything);
         steps.clear();
         races.clear();
         *live_objects = 0;
@@ -279,7 +280,7 @@ impl Analysis {
             }
             if any_everything {
                 // Every step reads the world; a step that conflicts with everything writes it.
-                let mode = if event.op.kind.access() == Access::Everything {
+                let mode = if event.op.access == Access::Everything {
                     Mode::Write
                 } else {
                     Mode::Read
@@ -303,7 +304,7 @@ impl Analysis {
                     fresh.released_exclusive = clocks.push_row();
                     *live_objects += 1;
                 }
-                let e = effect(event.op.kind.access());
+                let e = effect(event.op.access);
                 let history = &mut objects[o];
                 for (access, mode) in [
                     (&mut history.main, e.main),
@@ -339,7 +340,7 @@ impl Analysis {
                     task: event.task,
                     kind: event.op.kind,
                     object: event.op.object,
-                    access: event.op.kind.access(),
+                    access: event.op.access,
                 },
                 local: clocks.row(me)[t],
                 row,

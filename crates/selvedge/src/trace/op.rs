@@ -286,7 +286,26 @@ impl fmt::Display for OpKind {
 pub(crate) struct Op {
     pub(crate) kind: OpKind,
     pub(crate) object: Option<ObjectId>,
+    /// How it touches `object`: what dependency is decided from. The driver sets it (for the
+    /// model, `OpKind::access`), once per operation.
+    pub(crate) access: Access,
     pub(crate) location: &'static Location<'static>,
+}
+
+impl Op {
+    /// An operation of the model, with the access its kind has.
+    pub(crate) fn new(
+        kind: OpKind,
+        object: Option<ObjectId>,
+        location: &'static Location<'static>,
+    ) -> Op {
+        Op {
+            kind,
+            object,
+            access: kind.access(),
+            location,
+        }
+    }
 }
 
 #[cfg(test)]
