@@ -132,3 +132,25 @@ fn dfs_with_a_cap_runs_exactly_that_many_schedules() {
     assert_eq!(report.coverage(), "sampled 10 schedules");
     assert!(report.budget_note().is_some());
 }
+
+#[test]
+fn a_budget_of_one_schedule_says_so_in_the_singular() {
+    // Goal: the budget note reads as English at every count.
+    let (report, runs) = counted(
+        Config {
+            strategy: Strategy::Dfs,
+            max_schedules: Some(1),
+            ..Default::default()
+        },
+        2,
+        1,
+    );
+    assert_eq!(runs, 1);
+    assert_eq!(
+        report.budget_note(),
+        Some(
+            "stopped after 1 schedule: `Config::max_schedules` (1) was reached before the \
+             search was done"
+        )
+    );
+}

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::driver::Drivers;
-use crate::report::{Failure, Provenance, Report};
+use crate::report::{plural, Failure, Provenance, Report};
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::{self, Coverage};
 use crate::trace::{Evidence, Execution, FailureKind, RawFailure};
@@ -339,14 +339,14 @@ fn run(
     };
     report.budget_note = match stop {
         Stop::ScheduleBudget => Some(format!(
-            "stopped after {} schedules: `Config::max_schedules` ({n}) was reached before the \
-             search was done",
-            report.schedules
+            "stopped after {}: `Config::max_schedules` ({n}) was reached before the search was \
+             done",
+            plural(report.schedules, "schedule")
         )),
         Stop::TimeBudget => Some(format!(
-            "stopped after {} schedules: `Config::time_budget` ({:?}) was reached before the \
-             search was done",
-            report.schedules,
+            "stopped after {}: `Config::time_budget` ({:?}) was reached before the search was \
+             done",
+            plural(report.schedules, "schedule"),
             config.time_budget.unwrap_or_default()
         )),
         _ => None,

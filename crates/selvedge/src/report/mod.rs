@@ -431,7 +431,8 @@ fn location_cell(kind: OpKind, at: &Location<'_>) -> String {
     }
 }
 
-fn plural(n: u64, noun: &str) -> String {
+/// "1 schedule", "2 schedules", "3 context switches".
+pub(crate) fn plural(n: u64, noun: &str) -> String {
     match (n, noun.ends_with("ch")) {
         (1, _) => format!("1 {noun}"),
         (_, true) => format!("{n} {noun}es"),
