@@ -549,13 +549,14 @@ fn thread_overflows_after_a_lock() {
 fn stack_overflow_report() {
     let expected = r#"selvedge found a stack overflow: thread-1 (task 1) overflowed its stack of 64 KiB (`65536` bytes, set by `selvedge::thread::Builder::stack_size`); raise it where the thread is spawned (`Config::stack_size` applies only to tasks that set none)
 
-interleaving (5 operations, 1 context switch, 0 preemptions; `>` marks a switch):
-     step  task               operation  object             location
-        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:539:10
-        2  main (task 0)      lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8
-        3  main (task 0)      unlock     Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8 (locked here)
-  >     4  thread-1 (task 1)  lock       Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17
-        5  thread-1 (task 1)  unlock     Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17 (locked here)
+interleaving (5 operations, 1 context switch, 0 preemptions; `>` marks a switch, `x` where a task overflowed its stack):
+     step  task               operation             object             location
+        1  main (task 0)      spawn                 thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:539:10
+        2  main (task 0)      lock                  Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8
+        3  main (task 0)      unlock                Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8 (locked here)
+  >     4  thread-1 (task 1)  lock                  Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17
+        5  thread-1 (task 1)  unlock                Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17 (locked here)
+  x     6  thread-1 (task 1)  overflowed its stack  -                  after crates/selvedge/tests/report_snapshots.rs:540:17, its last scheduling point
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:2fa256a5:0*2.1*2

@@ -56,6 +56,8 @@ enum RowMark {
     Stuck,
     /// Where the failing task panicked (not an operation).
     Panicked,
+    /// Where the failing task ran off the end of its stack (not an operation).
+    Overflowed,
 }
 
 /// How the failing execution was found, so the report can say how to get it again.
@@ -175,6 +177,18 @@ impl Failure {
                     },
                 );
             }
+        }
+        if let (Evidence::StackOverflow { after }, Some((task, name))) = (&raw.evidence, &raw.task)
+        {
+            rows.push(TraceRow {
+                task: *task,
+                task_name: name.clone(),
+                operation: "overflowed its stack".to_string(),
+                object: None,
+                location: format!("after {after}, its last scheduling point"),
+                switch: false,
+                mark: RowMark::Overflowed,
+            });
         }
         if raw.kind == FailureKind::Deadlock {
             for b in &raw.blocked {
@@ -385,7 +399,7 @@ impl Failure {
                 "  {} {:5}  {:task_width$}  {:op_width$}  {:obj_width$}  {}",
                 match (row.mark, row.switch) {
                     (RowMark::Stuck, _) => '!',
-                    (RowMark::Panicked, _) => 'x',
+                    (RowMark::Panicked | RowMark::Overflowed, _) => 'x',
                     (RowMark::Performed, true) => '>',
                     (RowMark::Performed, false) => ' ',
                 },
@@ -408,6 +422,9 @@ fn legend(rows: &[TraceRow]) -> String {
     }
     if rows.iter().any(|r| r.mark == RowMark::Panicked) {
         legend.push_str(", `x` where a task panicked");
+    }
+    if rows.iter().any(|r| r.mark == RowMark::Overflowed) {
+        legend.push_str(", `x` where a task overflowed its stack");
     }
     legend
 }

@@ -264,7 +264,12 @@ pub(crate) fn record_overflow(s: &mut ExecState, id: TaskId) {
     };
     s.thread_poisoned = true;
     s.current = id;
-    s.fail(FailureKind::StackOverflow, message, Evidence::None);
+    let after = s.tasks[id.index()].pending.location;
+    s.fail(
+        FailureKind::StackOverflow,
+        message,
+        Evidence::StackOverflow { after },
+    );
 }
 
 /// `65536` as `64 KiB`, `2097152` as `2 MiB`.

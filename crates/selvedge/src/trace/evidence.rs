@@ -66,6 +66,11 @@ pub(crate) enum Evidence {
     Panics(Vec<PanicSite>),
     /// Two unordered accesses to a cell; the report writes the message from it.
     DataRace(DataRace),
+    /// The failing task ran off the end of its stack somewhere after this, its last
+    /// scheduling point.
+    StackOverflow {
+        after: Site,
+    },
 }
 
 /// Two accesses to an `UnsafeCell` by different tasks, at least one a write, that nothing
