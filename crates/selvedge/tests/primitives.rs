@@ -832,3 +832,22 @@ fn a_task_passing_many_syncpoints_alone_is_not_a_livelock() {
         assert!(report.failure().is_none(), "{:?}", report.failure());
     }
 }
+
+#[test]
+fn a_report_says_how_much_virtual_time_passed() {
+    // Goal: the model clock is real: an hour of sleeps takes no real time and the report
+    // shows it.
+    let started = std::time::Instant::now();
+    let report = explore(Config::default(), || {
+        selvedge::thread::sleep(Duration::from_secs(3600));
+        panic!("after an hour");
+    });
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let text = report.failure().expect("the panic is reported").to_string();
+    assert!(
+        text.contains(
+            "virtual time at the end: 3600s (sleeps and timeouts; none of it waited for)"
+        ),
+        "{text}"
+    );
+}

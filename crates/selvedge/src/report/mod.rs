@@ -106,6 +106,8 @@ pub struct Failure {
     blocked: Vec<BlockedTask>,
     rows: Vec<TraceRow>,
     schedule: String,
+    /// The execution's virtual clock at the end (sleeps and timeouts), in nanoseconds.
+    virtual_ns: u64,
     provenance: Provenance,
 }
 
@@ -214,6 +216,7 @@ impl Failure {
         Failure {
             kind: raw.kind,
             preemptions: execution.preemptions,
+            virtual_ns: execution.virtual_ns,
             minimised_from: None,
             message: match &raw.evidence {
                 Evidence::DataRace(race) => race.to_string(),
@@ -473,6 +476,14 @@ impl fmt::Display for Failure {
             "\nfound in schedule {} with strategy {} (seed {})",
             p.schedule_number, p.strategy, p.seed
         )?;
+        if self.virtual_ns > 0 {
+            // Model time: sleeps and timeouts advance it at once, so it is not wall time.
+            writeln!(
+                f,
+                "virtual time at the end: {:?} (sleeps and timeouts; none of it waited for)",
+                std::time::Duration::from_nanos(self.virtual_ns)
+            )?;
+        }
         if self.kind == FailureKind::Nondeterminism {
             return write!(
                 f,

@@ -227,11 +227,13 @@ pub(crate) fn run(
         Names::default()
     };
     let thread_ruined = state.thread_poisoned;
+    let virtual_ns = state.clock_ns;
     let trace = state.recycle();
     Execution {
         trace,
         choices,
         preemptions,
+        virtual_ns,
         redundant,
         failure,
         names,

@@ -63,6 +63,9 @@ pub(crate) struct Execution {
     pub(crate) choices: Vec<TaskId>,
     /// Decisions that switched away from a task that could have gone on.
     pub(crate) preemptions: usize,
+    /// The virtual clock when the execution ended, in nanoseconds: how much model time its
+    /// sleeps and timeouts took (none passes in real time).
+    pub(crate) virtual_ns: u64,
     /// Ended early because the strategy knew every continuation was already covered.
     pub(crate) redundant: bool,
     /// The bug found, if any.
