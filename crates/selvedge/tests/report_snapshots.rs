@@ -567,3 +567,47 @@ replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:2fa256a
         expected,
     );
 }
+
+static REFUSED_TOTAL: Mutex<u32> = Mutex::new(0);
+
+/// A static `Mutex` holding data, used by two tasks: refused, since its value would carry
+/// from one execution into the next.
+fn uses_a_static_mutex_with_data() {
+    let t = selvedge::thread::spawn(|| *REFUSED_TOTAL.lock().unwrap() += 1);
+    *REFUSED_TOTAL.lock().unwrap() += 1;
+    let _ = t.join();
+}
+
+#[test]
+fn refused_static_report() {
+    let expected = r#"selvedge found a panic: main (task 0) panicked at crates/selvedge/tests/report_snapshots.rs:577:20:
+    the Mutex created at crates/selvedge/tests/report_snapshots.rs:571:36 holds a value shared by every execution (it is a `static`, or was created outside the test body): its value is not reset between executions, so each execution would start from what another left. Create it inside the test body, or make the static a `selvedge::sync::LazyLock`, which is fresh in every execution
+
+interleaving (3 operations, 1 context switch, 0 preemptions; `>` marks a switch, `x` where a task panicked):
+     step  task               operation  object             location
+        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:576:13
+  x     2  main (task 0)      panicked   -                  crates/selvedge/tests/report_snapshots.rs:577:20
+        3  main (task 0)      exit       -                  crates/selvedge/tests/report_snapshots.rs:23:18 (spawned here)
+  >     4  thread-1 (task 1)  exit       -                  crates/selvedge/tests/report_snapshots.rs:576:13 (spawned here)
+
+found in schedule 1 with strategy Dpor (seed 0)
+replay string: v1:811c9dc5:
+replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:811c9dc5:".into()), .. }, test)
+          or:  selvedge::replay(test, "v1:811c9dc5:")"#;
+    check(
+        &report_of(FailureKind::Panic, uses_a_static_mutex_with_data),
+        expected,
+    );
+    // The refusal happens in every execution, so its replay string reproduces it.
+    let replayed = explore(
+        Config {
+            strategy: Strategy::Replay("v1:811c9dc5:".into()),
+            ..config()
+        },
+        uses_a_static_mutex_with_data,
+    );
+    let again = replayed
+        .failure()
+        .expect("the replay is refused the same way");
+    assert_eq!(again.kind(), FailureKind::Panic, "{again}");
+}
