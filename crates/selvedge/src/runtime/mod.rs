@@ -133,7 +133,7 @@ pub(crate) fn with_state<R>(what: &str, f: impl FnOnce(&mut ExecState) -> R) -> 
 pub(crate) fn outside_model(what: &str) -> ! {
     panic!(
         "`{what}` was called outside a selvedge model: run this code inside `selvedge::model(|| ...)` \
-         (or `check_random`, `check_pct`, `check_dfs`, `explore`), or use the `std` type when not testing; \
+         (or `check`, `check_random`, `check_pct`, `check_dfs`, `explore`), or use the `std` type when not testing; \
          threads started with `std::thread` are not part of a model either"
     )
 }
