@@ -154,3 +154,21 @@ fn a_budget_of_one_schedule_says_so_in_the_singular() {
         )
     );
 }
+
+#[test]
+fn a_search_that_finishes_as_its_time_budget_runs_out_is_complete() {
+    // Goal: a time budget that expires during the last execution does not make a finished
+    // search look cut short.
+    let report = explore(
+        Config {
+            strategy: Strategy::Dpor,
+            time_budget: Some(Duration::from_millis(10)),
+            workers: Some(1),
+            ..Default::default()
+        },
+        || std::thread::sleep(Duration::from_millis(50)),
+    );
+    assert!(report.complete(), "{:?}", report.budget_note());
+    assert_eq!(report.budget_note(), None);
+    assert_eq!(report.schedules(), 1);
+}

@@ -141,3 +141,31 @@ fn a_failure_report_is_complete() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
+
+#[test]
+fn a_diverging_replay_names_its_tasks_and_objects() {
+    // Goal: a replay that ran to its end but did other operations is reported with the same
+    // names as any failure (they used to read "an unknown task").
+    let found = find(lost_update);
+    let report = replay(found.schedule(), || {
+        let counter = Arc::new(selvedge::sync::atomic::AtomicU64::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let counter = counter.clone();
+                selvedge::thread::spawn(move || {
+                    let seen = counter.load(selvedge::sync::atomic::Ordering::SeqCst);
+                    counter.fetch_add(seen + 1, selvedge::sync::atomic::Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    let failure = report.failure().expect("the replay diverges");
+    assert_eq!(failure.kind(), FailureKind::Nondeterminism, "{failure}");
+    let text = failure.to_string();
+    assert!(!text.contains("unknown"), "{text}");
+    assert!(text.contains("thread-1 (task 1)"), "{text}");
+    assert!(text.contains("AtomicU64#1"), "{text}");
+}

@@ -295,3 +295,61 @@ fn a_static_mutex_holding_data_is_refused_in_every_execution_and_the_refusal_rep
     assert_eq!(again.kind(), FailureKind::Panic, "{again}");
     assert_eq!(again.message(), failure.message());
 }
+
+static NAME: LazyLock<String> =
+    LazyLock::new(|| "a name long enough to be on the heap".to_string());
+static KEPT: std::sync::OnceLock<&'static String> = std::sync::OnceLock::new();
+static RACE: AtomicUsize = AtomicUsize::new(0);
+
+#[test]
+fn a_reference_to_a_static_lazy_value_stays_valid_after_its_execution() {
+    // Goal: safe code may keep the `&'static` a static `LazyLock` hands out (here in a std
+    // global) and read it in later executions: the value must still be there. (It used to be
+    // freed when its execution ended.)
+    let report = explore(dpor(1), || {
+        let kept: &'static String = KEPT.get_or_init(|| &*NAME);
+        let t = thread::spawn(|| RACE.fetch_add(1, SeqCst));
+        RACE.fetch_add(1, SeqCst);
+        t.join().unwrap();
+        assert_eq!(kept.as_str(), "a name long enough to be on the heap");
+    });
+    assert_passes(&report);
+    assert_eq!(report.schedules(), 2);
+}
+
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+static LIMIT: AtomicUsize = AtomicUsize::new(10);
+
+fn bounded_increments() {
+    let bump = || {
+        COUNT
+            .fetch_update(SeqCst, SeqCst, |c| {
+                (c < LIMIT.load(SeqCst)).then_some(c + 1)
+            })
+            .unwrap();
+    };
+    let t = thread::spawn(bump);
+    bump();
+    t.join().unwrap();
+    assert_eq!(COUNT.load(SeqCst), 2, "an increment was lost");
+}
+
+#[test]
+fn fetch_update_whose_closure_reaches_a_scheduling_point_loses_nothing() {
+    // Goal: `fetch_update` is std's compare-and-swap loop even when its closure passes a
+    // scheduling point (here another atomic's load), on static atomics as on heap ones, and
+    // DPOR sees the write (it used to write back a stale result).
+    for strategy in [Strategy::Dfs, Strategy::Dpor] {
+        for workers in [1, 2] {
+            let report = explore(
+                Config {
+                    strategy: strategy.clone(),
+                    workers: Some(workers),
+                    ..Config::default()
+                },
+                bounded_increments,
+            );
+            assert_passes(&report);
+        }
+    }
+}

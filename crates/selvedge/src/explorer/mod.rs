@@ -410,6 +410,10 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
     let mut driver = context.drivers.driver(context.test_name.as_deref());
     let mut tally = Tally::default();
     loop {
+        // A strategy with nothing left is done, whatever budget ran out meanwhile.
+        if !strategy.next_execution() {
+            break;
+        }
         if let Some(halt) = context.halted() {
             tally.stop = Some(halt);
             break;
@@ -417,11 +421,9 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
         if let Some(budget) = config.time_budget {
             if context.started.elapsed() >= budget {
                 context.halt(Stop::TimeBudget);
-                continue;
+                tally.stop = Some(Stop::TimeBudget);
+                break;
             }
-        }
-        if !strategy.next_execution() {
-            break;
         }
         if !context.reserve(&mut held) {
             tally.stop = Some(Stop::ScheduleBudget);

@@ -21,6 +21,9 @@ pub(crate) struct ModelDrivers {
     body_location: &'static Location<'static>,
     /// The stall watchdog's settings, and the rest of the exploration's config.
     config: Config,
+    /// Name every execution's tasks and objects, not only failing ones: a replay's
+    /// divergence is found by the explorer after the execution, and is reported with them.
+    always_named: bool,
 }
 
 impl ModelDrivers {
@@ -40,6 +43,7 @@ impl ModelDrivers {
             },
             body_location,
             config: config.clone(),
+            always_named: matches!(config.strategy, crate::Strategy::Replay(_)),
         }
     }
 }
@@ -72,6 +76,7 @@ impl Driver for ModelDriver<'_> {
             &self.body,
             self.drivers.body_location,
             self.watch.as_ref().map(Watch::heartbeat),
+            self.drivers.always_named,
         )
     }
 

@@ -71,6 +71,7 @@ pub(crate) fn run(
     body: &TestBody,
     body_location: &'static Location<'static>,
     heartbeat: Option<&Heartbeat>,
+    always_named: bool,
 ) -> Execution {
     super::panic_hook::install();
     super::overflow_trap::install();
@@ -221,7 +222,7 @@ pub(crate) fn run(
     }
     let failure = state.failure.take();
     // Names cost allocations: only an execution a report is made of needs them.
-    let names = if failure.is_some() || internal.is_some() {
+    let names = if always_named || failure.is_some() || internal.is_some() {
         state.names()
     } else {
         Names::default()

@@ -138,6 +138,12 @@ pub(crate) fn outside_model(what: &str) -> ! {
     )
 }
 
+/// Events in the running execution's trace so far (0 outside a model): a way to tell whether
+/// any scheduling point was passed in between.
+pub(crate) fn trace_len() -> usize {
+    try_with_state(|s| s.trace.len()).unwrap_or(0)
+}
+
 pub(crate) fn in_model() -> bool {
     CURRENT.with(|c| !c.get().is_null())
 }

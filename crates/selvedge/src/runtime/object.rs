@@ -111,27 +111,22 @@ pub(crate) enum ObjectState {
     Plain,
 }
 
-/// A boxed value of any type, dropped with the execution that made it: the per-execution
-/// value of a `static` `OnceLock` or `LazyLock`. (Not `Box<dyn Any>`, which would demand
-/// `T: 'static` of those types.)
+/// A boxed value of any type that is never dropped: the per-execution value of a `static`
+/// `OnceLock` or `LazyLock`, to which safe code may keep a `&'static` reference past its
+/// execution (as a real program's statics are never dropped either). `into_inner` still moves
+/// it out. (Not `Box<dyn Any>`, which would demand `T: 'static` of those types.)
 pub(crate) struct ErasedValue {
     pointer: *mut (),
-    drop: unsafe fn(*mut ()),
 }
 
 impl ErasedValue {
-    pub(crate) fn new<T>(value: T) -> ErasedValue {
-        unsafe fn drop_boxed<T>(pointer: *mut ()) {
-            // SAFETY: `pointer` came from `Box::<T>::into_raw` in `new`, and is dropped once.
-            drop(unsafe { Box::from_raw(pointer as *mut T) });
-        }
+    pub(crate) fn leaked<T>(value: T) -> ErasedValue {
         ErasedValue {
             pointer: Box::into_raw(Box::new(value)) as *mut (),
-            drop: drop_boxed::<T>,
         }
     }
 
-    /// The value, which lives as long as this `ErasedValue`.
+    /// The value, which is never freed unless moved out with `into_inner`.
     ///
     /// # Safety
     /// `T` is the type this value was made with.
@@ -142,22 +137,11 @@ impl ErasedValue {
     /// Moves the value out.
     ///
     /// # Safety
-    /// `T` is the type this value was made with.
+    /// `T` is the type this value was made with, and no reference to it is alive (the caller
+    /// has the cell mutably).
     pub(crate) unsafe fn into_inner<T>(self) -> T {
-        let pointer = self.pointer as *mut T;
-        std::mem::forget(self);
-        // SAFETY: made by `Box::into_raw` in `new`; `forget` keeps `Drop` from freeing it.
-        *unsafe { Box::from_raw(pointer) }
-    }
-}
-
-impl Drop for ErasedValue {
-    fn drop(&mut self) {
-        // The execution is over: a destructor that panics (it may use a primitive outside a
-        // model) must not unwind into the explorer, which has nothing to report it to.
-        let (pointer, drop) = (self.pointer, self.drop);
-        // SAFETY: made by `new` with the matching drop function, dropped exactly once.
-        let _ = std::panic::catch_unwind(|| unsafe { drop(pointer) });
+        // SAFETY: made by `Box::into_raw` in `leaked`, and moved out once.
+        *unsafe { Box::from_raw(self.pointer as *mut T) }
     }
 }
 

@@ -479,6 +479,7 @@ mod tests {
                 &body,
                 std::panic::Location::caller(),
                 None,
+                false,
             );
             let current = alt_stack_of_this_thread();
             assert_eq!(current.ss_flags & libc::SS_DISABLE, 0);

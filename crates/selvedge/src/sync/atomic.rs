@@ -85,6 +85,57 @@ fn on_shared<V: AtomicBits, S, R>(
     result
 }
 
+/// `fetch_update` inside a model, as std's compare-and-swap loop: the read is a scheduling
+/// point; if `f` reached scheduling points of its own (another task may have changed the value
+/// meanwhile), the compare-and-swap is one too, and a failed one starts over. If `f` reached
+/// none, nothing ran between the read and the write, which is then made at once.
+fn fetch_update_model<V: Copy>(
+    mut read: impl FnMut(OpKind) -> V,
+    mut write_now: impl FnMut(V),
+    mut compare_and_swap: impl FnMut(V, V) -> Result<V, V>,
+    mut f: impl FnMut(V) -> Option<V>,
+) -> Result<V, V> {
+    loop {
+        let current = read(OpKind::AtomicRmw);
+        let steps = runtime::trace_len();
+        let Some(new) = f(current) else {
+            return Err(current);
+        };
+        if runtime::trace_len() == steps {
+            write_now(new);
+            return Ok(current);
+        }
+        if compare_and_swap(current, new).is_ok() {
+            return Ok(current);
+        }
+    }
+}
+
+/// The id of a shared atomic in this execution (registering it), or `None` when its own value
+/// is this execution's. No scheduling point.
+fn shared_id(
+    object: &LazyObject,
+    kind: &'static str,
+    created_at: &'static Location<'static>,
+    initial: u64,
+) -> Option<ObjectId> {
+    runtime::try_with_state(|s| {
+        let registered = object.get(s, ObjectKind::Atomic(kind), created_at, || {
+            ObjectState::Atomic { bits: initial }
+        });
+        registered.shared.then_some(registered.id)
+    })
+    .flatten()
+}
+
+/// Writes shared atomic `id`'s value in this execution.
+fn set_shared_bits(id: ObjectId, bits: u64) {
+    runtime::with_state("an atomic", |s| match s.object(id) {
+        ObjectState::Atomic { bits: stored } => *stored = bits,
+        _ => unreachable!("object is not an atomic"),
+    });
+}
+
 /// The value of shared atomic `id` in this execution, read without a scheduling point.
 fn peek_shared<V: AtomicBits>(
     object: &LazyObject,
@@ -247,9 +298,29 @@ macro_rules! atomic_common {
             where
                 F: FnMut($value) -> Option<$value>,
             {
-                self.access(OpKind::AtomicRmw, (fetch_order, set_order), |v| {
-                    v.fetch_update(set_order, fetch_order, f)
-                })
+                if !runtime::in_model() {
+                    return self.value.fetch_update(set_order, fetch_order, f);
+                }
+                let orders = (fetch_order, set_order);
+                fetch_update_model(
+                    |op| self.access(op, orders, |v| v.load(Ordering::SeqCst)),
+                    |new| self.store_now(new),
+                    |current, new| {
+                        self.access(OpKind::AtomicCas, orders, |v| {
+                            v.compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst)
+                        })
+                    },
+                    f,
+                )
+            }
+
+            /// Stores `value` in this execution's place for it, with no scheduling point.
+            fn store_now(&self, value: $value) {
+                let initial = self.initial.to_bits();
+                match shared_id(&self.object, stringify!($name), self.created_at, initial) {
+                    None => self.value.store(value, Ordering::SeqCst),
+                    Some(id) => set_shared_bits(id, value.to_bits()),
+                }
             }
 
             pub fn get_mut(&mut self) -> &mut $value {
@@ -451,9 +522,26 @@ impl<T> AtomicPtr<T> {
     where
         F: FnMut(*mut T) -> Option<*mut T>,
     {
-        self.access(OpKind::AtomicRmw, (fetch_order, set_order), |v| {
-            v.fetch_update(set_order, fetch_order, f)
-        })
+        if !runtime::in_model() {
+            return self.value.fetch_update(set_order, fetch_order, f);
+        }
+        let orders = (fetch_order, set_order);
+        fetch_update_model(
+            |op| self.access(op, orders, |v| v.load(Ordering::SeqCst)),
+            |new| {
+                let initial = self.initial.to_bits();
+                match shared_id(&self.object, "AtomicPtr", self.created_at, initial) {
+                    None => self.value.store(new, Ordering::SeqCst),
+                    Some(id) => set_shared_bits(id, new.to_bits()),
+                }
+            },
+            |current, new| {
+                self.access(OpKind::AtomicCas, orders, |v| {
+                    v.compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst)
+                })
+            },
+            f,
+        )
     }
 
     pub fn get_mut(&mut self) -> &mut *mut T {

@@ -154,10 +154,11 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
 /// }, 50);
 /// ```
 ///
-/// A `static` `OnceLock` (or `LazyLock`) is empty at the start of every execution: its value
-/// in an execution lives with that execution and is dropped when it ends, so executions
-/// running at the same time (parallel workers, other tests) never see each other's. A
-/// reference to that value must not outlive the execution.
+/// A `static` `OnceLock` (or `LazyLock`) is empty at the start of every execution, and
+/// executions running at the same time (parallel workers, other tests) never see each other's
+/// value. Like a real program's statics, each execution's value is never dropped (a reference
+/// to it may be kept anywhere), so an exploration keeps one value per execution that
+/// initialised the cell.
 pub struct OnceLock<T> {
     object: LazyObject,
     created_at: &'static Location<'static>,
@@ -204,7 +205,9 @@ impl<T> OnceLock<T> {
 
     fn set_shared_value(id: ObjectId, value: T) {
         with_state("selvedge::sync::OnceLock", |s| match s.object(id) {
-            ObjectState::Once { value: slot, .. } => *slot = Some(ErasedValue::new(value)),
+            // Leaked, not dropped with the execution: `get` hands out references that live as
+            // long as the cell, which for a `static` is forever.
+            ObjectState::Once { value: slot, .. } => *slot = Some(ErasedValue::leaked(value)),
             _ => unreachable!("object is not a once"),
         });
     }
