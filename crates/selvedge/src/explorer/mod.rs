@@ -9,7 +9,7 @@
 
 mod parallel;
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -117,6 +117,12 @@ pub(crate) struct Context<'a> {
     /// Executions started or reserved by every run of executions; never above `cap`, and
     /// exactly the executions started once every run has returned its unused reservations.
     executions: AtomicU64,
+    /// Rights reserved and not used yet, over every run (while a run takes a block, a little
+    /// more: never less than the truth).
+    held: AtomicU64,
+    /// Set when a run was refused while rights were held elsewhere: holders give theirs back
+    /// at their next reservation, and everyone takes one at a time from then on.
+    draining: AtomicBool,
     /// The reason every run must stop now (`Stop::code`), or 0: the time budget is spent, a
     /// thread is ruined, or the engine failed.
     halt: AtomicU8,
@@ -145,6 +151,8 @@ impl<'a> Context<'a> {
             cap: config.schedules() as u64,
             slack: (config.workers() as u64).saturating_mul(crate::limits::EXECUTION_BATCH),
             executions: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
             halt: AtomicU8::new(0),
             failure_found: Mutex::new(None),
             internal: Mutex::new(None),
@@ -181,35 +189,60 @@ impl<'a> Context<'a> {
     /// Takes the right to start one more execution within `max_schedules`. Far from the cap
     /// the right is taken in blocks (`held` keeps the rest), so parallel workers do not contend
     /// for the counter's cache line every execution; within `slack` of the cap, one at a time.
-    /// Either way the count never passes the cap.
+    /// Either way the count never passes the cap. A run refused while rights are still held
+    /// elsewhere does not stop: it asks the holders to give them back (`draining`) and tries
+    /// again, so a budget is reached only when that many executions really started.
     fn reserve(&self, held: &mut u64) -> bool {
         if *held > 0 {
-            *held -= 1;
-            return true;
+            if !self.draining.load(Ordering::Relaxed) {
+                *held -= 1;
+                self.held.fetch_sub(1, Ordering::Relaxed);
+                return true;
+            }
+            self.give_back(std::mem::take(held));
         }
         let (cap, slack) = (self.cap, self.slack);
-        let block = |count: u64| {
-            if cap - count > slack {
-                crate::limits::EXECUTION_BATCH
-            } else {
-                1
+        loop {
+            let draining = self.draining.load(Ordering::Relaxed);
+            let block = |count: u64| {
+                if draining || cap - count <= slack {
+                    1
+                } else {
+                    crate::limits::EXECUTION_BATCH
+                }
+            };
+            // Counted as held before it is taken, so a refused run never concludes that no
+            // rights are out while this one is taking some.
+            let most = block(0).max(1) - 1;
+            self.held.fetch_add(most, Ordering::Relaxed);
+            let taken =
+                self.executions
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |count| {
+                        (count < cap).then(|| count + block(count))
+                    });
+            match taken {
+                Ok(before) => {
+                    let extra = block(before) - 1;
+                    self.held.fetch_sub(most - extra, Ordering::Relaxed);
+                    *held = extra;
+                    return true;
+                }
+                Err(_) => {
+                    self.held.fetch_sub(most, Ordering::Relaxed);
+                    if self.held.load(Ordering::Relaxed) == 0 {
+                        return false;
+                    }
+                    self.draining.store(true, Ordering::Relaxed);
+                    std::thread::yield_now();
+                }
             }
-        };
-        match self
-            .executions
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |count| {
-                (count < cap).then(|| count + block(count))
-            }) {
-            Ok(before) => {
-                *held = block(before) - 1;
-                true
-            }
-            Err(_) => false,
         }
     }
 
-    fn give_back(&self, held: u64) {
-        self.executions.fetch_sub(held, Ordering::Relaxed);
+    /// Returns rights taken but not used.
+    fn give_back(&self, unused: u64) {
+        self.executions.fetch_sub(unused, Ordering::Relaxed);
+        self.held.fetch_sub(unused, Ordering::Relaxed);
     }
 }
 
