@@ -4,7 +4,7 @@
 //! whatever else runs; a static whose value cannot be per execution is refused, every time.
 
 use selvedge::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
-use selvedge::sync::{Condvar, LazyLock, Mutex, OnceLock, RwLock};
+use selvedge::sync::{Arc, Condvar, LazyLock, Mutex, OnceLock, RwLock};
 use selvedge::thread;
 use selvedge::{explore, Config, FailureKind, Strategy};
 
@@ -352,4 +352,32 @@ fn fetch_update_whose_closure_reaches_a_scheduling_point_loses_nothing() {
             assert_passes(&report);
         }
     }
+}
+
+#[test]
+fn objects_set_before_the_model_start_every_execution_with_that_value() {
+    // Goal: an atomic or a `OnceLock` made and set outside the test body is seen with that
+    // value by every execution, and by a replay in a fresh run, not only by the first one to
+    // use it (the others used to start from the atomic's `new` value, or an empty cell).
+    let run = || {
+        let cell = Arc::new(OnceLock::new());
+        cell.set(5).unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        flag.store(true, SeqCst);
+        explore(dpor(2), move || {
+            assert_eq!(cell.get(), Some(&5), "the cell lost its value");
+            assert!(flag.load(SeqCst), "the flag lost its value");
+            let (c, f) = (cell.clone(), flag.clone());
+            let t = thread::spawn(move || {
+                assert_eq!(c.get(), Some(&5));
+                f.store(false, SeqCst);
+            });
+            let _ = flag.load(SeqCst);
+            t.join().unwrap();
+            assert!(!flag.load(SeqCst));
+        })
+    };
+    let report = run();
+    assert_passes(&report);
+    assert!(report.schedules() > 1);
 }

@@ -600,6 +600,17 @@ pub(crate) struct LazyObject {
     /// execution that sets it owns the user value inside the primitive; every other one shares
     /// it (see `Registered::shared`).
     born: AtomicU64,
+    /// What the user value was when the first execution registered the object (an atomic's
+    /// bits, whether a `OnceLock` was set), for the other executions to start from; valid once
+    /// `start_ready` is set, right after `born`.
+    start: AtomicU64,
+    start_ready: std::sync::atomic::AtomicBool,
+}
+
+/// The user value's snapshot, taken only while nobody has claimed the object (the claimer's
+/// value is the one before its own execution touched it).
+fn snapshot_if_unborn(born: &AtomicU64, snapshot: impl FnOnce() -> u64) -> Option<u64> {
+    (born.load(Ordering::Relaxed) == 0).then(snapshot)
 }
 
 /// Bits of a generation kept in `LazyObject::hint` beside a 24-bit object index.
@@ -622,6 +633,8 @@ impl LazyObject {
         LazyObject {
             hint: AtomicU64::new(0),
             born: AtomicU64::new(0),
+            start: AtomicU64::new(0),
+            start_ready: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -638,16 +651,44 @@ impl LazyObject {
         created_at: &'static Location<'static>,
         init: impl FnOnce() -> ObjectState,
     ) -> Registered {
+        self.get_starting(s, kind, created_at, || 0, |_| init())
+    }
+
+    /// Like `get`, for a primitive whose shared executions start from its user value as it was
+    /// when the first execution registered it: `snapshot` reads that value (called only by the
+    /// execution that claims the object), and `init` gets it for a shared object that is not
+    /// a `static` (a `static` starts from its declared value in every execution).
+    pub(crate) fn get_starting(
+        &self,
+        s: &mut ExecState,
+        kind: ObjectKind,
+        created_at: &'static Location<'static>,
+        snapshot: impl FnOnce() -> u64,
+        init: impl FnOnce(Option<u64>) -> ObjectState,
+    ) -> Registered {
         if let Some(found) = self.lookup(s) {
             return found;
         }
         let key = self.key();
+        let before = snapshot_if_unborn(&self.born, snapshot);
         let claimed = self
             .born
             .compare_exchange(0, s.generation, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok();
-        let shared = !claimed || statics::is_static(key);
-        let id = s.register(kind, init(), created_at);
+        if claimed {
+            self.start.store(before.unwrap_or(0), Ordering::Relaxed);
+            self.start_ready.store(true, Ordering::Release);
+        }
+        let is_static = statics::is_static(key);
+        let shared = !claimed || is_static;
+        let start = (shared && !is_static).then(|| {
+            // The claiming execution publishes the start right after its claim.
+            while !self.start_ready.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            self.start.load(Ordering::Relaxed)
+        });
+        let id = s.register(kind, init(start), created_at);
         let object = &mut s.objects[id.index()];
         object.shared = shared;
         object.key = key;

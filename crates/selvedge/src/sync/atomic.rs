@@ -19,7 +19,6 @@ use std::panic::Location;
 
 pub use std::sync::atomic::Ordering;
 
-use super::object_id;
 use crate::runtime::happens_before::ordering_halves;
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{self, point_at, LazyObject, ObjectId, OpKind};
@@ -29,11 +28,13 @@ use crate::runtime::{self, point_at, LazyObject, ObjectId, OpKind};
 /// the release half of `write` (for the value written). Returns the atomic's id when its value
 /// lives in the execution (a `static`, see `LazyObject`), `None` when the atomic's own value is
 /// this execution's.
+#[allow(clippy::too_many_arguments)]
 fn before(
     object: &LazyObject,
     kind: &'static str,
     created_at: &'static Location<'static>,
     initial: u64,
+    now: impl FnOnce() -> u64,
     op: OpKind,
     (read, write): (Ordering, Ordering),
     at: &'static Location<'static>,
@@ -41,8 +42,8 @@ fn before(
     if !runtime::in_model() {
         return None;
     }
-    let registered = object_id(object, ObjectKind::Atomic(kind), created_at, kind, || {
-        ObjectState::Atomic { bits: initial }
+    let registered = runtime::with_state(kind, |s| {
+        register(s, object, kind, created_at, initial, now)
     });
     let id = registered.id;
     point_at(op, Some(id), at);
@@ -59,6 +60,24 @@ fn before(
         });
     }
     registered.shared.then_some(id)
+}
+
+/// This atomic in the running execution. A `static` starts every execution from `initial`;
+/// another shared atomic (made outside the test body) from `now()` as the first execution to
+/// use it found it.
+fn register(
+    s: &mut runtime::ExecState,
+    object: &LazyObject,
+    kind: &'static str,
+    created_at: &'static Location<'static>,
+    initial: u64,
+    now: impl FnOnce() -> u64,
+) -> runtime::Registered {
+    object.get_starting(s, ObjectKind::Atomic(kind), created_at, now, |start| {
+        ObjectState::Atomic {
+            bits: start.unwrap_or(initial),
+        }
+    })
 }
 
 /// Runs `f` on the execution's copy of shared atomic `id`: on a scratch std atomic holding the
@@ -118,11 +137,10 @@ fn shared_id(
     kind: &'static str,
     created_at: &'static Location<'static>,
     initial: u64,
+    now: impl FnOnce() -> u64,
 ) -> Option<ObjectId> {
     runtime::try_with_state(|s| {
-        let registered = object.get(s, ObjectKind::Atomic(kind), created_at, || {
-            ObjectState::Atomic { bits: initial }
-        });
+        let registered = register(s, object, kind, created_at, initial, now);
         registered.shared.then_some(registered.id)
     })
     .flatten()
@@ -142,11 +160,10 @@ fn peek_shared<V: AtomicBits>(
     kind: &'static str,
     created_at: &'static Location<'static>,
     initial: u64,
+    now: impl FnOnce() -> u64,
 ) -> Option<V> {
     runtime::try_with_state(|s| {
-        let registered = object.get(s, ObjectKind::Atomic(kind), created_at, || {
-            ObjectState::Atomic { bits: initial }
-        });
+        let registered = register(s, object, kind, created_at, initial, now);
         if !registered.shared {
             return None;
         }
@@ -240,7 +257,8 @@ macro_rules! atomic_common {
             #[track_caller]
             fn access<R>(&self, op: OpKind, orders: (Ordering, Ordering), f: impl FnOnce(&$std) -> R) -> R {
                 let initial = self.initial.to_bits();
-                match before(&self.object, stringify!($name), self.created_at, initial, op, orders, Location::caller()) {
+                let now = || self.value.load(Ordering::SeqCst).to_bits();
+                match before(&self.object, stringify!($name), self.created_at, initial, now, op, orders, Location::caller()) {
                     None => f(&self.value),
                     Some(id) => on_shared(id, <$std>::new, f, <$std>::into_inner),
                 }
@@ -317,7 +335,8 @@ macro_rules! atomic_common {
             /// Stores `value` in this execution's place for it, with no scheduling point.
             fn store_now(&self, value: $value) {
                 let initial = self.initial.to_bits();
-                match shared_id(&self.object, stringify!($name), self.created_at, initial) {
+                let now = || self.value.load(Ordering::SeqCst).to_bits();
+                match shared_id(&self.object, stringify!($name), self.created_at, initial, now) {
                     None => self.value.store(value, Ordering::SeqCst),
                     Some(id) => set_shared_bits(id, value.to_bits()),
                 }
@@ -344,7 +363,8 @@ macro_rules! atomic_common {
             /// No other task may access the atomic concurrently.
             pub unsafe fn unsync_load(&self) -> $value {
                 let initial = self.initial.to_bits();
-                peek_shared(&self.object, stringify!($name), self.created_at, initial)
+                let now = || self.value.load(Ordering::Relaxed).to_bits();
+                peek_shared(&self.object, stringify!($name), self.created_at, initial, now)
                     .unwrap_or_else(|| self.value.load(Ordering::Relaxed))
             }
 
@@ -450,11 +470,13 @@ impl<T> AtomicPtr<T> {
     ) -> R {
         let initial = self.initial.to_bits();
         let at = Location::caller();
+        let now = || self.value.load(Ordering::SeqCst).to_bits();
         match before(
             &self.object,
             "AtomicPtr",
             self.created_at,
             initial,
+            now,
             op,
             orders,
             at,
@@ -530,7 +552,8 @@ impl<T> AtomicPtr<T> {
             |op| self.access(op, orders, |v| v.load(Ordering::SeqCst)),
             |new| {
                 let initial = self.initial.to_bits();
-                match shared_id(&self.object, "AtomicPtr", self.created_at, initial) {
+                let now = || self.value.load(Ordering::SeqCst).to_bits();
+                match shared_id(&self.object, "AtomicPtr", self.created_at, initial, now) {
                     None => self.value.store(new, Ordering::SeqCst),
                     Some(id) => set_shared_bits(id, new.to_bits()),
                 }
@@ -558,7 +581,8 @@ impl<T> AtomicPtr<T> {
     /// No other task may access the atomic concurrently.
     pub unsafe fn unsync_load(&self) -> *mut T {
         let initial = self.initial.to_bits();
-        peek_shared(&self.object, "AtomicPtr", self.created_at, initial)
+        let now = || self.value.load(Ordering::Relaxed).to_bits();
+        peek_shared(&self.object, "AtomicPtr", self.created_at, initial, now)
             .unwrap_or_else(|| self.value.load(Ordering::Relaxed))
     }
 

@@ -181,26 +181,38 @@ impl<T> OnceLock<T> {
 
     /// The cell in the running execution (not a scheduling point), or `None` outside a model.
     fn registered(&self) -> Option<Registered> {
+        // A cell made outside the test body and set before the model used it is set in every
+        // execution (with that value); a `static` starts empty in every execution.
+        let preset = || u64::from(self.own.get().is_some());
         try_with_state(|s| {
             self.object
-                .get(s, ObjectKind::Once, self.created_at, || ObjectState::Once {
-                    running: None,
-                    done: false,
-                    value: None,
+                .get_starting(s, ObjectKind::Once, self.created_at, preset, |start| {
+                    ObjectState::Once {
+                        running: None,
+                        done: start == Some(1),
+                        value: None,
+                    }
                 })
         })
     }
 
-    /// This execution's value of a shared cell.
+    /// This execution's value of a shared cell: its own, or the one it was set to before the
+    /// model first used it.
     fn shared_value(&self, id: ObjectId) -> Option<&T> {
-        let pointer = with_state("selvedge::sync::OnceLock", |s| match s.object(id) {
+        let (pointer, preset) = with_state("selvedge::sync::OnceLock", |s| match s.object(id) {
             // SAFETY: the value was made as a `T` by `get_or_init`/`set` below.
-            ObjectState::Once { value, .. } => value.as_ref().map(|v| unsafe { v.get::<T>() }),
+            ObjectState::Once { value, done, .. } => (
+                value.as_ref().map(|v| unsafe { v.get::<T>() }),
+                *done && value.is_none(),
+            ),
             _ => unreachable!("object is not a once"),
-        })?;
-        // SAFETY: the box lives until the execution ends, and this cell's callers are tasks of
-        // that execution.
-        Some(unsafe { &*pointer })
+        });
+        match pointer {
+            // SAFETY: the box is never freed (see `ErasedValue`).
+            Some(pointer) => Some(unsafe { &*pointer }),
+            None if preset => self.own.get(),
+            None => None,
+        }
     }
 
     fn set_shared_value(id: ObjectId, value: T) {
