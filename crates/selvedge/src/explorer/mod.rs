@@ -518,7 +518,13 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
         }
         if let Some(raw) = raw {
             let failure = Failure::from_execution(raw, &outcome, provenance());
-            lock(&context.failure_found).get_or_insert_with(|| failure.clone());
+            lock(&context.failure_found).get_or_insert_with(|| {
+                // Only used when a halt cut this run off from the merge: its number here is
+                // relative to the run, so count every execution started so far instead.
+                let mut found = failure.clone();
+                found.set_schedule_number(context.executions_started());
+                found
+            });
             tally.failure = Some(failure);
             tally.stop = Some(Stop::Failure);
             break;

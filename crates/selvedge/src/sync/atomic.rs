@@ -382,8 +382,11 @@ macro_rules! atomic_common {
         }
 
         impl std::fmt::Debug for $name {
+            /// This execution's value (a `static` keeps it in the execution), read without a
+            /// scheduling point.
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Debug::fmt(&self.value, f)
+                // SAFETY: reading for display only; no task runs while this one does.
+                std::fmt::Debug::fmt(&unsafe { self.unsync_load() }, f)
             }
         }
 
