@@ -6,6 +6,7 @@
 //! - `SELVEDGE_SEED=<u64>`: the seed of randomized strategies.
 //! - `SELVEDGE_ITERATIONS=<count>`: schedules for randomized strategies.
 //! - `SELVEDGE_REQUIRE_COMPLETE=1`: an exhaustive search cut short by a budget fails the test.
+//! - `SELVEDGE_REGRESSIONS=off`: neither replay nor save failing schedules.
 //!
 //! Saved schedules live in `<target dir>/selvedge/regressions/<test>.txt`, one replay string
 //! per line with a comment above it.
@@ -112,6 +113,14 @@ fn conclude(report: &Report, save_to: Option<&Path>) {
         panic!("{e}");
     }
     if let Some(failure) = report.failure() {
+        if failure.kind() == FailureKind::Nondeterminism
+            && std::env::var_os("SELVEDGE_REPLAY").is_some()
+        {
+            panic!(
+                "{failure}\n(`SELVEDGE_REPLAY` replays its schedule in every test the command runs: \
+                 give `cargo test` the name of the one test it came from)"
+            );
+        }
         let saved = match save_to {
             Some(path) if failure.kind() != FailureKind::Nondeterminism => {
                 match save(path, failure.schedule(), failure.message()) {
@@ -173,10 +182,21 @@ fn apply_environment(config: &mut Config) -> Result<(), Error> {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("SELVEDGE_") && !KNOWN_VARIABLES.contains(&name.as_ref()) {
-            eprintln!(
+            // Straight to stderr, as the unfinished-search warning: a mistyped variable that
+            // libtest's capture hid would silently turn a guarantee off.
+            let _ = writeln!(
+                std::io::stderr(),
                 "selvedge: warning: unknown environment variable `{name}` is ignored; known ones are {}",
                 KNOWN_VARIABLES.join(", ")
             );
+        }
+    }
+    if let Some(value) = read_var("SELVEDGE_REGRESSIONS")? {
+        if regressions_setting(&value).is_none() {
+            return Err(Error::bad_environment(format!(
+                "`SELVEDGE_REGRESSIONS` is `{value}`; use `off` (or `0`) to skip the saved failing \
+                 schedules, or `on` (or `1`) to replay them first, as by default"
+            )));
         }
     }
     if let Some(value) = read_var("SELVEDGE_REQUIRE_COMPLETE")? {
@@ -233,8 +253,19 @@ fn test_name() -> Option<String> {
     (name != "main").then_some(name)
 }
 
+/// `SELVEDGE_REGRESSIONS`: whether saved failing schedules are used, or `None` for a value
+/// that means neither.
+fn regressions_setting(value: &str) -> Option<bool> {
+    match value.trim() {
+        "off" | "0" | "false" | "no" => Some(false),
+        "on" | "1" | "true" | "yes" => Some(true),
+        _ => None,
+    }
+}
+
 fn regressions_file(test_name: Option<&str>, caller: &Location<'_>) -> Option<PathBuf> {
-    if std::env::var_os("SELVEDGE_REGRESSIONS").is_some_and(|v| v == "off") {
+    let setting = std::env::var("SELVEDGE_REGRESSIONS").ok();
+    if setting.as_deref().and_then(regressions_setting) == Some(false) {
         return None;
     }
     let key = format!(

@@ -43,7 +43,8 @@
 //!
 //! The test-facing entry points panic with the full report on a failure, save the failing
 //! schedule under `target/selvedge/regressions/` and replay saved schedules first on the next
-//! run. They also read `SELVEDGE_REPLAY`, `SELVEDGE_SEED` and `SELVEDGE_ITERATIONS`.
+//! run. They also read `SELVEDGE_REPLAY`, `SELVEDGE_SEED`, `SELVEDGE_ITERATIONS`,
+//! `SELVEDGE_REQUIRE_COMPLETE` and `SELVEDGE_REGRESSIONS`.
 //! [`explore`] follows its [`Config`] alone.
 //!
 //! # selvedge, loom or shuttle?
@@ -281,7 +282,12 @@ where
 }
 
 /// An explicit scheduling point: inside a model, other tasks may run here; outside one it
-/// does nothing. An optional name documents the point.
+/// does nothing (one relaxed load). An optional name documents the point.
+///
+/// A syncpoint stands for code selvedge cannot see into (real I/O, a call into another
+/// library), so it conflicts with every operation of every other task: DPOR explores every
+/// order of the tasks' syncpoints against everything else they do. Each one multiplies the
+/// search; use them where another task's turn matters, not in tight loops of an exhaustive test.
 ///
 /// ```
 /// selvedge::syncpoint!();

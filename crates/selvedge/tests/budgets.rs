@@ -129,7 +129,7 @@ fn dfs_with_a_cap_runs_exactly_that_many_schedules() {
         2,
     );
     assert_eq!((report.schedules(), runs), (10, 10));
-    assert_eq!(report.coverage(), "sampled 10 schedules");
+    assert_eq!(report.coverage(), "incomplete after 10 schedules");
     assert!(report.budget_note().is_some());
 }
 

@@ -223,7 +223,7 @@ fn an_unfinished_exhaustive_search_warns_or_fails_as_configured() {
             text.contains(
                 "selvedge: warning: `child_program`: passed, but the exhaustive search did not \
                  finish (stopped after 5 schedules: `Config::max_schedules` (5) was reached before \
-                 the search was done; coverage: sampled 5 schedules): the interleavings it did \
+                 the search was done; coverage: incomplete after 5 schedules): the interleavings it did \
                  not run may still fail; raise the budget with \
                  `selvedge::check(Config { max_schedules: Some(..), .. }, f)` (or `time_budget`), \
                  or make the test smaller, or set `SELVEDGE_REQUIRE_COMPLETE=1` to make an \
@@ -237,7 +237,7 @@ fn an_unfinished_exhaustive_search_warns_or_fails_as_configured() {
             text.contains(
                 "`child_program`: the exhaustive search did not finish (stopped after 5 \
                  schedules: `Config::max_schedules` (5) was reached before the search was done; \
-                 coverage: sampled 5 schedules), so nothing is known about the interleavings it \
+                 coverage: incomplete after 5 schedules), so nothing is known about the interleavings it \
                  did not run;"
             ),
             "{text}"
@@ -262,6 +262,39 @@ fn an_unfinished_exhaustive_search_warns_or_fails_as_configured() {
         text.contains(
             "`SELVEDGE_REQUIRE_COMPLETE` is `maybe`; use `1` to make an unfinished exhaustive \
              search fail the test, or `0` to let it pass with a warning"
+        ),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&target);
+}
+
+#[test]
+fn an_unknown_variable_is_warned_about_even_under_libtests_capture() {
+    // Goal: a mistyped `SELVEDGE_*` variable (which would silently turn a guarantee off) is
+    // seen in a plain `cargo test` run, where libtest captures a passing test's output.
+    let target = temp_target("unknown");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["child_program", "--exact", "--test-threads=1"])
+        .env("CHILD_PROGRAM", "random-pass")
+        .env("CARGO_TARGET_DIR", &target)
+        .env("SELVEDGE_REQUIRE_COMPLET", "1")
+        .env_remove("SELVEDGE_REPLAY")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "selvedge: warning: unknown environment variable `SELVEDGE_REQUIRE_COMPLET` is ignored"
+        ),
+        "{stderr}"
+    );
+    let (ok, text) = child("random-pass", &target, &[("SELVEDGE_REGRESSIONS", "maybe")]);
+    assert!(!ok);
+    assert!(
+        text.contains(
+            "`SELVEDGE_REGRESSIONS` is `maybe`; use `off` (or `0`) to skip the saved failing \
+             schedules, or `on` (or `1`) to replay them first, as by default"
         ),
         "{text}"
     );

@@ -169,3 +169,27 @@ fn a_diverging_replay_names_its_tasks_and_objects() {
     assert!(text.contains("thread-1 (task 1)"), "{text}");
     assert!(text.contains("AtomicU64#1"), "{text}");
 }
+
+#[test]
+fn a_replay_that_fails_after_other_operations_is_not_the_recorded_failure() {
+    // Goal: the fingerprint is checked even when the replay fails: a saved schedule replayed
+    // on edited code must not pass a different failure off as the recorded one.
+    let found = find(two_lock_deadlock);
+    let runs = found.schedule().rsplit(':').next().unwrap().to_string();
+    let forged = format!("v1:deadbeef:{runs}");
+    let report = replay(&forged, two_lock_deadlock);
+    let failure = report.failure().expect("the mismatch is reported");
+    assert_eq!(failure.kind(), FailureKind::Nondeterminism, "{failure}");
+    assert!(
+        failure
+            .message()
+            .contains("performed different operations, and failed"),
+        "{failure}"
+    );
+    // The genuine string still reproduces the deadlock.
+    let genuine = replay(found.schedule(), two_lock_deadlock);
+    assert_eq!(
+        genuine.failure().map(|f| f.kind()),
+        Some(FailureKind::Deadlock)
+    );
+}

@@ -511,9 +511,16 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             context.halt(Stop::ThreadRuined);
         }
         let mut raw = outcome.failure.take();
-        if raw.is_none() {
-            if let Some(expected) = &context.replayed {
-                raw = replay_divergence(expected, &outcome);
+        if let Some(expected) = &context.replayed {
+            // A replay that failed is the recorded failure only if it did what was recorded:
+            // code changed under a saved schedule can fail in another way at the same steps.
+            let judged = raw
+                .as_ref()
+                .is_some_and(|f| f.kind == FailureKind::Nondeterminism);
+            if !judged {
+                if let Some(diverged) = replay_divergence(expected, &outcome, raw.is_some()) {
+                    raw = Some(diverged);
+                }
             }
         }
         if let Some(raw) = raw {
@@ -535,17 +542,24 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
     tally
 }
 
-/// A replay that ran to the end without failing still diverged if it took fewer steps than
-/// recorded or performed different operations.
-fn replay_divergence(expected: &Schedule, outcome: &Execution) -> Option<RawFailure> {
-    let what = if outcome.choices.len() != expected.choices.len() {
+/// A replay diverged if it took a different number of steps than recorded, or performed
+/// different operations (the fingerprint). `failed`: it ended in a failure, which is only the
+/// recorded one if the execution matches.
+fn replay_divergence(expected: &Schedule, outcome: &Execution, failed: bool) -> Option<RawFailure> {
+    let what = if !failed && outcome.choices.len() != expected.choices.len() {
         format!(
             "the schedule has {} steps but the execution finished after {}",
             expected.choices.len(),
             outcome.choices.len()
         )
     } else if fingerprint(&outcome.trace) != expected.fingerprint {
-        "the same tasks ran in the same order but performed different operations".to_string()
+        if failed {
+            "the same tasks ran in the same order but performed different operations, and failed \
+             (the failure is not the one recorded)"
+                .to_string()
+        } else {
+            "the same tasks ran in the same order but performed different operations".to_string()
+        }
     } else {
         return None;
     };

@@ -597,12 +597,18 @@ impl Report {
         self.coverage == Coverage::Complete && self.failure.is_none()
     }
 
-    /// `"complete"`, `"complete up to k preemptions"` or `"sampled N schedules"`.
+    /// `"complete"`, `"complete up to k preemptions"`, `"sampled N schedules"` (a randomized
+    /// strategy, or a search that ended at a failure) or `"incomplete after N schedules"` (a
+    /// budget stopped the search first).
     pub fn coverage(&self) -> String {
+        use crate::explorer::Stop;
         match self.coverage {
             Coverage::Complete => "complete".to_string(),
             Coverage::CompleteUpTo(k) => {
                 format!("complete up to {}", plural(k as u64, "preemption"))
+            }
+            Coverage::Sampled if matches!(self.stop, Stop::ScheduleBudget | Stop::TimeBudget) => {
+                format!("incomplete after {}", plural(self.schedules, "schedule"))
             }
             Coverage::Sampled => format!("sampled {}", plural(self.schedules, "schedule")),
         }
