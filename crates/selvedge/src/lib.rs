@@ -282,7 +282,7 @@ where
 }
 
 /// An explicit scheduling point: inside a model, other tasks may run here; outside one it
-/// does nothing (one relaxed load). An optional name documents the point.
+/// does nothing (one thread-local read). An optional name documents the point.
 ///
 /// A syncpoint stands for code selvedge cannot see into (real I/O, a call into another
 /// library), so it conflicts with every operation of every other task: DPOR explores every
