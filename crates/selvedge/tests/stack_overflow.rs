@@ -3,6 +3,9 @@
 //! not a task's overflow still end the process as they did before selvedge (checked in a
 //! child process: this test binary run again with `CHILD_PROGRAM` naming what it does).
 
+mod common;
+
+use common::recurse;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 
@@ -17,17 +20,6 @@ fn config(stack_size: usize) -> Config {
         stack_size,
         ..Default::default()
     }
-}
-
-/// Uses about `depth` KiB of stack: one 1 KiB frame per level.
-#[inline(never)]
-fn recurse(depth: usize) -> usize {
-    let frame = [depth as u8; 1024];
-    std::hint::black_box(&frame);
-    if depth == 0 {
-        return 0;
-    }
-    recurse(depth - 1) + usize::from(std::hint::black_box(frame[1]))
 }
 
 /// Recurses `depth` levels, each spawning a thread that is never joined: the stack runs out

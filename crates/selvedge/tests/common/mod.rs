@@ -79,3 +79,14 @@ pub(crate) fn lost_wakeup() {
     }
     notifier.join().unwrap();
 }
+
+/// Uses about `depth` KiB of stack: one 1 KiB frame per level.
+#[inline(never)]
+pub(crate) fn recurse(depth: usize) -> usize {
+    let frame = [depth as u8; 1024];
+    std::hint::black_box(&frame);
+    if depth == 0 {
+        return 0;
+    }
+    recurse(depth - 1) + usize::from(std::hint::black_box(frame[1]))
+}
