@@ -18,6 +18,7 @@ pub(crate) mod happens_before;
 pub(crate) mod object;
 pub(crate) mod overflow_trap;
 pub(crate) mod panic_hook;
+pub(crate) mod signals;
 pub(crate) mod statics;
 pub(crate) mod task;
 

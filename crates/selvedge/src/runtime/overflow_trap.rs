@@ -246,25 +246,12 @@ unsafe fn pass_on(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut
     } else {
         PREVIOUS_SEGV.get()
     };
-    match previous {
-        Some(previous)
-            if previous.sa_sigaction != libc::SIG_DFL && previous.sa_sigaction != libc::SIG_IGN =>
-        {
-            if previous.sa_flags & libc::SA_SIGINFO != 0 {
-                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                    std::mem::transmute(previous.sa_sigaction);
-                f(signal, info, context);
-            } else {
-                let f: extern "C" fn(libc::c_int) = std::mem::transmute(previous.sa_sigaction);
-                f(signal);
-            }
-        }
-        _ => {
-            let mut default: libc::sigaction = std::mem::zeroed();
-            default.sa_sigaction = libc::SIG_DFL;
-            libc::sigemptyset(&mut default.sa_mask);
-            libc::sigaction(signal, &default, std::ptr::null_mut());
-        }
+    let handled = previous.is_some_and(|p| super::signals::call_previous(p, signal, info, context));
+    if !handled {
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut default.sa_mask);
+        libc::sigaction(signal, &default, std::ptr::null_mut());
     }
 }
 

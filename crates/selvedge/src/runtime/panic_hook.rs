@@ -80,24 +80,12 @@ extern "C" fn on_abort(
     // SAFETY: restoring the saved action and re-raising is what a chained handler does.
     unsafe {
         #[allow(static_mut_refs)]
-        match PREVIOUS_ABORT_ACTION {
-            Some(previous)
-                if previous.sa_sigaction != libc::SIG_DFL
-                    && previous.sa_sigaction != libc::SIG_IGN =>
-            {
-                if previous.sa_flags & libc::SA_SIGINFO != 0 {
-                    let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                        std::mem::transmute(previous.sa_sigaction);
-                    f(signal, info, context);
-                } else {
-                    let f: extern "C" fn(libc::c_int) = std::mem::transmute(previous.sa_sigaction);
-                    f(signal);
-                }
-            }
-            _ => {
-                libc::signal(libc::SIGABRT, libc::SIG_DFL);
-                libc::raise(libc::SIGABRT);
-            }
+        let handled = PREVIOUS_ABORT_ACTION
+            .as_ref()
+            .is_some_and(|p| super::signals::call_previous(p, signal, info, context));
+        if !handled {
+            libc::signal(libc::SIGABRT, libc::SIG_DFL);
+            libc::raise(libc::SIGABRT);
         }
     }
 }
