@@ -86,3 +86,16 @@ fn strategies_never_see_the_report_or_the_explorer() {
         found.join("\n")
     );
 }
+
+#[test]
+fn the_report_renders_plain_data_and_never_reaches_into_the_explorer() {
+    let mut found = Vec::new();
+    for path in sources("report") {
+        found.extend(offending(&path, &["crate::explorer", "crate::driver"]));
+    }
+    assert!(
+        found.is_empty(),
+        "the report reaching past its data:\n{}",
+        found.join("\n")
+    );
+}

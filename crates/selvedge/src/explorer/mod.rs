@@ -56,7 +56,6 @@ pub(crate) fn explore_with(
                  while exploring with strategy {describe}: {}; please report it with this message",
                 crate::trace::panic_message(payload.as_ref())
             )));
-            report.stop = Stop::Internal;
             report
         }
     }
@@ -352,7 +351,6 @@ fn run(
         report.error = Some(error);
     }
     let stop = tally.stop.unwrap_or(Stop::Done);
-    report.stop = stop;
     report.executions = context.executions_started();
     // With one worker every execution started is in the tally. With several, a run cut short
     // by a budget or a halt also ran executions the merge discarded: those ran all the same.

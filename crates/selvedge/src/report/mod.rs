@@ -550,7 +550,6 @@ impl fmt::Debug for Failure {
 pub struct Report {
     pub(crate) schedules: u64,
     pub(crate) executions: u64,
-    pub(crate) stop: crate::explorer::Stop,
     pub(crate) coverage: Coverage,
     pub(crate) failure: Option<Failure>,
     pub(crate) error: Option<crate::Error>,
@@ -566,7 +565,6 @@ impl Report {
         Report {
             schedules: 0,
             executions: 0,
-            stop: crate::explorer::Stop::Done,
             coverage: Coverage::Sampled,
             failure: None,
             error: None,
@@ -601,13 +599,13 @@ impl Report {
     /// strategy, or a search that ended at a failure) or `"incomplete after N schedules"` (a
     /// budget stopped the search first).
     pub fn coverage(&self) -> String {
-        use crate::explorer::Stop;
         match self.coverage {
             Coverage::Complete => "complete".to_string(),
             Coverage::CompleteUpTo(k) => {
                 format!("complete up to {}", plural(k as u64, "preemption"))
             }
-            Coverage::Sampled if matches!(self.stop, Stop::ScheduleBudget | Stop::TimeBudget) => {
+            // A budget note is there exactly when a budget stopped the search.
+            Coverage::Sampled if self.budget_note.is_some() => {
                 format!("incomplete after {}", plural(self.schedules, "schedule"))
             }
             Coverage::Sampled => format!("sampled {}", plural(self.schedules, "schedule")),
