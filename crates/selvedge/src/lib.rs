@@ -69,8 +69,10 @@
 //!
 //! Every operation on a selvedge primitive is a scheduling point. Atomics are sequentially
 //! consistent whatever `Ordering` is given (weak memory is not modelled yet). Time is
-//! virtual: `sleep` never waits and timed waits may time out at any point, each outcome
-//! being an interleaving of its own. Code between scheduling points runs atomically, so
+//! virtual: the model's clock moves only when every task is blocked, straight to the earliest
+//! deadline, so `sleep` never waits in real time, a timed wait times out only when nothing
+//! else can happen first, and deadlines that fall at the same instant (or a deadline and a
+//! wake-up at that instant) are explored in every order. Code between scheduling points runs atomically, so
 //! state shared through anything but selvedge primitives is invisible to the scheduler.
 //!
 //! Tasks take turns on one OS thread, so a task that blocks on anything else — a `std` lock

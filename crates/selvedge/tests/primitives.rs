@@ -112,14 +112,16 @@ fn a_notify_with_no_waiter_is_not_called_lost() {
     assert!(!text.contains("lost"), "{text}");
 }
 
-#[test]
-fn a_timed_wait_explores_both_the_notify_and_the_timeout() {
+/// Outcomes `(timed_out, flag seen)` of a timed wait for a flag that another thread sets
+/// (and notifies) after sleeping `notifier_sleeps`.
+fn timed_wait_outcomes(notifier_sleeps: Duration) -> std::collections::BTreeSet<(bool, bool)> {
     let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
     let seen = outcomes.clone();
     let report = dfs(move || {
         let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let p2 = pair.clone();
         let t = selvedge::thread::spawn(move || {
+            selvedge::thread::sleep(notifier_sleeps);
             *p2.0.lock().unwrap() = true;
             p2.1.notify_one();
         });
@@ -133,9 +135,32 @@ fn a_timed_wait_explores_both_the_notify_and_the_timeout() {
         t.join().unwrap();
     });
     passes_exhaustively(&report);
-    let outcomes = outcomes.lock().unwrap();
+    let outcomes = outcomes.lock().unwrap().clone();
+    outcomes
+}
+
+#[test]
+fn a_timed_wait_explores_both_the_notify_and_the_timeout_when_they_tie() {
+    // Goal: a notify and a deadline at the same virtual instant race; both orders are explored.
+    let outcomes = timed_wait_outcomes(Duration::from_millis(10));
     assert!(outcomes.contains(&(true, false)), "{outcomes:?}");
     assert!(outcomes.contains(&(false, true)), "{outcomes:?}");
+}
+
+#[test]
+fn a_timed_wait_times_out_only_when_nothing_else_can_run() {
+    // Goal: virtual time moves only when every task is blocked, so a notifier that can run
+    // before the deadline always wins, and one that sleeps past it always loses.
+    let outcomes = timed_wait_outcomes(Duration::ZERO);
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        vec![(false, true)]
+    );
+    let outcomes = timed_wait_outcomes(Duration::from_millis(11));
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        vec![(true, false)]
+    );
 }
 
 #[test]

@@ -50,8 +50,11 @@ pub(crate) struct ExecState {
     /// Every performed operation, in order; read by the report.
     pub(crate) trace: Vec<TraceEvent>,
     pub(crate) current: TaskId,
-    /// Virtual nanoseconds: advanced by timeouts, never read from a real clock.
+    /// Virtual nanoseconds: advanced only when every task is blocked, to the earliest
+    /// deadline (`advance_clock`); never read from a real clock.
     pub(crate) clock_ns: u64,
+    /// Where the clock moved: `(trace length when it moved, the new time)`, for the report.
+    pub(crate) clock_marks: Vec<(u32, u64)>,
     pub(crate) failure: Option<RawFailure>,
     /// Coroutines created by `spawn`, handed to the scheduler loop when it next runs.
     pub(crate) spawned: Vec<task::Spawned>,
@@ -203,6 +206,33 @@ pub(crate) fn point_at(
     }
 }
 
+/// Like `point_at`, for a timed wait: the task may also proceed once the virtual clock reaches
+/// `deadline_ns`, whatever its operation waits for. The caller tells which happened with
+/// `deadline_passed` when it runs again.
+pub(crate) fn point_until(
+    kind: OpKind,
+    object: Option<ObjectId>,
+    deadline_ns: u64,
+    location: &'static Location<'static>,
+) {
+    with_state("a selvedge timed wait", |s| {
+        let current = s.current;
+        s.tasks[current.index()].deadline = Some(deadline_ns);
+    });
+    point_at(kind, object, location);
+    with_state("a selvedge timed wait", |s| {
+        let current = s.current;
+        s.tasks[current.index()].deadline = None;
+    });
+}
+
+/// The virtual time `after` from now, in nanoseconds (saturating: a deadline past the end of
+/// time is never reached).
+pub(crate) fn deadline_after(s: &ExecState, after: std::time::Duration) -> u64 {
+    let nanos = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+    s.clock_ns.saturating_add(nanos)
+}
+
 /// Marks the current task blocked on condvar `object`: not enabled, whatever its pending op, while
 /// it is in the condvar's wait queue. A notify takes it out of the queue (object state); the task
 /// clears `blocked_on` itself once it runs again (`unblock_current`).
@@ -253,6 +283,7 @@ impl ExecState {
             trace: spare.trace,
             current: TaskId(0),
             clock_ns: 0,
+            clock_marks: Vec::new(),
             failure: None,
             spawned: Vec::new(),
             settings,
@@ -358,7 +389,8 @@ impl ExecState {
         if slot.finished || slot.abandoned {
             return false;
         }
-        if slot.blocked_on.is_some() && self.awaiting_notify(task).is_some() {
+        let timed_out = slot.deadline.is_some_and(|d| self.clock_ns >= d);
+        if slot.blocked_on.is_some() && !timed_out && self.awaiting_notify(task).is_some() {
             return false;
         }
         let op = slot.pending;
@@ -383,6 +415,11 @@ impl ExecState {
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
             (OpKind::Park, _) => self.park_token(task),
+            (OpKind::Sleep(_), _) => timed_out,
+            (OpKind::ParkTimeout, _) => timed_out || self.park_token(task),
+            (OpKind::RecvTimeout, Some(ObjectState::Channel { len, senders, .. })) => {
+                timed_out || *len > 0 || *senders == 0
+            }
             (OpKind::BarrierBlocked(arrived_in), Some(ObjectState::Barrier { generation, .. })) => {
                 *generation != arrived_in
             }
@@ -410,6 +447,42 @@ impl ExecState {
             }
             _ => true,
         }
+    }
+
+    /// Has `task`'s timed wait reached its deadline?
+    pub(crate) fn deadline_passed(&self, task: TaskId) -> bool {
+        self.tasks[task.index()]
+            .deadline
+            .is_some_and(|d| self.clock_ns >= d)
+    }
+
+    /// Every task is blocked: moves the virtual clock to the earliest deadline still ahead of
+    /// it, records the move in the trace, and returns whether there was one. Time passes only
+    /// here, so an execution's time is a function of its choices, and every step before a move
+    /// comes before every step after it in every interleaving.
+    pub(crate) fn advance_clock(&mut self) -> bool {
+        let clock = self.clock_ns;
+        let next = self
+            .tasks
+            .iter()
+            .filter(|t| !t.finished && !t.abandoned)
+            .filter_map(|t| t.deadline)
+            .filter(|&d| d > clock)
+            .min();
+        let Some(next) = next else {
+            return false;
+        };
+        assert!(next > self.clock_ns, "the virtual clock only moves forward");
+        self.clock_ns = next;
+        self.clock_marks.push((self.trace.len() as u32, next));
+        let at = self.tasks[self.current.index()].pending.location;
+        self.trace.push(TraceEvent {
+            task: self.current,
+            op: Op::new(OpKind::ClockAdvance, None, at),
+            chosen: false,
+            unwinding: false,
+        });
+        true
     }
 
     /// The condvar `task` waits on, while a notify has not taken it out of its wait queue.

@@ -48,6 +48,9 @@ pub(crate) struct TaskSlot {
     pub(crate) pending: Op,
     /// Blocked outside its pending op: waiting on this condvar until notified.
     pub(crate) blocked_on: Option<super::ObjectId>,
+    /// A timed wait's deadline on the virtual clock: once the clock reaches it, the pending
+    /// operation proceeds whether or not what it waits for happened (see `point_until`).
+    pub(crate) deadline: Option<u64>,
     pub(crate) finished: bool,
     /// Abandoned mid-panic by the panic hook; never resumed again.
     pub(crate) abandoned: bool,
@@ -168,6 +171,7 @@ pub(crate) fn spawn_task(
         name,
         pending: Op::new(OpKind::Start, None, spawned_at),
         blocked_on: None,
+        deadline: None,
         finished: false,
         abandoned: false,
         waiting_for_progress: false,

@@ -35,7 +35,8 @@ pub(crate) enum OpKind {
     Start,
     Yield,
     SpinLoop,
-    Sleep,
+    /// Waiting on the virtual clock for this many nanoseconds.
+    Sleep(u64),
     Spawn(TaskId),
     Join(TaskId),
     Park,
@@ -78,6 +79,32 @@ pub(crate) enum OpKind {
     /// An explicit `syncpoint!`: a scheduling point that does nothing itself. Unlike a yield,
     /// it is progress, so passing many in a row is not a spin.
     Syncpoint,
+    /// Every task was blocked and the virtual clock moved to the earliest deadline (recorded,
+    /// never a decision: it orders everything before it before everything after it).
+    ClockAdvance,
+    /// An async task waits for its waker (`Waker::wake`) after its future returned `Pending`.
+    AwaitWake,
+    /// An async task waits for the first of several things (a `select!`, a `timeout`): it
+    /// conflicts with everything, so every order of what might wake it is explored.
+    AwaitAny,
+    /// `Waker::wake` (or `wake_by_ref`) on a task's waker.
+    WakerWake(TaskId),
+    /// A task's waker was cloned.
+    WakerClone,
+    /// A clone of a task's waker was dropped.
+    WakerDrop,
+    /// `JoinHandle::abort` / `AbortHandle::abort`: cancels the task at its next await.
+    Abort(TaskId),
+    /// Takes permits from a semaphore (the payload: how many).
+    Acquire(u32),
+    /// Gives permits back to a semaphore.
+    ReleasePermits,
+    /// Waits for a `Notify` notification.
+    Notified,
+    /// `Notify::notify_one` / `notify_waiters`.
+    Notify,
+    /// Closes a semaphore or a channel.
+    Close,
 }
 
 impl OpKind {
@@ -89,7 +116,7 @@ impl OpKind {
             OpKind::Start => 1,
             OpKind::Yield => 2,
             OpKind::SpinLoop => 3,
-            OpKind::Sleep => 4,
+            OpKind::Sleep(_) => 4,
             OpKind::Spawn(_) => 5,
             OpKind::Join(_) => 6,
             OpKind::Park => 7,
@@ -127,6 +154,18 @@ impl OpKind {
             OpKind::CellRead => 41,
             OpKind::CellWrite => 42,
             OpKind::Syncpoint => 43,
+            OpKind::ClockAdvance => 44,
+            OpKind::AwaitWake => 45,
+            OpKind::AwaitAny => 46,
+            OpKind::WakerWake(_) => 47,
+            OpKind::WakerClone => 48,
+            OpKind::WakerDrop => 49,
+            OpKind::Abort(_) => 50,
+            OpKind::Acquire(_) => 51,
+            OpKind::ReleasePermits => 52,
+            OpKind::Notified => 53,
+            OpKind::Notify => 54,
+            OpKind::Close => 55,
         }
     }
 
@@ -135,7 +174,11 @@ impl OpKind {
     /// and nowhere else in the strategies.
     pub(crate) fn access(self) -> Access {
         match self {
-            OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence => Access::Local,
+            OpKind::Yield
+            | OpKind::SpinLoop
+            | OpKind::Sleep(_)
+            | OpKind::Fence
+            | OpKind::ClockAdvance => Access::Local,
             OpKind::AtomicLoad => Access::Read,
             OpKind::Lock | OpKind::WriteLock => Access::Acquire {
                 exclusive: true,
@@ -155,7 +198,7 @@ impl OpKind {
             },
             OpKind::Unlock | OpKind::WriteUnlock => Access::Release { exclusive: true },
             OpKind::ReadUnlock => Access::Release { exclusive: false },
-            OpKind::Syncpoint => Access::Everything,
+            OpKind::Syncpoint | OpKind::AwaitAny | OpKind::Abort(_) => Access::Everything,
             OpKind::Start
             | OpKind::Spawn(_)
             | OpKind::Join(_)
@@ -181,7 +224,16 @@ impl OpKind {
             | OpKind::CellWrite
             | OpKind::RecvTimeout
             | OpKind::TaskExit
-            | OpKind::Wake(_) => Access::Write,
+            | OpKind::Wake(_)
+            | OpKind::AwaitWake
+            | OpKind::WakerWake(_)
+            | OpKind::WakerClone
+            | OpKind::WakerDrop
+            | OpKind::Acquire(_)
+            | OpKind::ReleasePermits
+            | OpKind::Notified
+            | OpKind::Notify
+            | OpKind::Close => Access::Write,
         }
     }
 
@@ -201,7 +253,7 @@ impl OpKind {
             OpKind::Start => &"start",
             OpKind::Yield => &"yield_now",
             OpKind::SpinLoop => &"spin_loop",
-            OpKind::Sleep => &"sleep",
+            OpKind::Sleep(_) => &"sleep",
             OpKind::Spawn(_) => &"spawn",
             OpKind::Join(_) => &"join",
             OpKind::Park => &"park",
@@ -239,6 +291,18 @@ impl OpKind {
             OpKind::TaskExit => &"exit",
             OpKind::Wake(_) => &"wakes",
             OpKind::Syncpoint => &"syncpoint",
+            OpKind::ClockAdvance => &"clock advances",
+            OpKind::AwaitWake => &"await",
+            OpKind::AwaitAny => &"await any",
+            OpKind::WakerWake(_) => &"wake",
+            OpKind::WakerClone => &"Waker::clone",
+            OpKind::WakerDrop => &"Waker::drop",
+            OpKind::Abort(_) => &"abort",
+            OpKind::Acquire(_) => &"acquire",
+            OpKind::ReleasePermits => &"release permits",
+            OpKind::Notified => &"notified",
+            OpKind::Notify => &"notify",
+            OpKind::Close => &"close",
         }
     }
 }
@@ -290,6 +354,9 @@ pub(crate) struct Op {
     /// model, `OpKind::access`), once per operation.
     pub(crate) access: Access,
     pub(crate) location: &'static Location<'static>,
+    /// Waited for by an async task's `.await` (the report writes `await lock`), rather than
+    /// called by a thread.
+    pub(crate) awaited: bool,
 }
 
 impl Op {
@@ -304,6 +371,15 @@ impl Op {
             object,
             access: kind.access(),
             location,
+            awaited: false,
+        }
+    }
+
+    /// The same operation, waited for by an async task's `.await`.
+    pub(crate) fn awaited(self) -> Op {
+        Op {
+            awaited: true,
+            ..self
         }
     }
 }
@@ -321,7 +397,7 @@ mod tests {
             OpKind::Start,
             OpKind::Yield,
             OpKind::SpinLoop,
-            OpKind::Sleep,
+            OpKind::Sleep(5),
             OpKind::Spawn(t),
             OpKind::Join(t),
             OpKind::Park,
@@ -358,6 +434,18 @@ mod tests {
             OpKind::RecvTimeout,
             OpKind::TaskExit,
             OpKind::Wake(t),
+            OpKind::ClockAdvance,
+            OpKind::AwaitWake,
+            OpKind::AwaitAny,
+            OpKind::WakerWake(t),
+            OpKind::WakerClone,
+            OpKind::WakerDrop,
+            OpKind::Abort(t),
+            OpKind::Acquire(2),
+            OpKind::ReleasePermits,
+            OpKind::Notified,
+            OpKind::Notify,
+            OpKind::Close,
         ];
         for kind in all {
             let name = kind.to_string();
