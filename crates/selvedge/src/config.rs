@@ -216,6 +216,13 @@ impl Config {
         if self.max_tasks == 0 {
             return bad("`Config::max_tasks` is 0, but the test body itself is a task; use at least 1 (default 1000)".into());
         }
+        if self.max_tasks > limits::MAX_TASKS_CAP {
+            return bad(format!(
+                "`Config::max_tasks` is `{}`, above the most one execution can hold ({}); lower it",
+                self.max_tasks,
+                limits::MAX_TASKS_CAP
+            ));
+        }
         if self.stack_size < limits::MIN_STACK_BYTES {
             return bad(format!(
                 "`Config::stack_size` is {} bytes, below the minimum of {}; use at least that",

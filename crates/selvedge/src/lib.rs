@@ -116,9 +116,12 @@ mod trace;
 mod watchdog;
 
 pub mod cell;
+pub mod future;
 pub mod hint;
 pub mod sync;
 pub mod thread;
+pub mod time;
+pub mod tokio;
 
 use std::panic::Location;
 

@@ -224,7 +224,7 @@ impl Failure {
                     task: b.task,
                     time_ns: timed.then_some(now_ns),
                     task_name: b.name.clone(),
-                    operation: b.operation.to_string(),
+                    operation: b.call(),
                     object: b.object_label(),
                     location: b.location.to_string(),
                     switch: false,

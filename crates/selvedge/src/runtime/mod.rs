@@ -12,6 +12,7 @@
 //! - A borrow of `ExecState` is never held across a suspension (`with_state` takes a closure).
 //! - A task is chosen only when `ExecState::is_enabled` says so.
 
+pub(crate) mod awaiting;
 pub(crate) mod driver;
 pub(crate) mod execution;
 pub(crate) mod happens_before;
@@ -55,6 +56,8 @@ pub(crate) struct ExecState {
     pub(crate) clock_ns: u64,
     /// Where the clock moved: `(trace length when it moved, the new time)`, for the report.
     pub(crate) clock_marks: Vec<(u32, u64)>,
+    /// The last key given to an async interest (`awaiting::register`).
+    pub(crate) next_interest: u64,
     pub(crate) failure: Option<RawFailure>,
     /// Coroutines created by `spawn`, handed to the scheduler loop when it next runs.
     pub(crate) spawned: Vec<task::Spawned>,
@@ -165,12 +168,18 @@ pub(crate) fn point_at(
     object: Option<ObjectId>,
     location: &'static Location<'static>,
 ) {
+    point_op(Op::new(kind, object, location));
+}
+
+/// Suspends the current task at a scheduling point with `op` pending (see `point`).
+pub(crate) fn point_op(op: Op) {
+    let (kind, location) = (op.kind, op.location);
     let unwinding = std::thread::panicking();
     let yielder = with_state("a selvedge scheduling point", |s| {
         let current = s.current;
         let task = &mut s.tasks[current.index()];
         assert!(!task.finished, "a finished task reached a scheduling point");
-        task.pending = Op::new(kind, object, location);
+        task.pending = op;
         let yielder = task.yielder;
         if unwinding {
             // Switching tasks now would let others run while this OS thread counts a panic
@@ -284,6 +293,7 @@ impl ExecState {
             current: TaskId(0),
             clock_ns: 0,
             clock_marks: Vec::new(),
+            next_interest: 0,
             failure: None,
             spawned: Vec::new(),
             settings,
@@ -389,6 +399,9 @@ impl ExecState {
         if slot.finished || slot.abandoned {
             return false;
         }
+        if slot.awaiting {
+            return self.await_ready(task);
+        }
         let timed_out = slot.deadline.is_some_and(|d| self.clock_ns >= d);
         if slot.blocked_on.is_some() && !timed_out && self.awaiting_notify(task).is_some() {
             return false;
@@ -447,13 +460,6 @@ impl ExecState {
             }
             _ => true,
         }
-    }
-
-    /// Has `task`'s timed wait reached its deadline?
-    pub(crate) fn deadline_passed(&self, task: TaskId) -> bool {
-        self.tasks[task.index()]
-            .deadline
-            .is_some_and(|d| self.clock_ns >= d)
     }
 
     /// Every task is blocked: moves the virtual clock to the earliest deadline still ahead of
@@ -561,6 +567,7 @@ impl ExecState {
                 task: task.0,
                 name: self.task_name(task),
                 operation,
+                awaited: op.awaited,
                 location: op.location,
                 waits_for,
             });
@@ -580,6 +587,15 @@ impl ExecState {
         }
         if op.kind == OpKind::Park {
             return WaitsFor::Unpark;
+        }
+        if op.kind == OpKind::AwaitAny {
+            return WaitsFor::Any;
+        }
+        if let (OpKind::AwaitWake, Some(waker)) = (op.kind, op.object) {
+            return WaitsFor::Waker {
+                waker: self.object_ref(waker),
+                clones: self.waker_state(waker).1,
+            };
         }
         let Some(id) = op.object else {
             return WaitsFor::Other(None);

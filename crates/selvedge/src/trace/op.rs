@@ -95,16 +95,8 @@ pub(crate) enum OpKind {
     WakerDrop,
     /// `JoinHandle::abort` / `AbortHandle::abort`: cancels the task at its next await.
     Abort(TaskId),
-    /// Takes permits from a semaphore (the payload: how many).
-    Acquire(u32),
-    /// Gives permits back to a semaphore.
-    ReleasePermits,
-    /// Waits for a `Notify` notification.
-    Notified,
-    /// `Notify::notify_one` / `notify_waiters`.
-    Notify,
-    /// Closes a semaphore or a channel.
-    Close,
+    /// `JoinHandle::is_finished`: observes whether a task has finished.
+    IsFinished(TaskId),
 }
 
 impl OpKind {
@@ -161,11 +153,7 @@ impl OpKind {
             OpKind::WakerClone => 48,
             OpKind::WakerDrop => 49,
             OpKind::Abort(_) => 50,
-            OpKind::Acquire(_) => 51,
-            OpKind::ReleasePermits => 52,
-            OpKind::Notified => 53,
-            OpKind::Notify => 54,
-            OpKind::Close => 55,
+            OpKind::IsFinished(_) => 56,
         }
     }
 
@@ -198,7 +186,9 @@ impl OpKind {
             },
             OpKind::Unlock | OpKind::WriteUnlock => Access::Release { exclusive: true },
             OpKind::ReadUnlock => Access::Release { exclusive: false },
-            OpKind::Syncpoint | OpKind::AwaitAny | OpKind::Abort(_) => Access::Everything,
+            OpKind::Syncpoint | OpKind::AwaitAny | OpKind::Abort(_) | OpKind::IsFinished(_) => {
+                Access::Everything
+            }
             OpKind::Start
             | OpKind::Spawn(_)
             | OpKind::Join(_)
@@ -228,12 +218,7 @@ impl OpKind {
             | OpKind::AwaitWake
             | OpKind::WakerWake(_)
             | OpKind::WakerClone
-            | OpKind::WakerDrop
-            | OpKind::Acquire(_)
-            | OpKind::ReleasePermits
-            | OpKind::Notified
-            | OpKind::Notify
-            | OpKind::Close => Access::Write,
+            | OpKind::WakerDrop => Access::Write,
         }
     }
 
@@ -298,11 +283,7 @@ impl OpKind {
             OpKind::WakerClone => &"Waker::clone",
             OpKind::WakerDrop => &"Waker::drop",
             OpKind::Abort(_) => &"abort",
-            OpKind::Acquire(_) => &"acquire",
-            OpKind::ReleasePermits => &"release permits",
-            OpKind::Notified => &"notified",
-            OpKind::Notify => &"notify",
-            OpKind::Close => &"close",
+            OpKind::IsFinished(_) => &"is_finished",
         }
     }
 }
@@ -441,11 +422,7 @@ mod tests {
             OpKind::WakerClone,
             OpKind::WakerDrop,
             OpKind::Abort(t),
-            OpKind::Acquire(2),
-            OpKind::ReleasePermits,
-            OpKind::Notified,
-            OpKind::Notify,
-            OpKind::Close,
+            OpKind::IsFinished(t),
         ];
         for kind in all {
             let name = kind.to_string();
