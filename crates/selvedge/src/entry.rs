@@ -8,6 +8,11 @@
 //! - `SELVEDGE_REQUIRE_COMPLETE=1`: an exhaustive search cut short by a budget fails the test.
 //! - `SELVEDGE_REGRESSIONS=off`: neither replay nor save failing schedules.
 //!
+//! Through loom's surface (`model`, `model::Builder::new`), loom's variables as loom reads
+//! them: `LOOM_MAX_PREEMPTIONS`, `LOOM_MAX_BRANCHES`, `LOOM_MAX_PERMUTATIONS`,
+//! `LOOM_MAX_DURATION` (seconds), `LOOM_CHECKPOINT_FILE`, `LOOM_CHECKPOINT_INTERVAL`, and the
+//! presence of `LOOM_LOCATION` and `LOOM_LOG` (`loom_environment`).
+//!
 //! Saved schedules live in `<target dir>/selvedge/regressions/<test>.txt`, one replay string
 //! per line with a comment above it.
 
@@ -24,7 +29,11 @@ use crate::{Config, Error, FailureKind, Strategy};
 
 /// The test body as the entry points hand it on.
 pub(crate) fn body<F: Fn() + Send + Sync + 'static>(f: F) -> TestBody {
-    std::sync::Arc::new(f)
+    std::sync::Arc::new(move || {
+        f();
+        // As loom: the statics `lazy_static!` made are dropped when the main thread returns.
+        crate::lazy_static::shut_down();
+    })
 }
 
 /// Explores `body` under the model as `config` says, reading nothing else: `explore`.
@@ -234,6 +243,84 @@ fn apply_environment(config: &mut Config) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// loom's environment variables, each `None` when unset; read by `model` and
+/// `model::Builder::new` exactly as loom 0.7 reads them (same names, units and presence
+/// checks), with selvedge's error for a value that does not parse.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LoomEnvironment {
+    pub(crate) max_preemptions: Option<usize>,
+    pub(crate) max_branches: Option<usize>,
+    pub(crate) max_permutations: Option<usize>,
+    pub(crate) max_duration: Option<std::time::Duration>,
+    pub(crate) checkpoint_file: Option<PathBuf>,
+    pub(crate) checkpoint_interval: Option<usize>,
+    /// Set (to anything) or not, as loom checks them.
+    pub(crate) location: bool,
+    pub(crate) log: bool,
+}
+
+/// Reads loom's variables (see `LoomEnvironment`).
+pub(crate) fn loom_environment() -> Result<LoomEnvironment, Error> {
+    let count = |name: &str, what: &str| -> Result<Option<usize>, Error> {
+        let Some(value) = read_var(name)? else {
+            return Ok(None);
+        };
+        value.trim().parse().map(Some).map_err(|_| {
+            Error::bad_environment(format!(
+                "`{name}` is `{value}`, which is not {what}; use a whole number, as loom reads it"
+            ))
+        })
+    };
+    let max_duration = count("LOOM_MAX_DURATION", "a number of seconds")?
+        .map(|secs| std::time::Duration::from_secs(secs as u64));
+    Ok(LoomEnvironment {
+        max_preemptions: count("LOOM_MAX_PREEMPTIONS", "a preemption count")?,
+        max_branches: count("LOOM_MAX_BRANCHES", "a branch count")?,
+        max_permutations: count("LOOM_MAX_PERMUTATIONS", "a permutation count")?,
+        max_duration,
+        checkpoint_file: read_var("LOOM_CHECKPOINT_FILE")?.map(PathBuf::from),
+        checkpoint_interval: count("LOOM_CHECKPOINT_INTERVAL", "an iteration count")?,
+        location: std::env::var_os("LOOM_LOCATION").is_some(),
+        log: std::env::var_os("LOOM_LOG").is_some(),
+    })
+}
+
+/// Applies the loom variables that are set to `config`, for `selvedge::model` (loom's
+/// `model`): a bound, branch cap, permutation cap or duration the environment gives replaces
+/// selvedge's default, as it replaces loom's.
+pub(crate) fn apply_loom_environment(config: &mut Config) -> Result<(), Error> {
+    let env = loom_environment()?;
+    if let Some(bound) = env.max_preemptions {
+        config.max_preemptions = Some(bound);
+    }
+    if let Some(branches) = env.max_branches {
+        config.max_steps = branches;
+    }
+    if let Some(permutations) = env.max_permutations {
+        config.max_schedules = Some(permutations);
+    }
+    if let Some(duration) = env.max_duration {
+        config.time_budget = Some(duration);
+    }
+    if let Some(file) = env.checkpoint_file {
+        warn_unsupported_loom_setting(
+            &format!("`LOOM_CHECKPOINT_FILE` (`{}`)", file.display()),
+            "selvedge saves each failing schedule under `target/selvedge/regressions/`, replays \
+             it first on the next run, and replays any report's schedule with `SELVEDGE_REPLAY`",
+        );
+    }
+    Ok(())
+}
+
+/// Says on stderr (past libtest's capture, as the unfinished-search warning) that a loom
+/// setting selvedge does not act on was given, and what selvedge does instead.
+pub(crate) fn warn_unsupported_loom_setting(what: &str, instead: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "selvedge: warning: {what} is ignored: {instead}"
+    );
 }
 
 fn read_var(name: &str) -> Result<Option<String>, Error> {

@@ -115,9 +115,12 @@ mod strategy;
 mod trace;
 mod watchdog;
 
+pub mod alloc;
 pub mod cell;
 pub mod future;
 pub mod hint;
+pub mod lazy_static;
+pub mod model;
 pub mod sync;
 pub mod thread;
 pub mod time;
@@ -139,6 +142,10 @@ pub use trace::FailureKind;
 /// bound; with `SELVEDGE_REQUIRE_COMPLETE=1` (or [`check`] with `Config::require_complete`)
 /// an unfinished search fails the test instead. Use [`check`] for other budgets.
 ///
+/// As loom's `model`, it reads loom's variables: `LOOM_MAX_PREEMPTIONS` bounds preemptions,
+/// `LOOM_MAX_BRANCHES` the steps of one execution, `LOOM_MAX_PERMUTATIONS` the executions
+/// and `LOOM_MAX_DURATION` (seconds) the wall time; [`model::Builder`] has loom's other knobs.
+///
 /// ```
 /// use selvedge::sync::{Arc, Mutex};
 ///
@@ -156,10 +163,13 @@ pub fn model<F>(f: F)
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let config = Config {
+    let mut config = Config {
         strategy: Strategy::Dpor,
         ..Default::default()
     };
+    if let Err(e) = entry::apply_loom_environment(&mut config) {
+        panic!("{e}");
+    }
     entry::run_test(config, entry::body(f), Location::caller());
 }
 

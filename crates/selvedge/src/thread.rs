@@ -72,10 +72,8 @@ pub fn current() -> Thread {
         let id = s.current;
         Thread {
             id: ThreadId(id.0),
-            name: s.tasks[id.index()]
-                .name
-                .clone()
-                .or_else(|| (id.0 == 0).then(|| "main".to_string())),
+            // As loom's: the model's main thread has no name (reports still call it `main`).
+            name: s.tasks[id.index()].name.clone(),
         }
     })
 }
@@ -201,13 +199,17 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 /// Spawns a model thread. Panics outside a model.
 ///
+/// Unlike `std::thread::spawn`, `f` and its result need not be `Send`: every task of an
+/// execution runs on the one OS thread that runs the execution, so an `Rc` may move into a
+/// model thread (loom allows this too, and loom's users rely on it).
+///
 /// A panic in the spawned thread fails the whole execution (a `Panic` failure naming the
 /// thread), even when the `join` would handle it: catch expected panics inside the thread.
 #[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
+    F: FnOnce() -> T + 'static,
+    T: 'static,
 {
     match Builder::new().spawn(f) {
         Ok(handle) => handle,
@@ -240,11 +242,12 @@ impl Builder {
         self
     }
 
+    /// Spawns the thread; as [`spawn`], `f` and its result need not be `Send`.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> std::io::Result<JoinHandle<T>>
     where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
+        F: FnOnce() -> T + 'static,
+        T: 'static,
     {
         // SAFETY: `f` and `T` are 'static.
         unsafe { self.spawn_unchecked(f, Location::caller()) }
@@ -259,8 +262,8 @@ impl Builder {
         at: &'static Location<'static>,
     ) -> std::io::Result<JoinHandle<T>>
     where
-        F: FnOnce() -> T + Send + 'a,
-        T: Send + 'a,
+        F: FnOnce() -> T + 'a,
+        T: 'a,
     {
         let result: ResultSlot<T> = Arc::new(StdMutex::new(None));
         let slot = result.clone();

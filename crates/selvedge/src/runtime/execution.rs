@@ -220,6 +220,9 @@ pub(crate) fn run(
     drop(coroutines);
     drop(_installed);
     let mut state = shared.into_inner();
+    if internal.is_none() && !redundant {
+        crate::alloc::check_leaks(&mut state);
+    }
     if internal.is_none() {
         strategy.finish_execution(&state.trace, &choices);
     }

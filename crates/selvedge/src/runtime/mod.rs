@@ -69,6 +69,10 @@ pub(crate) struct ExecState {
     pub(crate) running_task: bool,
     /// Vector clocks for data-race detection, from the first `UnsafeCell` access on.
     pub(crate) hb: Option<happens_before::HappensBefore>,
+    /// Allocations tracked for the leak check (`Arc`, `alloc::Track`, `alloc::alloc`).
+    pub(crate) allocations: crate::alloc::Allocations,
+    /// This execution's `lazy_static!` values.
+    pub(crate) lazy_statics: crate::lazy_static::LazyValues,
 }
 
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -300,6 +304,8 @@ impl ExecState {
             thread_poisoned: false,
             running_task: false,
             hb: None,
+            allocations: Default::default(),
+            lazy_statics: Default::default(),
         }
     }
 

@@ -25,6 +25,9 @@ pub(crate) enum ObjectKind {
     Cell,
     Parker,
     Waker,
+    /// A modelled `sync::Arc` allocation: its drops publish what the dropping task did to the
+    /// task that frees it (race detection), as std's `Release` decrement and `Acquire` fence.
+    Arc,
 }
 
 impl ObjectKind {
@@ -40,9 +43,10 @@ impl ObjectKind {
             ObjectKind::Cell => 7,
             ObjectKind::Parker => 8,
             ObjectKind::Waker => 9,
+            ObjectKind::Arc => 10,
         }
     }
-    pub(crate) const COUNT: usize = 10;
+    pub(crate) const COUNT: usize = 11;
 }
 
 impl fmt::Display for ObjectKind {
@@ -58,6 +62,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Cell => f.write_str("UnsafeCell"),
             ObjectKind::Parker => f.write_str("park token"),
             ObjectKind::Waker => f.write_str("Waker"),
+            ObjectKind::Arc => f.write_str("Arc"),
         }
     }
 }

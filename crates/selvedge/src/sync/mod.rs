@@ -5,6 +5,7 @@
 //! atomics and `Arc` behave as std's and the blocking primitives panic with a message that
 //! says how to run the code under selvedge.
 
+mod arc;
 mod barrier;
 mod condvar;
 pub mod mpsc;
@@ -21,9 +22,7 @@ pub use once::{LazyLock, Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-/// `Arc` and `Weak` are std's: reference counting is not a scheduling point (one task runs
-/// at a time, so counts are always exact), which keeps the schedule space small.
-pub use std::sync::{Arc, Weak};
+pub use arc::{Arc, Weak};
 
 use std::panic::Location;
 
