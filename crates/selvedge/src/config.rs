@@ -172,6 +172,13 @@ pub struct Config {
     pub abort_on_stall: bool,
 }
 
+impl Config {
+    /// The defaults, as `Config::default()` (shuttle's `Config::new`).
+    pub fn new() -> Config {
+        Config::default()
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {

@@ -69,7 +69,11 @@ const KNOWN_VARIABLES: [&str; 5] = [
 /// a new failure, and panics with the full report if anything failed. The panic points at
 /// the test's call of the entry point (`#[track_caller]` all the way).
 #[track_caller]
-pub(crate) fn run_test(mut config: Config, body: TestBody, caller: &'static Location<'static>) {
+pub(crate) fn run_test(
+    mut config: Config,
+    body: TestBody,
+    caller: &'static Location<'static>,
+) -> Report {
     let test_name = test_name();
     if let Err(e) = apply_environment(&mut config) {
         panic!("{e}");
@@ -90,6 +94,30 @@ pub(crate) fn run_test(mut config: Config, body: TestBody, caller: &'static Loca
             unfinished(note, &report, test_name.as_deref(), require_complete);
         }
     }
+    report
+}
+
+/// The replay string in the file at `path` (shuttle's `replay_from_file`): its first line
+/// that is neither empty nor a `#` comment, as a regressions file holds them.
+pub(crate) fn read_schedule_file(path: &Path) -> Result<String, Error> {
+    let text = fs::read_to_string(path).map_err(|e| {
+        Error::bad_config(format!(
+            "cannot read the replay file `{}`: {e}; pass the path of a file holding a replay \
+             string (`v1:...`) from a failure report",
+            path.display()
+        ))
+    })?;
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::bad_config(format!(
+                "the replay file `{}` holds no replay string; it should hold one (`v1:...`) \
+                 from a failure report, on a line of its own",
+                path.display()
+            ))
+        })
 }
 
 /// An exhaustive search a budget cut short passed: say so where it is seen, or fail.

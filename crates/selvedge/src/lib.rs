@@ -117,10 +117,15 @@ mod watchdog;
 
 pub mod alloc;
 pub mod cell;
+pub mod current;
 pub mod future;
 pub mod hint;
 pub mod lazy_static;
 pub mod model;
+#[cfg(feature = "rand")]
+pub mod rand;
+mod runner;
+pub mod scheduler;
 pub mod sync;
 pub mod thread;
 pub mod time;
@@ -131,6 +136,7 @@ use std::panic::Location;
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};
 pub use report::{Failure, Report};
+pub use runner::Runner;
 pub use trace::FailureKind;
 
 /// Explores `f` exhaustively within default bounds, and panics with the report if any
@@ -232,6 +238,29 @@ where
     entry::run_test(config, entry::body(f), Location::caller());
 }
 
+/// Runs `f` under `iterations` random schedules drawn from `seed`, and panics with the report
+/// if one fails (shuttle's `check_random_with_seed`; `SELVEDGE_SEED` still overrides it).
+///
+/// ```
+/// selvedge::check_random_with_seed(|| {
+///     let t = selvedge::thread::spawn(|| 1);
+///     assert_eq!(t.join().unwrap(), 1);
+/// }, 42, 10);
+/// ```
+#[track_caller]
+pub fn check_random_with_seed<F>(f: F, seed: u64, iterations: usize)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let config = Config {
+        strategy: Strategy::Random,
+        max_schedules: Some(iterations),
+        seed,
+        ..Default::default()
+    };
+    entry::run_test(config, entry::body(f), Location::caller());
+}
+
 /// Runs `f` under `iterations` PCT schedules aiming at bugs of depth `depth`, and panics
 /// with the report if one fails.
 #[track_caller]
@@ -260,6 +289,25 @@ where
         ..Default::default()
     };
     entry::run_test(config, entry::body(f), Location::caller());
+}
+
+/// Runs exactly the interleaving whose replay string is in the file at `path` (its first line
+/// that is neither empty nor a `#` comment, as in a regressions file), as [`replay`] does:
+/// shuttle's `replay_from_file`.
+///
+/// # Panics
+/// With the report if the interleaving fails, or with an error if the file cannot be read or
+/// holds no replay string.
+#[track_caller]
+pub fn replay_from_file<F, P>(f: F, path: P)
+where
+    F: Fn() + Send + Sync + 'static,
+    P: AsRef<std::path::Path>,
+{
+    match entry::read_schedule_file(path.as_ref()) {
+        Ok(schedule) => replay(f, &schedule),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Explores `f` as `config` says and returns what happened. Never panics on a failure in

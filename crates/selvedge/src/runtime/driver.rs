@@ -39,6 +39,7 @@ impl ModelDrivers {
                 tasks: TaskSettings {
                     stack_bytes: config.stack_size,
                     max_tasks: config.max_tasks,
+                    data_seed: config.seed,
                 },
             },
             body_location,

@@ -195,7 +195,7 @@ pub(crate) fn run(
             let mut state = shared.borrow_mut();
             state.current = chosen;
             let op = state.tasks[chosen.index()].pending;
-            note_progress(&mut state, chosen, op.kind, &mut n_waiting);
+            note_progress(&mut state, chosen, op, &mut n_waiting);
             state.trace.push(TraceEvent {
                 task: chosen,
                 op,
@@ -268,9 +268,13 @@ fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidat
     }
 }
 
-/// A yield parks its task until another task makes progress; any other step is progress and
-/// releases every parked task.
-fn note_progress(state: &mut ExecState, chosen: TaskId, kind: OpKind, n_waiting: &mut usize) {
+/// A yield parks its task until another task makes progress: a step that may change what a
+/// spinner observes, which releases every parked task. A step that only observes (another
+/// spinner's load, a yield) is not progress: running a spinner again after it could only
+/// re-read the same state, and counting it would let two spinners release each other forever
+/// while the task they wait for never runs.
+fn note_progress(state: &mut ExecState, chosen: TaskId, op: super::Op, n_waiting: &mut usize) {
+    let kind = op.kind;
     if matches!(kind, OpKind::Yield | OpKind::SpinLoop) {
         let task = state.task(chosen);
         if !task.waiting_for_progress {
@@ -279,7 +283,7 @@ fn note_progress(state: &mut ExecState, chosen: TaskId, kind: OpKind, n_waiting:
         }
         return;
     }
-    if *n_waiting == 0 {
+    if *n_waiting == 0 || op.access.observes_only() {
         return;
     }
     for (i, task) in state.tasks.iter_mut().enumerate() {

@@ -160,6 +160,39 @@ impl HappensBefore {
     }
 }
 
+impl HappensBefore {
+    /// Records an atomic write to `object` (a store, a read-modify-write, a successful
+    /// compare-and-swap) for the plain reads loom's `unsync_load` makes of an atomic: checked
+    /// against earlier plain reads only, since atomic writes never race with each other.
+    /// Returns the plain read it races with, if any.
+    pub(crate) fn atomic_write(
+        &mut self,
+        task: TaskId,
+        object: ObjectId,
+        at: &'static Location<'static>,
+    ) -> Option<Access> {
+        let clock = self.task(task).clone();
+        let epoch = clock[task.index()];
+        let i = object.index();
+        if self.cells.len() <= i {
+            self.cells.resize_with(i + 1, CellHistory::default);
+        }
+        let history = &mut self.cells[i];
+        let race =
+            history.reads.iter().copied().find(|a| {
+                a.task != task && clock.get(a.task.index()).copied().unwrap_or(0) < a.epoch
+            });
+        history.last_write = Some(Access {
+            task,
+            epoch,
+            write: true,
+            at,
+        });
+        history.reads.clear();
+        race
+    }
+}
+
 /// The acquire and release halves of an atomic ordering.
 pub(crate) fn ordering_halves(order: std::sync::atomic::Ordering) -> (bool, bool) {
     use std::sync::atomic::Ordering::*;

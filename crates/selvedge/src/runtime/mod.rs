@@ -849,6 +849,7 @@ mod tests {
         ExecState::new(task::TaskSettings {
             stack_bytes: crate::limits::DEFAULT_STACK_BYTES,
             max_tasks: 4,
+            data_seed: 0,
         })
     }
 

@@ -455,6 +455,7 @@ mod tests {
                 tasks: TaskSettings {
                     stack_bytes: 64 * 1024,
                     max_tasks: 10,
+                    data_seed: 0,
                 },
             };
             let body: execution::TestBody = Arc::new(|| {

@@ -33,6 +33,8 @@ pub(crate) type TaskCoroutine = Coroutine<(), (), TaskEnd, DefaultStack>;
 pub(crate) struct TaskSettings {
     pub(crate) stack_bytes: usize,
     pub(crate) max_tasks: usize,
+    /// `Config::seed`, which `selvedge::rand` mixes with the interleaving so far.
+    pub(crate) data_seed: u64,
 }
 
 /// A slot of `thread_local!` storage in one task.

@@ -175,6 +175,41 @@ fn peek_shared<V: AtomicBits>(
     .flatten()
 }
 
+/// Records an atomic write for the race detector, when it runs, so a plain read of the atomic
+/// (`unsync_load`) that nothing orders against it is a data race, as in loom.
+fn note_atomic_write(object: &LazyObject, at: &'static Location<'static>) {
+    runtime::try_with_state(|s| {
+        if s.hb.is_none() {
+            return;
+        }
+        let Some(registered) = object.lookup(s) else {
+            return;
+        };
+        let task = s.current;
+        let id = registered.id;
+        let race = s.hb.as_mut().and_then(|hb| hb.atomic_write(task, id, at));
+        if let Some(earlier) = race {
+            crate::cell::report_race(s, id, true, at, earlier);
+        }
+    });
+}
+
+/// `unsync_load` inside a model: a plain read of the atomic, checked for a race with every
+/// atomic write nothing orders before it.
+fn check_unsync_load(
+    object: &LazyObject,
+    kind: &'static str,
+    created_at: &'static Location<'static>,
+    initial: u64,
+    now: impl FnOnce() -> u64,
+    at: &'static Location<'static>,
+) {
+    runtime::try_with_state(|s| {
+        let id = register(s, object, kind, created_at, initial, now).id;
+        crate::cell::check_access(s, id, false, at);
+    });
+}
+
 /// An atomic's value as the 64 bits a shared atomic keeps in the execution.
 trait AtomicBits: Copy {
     fn to_bits(self) -> u64;
@@ -213,6 +248,15 @@ impl<T> AtomicBits for *mut T {
     }
     fn from_bits(bits: u64) -> *mut T {
         bits as usize as *mut T
+    }
+}
+
+/// The failure ordering `compare_and_swap` uses for `order`, as std's deprecated one did.
+fn failure_ordering(order: Ordering) -> Ordering {
+    match order {
+        Ordering::Release | Ordering::Relaxed => Ordering::Relaxed,
+        Ordering::AcqRel | Ordering::Acquire => Ordering::Acquire,
+        _ => Ordering::SeqCst,
     }
 }
 
@@ -271,12 +315,15 @@ macro_rules! atomic_common {
 
             #[track_caller]
             pub fn store(&self, value: $value, order: Ordering) {
-                self.access(OpKind::AtomicStore, (order, order), |v| v.store(value, order))
+                self.access(OpKind::AtomicStore, (order, order), |v| v.store(value, order));
+                note_atomic_write(&self.object, Location::caller());
             }
 
             #[track_caller]
             pub fn swap(&self, value: $value, order: Ordering) -> $value {
-                self.access(OpKind::AtomicRmw, (order, order), |v| v.swap(value, order))
+                let old = self.access(OpKind::AtomicRmw, (order, order), |v| v.swap(value, order));
+                note_atomic_write(&self.object, Location::caller());
+                old
             }
 
             #[track_caller]
@@ -287,9 +334,13 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
-                self.access(OpKind::AtomicCas, (success, success), |v| {
+                let result = self.access(OpKind::AtomicCas, (success, success), |v| {
                     v.compare_exchange(current, new, success, failure)
-                })
+                });
+                if result.is_ok() {
+                    note_atomic_write(&self.object, Location::caller());
+                }
+                result
             }
 
             /// Never fails spuriously in a model.
@@ -301,9 +352,18 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
-                self.access(OpKind::AtomicCas, (success, success), |v| {
-                    v.compare_exchange(current, new, success, failure)
-                })
+                self.compare_exchange(current, new, success, failure)
+            }
+
+            /// loom's `compare_and_swap` (deprecated in std, not in loom, whose tests deny
+            /// warnings): `compare_exchange` returning the previous value either way, with
+            /// `order` for success and the strongest ordering `order` allows for failure.
+            /// Prefer `compare_exchange`.
+            #[track_caller]
+            pub fn compare_and_swap(&self, current: $value, new: $value, order: Ordering) -> $value {
+                match self.compare_exchange(current, new, order, failure_ordering(order)) {
+                    Ok(previous) | Err(previous) => previous,
+                }
             }
 
             #[track_caller]
@@ -357,12 +417,17 @@ macro_rules! atomic_common {
                 self.value.into_inner()
             }
 
-            /// Reads without a scheduling point (loom's `unsync_load`).
+            /// Reads without a scheduling point, as a plain (non-atomic) read: loom's
+            /// `unsync_load`. Inside a model, an atomic write by another task that nothing
+            /// orders before it is a `DataRace`.
             ///
             /// # Safety
             /// No other task may access the atomic concurrently.
+            #[track_caller]
             pub unsafe fn unsync_load(&self) -> $value {
                 let initial = self.initial.to_bits();
+                let now = || self.value.load(Ordering::Relaxed).to_bits();
+                check_unsync_load(&self.object, stringify!($name), self.created_at, initial, now, Location::caller());
                 let now = || self.value.load(Ordering::Relaxed).to_bits();
                 peek_shared(&self.object, stringify!($name), self.created_at, initial, now)
                     .unwrap_or_else(|| self.value.load(Ordering::Relaxed))
@@ -383,10 +448,13 @@ macro_rules! atomic_common {
 
         impl std::fmt::Debug for $name {
             /// This execution's value (a `static` keeps it in the execution), read without a
-            /// scheduling point.
+            /// scheduling point (and without a race check: printing is not an access).
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                // SAFETY: reading for display only; no task runs while this one does.
-                std::fmt::Debug::fmt(&unsafe { self.unsync_load() }, f)
+                let initial = self.initial.to_bits();
+                let now = || self.value.load(Ordering::Relaxed).to_bits();
+                let value = peek_shared(&self.object, stringify!($name), self.created_at, initial, now)
+                    .unwrap_or_else(|| self.value.load(Ordering::Relaxed));
+                std::fmt::Debug::fmt(&value, f)
             }
         }
 
@@ -411,7 +479,9 @@ macro_rules! atomic_int {
         $(
             #[track_caller]
             pub fn $method(&self, value: $value, order: Ordering) -> $value {
-                self.access(OpKind::AtomicRmw, (order, order), |v| v.$method(value, order))
+                let old = self.access(OpKind::AtomicRmw, (order, order), |v| v.$method(value, order));
+                note_atomic_write(&self.object, Location::caller());
+                old
             }
         )*
     };
@@ -435,9 +505,11 @@ impl AtomicBool {
 
     #[track_caller]
     pub fn fetch_not(&self, order: Ordering) -> bool {
-        self.access(OpKind::AtomicRmw, (order, order), |v| {
+        let old = self.access(OpKind::AtomicRmw, (order, order), |v| {
             v.fetch_xor(true, order)
-        })
+        });
+        note_atomic_write(&self.object, Location::caller());
+        old
     }
 }
 
@@ -503,12 +575,15 @@ impl<T> AtomicPtr<T> {
     pub fn store(&self, value: *mut T, order: Ordering) {
         self.access(OpKind::AtomicStore, (order, order), |v| {
             v.store(value, order)
-        })
+        });
+        note_atomic_write(&self.object, Location::caller());
     }
 
     #[track_caller]
     pub fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
-        self.access(OpKind::AtomicRmw, (order, order), |v| v.swap(value, order))
+        let old = self.access(OpKind::AtomicRmw, (order, order), |v| v.swap(value, order));
+        note_atomic_write(&self.object, Location::caller());
+        old
     }
 
     #[track_caller]
@@ -519,11 +594,16 @@ impl<T> AtomicPtr<T> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<*mut T, *mut T> {
-        self.access(OpKind::AtomicCas, (success, success), |v| {
+        let result = self.access(OpKind::AtomicCas, (success, success), |v| {
             v.compare_exchange(current, new, success, failure)
-        })
+        });
+        if result.is_ok() {
+            note_atomic_write(&self.object, Location::caller());
+        }
+        result
     }
 
+    /// Never fails spuriously in a model.
     #[track_caller]
     pub fn compare_exchange_weak(
         &self,
@@ -532,9 +612,15 @@ impl<T> AtomicPtr<T> {
         success: Ordering,
         failure: Ordering,
     ) -> Result<*mut T, *mut T> {
-        self.access(OpKind::AtomicCas, (success, success), |v| {
-            v.compare_exchange(current, new, success, failure)
-        })
+        self.compare_exchange(current, new, success, failure)
+    }
+
+    /// loom's `compare_and_swap`, as on the integer atomics. Prefer `compare_exchange`.
+    #[track_caller]
+    pub fn compare_and_swap(&self, current: *mut T, new: *mut T, order: Ordering) -> *mut T {
+        match self.compare_exchange(current, new, order, failure_ordering(order)) {
+            Ok(previous) | Err(previous) => previous,
+        }
     }
 
     #[track_caller]
@@ -578,13 +664,23 @@ impl<T> AtomicPtr<T> {
         self.value.into_inner()
     }
 
-    /// Reads without a scheduling point (loom's `unsync_load`).
+    /// Reads without a scheduling point, as a plain read (loom's `unsync_load`); checked for
+    /// races as on the integer atomics.
     ///
     /// # Safety
     /// No other task may access the atomic concurrently.
+    #[track_caller]
     pub unsafe fn unsync_load(&self) -> *mut T {
         let initial = self.initial.to_bits();
         let now = || self.value.load(Ordering::Relaxed).to_bits();
+        check_unsync_load(
+            &self.object,
+            "AtomicPtr",
+            self.created_at,
+            initial,
+            now,
+            Location::caller(),
+        );
         peek_shared(&self.object, "AtomicPtr", self.created_at, initial, now)
             .unwrap_or_else(|| self.value.load(Ordering::Relaxed))
     }

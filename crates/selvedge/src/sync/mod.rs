@@ -10,6 +10,7 @@ mod barrier;
 mod condvar;
 pub mod mpsc;
 mod mutex;
+mod notify;
 mod once;
 mod rwlock;
 
@@ -18,6 +19,7 @@ pub mod atomic;
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
+pub use notify::Notify;
 pub use once::{LazyLock, Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
