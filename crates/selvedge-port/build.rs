@@ -35,6 +35,15 @@ fn generate() -> Result<(), String> {
         &out,
         &mut list,
     )?;
+    let shuttle = port_gen::registry_crate("shuttle-0.9")?;
+    suite(
+        "shuttle",
+        &shuttle.join("tests"),
+        "shuttle",
+        &entries,
+        &out,
+        &mut list,
+    )?;
     fs::write(out.join("lists.rs"), list).map_err(|e| e.to_string())
 }
 
@@ -55,6 +64,10 @@ fn suite(
     let mut excised = Vec::new();
     let mut excluded = Vec::new();
     for rel in rust_files(tests)? {
+        if rel.ends_with("/mod.rs") {
+            // A directory's module declarations: the generated tree declares the files itself.
+            continue;
+        }
         let source = fs::read_to_string(tests.join(&rel)).map_err(|e| e.to_string())?;
         if let Some(file) = mine
             .iter()
@@ -66,7 +79,11 @@ fn suite(
         }
         let renamed = port_gen::rename_crate(&source, crate_name, "selvedge")
             // Every feature of the upstream crate is on in selvedge.
-            .replace("#![cfg(feature = \"futures\")]", "");
+            .replace("#![cfg(feature = \"futures\")]", "")
+            // The suite is a module of the test crate, not its root.
+            .replace("crate::", &format!("crate::{name}_suite::"))
+            // `test_log` only sets up logging around libtest's `#[test]`.
+            .replace("use test_log::test;", "");
         let here: Vec<&Entry> = mine
             .iter()
             .copied()
@@ -84,7 +101,7 @@ fn suite(
             applied
                 .excised
                 .into_iter()
-                .map(|(t, r)| (format!("{module}::{t}"), r)),
+                .map(|(t, n, r)| (format!("{module}::{t}"), n, r)),
         );
         files.push((rel, applied.source));
     }
@@ -96,7 +113,7 @@ fn suite(
     );
     let _ = writeln!(
         list,
-        "    pub(crate) const EXCISED: &[(&str, &str)] = &{excised:?};"
+        "    pub(crate) const EXCISED: &[(&str, usize, &str)] = &{excised:?};"
     );
     let _ = writeln!(
         list,

@@ -63,8 +63,17 @@ pub(crate) enum Verdict {
     /// Runs under selvedge with the opposite outcome to upstream's; the wrapper checks that
     /// it still does (and, with `expect`, that the panic says so).
     Differs { expect: Option<String> },
+    /// Fails as upstream expects (it panics), but with selvedge's words for the failure, not
+    /// the upstream message the test looks for; the wrapper checks the panic says `expect`.
+    PanicsDifferently { expect: String },
     /// Cut out before compiling: it uses API selvedge does not offer.
     Excised,
+    /// A line (named by its text) cut out before compiling: an import of something cut out,
+    /// or a macro call that generates `tests` tests, each counted as excised.
+    ExcisedLine { tests: usize },
+    /// A helper item (a `fn`, `struct`, `impl`), named by the start of its first line, cut out
+    /// with its doc comment: it uses API selvedge does not offer, and only excised tests use it.
+    ExcisedItem,
     /// Ignored upstream, run under selvedge (where selvedge does what the test asks).
     Unignore,
     /// A whole file left out.
@@ -96,9 +105,9 @@ pub(crate) fn parse_differences(text: &str) -> Result<Vec<Entry>, String> {
                 n + 1
             ));
         };
-        let (path, test) = match target.split_once("::") {
-            Some((path, test)) => (path, Some(test.to_string())),
-            None => (target, None),
+        let (path, test) = match target.split_once(".rs::") {
+            Some((path, test)) => (format!("{path}.rs"), Some(test.to_string())),
+            None => (target.to_string(), None),
         };
         let (suite, file) = path
             .split_once('/')
@@ -112,7 +121,19 @@ pub(crate) fn parse_differences(text: &str) -> Result<Vec<Entry>, String> {
                         .to_string(),
                 ),
             },
+            v if v.starts_with("panics-differently expecting ") => Verdict::PanicsDifferently {
+                expect: v["panics-differently expecting ".len()..]
+                    .trim_matches('`')
+                    .to_string(),
+            },
             "excised" => Verdict::Excised,
+            "excised-line" => Verdict::ExcisedLine { tests: 0 },
+            "excised-item" => Verdict::ExcisedItem,
+            v if v.starts_with("excised-line ") => Verdict::ExcisedLine {
+                tests: v["excised-line ".len()..].trim().parse().map_err(|_| {
+                    format!("differences.txt:{}: `{v}`: expected a test count", n + 1)
+                })?,
+            },
             "unignore" => Verdict::Unignore,
             "excluded" => Verdict::ExcludedFile,
             other => {
@@ -349,8 +370,8 @@ pub(crate) struct Applied {
     pub(crate) source: String,
     /// Tests turned into difference wrappers: `(name, reason)`.
     pub(crate) differs: Vec<(String, String)>,
-    /// Tests cut out: `(name, reason)`.
-    pub(crate) excised: Vec<(String, String)>,
+    /// Tests cut out: `(name, how many tests, reason)`.
+    pub(crate) excised: Vec<(String, usize, String)>,
 }
 
 /// Applies the entries for one file to its (renamed) source. `wrapper` writes a difference
@@ -368,6 +389,42 @@ pub(crate) fn apply(
             .test
             .as_deref()
             .expect("file entries are handled by the caller");
+        if let Verdict::ExcisedLine { tests } = entry.verdict {
+            let at = source
+                .lines()
+                .scan(0, |offset, line| {
+                    let start = *offset;
+                    *offset += line.len() + 1;
+                    Some((start, line))
+                })
+                .find(|(_, line)| line.trim() == name)
+                .map(|(start, line)| (start, start + line.len()));
+            let Some((start, end)) = at else {
+                return Err(format!(
+                    "differences.txt names the line `{name}` in `{}/{}`, which has no such line: \
+                     update the list",
+                    entry.suite, entry.file
+                ));
+            };
+            edits.push((start, end, String::new()));
+            if tests > 0 {
+                applied
+                    .excised
+                    .push((name.to_string(), tests, entry.reason.clone()));
+            }
+            continue;
+        }
+        if entry.verdict == Verdict::ExcisedItem {
+            let Some((start, end)) = item_span(source, name) else {
+                return Err(format!(
+                    "differences.txt names the item `{name}` in `{}/{}`, which has no line \
+                     starting so: update the list",
+                    entry.suite, entry.file
+                ));
+            };
+            edits.push((start, end, String::new()));
+            continue;
+        }
         let found: Vec<&TestFn> = tests.iter().filter(|t| t.name == name).collect();
         let Some(test) = found.first() else {
             return Err(format!(
@@ -382,13 +439,28 @@ pub(crate) fn apply(
                 edits.push((test.start, test.end, String::new()));
                 applied
                     .excised
-                    .push((name.to_string(), entry.reason.clone()));
+                    .push((name.to_string(), 1, entry.reason.clone()));
             }
             Verdict::Unignore => {
                 let attrs = strip_attribute(&text[..attrs_end], "#[ignore");
                 edits.push((test.start, test.name_at, attrs));
             }
-            Verdict::Differs { expect } => {
+            Verdict::Differs { .. } | Verdict::PanicsDifferently { .. } => {
+                let (should_panic, expect) = match &entry.verdict {
+                    Verdict::Differs { expect } => (test.should_panic, expect.clone()),
+                    Verdict::PanicsDifferently { expect } => {
+                        if !test.should_panic {
+                            return Err(format!(
+                                "differences.txt says `{}/{}::{name}` panics differently, but \
+                                 upstream does not expect it to panic: use `differs`",
+                                entry.suite, entry.file
+                            ));
+                        }
+                        // Checked as a test that must panic, saying `expect`.
+                        (false, Some(expect.clone()))
+                    }
+                    _ => unreachable!("matched above"),
+                };
                 let upstream = format!("__upstream_{name}");
                 let attrs = strip_attribute(&text[..attrs_end], "#[test]");
                 let attrs = strip_attribute(&attrs, "#[should_panic");
@@ -398,7 +470,7 @@ pub(crate) fn apply(
                 let wrapped = wrapper(
                     name,
                     &upstream,
-                    test.should_panic,
+                    should_panic,
                     expect.as_deref(),
                     &entry.reason,
                 );
@@ -408,7 +480,9 @@ pub(crate) fn apply(
                     .differs
                     .push((name.to_string(), entry.reason.clone()));
             }
-            Verdict::ExcludedFile => unreachable!("file entries are handled by the caller"),
+            Verdict::ExcludedFile | Verdict::ExcisedLine { .. } | Verdict::ExcisedItem => {
+                unreachable!("handled above or by the caller")
+            }
         }
     }
     edits.sort_by_key(|e| std::cmp::Reverse(e.0));
@@ -418,6 +492,26 @@ pub(crate) fn apply(
     }
     applied.source = out;
     Ok(applied)
+}
+
+/// The item whose first line (trimmed) starts with `head`, with its doc comment and
+/// attributes: through the `;` ending that line, or the `}` closing its first `{`.
+fn item_span(src: &str, head: &str) -> Option<(usize, usize)> {
+    let mut offset = 0;
+    for line in src.split_inclusive('\n') {
+        if line.trim_start().starts_with(head) {
+            let start = attributes_start(src, offset);
+            let end = if line.trim_end().ends_with(';') {
+                offset + line.trim_end().len()
+            } else {
+                let open = offset + src[offset..].find('{')?;
+                matching_brace(src, open)? + 1
+            };
+            return Some((start, end));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Removes every line of `attrs` that starts with `attribute` (keeping its line break, so

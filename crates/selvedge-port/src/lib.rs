@@ -68,7 +68,8 @@ pub struct SuiteLists {
     /// The module the suite's tests live in (`loom_suite`).
     pub module: &'static str,
     pub differs: &'static [(&'static str, &'static str)],
-    pub excised: &'static [(&'static str, &'static str)],
+    /// `(test or line, how many tests, reason)`.
+    pub excised: &'static [(&'static str, usize, &'static str)],
     pub excluded_files: &'static [(&'static str, usize, &'static str)],
 }
 
@@ -110,16 +111,19 @@ pub fn summarize(suites: &[SuiteLists]) -> String {
         let ignored_here = ignored.iter().filter(in_suite).count();
         let listed = all.iter().filter(in_suite).count();
         for (name, _) in suite.differs {
-            let full = format!("{prefix}{name}");
+            // `file::test`, where the test may sit in a module of the file.
+            let (file, test) = name.rsplit_once("::").unwrap_or(("", name));
+            let (start, end) = (format!("{prefix}{file}::"), format!("::{test}"));
             assert!(
-                all.contains(&full),
-                "`{full}` is listed as differing but is not a test of this binary"
+                all.iter()
+                    .any(|t| t.starts_with(&start) && t.ends_with(&end)),
+                "`{prefix}{name}` is listed as differing but is not a test of this binary"
             );
         }
         let counts = Counts {
             passing: listed - ignored_here - differing,
             differing,
-            excised: suite.excised.len(),
+            excised: suite.excised.iter().map(|(_, n, _)| n).sum(),
             ignored: ignored_here,
         };
         let _ = writeln!(
@@ -137,8 +141,13 @@ pub fn summarize(suites: &[SuiteLists]) -> String {
         for (name, reason) in suite.differs {
             let _ = writeln!(text, "  differs  {name}: {reason}");
         }
-        for (name, reason) in suite.excised {
-            let _ = writeln!(text, "  excised  {name}: {reason}");
+        for (name, n, reason) in suite.excised {
+            let tests = if *n == 1 {
+                String::new()
+            } else {
+                format!(" ({n} tests)")
+            };
+            let _ = writeln!(text, "  excised  {name}{tests}: {reason}");
         }
         for (file, n, reason) in suite.excluded_files {
             let _ = writeln!(text, "  excluded {file} ({n} tests): {reason}");

@@ -9,17 +9,29 @@ mod loom_suite {
     include!(concat!(env!("OUT_DIR"), "/loom/mod.rs"));
 }
 
+mod shuttle_suite {
+    include!(concat!(env!("OUT_DIR"), "/shuttle/mod.rs"));
+}
+
 mod lists {
     include!(concat!(env!("OUT_DIR"), "/lists.rs"));
 }
 
 #[test]
 fn summary() {
-    let text = selvedge_port::summarize(&[selvedge_port::SuiteLists {
-        module: "loom_suite",
-        differs: lists::loom_lists::DIFFERS,
-        excised: lists::loom_lists::EXCISED,
-        excluded_files: lists::loom_lists::EXCLUDED_FILES,
-    }]);
+    let text = selvedge_port::summarize(&[
+        selvedge_port::SuiteLists {
+            module: "loom_suite",
+            differs: lists::loom_lists::DIFFERS,
+            excised: lists::loom_lists::EXCISED,
+            excluded_files: lists::loom_lists::EXCLUDED_FILES,
+        },
+        selvedge_port::SuiteLists {
+            module: "shuttle_suite",
+            differs: lists::shuttle_lists::DIFFERS,
+            excised: lists::shuttle_lists::EXCISED,
+            excluded_files: lists::shuttle_lists::EXCLUDED_FILES,
+        },
+    ]);
     println!("{text}");
 }

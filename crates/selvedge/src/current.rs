@@ -45,3 +45,56 @@ pub fn get_current_task() -> Option<TaskId> {
 pub fn get_name_for_task(id: TaskId) -> Option<String> {
     try_with_state(|s| s.tasks.get(id.0).and_then(|t| t.name.clone())).flatten()
 }
+
+/// A vector clock: what a task knows of each task's progress (entry `i` for task `i`), through
+/// the synchronisation the code promises: spawn, join, lock handoffs, channels, and atomics
+/// with `Release`/`Acquire` orderings (or stronger). shuttle's `VectorClock`.
+#[cfg(feature = "vector-clocks")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VectorClock(Vec<u32>);
+
+#[cfg(feature = "vector-clocks")]
+impl VectorClock {
+    /// Task `i`'s entry (0 if nothing of it is known).
+    pub fn get(&self, i: usize) -> u32 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
+
+    /// The entries, by task.
+    pub fn iter(&self) -> std::slice::Iter<'_, u32> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The running task's vector clock (feature `vector-clocks`, as shuttle's: it tracks
+/// causality from the first step of every execution, which costs a little on every
+/// synchronising operation).
+///
+/// ```
+/// # #[cfg(feature = "vector-clocks")]
+/// selvedge::model(|| {
+///     let t = selvedge::thread::spawn(|| selvedge::current::clock());
+///     let child = t.join().unwrap();
+///     assert!(child.get(0) > 0, "a thread knows what its parent did before spawning it");
+///     assert!(selvedge::current::clock().get(1) > 0, "join made the child's steps known");
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a model.
+#[cfg(feature = "vector-clocks")]
+pub fn clock() -> VectorClock {
+    with_state("selvedge::current::clock", |s| {
+        let task = s.current;
+        let hb = s.hb.get_or_insert_with(Default::default);
+        VectorClock(hb.clock_of(task))
+    })
+}

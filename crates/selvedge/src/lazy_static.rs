@@ -6,9 +6,10 @@
 //! Invariants:
 //! - Values are per execution (`LazyValues` in the execution state), keyed by the address of
 //!   their `Lazy`, dropped in reverse order of initialisation when the main thread returns.
-//! - Initialisation is not a scheduling point, but it may contain some: a task that finds the
-//!   value set by another while it initialised keeps the other's (as loom does) and drops its
-//!   own. Readers learn what the initialiser did (std's `Once`: release, then acquire).
+//! - A task that finds the value unset reaches a scheduling point before initialising it, so
+//!   any racing task can win; the initialiser may contain scheduling points too, and a task
+//!   that finds the value set by another meanwhile keeps the other's (as loom does) and drops
+//!   its own. Readers learn what the initialiser did (std's `Once`: release, then acquire).
 //!
 //! ```
 //! use selvedge::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +32,7 @@ use std::collections::BTreeMap;
 use std::panic::Location;
 
 use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{self, try_with_state, with_state, LazyObject, ObjectId};
+use crate::runtime::{self, try_with_state, with_state, LazyObject, ObjectId, OpKind};
 
 /// The lazily initialised statics of one execution.
 #[derive(Default)]
@@ -119,6 +120,21 @@ impl<T: 'static> Lazy<T> {
         if let Some(value) = self.lookup(at) {
             return value;
         }
+        // Racing to initialise is a scheduling point, so any of the racing tasks can win.
+        let object = with_state("lazy_static", |s| {
+            self.object
+                .get(s, ObjectKind::Once, at, || ObjectState::Once {
+                    running: None,
+                    done: false,
+                    poisoned: false,
+                    value: None,
+                })
+                .id
+        });
+        runtime::point_at(OpKind::OnceEnter, Some(object), at);
+        if let Some(value) = self.lookup(at) {
+            return value;
+        }
         // Initialise outside the state borrow: `init` may use primitives (and yield).
         let fresh: Box<dyn Any> = Box::new((self.init)());
         refuse_after_shutdown(at);
@@ -131,10 +147,6 @@ impl<T: 'static> Lazy<T> {
                 s.hb_acquire(object);
                 return (existing, Some(fresh));
             }
-            let object = self
-                .object
-                .get(s, ObjectKind::Once, at, || ObjectState::Plain)
-                .id;
             let value = fresh.downcast_ref::<T>().expect("lazy_static type") as *const T;
             s.lazy_statics.values.insert(key, (fresh, object));
             s.lazy_statics.order.push(key);

@@ -26,6 +26,13 @@ pub use std::thread::{available_parallelism, panicking};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ThreadId(u32);
 
+impl From<ThreadId> for usize {
+    /// The task number (shuttle's conversion).
+    fn from(id: ThreadId) -> usize {
+        id.0 as usize
+    }
+}
+
 impl ThreadId {
     /// The task number, as reports show it.
     pub fn as_u64(&self) -> u64 {
@@ -274,7 +281,11 @@ impl Builder {
         // SAFETY: per this function's contract.
         let body: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(body) };
         let name = self.name.clone();
+        // A refused body is dropped after the state borrow (see `check_capacity`).
+        let mut body = Some(body);
         let spawned = with_state("selvedge::thread::spawn", |s| {
+            crate::runtime::task::check_capacity(s)?;
+            let body = body.take().expect("taken once");
             let spawned = spawn_task(s, name.clone(), self.stack_size, body, at);
             if let Ok(child) = spawned {
                 runtime::record_event(s, OpKind::Spawn(child), None, at);
@@ -420,21 +431,27 @@ impl fmt::Display for AccessError {
 impl std::error::Error for AccessError {}
 
 /// A per-task value declared with [`thread_local!`](crate::thread_local): every task of every
-/// execution starts with a fresh one, destroyed when the task exits.
+/// execution starts with a fresh one, destroyed when the task exits. Outside a model it is a
+/// per-OS-thread value, as std's.
 pub struct LocalKey<T: 'static> {
     init: fn() -> T,
-    fallback: &'static std::thread::LocalKey<T>,
     index: std::sync::atomic::AtomicUsize,
 }
 
 static NEXT_LOCAL_INDEX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
+std::thread_local! {
+    /// Outside a model: this OS thread's values, by `LocalKey` slot, dropped at thread exit.
+    /// Boxed, so a value never moves while a reference to it is out.
+    static OUTSIDE_MODEL: std::cell::RefCell<Vec<Option<Box<dyn std::any::Any>>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl<T: 'static> LocalKey<T> {
     #[doc(hidden)]
-    pub const fn new(init: fn() -> T, fallback: &'static std::thread::LocalKey<T>) -> LocalKey<T> {
+    pub const fn new(init: fn() -> T) -> LocalKey<T> {
         LocalKey {
             init,
-            fallback,
             index: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -450,6 +467,35 @@ impl<T: 'static> LocalKey<T> {
             Ok(_) => fresh - 1,
             Err(existing) => existing - 1,
         }
+    }
+
+    /// Outside a model: this OS thread's value, created on first use (the initialiser runs
+    /// with nothing borrowed, so it may use other thread-locals).
+    fn outside_model(&'static self) -> Result<*const T, AccessError> {
+        let index = self.slot_index();
+        let existing = OUTSIDE_MODEL
+            .try_with(|slots| {
+                let slots = slots.borrow();
+                slots
+                    .get(index)
+                    .and_then(Option::as_ref)
+                    .map(|v| v.downcast_ref::<T>().expect("thread-local type") as *const T)
+            })
+            .map_err(|_| AccessError)?;
+        if let Some(ptr) = existing {
+            return Ok(ptr);
+        }
+        let value: Box<dyn std::any::Any> = Box::new((self.init)());
+        OUTSIDE_MODEL
+            .try_with(|slots| {
+                let mut slots = slots.borrow_mut();
+                if slots.len() <= index {
+                    slots.resize_with(index + 1, || None);
+                }
+                let slot = slots[index].get_or_insert(value);
+                slot.downcast_ref::<T>().expect("thread-local type") as *const T
+            })
+            .map_err(|_| AccessError)
     }
 
     /// Runs `f` with this task's value, creating it first if needed.
@@ -471,7 +517,9 @@ impl<T: 'static> LocalKey<T> {
         F: FnOnce(&T) -> R,
     {
         if !runtime::in_model() {
-            return self.fallback.try_with(f).map_err(|_| AccessError);
+            let ptr = self.outside_model()?;
+            // SAFETY: boxed in this OS thread's slots, dropped only when the thread exits.
+            return Ok(f(unsafe { &*ptr }));
         }
         let index = self.slot_index();
         let existing = with_state("LocalKey::with", |s| {
@@ -588,10 +636,7 @@ macro_rules! thread_local {
         $crate::thread_local!($($rest)*);
     };
     ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = $init:expr) => {
-        $(#[$attr])* $vis static $name: $crate::thread::LocalKey<$t> = {
-            fn __init() -> $t { $init }
-            ::std::thread_local!(static __FALLBACK: $t = __init());
-            $crate::thread::LocalKey::new(__init, &__FALLBACK)
-        };
+        $(#[$attr])* $vis static $name: $crate::thread::LocalKey<$t> =
+            $crate::thread::LocalKey::new(|| $init);
     };
 }

@@ -100,10 +100,14 @@ where
         let outcome = run_spawned(future, at);
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
     });
+    // A refused body is dropped after the state borrow (see `check_capacity`).
+    let mut body = Some(body);
     let (task, generation) =
         with_state(
             "selvedge::future::spawn",
-            |s| match runtime::task::spawn_task(s, None, None, body, at) {
+            |s| match runtime::task::check_capacity(s).and_then(|()| {
+                runtime::task::spawn_task(s, None, None, body.take().expect("taken once"), at)
+            }) {
                 Ok(child) => {
                     s.tasks[child.index()].name = Some(format!("async-{}", child.0));
                     s.tasks[child.index()].asynchronous.abortable = true;
@@ -121,6 +125,17 @@ where
         interest: 0,
         done: false,
     }
+}
+
+/// The same as [`spawn`], under shuttle's (and tokio's) name for spawning a future that is not
+/// `Send`: in a model every task runs on one OS thread, so no future needs to be.
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn(future)
 }
 
 /// The body of a spawned task: polls its future until it completes or the task is aborted,
@@ -141,10 +156,7 @@ fn run_spawned<F: Future>(
         }
         if awaiting::wait(at) == Woken::Abort {
             drop(future);
-            return Err(JoinError {
-                task: task.0,
-                cancelled: true,
-            });
+            return Err(JoinError::Cancelled);
         }
     }
 }
@@ -175,17 +187,19 @@ impl Future for YieldNow {
     }
 }
 
-/// Why a spawned task gave no output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct JoinError {
-    task: u32,
-    cancelled: bool,
+/// Why a spawned task gave no output: it was aborted. (A panic inside a task fails the whole
+/// execution instead, so a model never hands one back.) An enum, so shuttle's
+/// `JoinError::Cancelled` patterns match; tokio's `is_cancelled()` works too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum JoinError {
+    /// The task was aborted before it completed.
+    Cancelled,
 }
 
 impl JoinError {
     /// The task was aborted before it completed.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled
+        matches!(self, JoinError::Cancelled)
     }
 
     /// The task panicked. Always `false` in a model: a panic fails the execution instead.
@@ -196,7 +210,9 @@ impl JoinError {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task {} was cancelled", self.task)
+        match self {
+            JoinError::Cancelled => f.write_str("the task was cancelled"),
+        }
     }
 }
 

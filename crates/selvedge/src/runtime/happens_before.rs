@@ -89,6 +89,16 @@ impl HappensBefore {
     pub(crate) fn acquire(&mut self, task: TaskId, object: ObjectId) {
         let published = Self::slot(&mut self.objects, object.index()).clone();
         join(self.task(task), &published);
+        self.count_acquire(task);
+    }
+
+    /// With `vector-clocks`, an acquisition is an event of the task's own, as shuttle counts
+    /// them (`current::clock`). Harmless for race detection: later accesses get a later epoch,
+    /// which no task knew of before.
+    fn count_acquire(&mut self, task: TaskId) {
+        if cfg!(feature = "vector-clocks") {
+            self.task(task)[task.index()] += 1;
+        }
     }
 
     pub(crate) fn spawn(&mut self, parent: TaskId, child: TaskId) {
@@ -105,6 +115,7 @@ impl HappensBefore {
     pub(crate) fn join(&mut self, joiner: TaskId, child: TaskId) {
         let exited = Self::slot(&mut self.exits, child.index()).clone();
         join(self.task(joiner), &exited);
+        self.count_acquire(joiner);
     }
 
     pub(crate) fn unpark(&mut self, task: TaskId, target: TaskId) {
@@ -116,6 +127,7 @@ impl HappensBefore {
     pub(crate) fn park(&mut self, task: TaskId) {
         let unparked = Self::slot(&mut self.unparks, task.index()).clone();
         join(self.task(task), &unparked);
+        self.count_acquire(task);
     }
 
     /// Records an access to `cell`; returns the earlier access it races with, if any.
@@ -161,6 +173,16 @@ impl HappensBefore {
 }
 
 impl HappensBefore {
+    /// `task`'s vector clock: what it knows of each task's steps (`current::clock`).
+    #[cfg(feature = "vector-clocks")]
+    /// `task`'s vector clock as shuttle shows it: its own entry counts its synchronising
+    /// events (here it starts at 1, the epoch of its first accesses).
+    pub(crate) fn clock_of(&mut self, task: TaskId) -> Vec<u32> {
+        let mut clock = self.task(task).clone();
+        clock[task.index()] -= 1;
+        clock
+    }
+
     /// Records an atomic write to `object` (a store, a read-modify-write, a successful
     /// compare-and-swap) for the plain reads loom's `unsync_load` makes of an atomic: checked
     /// against earlier plain reads only, since atomic writes never race with each other.

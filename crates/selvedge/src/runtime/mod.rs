@@ -303,7 +303,9 @@ impl ExecState {
             settings,
             thread_poisoned: false,
             running_task: false,
-            hb: None,
+            // With `vector-clocks`, causality is tracked from the first step, so
+            // `current::clock` sees every edge; otherwise from the first cell access.
+            hb: cfg!(feature = "vector-clocks").then(Default::default),
             allocations: Default::default(),
             lazy_statics: Default::default(),
         }

@@ -92,6 +92,9 @@ pub(crate) enum ObjectState {
     Once {
         running: Option<Holder>,
         done: bool,
+        /// A `Once::call_once` closure panicked: the next `call_once` panics, as std's does,
+        /// until a `call_once_force` completes.
+        poisoned: bool,
         /// The value of a shared `OnceLock` (a `static`) in this execution; an owned one keeps
         /// its value inside itself, as std's does.
         value: Option<ErasedValue>,

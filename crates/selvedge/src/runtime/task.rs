@@ -154,6 +154,19 @@ pub(crate) fn return_stack(done: Spawned) {
     });
 }
 
+/// Whether one more task fits under `Config::max_tasks` (the message to show if not). A
+/// spawner checks it before handing `spawn_task` a body, so a refused body is dropped after the
+/// state borrow ends: its captures' destructors may use primitives.
+pub(crate) fn check_capacity(s: &ExecState) -> Result<(), String> {
+    if s.tasks.len() >= s.settings.max_tasks {
+        return Err(format!(
+            "the test spawned more than {} tasks in one execution; raise `Config::max_tasks` if that is intended",
+            s.settings.max_tasks
+        ));
+    }
+    Ok(())
+}
+
 /// Creates task `id` running `body`; the scheduler adopts and primes it before its next
 /// decision. Fails (with the message to show) when `Config::max_tasks` is reached.
 pub(crate) fn spawn_task(
@@ -163,12 +176,7 @@ pub(crate) fn spawn_task(
     body: Box<dyn FnOnce() + 'static>,
     spawned_at: &'static Location<'static>,
 ) -> Result<TaskId, String> {
-    if s.tasks.len() >= s.settings.max_tasks {
-        return Err(format!(
-            "the test spawned more than {} tasks in one execution; raise `Config::max_tasks` if that is intended",
-            s.settings.max_tasks
-        ));
-    }
+    check_capacity(s)?;
     let id = TaskId(s.tasks.len() as u32);
     let bytes = stack_bytes
         .unwrap_or(s.settings.stack_bytes)

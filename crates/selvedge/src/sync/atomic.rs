@@ -194,6 +194,19 @@ fn note_atomic_write(object: &LazyObject, at: &'static Location<'static>) {
     });
 }
 
+/// The release half of `order` for a write made without a scheduling point of its own (a
+/// `fetch_update` whose closure reached none), and the write's record for `unsync_load`.
+fn release_now(object: &LazyObject, order: Ordering, at: &'static Location<'static>) {
+    if ordering_halves(order).1 {
+        runtime::try_with_state(|s| {
+            if let Some(registered) = object.lookup(s) {
+                s.hb_release(registered.id);
+            }
+        });
+    }
+    note_atomic_write(object, at);
+}
+
 /// `unsync_load` inside a model: a plain read of the atomic, checked for a race with every
 /// atomic write nothing orders before it.
 fn check_unsync_load(
@@ -380,9 +393,14 @@ macro_rules! atomic_common {
                     return self.value.fetch_update(set_order, fetch_order, f);
                 }
                 let orders = (fetch_order, set_order);
+                // The read only acquires: a closure that returns `None` writes nothing, so
+                // publishes nothing; the write releases when (and if) it is made.
                 fetch_update_model(
-                    |op| self.access(op, orders, |v| v.load(Ordering::SeqCst)),
-                    |new| self.store_now(new),
+                    |op| self.access(op, (fetch_order, Ordering::Relaxed), |v| v.load(Ordering::SeqCst)),
+                    |new| {
+                        self.store_now(new);
+                        release_now(&self.object, set_order, Location::caller());
+                    },
                     |current, new| {
                         self.access(OpKind::AtomicCas, orders, |v| {
                             v.compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst)
@@ -390,6 +408,32 @@ macro_rules! atomic_common {
                     },
                     f,
                 )
+            }
+
+            /// std's new name for [`Self::fetch_update`] (and shuttle's).
+            #[track_caller]
+            pub fn try_update<F>(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                f: F,
+            ) -> Result<$value, $value>
+            where
+                F: FnMut($value) -> Option<$value>,
+            {
+                self.fetch_update(set_order, fetch_order, f)
+            }
+
+            /// Replaces the value with `f(value)` and returns the previous value, as std's
+            /// `update` (a [`Self::fetch_update`] that always writes).
+            #[track_caller]
+            pub fn update<F>(&self, set_order: Ordering, fetch_order: Ordering, mut f: F) -> $value
+            where
+                F: FnMut($value) -> $value,
+            {
+                match self.fetch_update(set_order, fetch_order, |v| Some(f(v))) {
+                    Ok(previous) | Err(previous) => previous,
+                }
             }
 
             /// Stores `value` in this execution's place for it, with no scheduling point.
@@ -637,8 +681,13 @@ impl<T> AtomicPtr<T> {
             return self.value.fetch_update(set_order, fetch_order, f);
         }
         let orders = (fetch_order, set_order);
+        // As on the integer atomics: the read only acquires, the write releases.
         fetch_update_model(
-            |op| self.access(op, orders, |v| v.load(Ordering::SeqCst)),
+            |op| {
+                self.access(op, (fetch_order, Ordering::Relaxed), |v| {
+                    v.load(Ordering::SeqCst)
+                })
+            },
             |new| {
                 let initial = self.initial.to_bits();
                 let now = || self.value.load(Ordering::SeqCst).to_bits();
@@ -646,6 +695,7 @@ impl<T> AtomicPtr<T> {
                     None => self.value.store(new, Ordering::SeqCst),
                     Some(id) => set_shared_bits(id, new.to_bits()),
                 }
+                release_now(&self.object, set_order, Location::caller());
             },
             |current, new| {
                 self.access(OpKind::AtomicCas, orders, |v| {
@@ -654,6 +704,90 @@ impl<T> AtomicPtr<T> {
             },
             f,
         )
+    }
+
+    /// std's new name for [`Self::fetch_update`] (and shuttle's).
+    #[track_caller]
+    pub fn try_update<F>(
+        &self,
+        set_order: Ordering,
+        fetch_order: Ordering,
+        f: F,
+    ) -> Result<*mut T, *mut T>
+    where
+        F: FnMut(*mut T) -> Option<*mut T>,
+    {
+        self.fetch_update(set_order, fetch_order, f)
+    }
+
+    /// Replaces the pointer with `f(pointer)` and returns the previous one, as std's `update`.
+    #[track_caller]
+    pub fn update<F>(&self, set_order: Ordering, fetch_order: Ordering, mut f: F) -> *mut T
+    where
+        F: FnMut(*mut T) -> *mut T,
+    {
+        match self.fetch_update(set_order, fetch_order, |p| Some(f(p))) {
+            Ok(previous) | Err(previous) => previous,
+        }
+    }
+
+    /// One read-modify-write of the pointer (a single scheduling point), returning the
+    /// previous pointer.
+    #[track_caller]
+    fn rmw(&self, order: Ordering, f: impl Fn(*mut T) -> *mut T) -> *mut T {
+        let old = self.access(OpKind::AtomicRmw, (order, order), |v| {
+            let mut current = v.load(Ordering::SeqCst);
+            loop {
+                match v.compare_exchange(current, f(current), Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(previous) => break previous,
+                    Err(actual) => current = actual,
+                }
+            }
+        });
+        note_atomic_write(&self.object, Location::caller());
+        old
+    }
+
+    /// Offsets the pointer by `val` elements of `T`, as std's `fetch_ptr_add`.
+    #[track_caller]
+    pub fn fetch_ptr_add(&self, val: usize, order: Ordering) -> *mut T {
+        self.fetch_byte_add(val.wrapping_mul(std::mem::size_of::<T>()), order)
+    }
+
+    /// Offsets the pointer back by `val` elements of `T`, as std's `fetch_ptr_sub`.
+    #[track_caller]
+    pub fn fetch_ptr_sub(&self, val: usize, order: Ordering) -> *mut T {
+        self.fetch_byte_sub(val.wrapping_mul(std::mem::size_of::<T>()), order)
+    }
+
+    /// Offsets the pointer by `val` bytes, as std's `fetch_byte_add`.
+    #[track_caller]
+    pub fn fetch_byte_add(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_byte_add(val))
+    }
+
+    /// Offsets the pointer back by `val` bytes, as std's `fetch_byte_sub`.
+    #[track_caller]
+    pub fn fetch_byte_sub(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_byte_sub(val))
+    }
+
+    /// Bitwise "or" of the address with `val`, keeping provenance, as std's `fetch_or`.
+    #[track_caller]
+    pub fn fetch_or(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| with_address(p, (p as usize) | val))
+    }
+
+    /// Bitwise "and" of the address with `val`, keeping provenance, as std's `fetch_and`.
+    #[track_caller]
+    pub fn fetch_and(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| with_address(p, (p as usize) & val))
+    }
+
+    /// Bitwise "xor" of the address with `val`, keeping provenance, as std's `fetch_xor`.
+    #[track_caller]
+    pub fn fetch_xor(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| with_address(p, (p as usize) ^ val))
     }
 
     pub fn get_mut(&mut self) -> &mut *mut T {
@@ -697,8 +831,25 @@ impl<T> Default for AtomicPtr<T> {
     }
 }
 
+impl<T> std::fmt::Pointer for AtomicPtr<T> {
+    /// This execution's pointer, read without a scheduling point.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let initial = self.initial.to_bits();
+        let now = || self.value.load(Ordering::Relaxed).to_bits();
+        let value: *mut T = peek_shared(&self.object, "AtomicPtr", self.created_at, initial, now)
+            .unwrap_or_else(|| self.value.load(Ordering::Relaxed));
+        std::fmt::Pointer::fmt(&value, f)
+    }
+}
+
 impl<T> std::fmt::Debug for AtomicPtr<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(&self.value, f)
     }
+}
+
+/// `p` moved to `address`, keeping its provenance (`pointer::with_addr`, which needs a newer
+/// compiler than selvedge's minimum).
+fn with_address<T>(p: *mut T, address: usize) -> *mut T {
+    p.wrapping_byte_add(address.wrapping_sub(p as usize))
 }

@@ -59,6 +59,15 @@ impl<T> Channel<T> {
     }
 
     /// Runs `f` on the channel's model state, if its execution is still running.
+    /// A scheduling point before this end's drop disconnects the channel, when the drop
+    /// happens in a running task of this channel's execution (not in the scheduler's clean-up).
+    fn disconnect_point(&self) {
+        let in_task = try_with_state(|s| s.generation == self.generation && s.in_task());
+        if in_task == Some(true) {
+            point(OpKind::Disconnect, Some(self.id));
+        }
+    }
+
     fn with_model<R>(&self, f: impl FnOnce(&mut ChannelState<'_>) -> R) -> Option<R> {
         try_with_state(|s| {
             if s.generation != self.generation {
@@ -244,6 +253,10 @@ fn clone_sender<T>(chan: &Arc<Channel<T>>) -> Arc<Channel<T>> {
 }
 
 fn drop_sender<T>(chan: &Channel<T>) {
+    // The last sender's drop is what a receiver sees (disconnection): a scheduling point.
+    if chan.with_model(|c| *c.senders == 1) == Some(true) {
+        chan.disconnect_point();
+    }
     chan.with_model(|c| {
         assert!(*c.senders > 0, "more senders dropped than created");
         *c.senders -= 1;
@@ -334,6 +347,8 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        // What senders see (disconnection): a scheduling point.
+        self.chan.disconnect_point();
         self.chan.with_model(|c| *c.receiver_alive = false);
     }
 }

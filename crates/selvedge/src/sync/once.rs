@@ -65,6 +65,7 @@ impl Once {
             || ObjectState::Once {
                 running: None,
                 done: false,
+                poisoned: false,
                 value: None,
             },
         )
@@ -72,16 +73,32 @@ impl Once {
     }
 
     /// Runs `f` if no call has completed yet in this execution; other callers wait for it.
+    ///
+    /// # Panics
+    /// If an earlier call's closure panicked (the `Once` is poisoned), as std's does.
     #[track_caller]
     pub fn call_once<F: FnOnce()>(&self, f: F) {
-        enter(self.id(), Location::caller(), f);
+        enter_once(self.id(), Location::caller(), Poison::Refuse, |_| f());
     }
 
+    /// Like `call_once`, but runs `f` even if an earlier closure panicked (`f` is told), and
+    /// clears the poison once it completes.
     #[track_caller]
     pub fn call_once_force<F: FnOnce(&OnceState)>(&self, f: F) {
-        enter(self.id(), Location::caller(), || {
-            f(&OnceState { poisoned: false })
+        enter_once(self.id(), Location::caller(), Poison::Ignore, |poisoned| {
+            f(&OnceState { poisoned })
         });
+    }
+
+    /// Did a closure panic, leaving this `Once` poisoned?
+    pub fn is_poisoned(&self) -> bool {
+        if !runtime::in_model() {
+            return false;
+        }
+        let id = self.id();
+        with_state("Once::is_poisoned", |s| {
+            matches!(s.object(id), ObjectState::Once { poisoned: true, .. })
+        })
     }
 
     pub fn is_completed(&self) -> bool {
@@ -102,12 +119,54 @@ impl Default for Once {
     }
 }
 
+/// What `Once` does when an earlier closure panicked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Poison {
+    /// `call_once`: panic, as std's does.
+    Refuse,
+    /// `call_once_force`: run anyway, and clear the poison on success.
+    Ignore,
+}
+
+/// `Once`'s protocol: `enter`'s, plus std's poisoning. The closure is told whether the `Once`
+/// was poisoned.
+fn enter_once(id: ObjectId, at: &'static Location<'static>, poison: Poison, f: impl FnOnce(bool)) {
+    let poisoned = std::cell::Cell::new(false);
+    let mut refused = false;
+    enter_with(
+        id,
+        at,
+        |was_poisoned| {
+            if was_poisoned && poison == Poison::Refuse {
+                refused = true;
+                return false;
+            }
+            poisoned.set(was_poisoned);
+            true
+        },
+        || f(poisoned.get()),
+    );
+    if refused {
+        panic!("Once instance has previously been poisoned");
+    }
+}
+
 /// The once protocol: a scheduling point enabled while nobody else is initialising; runs
 /// `f` if the object is not done yet. Returns whether `f` ran.
 fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool {
+    enter_with(id, at, |_| true, f)
+}
+
+/// `enter`, with `admit` deciding (from whether an earlier closure panicked) whether `f` may
+/// run; a panic in `f` poisons the object, and a completed `f` clears the poison.
+fn enter_with(
+    id: ObjectId,
+    at: &'static Location<'static>,
+    admit: impl FnOnce(bool) -> bool,
+    f: impl FnOnce(),
+) -> bool {
     runtime::point_at(OpKind::OnceEnter, Some(id), at);
     let run = with_state("selvedge::sync::Once", |s| {
-        let current = s.current;
         let ObjectState::Once { running, done, .. } = s.object(id) else {
             unreachable!("object is not a once")
         };
@@ -117,21 +176,44 @@ fn enter(id: ObjectId, at: &'static Location<'static>, f: impl FnOnce()) -> bool
         );
         if *done {
             s.hb_acquire(id);
-            return false;
+            return Some(false);
         }
-        *running = Some((current, at));
-        true
+        Some(true)
     });
+    let run = match run {
+        Some(true) => {
+            let poisoned = with_state("selvedge::sync::Once", |s| {
+                matches!(s.object(id), ObjectState::Once { poisoned: true, .. })
+            });
+            admit(poisoned)
+        }
+        _ => false,
+    };
+    if run {
+        with_state("selvedge::sync::Once", |s| {
+            let current = s.current;
+            if let ObjectState::Once { running, .. } = s.object(id) {
+                *running = Some((current, at));
+            }
+        });
+    }
     if !run {
         return false;
     }
     let result = catch_unwind(AssertUnwindSafe(f));
     with_state("selvedge::sync::Once", |s| {
-        let ObjectState::Once { running, done, .. } = s.object(id) else {
+        let ObjectState::Once {
+            running,
+            done,
+            poisoned,
+            ..
+        } = s.object(id)
+        else {
             unreachable!("object is not a once")
         };
         *running = None;
         *done = result.is_ok();
+        *poisoned = result.is_err();
         s.hb_release(id);
     });
     if let Err(payload) = result {
@@ -190,6 +272,7 @@ impl<T> OnceLock<T> {
                     ObjectState::Once {
                         running: None,
                         done: start == Some(1),
+                        poisoned: false,
                         value: None,
                     }
                 })

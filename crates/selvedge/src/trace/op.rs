@@ -97,6 +97,9 @@ pub(crate) enum OpKind {
     Abort(TaskId),
     /// `JoinHandle::is_finished`: observes whether a task has finished.
     IsFinished(TaskId),
+    /// The last sender, or the receiver, of a channel is dropped: the other end now sees the
+    /// channel disconnected.
+    Disconnect,
 }
 
 impl OpKind {
@@ -154,6 +157,7 @@ impl OpKind {
             OpKind::WakerDrop => 49,
             OpKind::Abort(_) => 50,
             OpKind::IsFinished(_) => 56,
+            OpKind::Disconnect => 60,
         }
     }
 
@@ -218,7 +222,8 @@ impl OpKind {
             | OpKind::AwaitWake
             | OpKind::WakerWake(_)
             | OpKind::WakerClone
-            | OpKind::WakerDrop => Access::Write,
+            | OpKind::WakerDrop
+            | OpKind::Disconnect => Access::Write,
         }
     }
 
@@ -284,6 +289,7 @@ impl OpKind {
             OpKind::WakerDrop => &"Waker::drop",
             OpKind::Abort(_) => &"abort",
             OpKind::IsFinished(_) => &"is_finished",
+            OpKind::Disconnect => &"disconnect",
         }
     }
 }
@@ -423,6 +429,7 @@ mod tests {
             OpKind::WakerDrop,
             OpKind::Abort(t),
             OpKind::IsFinished(t),
+            OpKind::Disconnect,
         ];
         for kind in all {
             let name = kind.to_string();
