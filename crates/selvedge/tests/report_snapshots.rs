@@ -282,7 +282,7 @@ replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:03cb30e
 fn relock_report() {
     check(
         &report_of(FailureKind::Deadlock, relock),
-        r#"selvedge found a deadlock: main (task 0) is blocked forever and no other task can wake it
+        r#"selvedge found a deadlock: main (task 0) is blocked forever: it tried to acquire a Mutex it already holds (Mutex#1, taken at crates/selvedge/tests/report_snapshots.rs:47:20) and waits for itself
 
 blocked tasks (who waits for what, and who holds it):
   main (task 0) is stuck in `lock` at crates/selvedge/tests/report_snapshots.rs:48:21, waiting for Mutex#1 (created at crates/selvedge/tests/report_snapshots.rs:46:13)

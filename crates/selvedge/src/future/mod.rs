@@ -144,10 +144,21 @@ fn run_spawned<F: Future>(
     future: F,
     at: &'static Location<'static>,
 ) -> Result<F::Output, JoinError> {
+    // As tokio's and shuttle's, `spawn` does not poll the future: its first poll is a step of
+    // its own, so an `abort` (or anything else) may come before it.
+    runtime::point_at(OpKind::Start, None, at);
+    let (task, aborted) = with_state("selvedge::future::spawn", |s| {
+        let task = s.current;
+        (task, s.tasks[task.index()].asynchronous.abort_requested)
+    });
+    if aborted {
+        // Aborted before its first poll: never polled, as tokio's.
+        drop(future);
+        return Err(JoinError::Cancelled);
+    }
     awaiting::enter_block_on();
     let _leave = LeaveBlockOn;
     let mut future = Box::pin(future);
-    let task = with_state("selvedge::future::spawn", |s| s.current);
     let waker = awaiting::task_waker(task);
     let mut cx = Context::from_waker(&waker);
     loop {

@@ -432,6 +432,19 @@ fn end_with_overflow(shared: &mut RefCell<ExecState>, task: TaskId) {
 }
 
 fn deadlock_message(blocked: &[crate::trace::BlockedTask]) -> String {
+    // A task waiting for a lock it holds itself waits for itself: say so first.
+    for task in blocked {
+        if let crate::trace::WaitsFor::Release { object, holders } = &task.waits_for {
+            if let Some(own) = holders.iter().find(|h| h.task == task.task) {
+                let kind = object.name.split('#').next().unwrap_or("lock");
+                return format!(
+                    "{} is blocked forever: it tried to acquire a {kind} it already holds ({}, \
+                     taken at {}) and waits for itself",
+                    task.name, object.name, own.at
+                );
+            }
+        }
+    }
     let names: Vec<&str> = blocked.iter().map(|b| b.name.as_str()).collect();
     match names.len() {
         1 => format!(

@@ -85,6 +85,20 @@ impl HappensBefore {
         self.task(task)[task.index()] += 1;
     }
 
+    /// `task` publishes everything it did so far as a value handed over (a message): the
+    /// clock to give its receiver, who alone learns it (`acquire_clock`).
+    pub(crate) fn release_clock(&mut self, task: TaskId) -> Vec<u32> {
+        let clock = self.task(task).clone();
+        self.task(task)[task.index()] += 1;
+        clock
+    }
+
+    /// `task` learns what a handed-over value published (`release_clock`).
+    pub(crate) fn acquire_clock(&mut self, task: TaskId, published: &[u32]) {
+        join(self.task(task), published);
+        self.count_acquire(task);
+    }
+
     /// `task` learns everything published on `object` (a lock, an acquire load...).
     pub(crate) fn acquire(&mut self, task: TaskId, object: ObjectId) {
         let published = Self::slot(&mut self.objects, object.index()).clone();

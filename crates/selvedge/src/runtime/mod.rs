@@ -614,9 +614,19 @@ impl ExecState {
                 object,
                 holders: holder.iter().copied().map(task_ref).collect(),
             },
-            (OpKind::ReadLock, ObjectState::RwLock { writer, .. }) => WaitsFor::Release {
+            // Held by a writer; or, when none holds it, queued behind a waiting writer, which
+            // waits for the readers (one of them may be this very task).
+            (
+                OpKind::ReadLock,
+                ObjectState::RwLock {
+                    writer, readers, ..
+                },
+            ) => WaitsFor::Release {
                 object,
-                holders: writer.iter().copied().map(task_ref).collect(),
+                holders: match writer {
+                    Some(w) => vec![task_ref(*w)],
+                    None => readers.iter().copied().map(task_ref).collect(),
+                },
             },
             (
                 OpKind::WriteLock,

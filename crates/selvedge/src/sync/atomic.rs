@@ -853,3 +853,198 @@ impl<T> std::fmt::Debug for AtomicPtr<T> {
 fn with_address<T>(p: *mut T, address: usize) -> *mut T {
     p.wrapping_byte_add(address.wrapping_sub(p as usize))
 }
+
+macro_rules! atomic_wide {
+    ($name:ident, $value:ty) => {
+        #[doc = concat!("A model `", stringify!($name), "` (shuttle has one; std's is unstable): every operation is a scheduling point inside a model. Its value lives behind a lock, so outside a model it is atomic but not lock-free; a `static` one cannot be used inside a model.")]
+        pub struct $name {
+            object: LazyObject,
+            created_at: &'static Location<'static>,
+            value: std::sync::Mutex<$value>,
+        }
+
+        impl $name {
+            #[track_caller]
+            pub const fn new(value: $value) -> $name {
+                $name {
+                    object: LazyObject::new(),
+                    created_at: Location::caller(),
+                    value: std::sync::Mutex::new(value),
+                }
+            }
+
+            /// A scheduling point, then `f` on the value.
+            #[track_caller]
+            fn access<R>(&self, op: OpKind, orders: (Ordering, Ordering), f: impl FnOnce(&mut $value) -> R) -> R {
+                let shared = before(&self.object, stringify!($name), self.created_at, 0, || 0, op, orders, Location::caller());
+                if shared.is_some() {
+                    panic!(
+                        "the {} created at {} is a `static` (or was made outside the test body): \
+                         its value cannot be reset between executions; create it inside the test body",
+                        stringify!($name),
+                        self.created_at
+                    );
+                }
+                let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
+                f(&mut value)
+            }
+
+            #[track_caller]
+            pub fn load(&self, order: Ordering) -> $value {
+                self.access(OpKind::AtomicLoad, (order, order), |v| *v)
+            }
+
+            #[track_caller]
+            pub fn store(&self, value: $value, order: Ordering) {
+                self.access(OpKind::AtomicStore, (order, order), |v| *v = value);
+                note_atomic_write(&self.object, Location::caller());
+            }
+
+            #[track_caller]
+            pub fn swap(&self, value: $value, order: Ordering) -> $value {
+                let old = self.access(OpKind::AtomicRmw, (order, order), |v| std::mem::replace(v, value));
+                note_atomic_write(&self.object, Location::caller());
+                old
+            }
+
+            #[track_caller]
+            pub fn compare_exchange(
+                &self,
+                current: $value,
+                new: $value,
+                success: Ordering,
+                _failure: Ordering,
+            ) -> Result<$value, $value> {
+                let result = self.access(OpKind::AtomicCas, (success, success), |v| {
+                    if *v == current {
+                        *v = new;
+                        Ok(current)
+                    } else {
+                        Err(*v)
+                    }
+                });
+                if result.is_ok() {
+                    note_atomic_write(&self.object, Location::caller());
+                }
+                result
+            }
+
+            /// Never fails spuriously in a model.
+            #[track_caller]
+            pub fn compare_exchange_weak(
+                &self,
+                current: $value,
+                new: $value,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$value, $value> {
+                self.compare_exchange(current, new, success, failure)
+            }
+
+            #[track_caller]
+            pub fn fetch_update<F>(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                f: F,
+            ) -> Result<$value, $value>
+            where
+                F: FnMut($value) -> Option<$value>,
+            {
+                if !runtime::in_model() {
+                    let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut f = f;
+                    return match f(*value) {
+                        Some(new) => Ok(std::mem::replace(&mut *value, new)),
+                        None => Err(*value),
+                    };
+                }
+                fetch_update_model(
+                    |op| self.access(op, (fetch_order, Ordering::Relaxed), |v| *v),
+                    |new| {
+                        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = new;
+                        release_now(&self.object, set_order, Location::caller());
+                    },
+                    |current, new| self.compare_exchange(current, new, set_order, fetch_order),
+                    f,
+                )
+            }
+
+            /// std's new name for [`Self::fetch_update`] (and shuttle's).
+            #[track_caller]
+            pub fn try_update<F>(&self, set_order: Ordering, fetch_order: Ordering, f: F) -> Result<$value, $value>
+            where
+                F: FnMut($value) -> Option<$value>,
+            {
+                self.fetch_update(set_order, fetch_order, f)
+            }
+
+            /// Replaces the value with `f(value)` and returns the previous value.
+            #[track_caller]
+            pub fn update<F>(&self, set_order: Ordering, fetch_order: Ordering, mut f: F) -> $value
+            where
+                F: FnMut($value) -> $value,
+            {
+                match self.fetch_update(set_order, fetch_order, |v| Some(f(v))) {
+                    Ok(previous) | Err(previous) => previous,
+                }
+            }
+
+            atomic_wide!(@rmw $value;
+                fetch_add => |v: $value, x: $value| v.wrapping_add(x),
+                fetch_sub => |v: $value, x: $value| v.wrapping_sub(x),
+                fetch_and => |v: $value, x: $value| v & x,
+                fetch_nand => |v: $value, x: $value| !(v & x),
+                fetch_or => |v: $value, x: $value| v | x,
+                fetch_xor => |v: $value, x: $value| v ^ x,
+                fetch_max => |v: $value, x: $value| v.max(x),
+                fetch_min => |v: $value, x: $value| v.min(x));
+
+            pub fn get_mut(&mut self) -> &mut $value {
+                self.value.get_mut().unwrap_or_else(|e| e.into_inner())
+            }
+
+            pub fn into_inner(self) -> $value {
+                self.value.into_inner().unwrap_or_else(|e| e.into_inner())
+            }
+        }
+
+        impl Default for $name {
+            #[track_caller]
+            fn default() -> $name {
+                $name::new(0)
+            }
+        }
+
+        impl From<$value> for $name {
+            #[track_caller]
+            fn from(value: $value) -> $name {
+                $name::new(value)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&*self.value.lock().unwrap_or_else(|e| e.into_inner()), f)
+            }
+        }
+    };
+    (@rmw $value:ty; $($method:ident => $op:expr),*) => {
+        $(
+            #[track_caller]
+            pub fn $method(&self, value: $value, order: Ordering) -> $value {
+                let op = $op;
+                let old = self.access(OpKind::AtomicRmw, (order, order), |v| {
+                    let old = *v;
+                    *v = op(old, value);
+                    old
+                });
+                note_atomic_write(&self.object, Location::caller());
+                old
+            }
+        )*
+    };
+}
+
+atomic_wide!(AtomicU128, u128);
+atomic_wide!(AtomicI128, i128);

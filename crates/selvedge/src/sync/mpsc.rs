@@ -29,6 +29,13 @@ struct Channel<T> {
     id: ObjectId,
     generation: u64,
     messages: StdMutex<VecDeque<T>>,
+    /// Beside each queued message, what its sender published (race detection): a receive
+    /// learns what that message's sender did before sending it, not what later sends did.
+    /// `None` when race detection was not running yet.
+    published: StdMutex<VecDeque<Option<Vec<u32>>>>,
+    /// What each receive published, by receive number: a bounded channel's send number `n`
+    /// needs receive `n - capacity` to have happened, and learns what it did.
+    receipts: StdMutex<Vec<Option<Vec<u32>>>>,
 }
 
 impl<T> Channel<T> {
@@ -55,6 +62,8 @@ impl<T> Channel<T> {
             id,
             generation,
             messages: StdMutex::new(VecDeque::new()),
+            published: StdMutex::new(VecDeque::new()),
+            receipts: StdMutex::new(Vec::new()),
         })
     }
 
@@ -112,15 +121,58 @@ impl<T> Channel<T> {
         let Some(Some((ticket, rendezvous))) = ticket else {
             return Err(SendError(value));
         };
+        self.learn_room(ticket);
         self.messages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push_back(value);
-        with_state("Sender::send", |s| s.hb_release(self.id));
+        self.publish();
         if rendezvous {
             point(OpKind::SendWait(ticket), Some(self.id));
+            // A rendezvous is a handshake: the sender learns what the receiver did before
+            // taking the message.
+            with_state("SyncSender::send", |s| s.hb_acquire(self.id));
         }
         Ok(())
+    }
+
+    /// A bounded channel's send number `ticket` had room because receive number
+    /// `ticket - capacity` happened: it learns what that receive published.
+    fn learn_room(&self, ticket: u64) {
+        let capacity = self.with_model(|c| c.capacity).flatten();
+        let Some(capacity) = capacity.filter(|&c| c > 0) else {
+            return;
+        };
+        let Some(receipt) = ticket.checked_sub(capacity as u64) else {
+            return;
+        };
+        let clock = self
+            .receipts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(receipt as usize)
+            .cloned()
+            .flatten();
+        if let Some(clock) = clock {
+            with_state("SyncSender::send", |s| {
+                let task = s.current;
+                if let Some(hb) = s.hb.as_mut() {
+                    hb.acquire_clock(task, &clock);
+                }
+            });
+        }
+    }
+
+    /// Queues what the sending task published beside the message it just queued.
+    fn publish(&self) {
+        let clock = with_state("Sender::send", |s| {
+            let task = s.current;
+            s.hb.as_mut().map(|hb| hb.release_clock(task))
+        });
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(clock);
     }
 
     fn pop(&self) -> Option<T> {
@@ -133,7 +185,26 @@ impl<T> Channel<T> {
             true
         });
         if taken == Some(true) {
-            with_state("Receiver::recv", |s| s.hb_acquire(self.id));
+            let published = self
+                .published
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+                .flatten();
+            let receipt = with_state("Receiver::recv", |s| {
+                let task = s.current;
+                if let (Some(hb), Some(clock)) = (s.hb.as_mut(), published) {
+                    hb.acquire_clock(task, &clock);
+                }
+                // For a rendezvous sender waiting for this message to be taken.
+                s.hb_release(self.id);
+                s.hb.as_mut().map(|hb| hb.release_clock(task))
+            });
+            // For the send this receive makes room for (`learn_room`).
+            self.receipts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(receipt);
             let value = self
                 .messages
                 .lock()
@@ -230,15 +301,16 @@ impl<T> SyncSender<T> {
             }
             *c.len += 1;
             *c.sent += 1;
-            Ok(())
+            Ok(*c.sent - 1)
         });
         match accepted {
-            Some(Ok(())) => {
+            Some(Ok(ticket)) => {
+                chan.learn_room(ticket);
                 chan.messages
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push_back(value);
-                with_state("SyncSender::try_send", |s| s.hb_release(chan.id));
+                chan.publish();
                 Ok(())
             }
             Some(Err(true)) => Err(TrySendError::Full(value)),
