@@ -36,9 +36,11 @@
 //!
 //! # Entry points
 //!
-//! - [`model`]: exhaustive exploration within default bounds (like `loom::model`).
+//! - [`model()`]: exhaustive exploration within default bounds (like `loom::model`).
 //! - [`check_dfs`], [`check_random`], [`check_pct`]: a chosen strategy (like shuttle's).
-//! - [`replay`]: re-run exactly one recorded interleaving.
+//! - [`replay`], [`replay_from_file`]: re-run exactly one recorded interleaving.
+//! - [`check_random_with_seed`], [`Runner`] with [`scheduler`]: shuttle's shapes.
+//! - [`model::Builder`]: loom's shape, with loom's fields and `LOOM_*` variables.
 //! - [`explore`]: the programmatic form; returns a [`Report`] instead of panicking.
 //!
 //! The test-facing entry points panic with the full report on a failure, save the failing
@@ -60,10 +62,11 @@
 //! writing, with nothing ordering the accesses (a lock, a join, a channel, a Release/Acquire
 //! atomic pair): in whatever order they happened to run, and a `Relaxed` flag orders nothing.
 //!
-//! Porting from loom mostly means renaming `loom::` to `selvedge::`, but not all of loom is
-//! here yet: `model::Builder`, `lazy_static!`, `future::block_on`, `Notify`, the leak-checking
-//! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise
-//! `Relaxed` accesses.
+//! Porting from loom or shuttle means renaming the crate (`loom = { package = "selvedge", .. }`
+//! in `Cargo.toml`): loom's `model::Builder`, `lazy_static!`, `Notify`, leak-checking `Arc` and
+//! `alloc::Track`, and shuttle's `check_*`, `Runner`, `rand` and `current` are here. The
+//! [`guide`] lists what maps to what and every deliberate difference (exact `SeqCst`, for one);
+//! loom 0.7's and shuttle 0.9's own test suites run renamed in this project's CI.
 //!
 //! # What is modelled
 //!
@@ -100,7 +103,10 @@
 //!
 //! # Features
 //!
-//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
+//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing. `rand` (on
+//! by default) gives [`rand`], shuttle's model-controlled random numbers. `vector-clocks` gives
+//! [`current`]`::clock`, shuttle's vector clocks: happens-before is tracked from every
+//! execution's first step instead of from the first `UnsafeCell` access.
 
 mod config;
 mod driver;
@@ -119,6 +125,7 @@ pub mod alloc;
 pub mod cell;
 pub mod current;
 pub mod future;
+pub mod guide;
 pub mod hint;
 pub mod lazy_static;
 pub mod model;
@@ -181,7 +188,7 @@ where
 
 /// Explores every interleaving of `f` depth-first (no reduction), up to `max_schedules`
 /// executions (default 1,000,000), and panics with the report if one fails. A search the bound
-/// cuts short passes with a warning, as [`model`] says.
+/// cuts short passes with a warning, as [`model()`] says.
 #[track_caller]
 pub fn check_dfs<F>(f: F, max_schedules: Option<usize>)
 where

@@ -172,7 +172,7 @@ impl Default for Builder {
     }
 }
 
-/// loom's `model::model`: the same as [`crate::model`].
+/// loom's `model::model`: the same as [`crate::model()`].
 #[track_caller]
 pub fn model<F>(f: F)
 where

@@ -1,0 +1,126 @@
+//! # Migrating from loom and shuttle
+//!
+//! selvedge runs loom's and shuttle's test suites with the crate renamed. This page says how
+//! to switch, what each API becomes, and every place selvedge differs on purpose, with the
+//! reason. `crates/selvedge-port` holds the proof: loom 0.7's own test files and shuttle 0.9's
+//! public-API test files, renamed and run on every CI run, with each test that does not pass
+//! unchanged named in `differences.txt` next to one of the reasons below.
+//!
+//! ## From loom
+//!
+//! One line in `Cargo.toml` (keep the `cfg(loom)` facade you have):
+//!
+//! ```toml
+//! [target.'cfg(loom)'.dev-dependencies]
+//! loom = { package = "selvedge", version = "0.1", features = ["futures", "checkpoint"] }
+//! ```
+//!
+//! or `use selvedge as loom;`, or rename `loom::` to `selvedge::`. The `futures` and `checkpoint`
+//! features are accepted and change nothing.
+//!
+//! | loom | selvedge |
+//! |---|---|
+//! | `loom::model(f)` | [`crate::model()`]: DPOR on every core, reading `LOOM_MAX_PREEMPTIONS`, `LOOM_MAX_BRANCHES`, `LOOM_MAX_PERMUTATIONS`, `LOOM_MAX_DURATION` |
+//! | `loom::model::Builder` | [`crate::model::Builder`]: the same public fields and defaults, `LOOM_*` read as loom reads them, `check(f)` |
+//! | `loom::thread`, `loom::sync`, `loom::sync::atomic`, `loom::cell`, `loom::hint` | the same paths; `thread::spawn` needs no `Send`, as loom's |
+//! | `loom::sync::Arc` (`into_raw`, `from_raw`, `increment_strong_count`, ...) | [`crate::sync::Arc`], tracked for the leak check |
+//! | `loom::alloc::Track`, `alloc`, `dealloc` | [`crate::alloc`] |
+//! | `loom::sync::Notify` | [`crate::sync::Notify`] |
+//! | `loom::cell::{UnsafeCell, Cell, ConstPtr, MutPtr}` | [`crate::cell`]; `UnsafeCell` is also `Sync` |
+//! | `loom::future::{block_on, AtomicWaker}` | [`crate::future`] |
+//! | `loom::lazy_static!`, `loom::thread_local!` | [`crate::lazy_static!`], [`crate::thread_local!`] |
+//! | `compare_and_swap`, `unsync_load`, `with_mut` on atomics | the same |
+//!
+//! A failure panics with selvedge's report: the interleaving, what each blocked task waits
+//! for, and a replay string. `SELVEDGE_REPLAY=<string>` replays it; failing schedules are also
+//! saved under `target/selvedge/regressions/` and replayed first on the next run, which is what
+//! loom's checkpoint file was for.
+//!
+//! ## From shuttle
+//!
+//! ```toml
+//! [dev-dependencies]
+//! shuttle = { package = "selvedge", version = "0.1", features = ["vector-clocks"] }
+//! ```
+//!
+//! | shuttle | selvedge |
+//! |---|---|
+//! | `check_random(f, n)`, `check_pct(f, n, depth)`, `check_dfs(f, max)` | the same signatures |
+//! | `check_random_with_seed(f, seed, n)` | [`crate::check_random_with_seed`] |
+//! | `replay(f, schedule)`, `replay_from_file(f, path)` | [`crate::replay`], [`crate::replay_from_file`], with selvedge's replay strings |
+//! | `Runner::new(scheduler, config).run(f)` | [`crate::Runner`] with [`crate::scheduler`]'s `RandomScheduler`, `PctScheduler`, `DfsScheduler`, `ReplayScheduler`, and [`crate::Config`] (`Config::new()`) |
+//! | `future::{spawn, spawn_local, block_on, yield_now, JoinHandle, JoinError::Cancelled}` | [`crate::future`] |
+//! | `rand::{thread_rng, Rng}` | [`crate::rand`] (feature `rand`, on by default), numbers controlled by the model |
+//! | `current::{me, get_name_for_task, clock}` | [`crate::current`] (`clock` with feature `vector-clocks`) |
+//! | `lazy_static!`, `thread_local!`, `sync::*`, `thread::*` | the same |
+//!
+//! ## Deliberate differences
+//!
+//! Each is a choice, with its reason; `differences.txt` names the upstream tests each one
+//! changes.
+//!
+//! **Atomics are sequentially consistent, whatever the `Ordering`.** A load never reads a value
+//! older than the latest store, so bugs that need weak memory (store buffering, a `Relaxed`
+//! flag read before the data it publishes) are not found by reading stale values. `SeqCst` is
+//! modelled exactly (loom models it as `AcqRel`, and its own `test_seq_cst` is ignored for
+//! that). Orderings still matter for the race detector: a `Relaxed` flag orders nothing, so
+//! reading the data it guards is reported as a data race on `cell::UnsafeCell` accesses.
+//! Fences do not yet order `Relaxed` accesses for the race detector (in progress).
+//!
+//! **`thread::Builder::stack_size` is in bytes, as std's.** loom passes it to its coroutine
+//! library, which reads machine words (8x more). A thread that runs out is a `StackOverflow`
+//! failure naming it and the knob, never a crash.
+//!
+//! **Reference counting is not a scheduling point.** An `Arc` clone or drop does not branch (as
+//! loom's does); drops carry happens-before as std's `Release` decrement and `Acquire` fence do,
+//! and the allocation is tracked for the leak check. The task that runs a destructor is
+//! whichever drops last in the interleaving the other operations produce.
+//!
+//! **`block_on` polls again only after a wake.** loom also explores spurious polls; selvedge
+//! reports a future that would need one as a lost wakeup (a deadlock naming the task).
+//!
+//! **An execution ends when every task has finished** (as loom's), not when the main thread
+//! returns (as shuttle's): a detached thread or task always runs to the end, and one left
+//! blocked is a deadlock. `lazy_static!` values are dropped when the main thread returns, as
+//! loom drops them; a thread that uses one after that fails, saying so.
+//!
+//! **A thread runs to its first scheduling point when it is spawned.** Code before that point
+//! touches nothing another task can see through selvedge's primitives, so it needs no
+//! decision. State shared through `std` types (a `std::sync::Mutex`, the internals of the
+//! `futures` crate's channels) is invisible to the scheduler, so its order before that point is
+//! spawn order. Futures from [`crate::future::spawn`] are different: as tokio's and shuttle's,
+//! spawning never polls them.
+//!
+//! **`park` and `Condvar::wait` never wake spuriously, and `notify_one` wakes the thread that
+//! waited longest** (as loom's). shuttle explores spurious wakeups and any waiter.
+//!
+//! **`RwLock` follows std: a thread may take a read lock it already holds** while no writer
+//! waits (if one waits, that is the deadlock std's writer-preferring lock has, and it is
+//! reported with the waiting writer); `try_read` then succeeds. shuttle forbids both.
+//!
+//! **Replay strings are selvedge's** (`v1:<fingerprint>:<runs>`); shuttle's encoded schedules
+//! are refused with an error that says what a valid one looks like.
+//!
+//! **`selvedge::rand` numbers are a function of the seed and the interleaving so far**, so a
+//! replay draws the same numbers and two interleavings draw different ones; numbers drawn
+//! before the first scheduling point are the same in every execution of one seed, and
+//! exhaustive strategies do not enumerate them.
+//!
+//! **A `Mutex`, `RwLock` or `UnsafeCell` holding a value made outside the test body is
+//! refused** (a `static`, or one captured by the closure): its value cannot be reset between
+//! executions. Create it inside the body, or use a `LazyLock`/`lazy_static!`.
+//!
+//! **Limits are `Config`'s**: `Config::max_tasks` (1,000 by default; `Builder::max_threads` sets
+//! it, 5 as loom's), `Config::max_steps` (`Builder::max_branches`).
+//!
+//! **`Builder`'s `checkpoint_file`, `checkpoint_interval`, `expect_explicit_explore`,
+//! `location` and `log` are accepted and have no effect** (a warning on stderr says so for the
+//! first three when set): failing schedules are saved and replayed instead of checkpoints, and
+//! every report has locations and the whole interleaving.
+//!
+//! **Not offered:** loom's `explore`, `skip_branch` and `stop_exploring` (manual pruning that
+//! DPOR's reduction makes unnecessary; `selvedge::explore` is the programmatic entry point),
+//! loom's `MAX_THREADS`; shuttle's `Scheduler` trait (strategies are selvedge's own),
+//! `PortfolioRunner`, `check(f)` (selvedge's [`crate::check`] takes a [`crate::Config`]),
+//! `BatchSemaphore`, task labels and tags, annotations, and `Config`'s `max_steps: MaxSteps`
+//! and `failure_persistence` fields.
