@@ -107,7 +107,8 @@ fn shimmed(source: &str, tool: &str) -> String {
     let mut inserted = false;
     for line in renamed.split_inclusive('\n') {
         let t = line.trim_start();
-        if !inserted && !(t.starts_with("#![") || t.starts_with("//") || t.trim().is_empty()) {
+        let preamble = t.starts_with("#![") || t.starts_with("//") || t.trim().is_empty();
+        if !inserted && !preamble {
             out.push_str(&format!(
                 "#[allow(unused_imports)] use crate::{tool}::shim; "
             ));

@@ -374,12 +374,16 @@ pub(crate) struct Applied {
     pub(crate) excised: Vec<(String, usize, String)>,
 }
 
+/// Writes a difference wrapper on one line: `(name, upstream name, should_panic, expect,
+/// reason) -> source`.
+pub(crate) type Wrapper = dyn Fn(&str, &str, bool, Option<&str>, &str) -> String;
+
 /// Applies the entries for one file to its (renamed) source. `wrapper` writes a difference
 /// wrapper on one line: `(name, upstream name, should_panic, expect, reason) -> source`.
 pub(crate) fn apply(
     source: &str,
     entries: &[&Entry],
-    wrapper: &dyn Fn(&str, &str, bool, Option<&str>, &str) -> String,
+    wrapper: &Wrapper,
 ) -> Result<Applied, String> {
     let tests = test_fns(source);
     let mut edits: Vec<(usize, usize, String)> = Vec::new();

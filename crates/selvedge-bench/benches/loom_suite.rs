@@ -13,6 +13,9 @@
 //!
 //! Run with `cargo bench -p selvedge-bench --bench loom_suite`.
 
+// The test files are loom's, as loom wrote them: lints that flag them are loom's business.
+#![allow(clippy::all, clippy::pedantic)]
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;

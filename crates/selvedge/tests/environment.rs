@@ -42,6 +42,23 @@ fn child_program() {
             counted(mutex_counter(3, 2)),
         ),
         "model-complete" => selvedge::model(counted(mutex_counter(2, 2))),
+        "loom-builder" => {
+            let b = selvedge::model::Builder::new();
+            println!(
+                "builder: preemptions {:?} branches {} permutations {:?} duration {:?} log {}",
+                b.preemption_bound, b.max_branches, b.max_permutations, b.max_duration, b.log
+            );
+        }
+        "model-three-yields" => selvedge::model(counted(|| {
+            for _ in 0..3 {
+                selvedge::thread::yield_now();
+            }
+        })),
+        "model-cut" => selvedge::model(counted(mutex_counter(3, 2))),
+        "replay-from-file" => {
+            let path = std::env::var("REPLAY_FILE").unwrap();
+            selvedge::replay_from_file(counted(lost_update), path)
+        }
         other => panic!("unknown child program `{other}`"),
     });
     println!(
@@ -299,4 +316,70 @@ fn an_unknown_variable_is_warned_about_even_under_libtests_capture() {
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&target);
+}
+
+#[test]
+fn loom_variables_reach_model_and_builder_as_loom_reads_them() {
+    let target = temp_target("loom");
+    let (ok, text) = child(
+        "loom-builder",
+        &target,
+        &[
+            ("LOOM_MAX_PREEMPTIONS", "2"),
+            ("LOOM_MAX_BRANCHES", "5000"),
+            ("LOOM_MAX_DURATION", "7"),
+            ("LOOM_LOG", ""),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("builder: preemptions Some(2) branches 5000 permutations None duration Some(7s) log true"),
+        "{text}"
+    );
+    // `LOOM_MAX_BRANCHES` caps the steps of one execution of `selvedge::model`.
+    let (ok, text) = child("model-three-yields", &target, &[("LOOM_MAX_BRANCHES", "2")]);
+    assert!(!ok, "three yields exceed two branches: {text}");
+    assert!(text.contains("selvedge found a livelock"), "{text}");
+    // `LOOM_MAX_PERMUTATIONS` caps the executions; the cut search warns, as the budget does.
+    let (ok, text) = child("model-cut", &target, &[("LOOM_MAX_PERMUTATIONS", "3")]);
+    assert!(ok, "{text}");
+    assert_eq!(runs_in(&text), 3, "{text}");
+    assert!(text.contains("did not finish"), "{text}");
+    // A value loom would not parse is refused, naming the variable.
+    let (ok, text) = child("model-cut", &target, &[("LOOM_MAX_PREEMPTIONS", "two")]);
+    assert!(!ok);
+    assert!(
+        text.contains("`LOOM_MAX_PREEMPTIONS` is `two`, which is not a preemption count; use a whole number, as loom reads it"),
+        "{text}"
+    );
+}
+
+#[test]
+fn replay_from_file_replays_the_files_schedule() {
+    let target = temp_target("replay-file");
+    let (ok, first) = child("random", &target, &[("SELVEDGE_REGRESSIONS", "off")]);
+    assert!(!ok);
+    let schedule = schedule_in(&first);
+    let file = target.join("schedule.txt");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(&file, format!("# a saved failure\n{schedule}\n")).unwrap();
+    let file = file.display().to_string();
+    let (ok, text) = child(
+        "replay-from-file",
+        &target,
+        &[("REPLAY_FILE", file.as_str())],
+    );
+    assert!(!ok, "the recorded failure again: {text}");
+    assert_eq!(runs_in(&text), 1, "{text}");
+    assert!(text.contains("selvedge found a panic"), "{text}");
+    let (ok, text) = child(
+        "replay-from-file",
+        &target,
+        &[("REPLAY_FILE", "/nonexistent/selvedge")],
+    );
+    assert!(!ok);
+    assert!(
+        text.contains("cannot read the replay file `/nonexistent/selvedge`"),
+        "{text}"
+    );
 }
