@@ -24,6 +24,17 @@ fn main() {
 fn generate() -> Result<(), String> {
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?);
     let differences = fs::read_to_string("differences.txt").map_err(|e| e.to_string())?;
+    // Lines marked `[without vector-clocks]` describe what differs only when the feature is off.
+    let clocks = std::env::var_os("CARGO_FEATURE_VECTOR_CLOCKS").is_some();
+    let differences: String = differences
+        .lines()
+        .filter_map(|line| match line.strip_prefix("[without vector-clocks] ") {
+            Some(_) if clocks => None,
+            Some(rest) => Some(rest),
+            None => Some(line),
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
     let entries = port_gen::parse_differences(&differences)?;
     let mut list = String::new();
     let loom = port_gen::registry_crate("loom-0.7")?;

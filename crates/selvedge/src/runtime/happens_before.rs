@@ -187,9 +187,7 @@ impl HappensBefore {
 }
 
 impl HappensBefore {
-    /// `task`'s vector clock: what it knows of each task's steps (`current::clock`).
-    #[cfg(feature = "vector-clocks")]
-    /// `task`'s vector clock as shuttle shows it: its own entry counts its synchronising
+    /// `task`'s vector clock as shuttle shows it (`current::clock`): its own entry counts its synchronising
     /// events (here it starts at 1, the epoch of its first accesses).
     pub(crate) fn clock_of(&mut self, task: TaskId) -> Vec<u32> {
         let mut clock = self.task(task).clone();
