@@ -61,9 +61,17 @@
 //! atomic pair): in whatever order they happened to run, and a `Relaxed` flag orders nothing.
 //!
 //! Porting from loom mostly means renaming `loom::` to `selvedge::`, but not all of loom is
-//! here yet: `model::Builder`, `lazy_static!`, `future::block_on`, `Notify`, the leak-checking
-//! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise
-//! `Relaxed` accesses.
+//! here yet: `model::Builder`, `lazy_static!`, `Notify`, the leak-checking `Arc` and
+//! `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise `Relaxed`
+//! accesses. `future::{block_on, AtomicWaker}` are here, with an executor loom lacks:
+//!
+//! # Async
+//!
+//! [`future::spawn`] runs a future as a task of its own, [`future::block_on`] runs one on the
+//! calling task, and [`time`] gives `sleep`, `timeout` and `interval` on the model's virtual
+//! clock. [`tokio`] groups them in tokio's shapes, so `use selvedge::tokio as tokio;` runs a
+//! tokio test body under the model. An awaited `lock` is one scheduling point, as a thread's
+//! is, so exhaustive search costs the same for async code as for threads.
 //!
 //! # What is modelled
 //!
