@@ -62,8 +62,9 @@
 //!
 //! Porting from loom mostly means renaming `loom::` to `selvedge::`, but not all of loom is
 //! here yet: `model::Builder`, `lazy_static!`, `Notify`, the leak-checking `Arc` and
-//! `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise `Relaxed`
-//! accesses. `future::{block_on, AtomicWaker}` are here, with an executor loom lacks:
+//! `UnsafeCell`'s pointer-guard API are missing. Fences synchronise `Relaxed` accesses by the
+//! C++20 rules, as loom's do. `future::{block_on, AtomicWaker}` are here, with an executor
+//! loom lacks:
 //!
 //! # Async
 //!
