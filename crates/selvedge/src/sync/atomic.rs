@@ -231,8 +231,11 @@ impl<T> AtomicBits for *mut T {
 /// use selvedge::cell::UnsafeCell;
 /// use selvedge::sync::{Arc, atomic::{fence, AtomicBool, Ordering}};
 ///
+/// struct Data(UnsafeCell<i32>, AtomicBool);
+/// unsafe impl Sync for Data {} // the model checks every access to the cell
+///
 /// selvedge::model(|| {
-///     let data = Arc::new((UnsafeCell::new(0), AtomicBool::new(false)));
+///     let data = Arc::new(Data(UnsafeCell::new(0), AtomicBool::new(false)));
 ///     let d = data.clone();
 ///     selvedge::thread::spawn(move || {
 ///         d.0.with_mut(|v| unsafe { *v = 42 });
