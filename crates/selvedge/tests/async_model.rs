@@ -410,3 +410,53 @@ fn async_schedules_are_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+/// A future that waits for `flag`, registering its waker in `slot` before (`correct`) or
+/// after checking the flag.
+fn flag_waiter(
+    flag: Arc<selvedge::sync::atomic::AtomicBool>,
+    slot: Arc<future::AtomicWaker>,
+    correct: bool,
+) -> impl std::future::Future<Output = ()> {
+    std::future::poll_fn(move |cx| {
+        if correct {
+            slot.register_by_ref(cx.waker());
+        }
+        if flag.load(Ordering::SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        if !correct {
+            slot.register_by_ref(cx.waker());
+        }
+        std::task::Poll::Pending
+    })
+}
+
+fn waker_handoff(correct: bool) -> Report {
+    dpor(move || {
+        let flag = Arc::new(selvedge::sync::atomic::AtomicBool::new(false));
+        let slot = Arc::new(future::AtomicWaker::new());
+        let waiter = spawn(flag_waiter(flag.clone(), slot.clone(), correct));
+        // Another thread sets the flag and wakes whatever waker is registered.
+        let setter = selvedge::thread::spawn(move || {
+            flag.store(true, Ordering::SeqCst);
+            slot.wake();
+        });
+        setter.join().unwrap();
+        block_on(waiter).unwrap();
+    })
+}
+
+#[test]
+fn a_wake_between_check_and_register_is_found_and_register_first_is_proven() {
+    // Goal: waker registration, wakes from a thread and the task's wait are scheduling points
+    // DPOR orders, so the check-then-register lost wakeup is found, and its fix passes in
+    // every interleaving.
+    let report = waker_handoff(false);
+    let failure = report.failure().expect("the lost wakeup is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(text.contains("await"), "{text}");
+    assert!(text.contains("lost wakeup"), "{text}");
+    passes_exhaustively(&waker_handoff(true));
+}

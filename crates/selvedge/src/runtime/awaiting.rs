@@ -368,7 +368,7 @@ fn target(s: &ExecState, data: *const ()) -> Option<TaskId> {
 /// Performs a waker operation as a scheduling point of the current task when one is running
 /// (from the scheduler loop, at the end of an execution or in another execution it is only
 /// bookkeeping, or nothing).
-fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectState, bool)) {
+fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectState)) {
     let Some((object, in_task, own)) = try_with_state(|s| {
         let task = target(s, data)?;
         let object = s.waker_object(task);
@@ -385,10 +385,14 @@ fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectS
         );
     }
     with_state("a waker", |s| {
-        if own && s.in_task() {
+        let state = &mut s.objects[object.index()].state;
+        let was_woken = matches!(state, ObjectState::Waker { woken: true, .. });
+        effect(state);
+        let wakes = !was_woken && matches!(state, ObjectState::Waker { woken: true, .. });
+        if own && wakes && s.in_task() {
+            // The task woke itself while being polled: if it returns `Pending`, it yields.
             s.tasks[s.current.index()].asynchronous.self_woken = true;
         }
-        effect(&mut s.objects[object.index()].state, own);
     });
 }
 
@@ -396,7 +400,7 @@ fn waker_clone(data: *const ()) -> RawWaker {
     waker_op(
         data,
         |_| OpKind::WakerClone,
-        |state, _| {
+        |state| {
             if let ObjectState::Waker { clones, .. } = state {
                 *clones += 1;
             }
@@ -411,7 +415,7 @@ fn waker_wake(data: *const ()) {
 }
 
 fn waker_wake_by_ref(data: *const ()) {
-    waker_op(data, OpKind::WakerWake, |state, _| {
+    waker_op(data, OpKind::WakerWake, |state| {
         if let ObjectState::Waker { woken, .. } = state {
             *woken = true;
         }
@@ -422,7 +426,7 @@ fn waker_drop(data: *const ()) {
     waker_op(
         data,
         |_| OpKind::WakerDrop,
-        |state, _| {
+        |state| {
             if let ObjectState::Waker { clones, .. } = state {
                 *clones = clones.saturating_sub(1);
             }
