@@ -460,3 +460,51 @@ fn a_wake_between_check_and_register_is_found_and_register_first_is_proven() {
     assert!(text.contains("lost wakeup"), "{text}");
     passes_exhaustively(&waker_handoff(true));
 }
+
+#[test]
+fn a_timer_first_polled_by_one_task_can_finish_in_another() {
+    // Goal: an interest follows its future when the future moves between tasks.
+    let report = dpor(|| {
+        let mut sleep = Box::pin(time::sleep(Duration::from_secs(1)));
+        let polled = block_on(async {
+            // One poll registers the timer with the main task, which then moves it.
+            futures::poll!(sleep.as_mut()).is_pending()
+        });
+        assert!(polled);
+        let task = spawn(async move {
+            sleep.await;
+            time::Instant::now()
+        });
+        let woke_at = block_on(task).unwrap();
+        assert_eq!(woke_at, time::Instant::now());
+        assert_eq!(time::Instant::now().duration_since(woke_at), Duration::ZERO);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn futures_select_picks_whichever_is_ready_first() {
+    use futures::FutureExt;
+    let outcomes = Arc::new(StdMutex::new(BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = dpor(move || {
+        let (tx, rx) = futures::channel::oneshot::channel::<u8>();
+        let sender = spawn(async move {
+            let _ = tx.send(1);
+        });
+        let got = block_on(async {
+            let mut rx = rx.fuse();
+            let mut yielded = future::yield_now().fuse();
+            futures::select! {
+                v = rx => v.ok(),
+                () = yielded => None,
+            }
+        });
+        seen.lock().unwrap().insert(got);
+        block_on(sender).unwrap();
+    });
+    passes_exhaustively(&report);
+    let outcomes = outcomes.lock().unwrap();
+    assert!(outcomes.contains(&Some(1)), "{outcomes:?}");
+    assert!(outcomes.contains(&None), "{outcomes:?}");
+}

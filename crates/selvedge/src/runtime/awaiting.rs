@@ -140,12 +140,13 @@ pub(crate) fn claim(key: u64, cx: &Context<'_>) -> Claim {
     let foreign = foreign_waker(cx);
     let (claim, old) = with_state("an awaited selvedge operation", |s| {
         let task = s.current;
+        adopt_interest(s, task, key);
         let slot = &mut s.tasks[task.index()].asynchronous;
         let i = slot
             .interests
             .iter()
             .position(|i| i.key == key)
-            .expect("a future polled its interest from another task or after giving it up");
+            .expect("a future polled again after it gave up its interest");
         if slot.interests[i].granted {
             let gone = slot.interests.remove(i);
             (Claim::Granted, gone.waker)
@@ -158,6 +159,25 @@ pub(crate) fn claim(key: u64, cx: &Context<'_>) -> Claim {
     claim
 }
 
+/// A future first polled by one task and now by `task` (it was moved, say through a channel):
+/// its interest moves along, so the task that polls it is the one that waits. A granted
+/// interest keeps its grant (the lock is held by the task it was granted to, as a thread's
+/// guard moved to another thread would be).
+fn adopt_interest(s: &mut ExecState, task: TaskId, key: u64) {
+    let here = &s.tasks[task.index()].asynchronous.interests;
+    if here.iter().any(|i| i.key == key) {
+        return;
+    }
+    for other in 0..s.tasks.len() {
+        let interests = &mut s.tasks[other].asynchronous.interests;
+        if let Some(i) = interests.iter().position(|i| i.key == key) {
+            let interest = interests.remove(i);
+            s.tasks[task.index()].asynchronous.interests.push(interest);
+            return;
+        }
+    }
+}
+
 /// The future was dropped before it claimed its interest: removes it and says whether it had
 /// been granted (the caller then undoes the grant: unlocks, gives the permits back). Outside
 /// the execution that registered it, it is already gone.
@@ -166,7 +186,10 @@ pub(crate) fn cancel(key: u64, generation: u64) -> bool {
         if s.generation != generation {
             return None;
         }
+        // Usually the current task's; a future moved to another task and dropped there
+        // takes its interest from wherever it was registered.
         let task = s.current;
+        adopt_interest(s, task, key);
         let slot = &mut s.tasks[task.index()].asynchronous;
         let i = slot.interests.iter().position(|i| i.key == key)?;
         Some(slot.interests.remove(i))
