@@ -402,8 +402,9 @@ impl ExecState {
         if slot.awaiting {
             return self.await_ready(task);
         }
-        let timed_out = slot.deadline.is_some_and(|d| self.clock_ns >= d);
-        if slot.blocked_on.is_some() && !timed_out && self.awaiting_notify(task).is_some() {
+        // Only timed waits read the clock: most steps never get here with a deadline.
+        let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
+        if slot.blocked_on.is_some() && !timed_out() && self.awaiting_notify(task).is_some() {
             return false;
         }
         let op = slot.pending;
@@ -428,10 +429,10 @@ impl ExecState {
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
             (OpKind::Park, _) => self.park_token(task),
-            (OpKind::Sleep(_), _) => timed_out,
-            (OpKind::ParkTimeout, _) => timed_out || self.park_token(task),
+            (OpKind::Sleep(_), _) => timed_out(),
+            (OpKind::ParkTimeout, _) => timed_out() || self.park_token(task),
             (OpKind::RecvTimeout, Some(ObjectState::Channel { len, senders, .. })) => {
-                timed_out || *len > 0 || *senders == 0
+                timed_out() || *len > 0 || *senders == 0
             }
             (OpKind::BarrierBlocked(arrived_in), Some(ObjectState::Barrier { generation, .. })) => {
                 *generation != arrived_in
