@@ -16,6 +16,18 @@ impl BlockedTask {
                 self.name, self.operation, self.location
             );
         }
+        if let WaitsFor::Outside { point, stalled_ms } = &self.waits_for {
+            let what = match point {
+                Some(point) => format!("its turn from the `{}` {point}", self.operation),
+                None => format!("its turn from the `{}`", self.operation),
+            };
+            return writeln!(
+                f,
+                "  {} has reached no syncpoint for {} ms since {what} at {}: blocked outside \
+                 selvedge's control, or still running",
+                self.name, stalled_ms, self.location
+            );
+        }
         write!(
             f,
             "  {} is stuck in `{}` at {}, ",
@@ -45,7 +57,9 @@ impl BlockedTask {
                 if *arrived == 1 { "has" } else { "have" }
             )?,
             WaitsFor::Unpark => writeln!(f, "waiting for an `unpark`")?,
-            WaitsFor::Progress | WaitsFor::Other(None) => writeln!(f, "waiting for a wakeup")?,
+            WaitsFor::Progress | WaitsFor::Other(None) | WaitsFor::Outside { .. } => {
+                writeln!(f, "waiting for a wakeup")?
+            }
         }
         let holders: &[TaskRef] = match &self.waits_for {
             WaitsFor::Release { holders, .. } => holders,
