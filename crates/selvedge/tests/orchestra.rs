@@ -390,6 +390,61 @@ fn tasks_all_stalled_past_the_deadline_are_a_deadlock_listing_their_last_syncpoi
 }
 
 #[test]
+fn a_task_looping_over_syncpoints_is_a_livelock_and_its_thread_leaves() {
+    static LEFT: AtomicBool = AtomicBool::new(false);
+    struct Leaves;
+    impl Drop for Leaves {
+        fn drop(&mut self) {
+            LEFT.store(true, Ordering::SeqCst);
+        }
+    }
+    let report = Orchestra::new()
+        .setup(|| AtomicBool::new(false))
+        .task(|done| {
+            let _leaves = Leaves;
+            while !done.load(Ordering::SeqCst) {
+                selvedge::syncpoint!();
+            }
+        })
+        .task(|done| done.store(true, Ordering::SeqCst))
+        .config(Config {
+            max_steps: 50,
+            ..Config::default()
+        })
+        .explore();
+    let failure = report
+        .failure()
+        .expect("the serial schedule never lets task 1 run");
+    assert_eq!(failure.kind(), FailureKind::Livelock);
+    assert!(
+        failure.message().contains("`Config::max_steps`"),
+        "{failure}"
+    );
+    assert!(
+        LEFT.load(Ordering::SeqCst),
+        "the looping task unwound from its syncpoint when the schedule ended"
+    );
+}
+
+#[test]
+fn a_panic_in_setup_is_a_failure_before_any_task_runs() {
+    let report = Orchestra::new()
+        .setup(|| -> u32 { panic!("no database") })
+        .task(|_| unreachable!("no task runs without a fixture"))
+        .explore();
+    let failure = report.failure().expect("setup failed");
+    assert!(
+        failure
+            .message()
+            .starts_with("`Orchestra::setup` panicked at crates/selvedge/tests/orchestra.rs:"),
+        "{failure}"
+    );
+    assert!(failure
+        .message()
+        .ends_with("before any task ran: no database"));
+}
+
+#[test]
 fn syncpoints_outside_any_run_do_nothing_and_current_is_none() {
     selvedge::syncpoint!();
     selvedge::syncpoint!("named");

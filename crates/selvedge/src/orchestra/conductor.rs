@@ -12,7 +12,8 @@
 //! - The clock decides stalls and deadlocks only, never which task runs: the stall timeout
 //!   takes a task out of the candidates, the strategy still picks among the rest.
 //! - Every wait has a deadline: a turn the stall timeout, a world of stalled tasks the
-//!   deadlock timeout, tasks leaving an ended execution `LEAVE_GRACE`.
+//!   deadlock timeout, a stalled task's rejoining `rejoin_settle`, tasks leaving an ended
+//!   execution the stall timeout again.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, Location};
@@ -31,9 +32,17 @@ use crate::trace::{
 };
 use crate::{Config, Error, Report};
 
-/// How long tasks of an ended execution get to leave (unwind from their syncpoint, finish a
-/// turn they were stalled in) before their threads are left behind.
-const LEAVE_GRACE: Duration = Duration::from_secs(2);
+/// The longest the conductor waits, after a turn, for stalled tasks to rejoin before it asks
+/// the strategy who goes next.
+const REJOIN_SETTLE_MAX: Duration = Duration::from_millis(50);
+
+/// How long the conductor waits after a turn for stalled tasks to come back before the next
+/// decision. A task blocked by another (a row lock) is usually let go by the turn that just
+/// ended and arrives within a millisecond; waiting for it makes the tasks ready at the next
+/// decision the same from one run to the next, which the exhaustive walk relies on.
+fn rejoin_settle(stall_timeout: Duration) -> Duration {
+    (stall_timeout / 4).min(REJOIN_SETTLE_MAX)
+}
 
 /// What the drivers of one orchestra share, and what the exploration hands back beyond the
 /// report.
@@ -248,14 +257,16 @@ impl<S: Send + Sync + 'static> Driver for Conductor<'_, S> {
         let fixture = match catch_panic(|| (plan.setup)()) {
             Ok(fixture) => Arc::new(fixture),
             Err((message, location)) => {
+                let at = location.map_or(String::new(), |l| format!(" at {l}"));
                 rec.execution.failure = Some(RawFailure {
                     kind: FailureKind::Panic,
-                    message: format!("`Orchestra::setup` panicked, before any task ran: {message}"),
+                    message: format!(
+                        "`Orchestra::setup` panicked{at}, before any task ran: {message}"
+                    ),
                     task: None,
                     blocked: Vec::new(),
                     evidence: Evidence::None,
                 });
-                let _ = location;
                 strategy.finish_execution(&rec.execution.trace, &rec.execution.choices);
                 return self.finish(rec, n);
             }
@@ -280,7 +291,9 @@ impl<S: Send + Sync + 'static> Driver for Conductor<'_, S> {
             }
         }
         let mut candidates: Vec<Candidate> = Vec::new();
+        let settle = rejoin_settle(plan.stall_timeout);
         loop {
+            stage.await_rejoin(settle);
             if let Some(failure) = panicked(&stage, &rec) {
                 rec.execution.failure = Some(failure);
                 break;
@@ -512,18 +525,20 @@ impl<S: Send + Sync + 'static> Conductor<'_, S> {
     }
 
     /// Ends the execution's tasks: threads at a syncpoint unwind, futures are dropped; waits
-    /// for them for at most `LEAVE_GRACE`. `true` if every task had finished on its own.
+    /// for them for at most the stall timeout (then a thread stuck outside our control is left
+    /// behind). `true` if every task had finished on its own.
     fn wait_for_tasks(&self, stage: &Stage, started: Started) -> bool {
         let finished_before = stage
             .lock()
             .tasks
             .iter()
             .all(|t| matches!(t.outcome, Some(Outcome::Returned)));
+        let grace = self.shared.plan.stall_timeout;
         #[cfg(feature = "tokio")]
         if let Some(runtime) = started.runtime {
-            runtime.shut_down(LEAVE_GRACE);
+            runtime.shut_down(grace);
         }
-        stage.await_all_finished(LEAVE_GRACE);
+        stage.await_all_finished(grace);
         let state = stage.lock();
         let done: Vec<bool> = state
             .tasks
@@ -552,11 +567,7 @@ impl<S: Send + Sync + 'static> Conductor<'_, S> {
             .map(|(i, t)| BlockedTask {
                 task: i as u32,
                 name: task_name(i),
-                operation: if t.point.start {
-                    OpKind::Start
-                } else {
-                    OpKind::Syncpoint
-                },
+                operation: OpKind::Stall,
                 location: t.point.location,
                 waits_for: WaitsFor::Outside {
                     point: step_label(t.point.name, t.point.detail.as_deref()),

@@ -316,6 +316,23 @@ impl Stage {
         }
     }
 
+    /// Waits until no task is stalled (each arrived or finished), for at most `timeout`.
+    pub(crate) fn await_rejoin(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.tasks.iter().any(|t| t.phase == Phase::Stalled) {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            state = self
+                .conductor
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Waits until every task finished, for at most `timeout`; `false` if some did not.
     pub(crate) fn await_all_finished(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;

@@ -17,14 +17,11 @@ impl BlockedTask {
             );
         }
         if let WaitsFor::Outside { point, stalled_ms } = &self.waits_for {
-            let what = match point {
-                Some(point) => format!("its turn from the `{}` {point}", self.operation),
-                None => format!("its turn from the `{}`", self.operation),
-            };
+            let point = point.as_ref().map_or(String::new(), |p| format!(" ({p})"));
             return writeln!(
                 f,
-                "  {} has reached no syncpoint for {} ms since {what} at {}: blocked outside \
-                 selvedge's control, or still running",
+                "  {} has reached no syncpoint for {} ms since its turn began at {}{point}: \
+                 blocked outside selvedge's control, or still running",
                 self.name, stalled_ms, self.location
             );
         }
