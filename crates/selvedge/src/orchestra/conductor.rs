@@ -25,16 +25,13 @@ use super::stage::{Outcome, Phase, Stage, TurnEnd};
 use super::{Plan, TaskBody};
 use crate::driver::{Driver, DriverKind, Drivers};
 use crate::explorer::{explore_with, ReplayBy};
+use crate::limits::{MAX_DETAIL_CHARS, REJOIN_SETTLE_MAX};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
 use crate::trace::{
     panic_message, Access, BlockedTask, Evidence, Execution, FailureKind, Names, ObjectId, Op,
     OpKind, PanicSite, RawFailure, TaskId, TraceEvent, WaitsFor,
 };
 use crate::{Config, Error, Report};
-
-/// The longest the conductor waits, after a turn, for stalled tasks to rejoin before it asks
-/// the strategy who goes next.
-const REJOIN_SETTLE_MAX: Duration = Duration::from_millis(50);
 
 /// How long the conductor waits after a turn for stalled tasks to come back before the next
 /// decision. A task blocked by another (a row lock) is usually let go by the turn that just
@@ -224,7 +221,6 @@ fn step_label(name: Option<&'static str>, detail: Option<&str>) -> Option<String
 
 /// A detail on one line, at most `MAX_DETAIL_CHARS` characters.
 fn clip(text: &str) -> String {
-    const MAX_DETAIL_CHARS: usize = 100;
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= MAX_DETAIL_CHARS {
         return one_line;

@@ -44,12 +44,12 @@ pub(crate) use conductor::OrchestraDrivers;
 
 /// Default [`Orchestra::stall_timeout`]: how long a task holding the turn may go without
 /// reaching a syncpoint before it is set aside as stalled.
-pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_millis(500);
+pub const DEFAULT_STALL_TIMEOUT: Duration = crate::limits::DEFAULT_STALL_TIMEOUT;
 
 /// Default [`Orchestra::deadlock_timeout`]: how long every unfinished task may stay stalled
 /// before the schedule is a `Deadlock` failure. Longer than PostgreSQL's own deadlock check
 /// (1 s by default), so a database's deadlock error is seen first.
-pub const DEFAULT_DEADLOCK_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_DEADLOCK_TIMEOUT: Duration = crate::limits::DEFAULT_DEADLOCK_TIMEOUT;
 
 /// A task's body, or the check: code called with the fixture.
 type ThreadTask<S> = Arc<dyn Fn(&S) + Send + Sync + 'static>;
