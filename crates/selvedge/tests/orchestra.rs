@@ -340,10 +340,12 @@ fn a_task_that_panics_is_a_failure_naming_the_task_and_where() {
 #[test]
 fn a_task_blocked_outside_selvedge_is_set_aside_and_rejoins() {
     // Task 0 holds a std mutex across its syncpoint; task 1 blocks on it when its turn comes
-    // in between, is set aside as stalled, and finishes once task 0 lets go.
+    // in between, is set aside as stalled, and finishes once task 0 lets go. The timeout is
+    // long enough that a merely slow thread on a loaded machine is not taken for a stall,
+    // which would change the tree and the count.
     let report = Orchestra::new()
         .setup(|| Mutex::new(0u32))
-        .stall_timeout(Duration::from_millis(30))
+        .stall_timeout(Duration::from_millis(200))
         .task(|m| {
             let mut guard = m.lock().unwrap();
             selvedge::syncpoint!();

@@ -189,6 +189,8 @@ impl Stage {
         slot.since = Instant::now();
         let grants = slot.grants;
         state.changes += 1;
+        // Woken after the lock is released, so the conductor does not wake into a held lock.
+        drop(state);
         self.conductor.notify_one();
         Arrival::Wait(grants)
     }
@@ -235,6 +237,7 @@ impl Stage {
         slot.outcome = Some(outcome);
         slot.since = Instant::now();
         state.changes += 1;
+        drop(state);
         self.conductor.notify_one();
     }
 
