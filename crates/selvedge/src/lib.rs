@@ -40,6 +40,8 @@
 //! - [`check_dfs`], [`check_random`], [`check_pct`]: a chosen strategy (like shuttle's).
 //! - [`replay`]: re-run exactly one recorded interleaving.
 //! - [`explore`]: the programmatic form; returns a [`Report`] instead of panicking.
+//! - [`orchestra::Orchestra`]: real code on real threads or a real tokio runtime, interleaved
+//!   at its [`syncpoint!`]s, with the same strategies, reports and replay strings.
 //!
 //! The test-facing entry points panic with the full report on a failure, save the failing
 //! schedule under `target/selvedge/regressions/` and replay saved schedules first on the next
@@ -98,7 +100,9 @@
 //!
 //! # Features
 //!
-//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
+//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing. `tokio`
+//! adds [`orchestra::Orchestra::task_async`]: orchestra tasks that are futures on a real tokio
+//! runtime.
 
 mod config;
 mod driver;
