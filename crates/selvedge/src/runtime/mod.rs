@@ -173,9 +173,16 @@ pub(crate) fn point_at(
 
 /// Suspends the current task at a scheduling point with `op` pending (see `point`).
 pub(crate) fn point_op(op: Op) {
-    let (kind, location) = (op.kind, op.location);
+    point_decided(|_| op);
+}
+
+/// Like `point_op`, with the operation decided from the state in the same borrow that
+/// suspends the task (an await decides what it waits for from its interests).
+pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
     let unwinding = std::thread::panicking();
     let yielder = with_state("a selvedge scheduling point", |s| {
+        let op = decide(s);
+        let (kind, location) = (op.kind, op.location);
         let current = s.current;
         let task = &mut s.tasks[current.index()];
         assert!(!task.finished, "a finished task reached a scheduling point");
