@@ -379,3 +379,50 @@ impl Stage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_that_finished_after_it_was_collected_is_not_granted() {
+        // Goal: a helper thread waits at its task's syncpoint (the task is `Waiting`), then the
+        // task's own thread ends before the conductor grants the turn it chose: no turn, no
+        // engine assertion.
+        let stage = Stage::new(vec![Location::caller()], None);
+        assert!(stage.grant(0), "the start turn");
+        assert!(matches!(
+            stage.arrive(0, None, Some("late"), Location::caller()),
+            Arrival::Wait(1)
+        ));
+        stage.finish(0, Outcome::Returned);
+        assert!(!stage.grant(0));
+        assert_eq!(stage.lock().tasks[0].phase, Phase::Finished);
+        stage.end();
+        assert!(!stage.wait_turn(0, 1), "the helper leaves when the execution ends");
+    }
+
+    #[test]
+    fn uncounted_points_are_free_and_an_ended_stage_sends_everyone_away() {
+        let stage = Stage::new(vec![Location::caller()], Some("x"));
+        assert!(stage.grant(0));
+        assert!(matches!(
+            stage.arrive(0, None, None, Location::caller()),
+            Arrival::Free
+        ));
+        assert!(matches!(
+            stage.arrive(0, Some("y"), None, Location::caller()),
+            Arrival::Free
+        ));
+        assert!(matches!(
+            stage.arrive(0, Some("x"), None, Location::caller()),
+            Arrival::Wait(1)
+        ));
+        assert_eq!(stage.lock().names_seen, vec!["y", "x"]);
+        stage.end();
+        assert!(matches!(
+            stage.arrive(0, Some("x"), None, Location::caller()),
+            Arrival::Ended
+        ));
+    }
+}
