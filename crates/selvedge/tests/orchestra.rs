@@ -361,6 +361,60 @@ fn a_task_blocked_outside_selvedge_is_set_aside_and_rejoins() {
 }
 
 #[test]
+fn a_task_let_go_by_the_turn_that_just_ended_rejoins_in_time_for_the_next_decision() {
+    // Task 1 blocks on a std mutex task 0 holds for its first two turns; task 0's second turn
+    // lets it go and task 0 still has a turn left. Whether task 1 is ready at the next
+    // decision must not depend on thread timing: the same schedules, run after run. (What the
+    // tasks log may differ: once let go, task 1 runs alongside task 0's turn until its next
+    // syncpoint, as real threads do.)
+    let explore = || {
+        let orders = Outcomes::default();
+        let seen = orders.clone();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (l0, l1, from) = (log.clone(), log.clone(), log);
+        let report = Orchestra::new()
+            .setup(|| Mutex::new(()))
+            .stall_timeout(Duration::from_millis(100))
+            .task(move |m| {
+                let guard = m.lock().unwrap();
+                l0.lock().unwrap().push('a');
+                selvedge::syncpoint!();
+                drop(guard);
+                l0.lock().unwrap().push('b');
+                selvedge::syncpoint!();
+                l0.lock().unwrap().push('c');
+            })
+            .task(move |m| {
+                let _guard = m.lock().unwrap();
+                l1.lock().unwrap().push('x');
+                drop(_guard);
+                selvedge::syncpoint!();
+                l1.lock().unwrap().push('y');
+            })
+            .check(move |_| seen.push(std::mem::take(&mut *from.lock().unwrap())))
+            .explore();
+        assert!(report.complete(), "{:?}", report.failure());
+        (report.schedules(), report.digest(), orders.all())
+    };
+    let first = explore();
+    assert!(
+        first.2.iter().any(|o| o.starts_with("abx")),
+        "task 1 waits for the lock and runs once it is let go: {:?}",
+        first.2
+    );
+    for _ in 0..3 {
+        let again = explore();
+        assert_eq!(
+            (again.0, again.1),
+            (first.0, first.1),
+            "{:?} then {:?}",
+            first.2,
+            again.2
+        );
+    }
+}
+
+#[test]
 fn tasks_all_stalled_past_the_deadline_are_a_deadlock_listing_their_last_syncpoints() {
     let report = Orchestra::new()
         .setup(|| (Mutex::new(()), Mutex::new(())))

@@ -399,7 +399,10 @@ mod tests {
         assert!(!stage.grant(0));
         assert_eq!(stage.lock().tasks[0].phase, Phase::Finished);
         stage.end();
-        assert!(!stage.wait_turn(0, 1), "the helper leaves when the execution ends");
+        assert!(
+            !stage.wait_turn(0, 1),
+            "the helper leaves when the execution ends"
+        );
     }
 
     #[test]
