@@ -572,6 +572,37 @@ fn bad_builder_input_is_a_clear_error() {
         .unwrap()
         .to_string()
         .starts_with("`Orchestra::stall_timeout` is zero"));
+    let report = Orchestra::new()
+        .task(|_| ())
+        .config(Config {
+            max_preemptions: Some(1),
+            ..Config::default()
+        })
+        .explore();
+    assert_eq!(report.error().unwrap().kind(), ErrorKind::BadConfig);
+    assert!(report
+        .error()
+        .unwrap()
+        .to_string()
+        .starts_with("`Config::max_preemptions` is not supported by the orchestra"));
+    let report = Orchestra::new()
+        .task(|_| ())
+        .config(Config {
+            max_schedules: Some(0),
+            ..Config::default()
+        })
+        .explore();
+    assert!(report
+        .error()
+        .unwrap()
+        .to_string()
+        .starts_with("`Config::max_schedules` is 0"));
+    let late_setup = Orchestra::new().task(|_| ()).setup(|| 1u8).explore();
+    assert!(late_setup
+        .error()
+        .unwrap()
+        .to_string()
+        .starts_with("`Orchestra::setup` was called after `task`"));
 }
 
 #[test]

@@ -576,7 +576,7 @@ fn runs_task(token: &TaskToken) -> bool {
 }
 
 /// An async task waiting for its turn: `syncpoint!().await` holds one.
-pub struct Waiting {
+pub(crate) struct Waiting {
     token: TaskToken,
     grants: u64,
 }
