@@ -82,6 +82,28 @@ fn identical_shuffler_tasks_run_mirror_images_once() {
 }
 
 #[test]
+fn three_identical_tasks_run_one_schedule_per_class_of_mirror_images() {
+    // Three tasks of two turns each: 6! / (2! 2! 2!) = 90 orders, and each class of orders
+    // that differ only by renaming the tasks has 3! = 6 members.
+    let count = |identical: bool| {
+        let mut orchestra = Orchestra::new();
+        for _ in 0..3 {
+            orchestra = orchestra.task(|_| {
+                selvedge::syncpoint!();
+            });
+        }
+        if identical {
+            orchestra = orchestra.identical();
+        }
+        let report = orchestra.explore();
+        assert!(report.complete(), "{:?}", report.failure());
+        report.schedules()
+    };
+    assert_eq!(count(false), 90);
+    assert_eq!(count(true), 15);
+}
+
+#[test]
 fn the_lost_update_is_reported_with_its_turns_and_a_replay_string_that_reproduces_it() {
     let build = || {
         Orchestra::new()
