@@ -181,6 +181,7 @@ impl Recorder {
                     Access::Local
                 },
                 location: at,
+                awaited: false,
             },
             chosen,
             unwinding: false,
@@ -566,6 +567,7 @@ impl<S: Send + Sync + 'static> Conductor<'_, S> {
                 task: i as u32,
                 name: task_name(i),
                 operation: OpKind::Stall,
+                awaited: false,
                 location: t.point.location,
                 waits_for: WaitsFor::Outside {
                     point: step_label(t.point.name, t.point.detail.as_deref()),
