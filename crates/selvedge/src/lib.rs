@@ -112,7 +112,7 @@
 //! # Features
 //!
 //! `futures` and `checkpoint` are accepted for loom compatibility and change nothing. `tokio`
-//! adds [`orchestra::Orchestra::task_async`]: orchestra tasks that are futures on a real tokio
+//! adds `orchestra::Orchestra::task_async`: orchestra tasks that are futures on a real tokio
 //! runtime.
 
 mod config;
