@@ -458,6 +458,8 @@ impl ExecState {
             (OpKind::Recv, Some(ObjectState::Channel { len, senders, .. })) => {
                 *len > 0 || *senders == 0
             }
+            // A watch send waits for the `Ref`s other tasks hold across scheduling points.
+            (OpKind::Send, Some(ObjectState::Watch { borrows, .. })) => *borrows == 0,
             _ => true,
         }
     }
@@ -642,6 +644,31 @@ impl ExecState {
                 arrived: *arrived,
                 n_tasks: *n_tasks,
             },
+            (OpKind::SemaphoreAcquire, ObjectState::Semaphore { permits, .. }) => {
+                WaitsFor::Permits {
+                    semaphore: object,
+                    available: *permits,
+                }
+            }
+            (OpKind::Notified, ObjectState::Notify { .. }) => WaitsFor::Notify { condvar: object },
+            (OpKind::Recv, ObjectState::Oneshot { .. } | ObjectState::Mpsc { .. })
+            | (OpKind::Changed, ObjectState::Watch { .. })
+            | (OpKind::RecvShared, ObjectState::Broadcast { .. }) => {
+                WaitsFor::Message { channel: object }
+            }
+            (OpKind::Send | OpKind::Reserve, ObjectState::Mpsc { .. }) => {
+                WaitsFor::Receive { channel: object }
+            }
+            (OpKind::Send, ObjectState::Watch { .. }) => WaitsFor::Release {
+                object,
+                holders: Vec::new(),
+            },
+            (OpKind::Closed, _) => WaitsFor::Closing { channel: object },
+            (OpKind::OnceCellInit, ObjectState::Once { running, .. }) => WaitsFor::Release {
+                object,
+                holders: running.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::JoinNext, ObjectState::JoinSet { .. }) => WaitsFor::Completion { set: object },
             _ => WaitsFor::Other(Some(object)),
         }
     }

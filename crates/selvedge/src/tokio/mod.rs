@@ -25,6 +25,7 @@
 //! ```
 
 pub mod sync;
+mod waiting;
 
 pub use crate::future::spawn;
 

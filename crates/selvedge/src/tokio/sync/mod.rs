@@ -3,5 +3,15 @@
 //! awaited `lock` as it treats a thread's.
 
 mod mutex;
+mod notify;
+mod semaphore;
+
+pub mod mpsc;
+pub mod oneshot;
 
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify, OwnedNotified};
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    TryAcquireError,
+};
