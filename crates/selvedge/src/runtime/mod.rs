@@ -537,6 +537,20 @@ impl ExecState {
         })
     }
 
+    /// Does a task other than `except` wait to write-lock `object`, as a thread's pending
+    /// `write` or an async task's awaited one? (tokio's `RwLock` queues new readers behind it.)
+    pub(crate) fn write_waiting(&self, object: ObjectId, except: TaskId) -> bool {
+        self.writer_waiting(Some(object), except)
+            || self.tasks.iter().enumerate().any(|(i, t)| {
+                i != except.index()
+                    && !t.finished
+                    && t.asynchronous
+                        .interests
+                        .iter()
+                        .any(|w| w.op.kind == OpKind::WriteLock && w.op.object == Some(object))
+            })
+    }
+
     /// The task names for reports: `main`, the name given to `Builder`, or `thread-N`.
     pub(crate) fn task_name(&self, task: TaskId) -> String {
         self.tasks[task.index()].display_name(task)

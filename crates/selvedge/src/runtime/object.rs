@@ -182,9 +182,8 @@ pub(crate) enum ObjectState {
         receivers: usize,
         borrows: usize,
     },
-    /// A broadcast channel: messages sent so far (`tail`), its capacity, live handles.
+    /// A broadcast channel: messages sent so far (`tail`), live handles.
     Broadcast {
-        capacity: usize,
         tail: u64,
         senders: usize,
         receivers: usize,

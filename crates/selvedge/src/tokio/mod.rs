@@ -29,10 +29,9 @@ mod waiting;
 
 pub use crate::future::spawn;
 
-/// Tasks: spawning, yielding, joining, aborting.
-pub mod task {
-    pub use crate::future::{spawn, yield_now, AbortHandle, JoinError, JoinHandle};
-}
+pub mod task;
+
+pub use crate::task_local;
 
 /// Virtual time (see [`crate::time`]).
 pub mod time {

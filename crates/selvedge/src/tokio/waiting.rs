@@ -160,7 +160,17 @@ impl Owned {
     /// message naming `what`.
     #[track_caller]
     pub(crate) fn register(what: &str, kind: ObjectKind, state: ObjectState) -> Owned {
-        let at = Location::caller();
+        Owned::register_at(what, kind, state, Location::caller())
+    }
+
+    /// As `register`, for an object created at `at`.
+    #[track_caller]
+    pub(crate) fn register_at(
+        what: &str,
+        kind: ObjectKind,
+        state: ObjectState,
+        at: &'static Location<'static>,
+    ) -> Owned {
         if !in_model() {
             outside_model(what);
         }
