@@ -538,7 +538,8 @@ impl ExecState {
     }
 
     /// Does a task other than `except` wait to write-lock `object`, as a thread's pending
-    /// `write` or an async task's awaited one? (tokio's `RwLock` queues new readers behind it.)
+    /// `write` or an async task's awaited one? (Readers queue behind it once readers hold the
+    /// lock, as with std's and tokio's.)
     pub(crate) fn write_waiting(&self, object: ObjectId, except: TaskId) -> bool {
         self.writer_waiting(Some(object), except)
             || self.tasks.iter().enumerate().any(|(i, t)| {

@@ -31,7 +31,12 @@ pub use crate::future::spawn;
 
 pub mod task;
 
+mod macros;
+
+pub use crate::__tokio_pin as pin;
+pub use crate::__tokio_select as select;
 pub use crate::task_local;
+pub use futures_util::{join, try_join};
 
 /// Virtual time (see [`crate::time`]).
 pub mod time {

@@ -149,8 +149,12 @@ pub(crate) enum OpKind {
     /// `OnceCell::get_or_init`: waits until nobody else initialises the cell, then takes the
     /// right to (awaited); its second step stores the value.
     OnceCellInit,
-    /// `OnceCell::set`.
+    /// `OnceCell::set`: stores a value if the cell is empty and nobody initialises it.
     OnceCellSet,
+    /// The second step of `OnceCell::get_or_init`: stores the value (or gives the right to
+    /// initialise back, when the initialiser failed or was cancelled).
+    OnceCellRelease,
+
     /// `JoinSet::join_next` (awaited: waits for a task of the set to complete).
     JoinNext,
     /// `JoinSet::try_join_next`.
@@ -274,6 +278,8 @@ impl OpKind {
             OpKind::TryRecvShared => 121,
             OpKind::OnceCellInit => 122,
             OpKind::OnceCellSet => 123,
+            OpKind::OnceCellRelease => 127,
+
             OpKind::JoinNext => 124,
             OpKind::TryJoinNext => 125,
             OpKind::JoinSetDone => 126,
@@ -298,18 +304,26 @@ impl OpKind {
             // A semaphore's permits are a counter, not a lock: an acquisition may not have
             // needed the release before it, so every acquisition is an attempt (it races with
             // releases as `try_lock` does) besides racing with other acquisitions.
-            OpKind::SemaphoreAcquire | OpKind::SemaphoreTryAcquire | OpKind::ForgetPermits => {
+            // The same shape fits a `OnceCell`'s right to initialise (taken by `get_or_init`,
+            // tested by `set`, given back by storing the value).
+            OpKind::SemaphoreAcquire
+            | OpKind::SemaphoreTryAcquire
+            | OpKind::ForgetPermits
+            | OpKind::OnceCellInit
+            | OpKind::OnceCellSet => Access::Acquire {
+                exclusive: true,
+                attempt: true,
+            },
+            OpKind::SemaphoreRelease | OpKind::AddPermits | OpKind::OnceCellRelease => {
+                Access::Release { exclusive: true }
+            }
+            // Reads state that acquisitions and releases both change.
+            OpKind::Query(Query::AvailablePermits | Query::Get | Query::Initialized) => {
                 Access::Acquire {
-                    exclusive: true,
+                    exclusive: false,
                     attempt: true,
                 }
             }
-            OpKind::SemaphoreRelease | OpKind::AddPermits => Access::Release { exclusive: true },
-            // Reads the count, which acquisitions and releases both change.
-            OpKind::Query(Query::AvailablePermits) => Access::Acquire {
-                exclusive: false,
-                attempt: true,
-            },
             OpKind::Query(_) => Access::Read,
             OpKind::Close
             | OpKind::NotifiedEnable
@@ -325,8 +339,6 @@ impl OpKind {
             | OpKind::Closed
             | OpKind::Subscribe
             | OpKind::RefDrop
-            | OpKind::OnceCellInit
-            | OpKind::OnceCellSet
             | OpKind::JoinNext
             | OpKind::TryJoinNext
             | OpKind::JoinSetDone => Access::Write,
@@ -471,6 +483,8 @@ impl OpKind {
             OpKind::TryRecvShared => &"try_recv",
             OpKind::OnceCellInit => &"get_or_init",
             OpKind::OnceCellSet => &"set",
+            OpKind::OnceCellRelease => &"get_or_init",
+
             OpKind::JoinNext => &"join_next",
             OpKind::TryJoinNext => &"try_join_next",
             OpKind::JoinSetDone => &"completes",
@@ -642,6 +656,7 @@ mod tests {
             OpKind::JoinNext,
             OpKind::TryJoinNext,
             OpKind::JoinSetDone,
+            OpKind::OnceCellRelease,
         ];
         for kind in all {
             let name = kind.to_string();

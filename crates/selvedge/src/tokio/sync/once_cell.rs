@@ -292,7 +292,7 @@ impl<T> OnceCell<T> {
             }
             match f().await {
                 Ok(value) => {
-                    point_at(OpKind::OnceCellSet, Some(registered.id), at);
+                    point_at(OpKind::OnceCellRelease, Some(registered.id), at);
                     self.store(registered, value);
                     turn.holds = false;
                     Ok(self.value(registered).expect("just stored"))
@@ -426,7 +426,7 @@ impl Drop for Turn {
             return;
         }
         let id = self.id;
-        point_at(OpKind::OnceCellSet, Some(id), self.at);
+        point_at(OpKind::OnceCellRelease, Some(id), self.at);
         with_state("OnceCell::get_or_init", |s| {
             if let ObjectState::Once { running, .. } = s.object(id) {
                 *running = None;

@@ -2,10 +2,10 @@
 //! the same one scheduling point a thread's is, enabled exactly when the lock can be taken; a
 //! dropped guard unlocks; a lock future dropped after its grant gives the lock back.
 //!
-//! As tokio's (whose queue is fair), a reader does not overtake a waiting writer: a task that
-//! read-locks again while a writer waits deadlocks, in the model as in production. Among
-//! several waiting writers, or readers, the model explores every order rather than tokio's
-//! FIFO one. No poisoning: as tokio's, a holder that panics leaves the lock unlocked.
+//! As tokio's (whose queue is fair), a reader does not overtake a writer that waits for
+//! readers to leave: a task that read-locks again while a writer waits deadlocks, in the model
+//! as in production. Among several waiting writers, or readers, the model explores every order
+//! rather than tokio's FIFO one. No poisoning: as tokio's, a holder that panics leaves the lock unlocked.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -230,7 +230,11 @@ fn lockable(s: &ExecState, task: TaskId, id: ObjectId, write: bool, max_readers:
     if write {
         writer.is_none() && readers.is_empty()
     } else {
-        writer.is_none() && readers.len() < max_readers as usize && !s.write_waiting(id, task)
+        // As std's: once readers hold the lock and a writer waits for it, new readers queue
+        // behind the writer (a free lock goes to whoever the schedule picks).
+        writer.is_none()
+            && readers.len() < max_readers as usize
+            && (readers.is_empty() || !s.write_waiting(id, task))
     }
 }
 
