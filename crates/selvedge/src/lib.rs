@@ -125,6 +125,53 @@ pub mod tokio;
 
 use std::panic::Location;
 
+/// Runs an `async fn` (or a plain `fn`) as a test under the model: `#[selvedge::test]` on
+/// `async fn name() { .. }` makes a `#[test]` that explores every interleaving of its tasks
+/// with [`model`]. Also reachable as `selvedge::tokio::test`, so `#[tokio::test]` works after
+/// `use selvedge::tokio;` or a Cargo rename.
+///
+/// ```
+/// #[selvedge::test]
+/// async fn two_tasks_add_up() {
+///     use selvedge::tokio::sync::Mutex;
+///     let total = std::sync::Arc::new(Mutex::new(0));
+///     let t = total.clone();
+///     let task = selvedge::tokio::spawn(async move { *t.lock().await += 1 });
+///     *total.lock().await += 1;
+///     task.await.unwrap();
+///     assert_eq!(*total.lock().await, 2);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Arguments: `crate = "path"` when selvedge is not found under its own name or a Cargo
+/// rename; tokio's `flavor`, `worker_threads` and `start_paused` are accepted and change
+/// nothing (every interleaving is explored, on virtual time). A body returning `Result` fails
+/// on `Err`.
+pub use selvedge_macros::test;
+
+/// What `#[selvedge::test]` expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    /// A test body's outcome: `()` passes, a `Result` passes on `Ok`.
+    pub trait TestOutcome {
+        fn check(self);
+    }
+
+    impl TestOutcome for () {
+        fn check(self) {}
+    }
+
+    impl<T, E: std::fmt::Debug> TestOutcome for Result<T, E> {
+        #[track_caller]
+        fn check(self) {
+            if let Err(e) = self {
+                panic!("the test returned an error: {e:?}");
+            }
+        }
+    }
+}
+
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};
 pub use report::{Failure, Report};

@@ -37,6 +37,7 @@ pub use crate::__tokio_pin as pin;
 pub use crate::__tokio_select as select;
 pub use crate::task_local;
 pub use futures_util::{join, try_join};
+pub use selvedge_macros::test;
 
 /// Virtual time (see [`crate::time`]).
 pub mod time {
