@@ -12,14 +12,18 @@ use selvedge::sync::Arc;
 use selvedge::tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use selvedge::{explore, time, Config, FailureKind, Report, Strategy};
 
-fn dpor(f: impl Fn() + Send + Sync + 'static) -> Report {
+fn run(strategy: Strategy, f: impl Fn() + Send + Sync + 'static) -> Report {
     explore(
         Config {
-            strategy: Strategy::Dpor,
+            strategy,
             ..Default::default()
         },
         f,
     )
+}
+
+fn dpor(f: impl Fn() + Send + Sync + 'static) -> Report {
+    run(Strategy::Dpor, f)
 }
 
 #[track_caller]
@@ -32,9 +36,27 @@ fn passes_exhaustively(report: &Report) {
 /// The set of values `record` saw over every execution of `body`, which must pass
 /// exhaustively.
 fn outcomes<T: Ord + Send + 'static>(body: impl Fn(&dyn Fn(T)) + Send + Sync + 'static) -> Vec<T> {
+    outcomes_with(Strategy::Dpor, body)
+}
+
+/// DPOR's reduction must not lose an outcome: it reaches exactly the outcomes DFS (every
+/// interleaving) reaches. Returns them.
+fn same_outcomes_as_dfs<T: Ord + Send + std::fmt::Debug + 'static>(
+    body: impl Fn(&dyn Fn(T)) + Send + Sync + Clone + 'static,
+) -> Vec<T> {
+    let reduced = outcomes_with(Strategy::Dpor, body.clone());
+    let every = outcomes_with(Strategy::Dfs, body);
+    assert_eq!(reduced, every, "DPOR lost outcomes that DFS reaches");
+    reduced
+}
+
+fn outcomes_with<T: Ord + Send + 'static>(
+    strategy: Strategy,
+    body: impl Fn(&dyn Fn(T)) + Send + Sync + 'static,
+) -> Vec<T> {
     let seen = Arc::new(StdMutex::new(BTreeSet::new()));
     let sink = seen.clone();
-    let report = dpor(move || {
+    let report = run(strategy, move || {
         let record = |v: T| {
             sink.lock().unwrap().insert(v);
         };
@@ -443,4 +465,72 @@ fn aborting_a_task_blocked_on_a_full_channel_releases_its_permit() {
         });
     });
     assert_eq!(got, vec![None]);
+}
+
+// --- DPOR loses nothing DFS finds -------------------------------------------------------------
+
+#[test]
+fn dpor_reaches_every_outcome_of_permits_taken_in_different_sizes() {
+    // Two permits: one task takes both at once, the other one at a time; which finishes
+    // first, and what `available_permits` shows in between, depend on the order.
+    let got = same_outcomes_as_dfs(|record| {
+        let s = Arc::new(Semaphore::new(2));
+        let (s1, s2) = (s.clone(), s.clone());
+        let big = spawn(async move {
+            let _both = s1.acquire_many(2).await.unwrap();
+        });
+        let small = spawn(async move {
+            let _one = s2.acquire().await.unwrap();
+            s2.available_permits()
+        });
+        let seen = s.available_permits();
+        block_on(big).unwrap();
+        record((seen, block_on(small).unwrap()));
+    });
+    assert!(got.len() >= 3, "{got:?}");
+}
+
+#[test]
+fn dpor_reaches_every_outcome_of_two_senders_on_a_full_channel() {
+    let got = same_outcomes_as_dfs(|record| {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let tx2 = tx.clone();
+        let a = spawn(async move {
+            tx.send(1).await.unwrap();
+            tx.send(2).await.unwrap();
+        });
+        let b = spawn(async move { tx2.send(3).await.unwrap() });
+        let order = block_on(async {
+            let mut order = Vec::new();
+            while let Some(v) = rx.recv().await {
+                order.push(v);
+            }
+            order
+        });
+        block_on(a).unwrap();
+        block_on(b).unwrap();
+        record(order);
+    });
+    assert_eq!(got, vec![vec![1, 2, 3], vec![1, 3, 2], vec![3, 1, 2]]);
+}
+
+#[test]
+fn dpor_reaches_every_outcome_of_notify_one_and_notify_waiters() {
+    let got = same_outcomes_as_dfs(|record| {
+        let notify = Arc::new(Notify::new());
+        let n = notify.clone();
+        let waiter = spawn(async move {
+            time::timeout(Duration::from_secs(1), n.notified())
+                .await
+                .is_ok()
+        });
+        notify.notify_waiters(); // reaches the waiter only if it exists by then
+        notify.notify_one(); // a permit if nobody waits
+        let woke = block_on(waiter).unwrap();
+        let mut again = std::pin::pin!(notify.notified());
+        record((woke, again.as_mut().enable()));
+    });
+    // The waiter always wakes: by `notify_waiters`, by `notify_one`, or by its stored permit;
+    // a permit is left over exactly when `notify_waiters` woke it first.
+    assert_eq!(got, vec![(true, false), (true, true)]);
 }
