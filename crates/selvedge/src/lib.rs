@@ -65,6 +65,19 @@
 //! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise
 //! `Relaxed` accesses.
 //!
+//! # Async code and tokio
+//!
+//! Futures run inside the model too: [`future::spawn`] makes a task of a future,
+//! [`future::block_on`] drives one on the calling task, and [`time`] is the model's virtual
+//! clock. [`tokio`] mirrors tokio's API over them — tasks, `JoinSet`, `task_local!`, the
+//! `sync` primitives (`Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, `OnceCell`,
+//! `oneshot`, `mpsc`, `watch`, `broadcast`), `select!`, `join!`, `try_join!` — so a tokio
+//! test body runs under the model after `use selvedge::tokio;`, and [`macro@test`]
+//! (`#[selvedge::test]`, also `#[tokio::test]` there) turns an `async fn` into a model test.
+//! An awaited operation is one scheduling point, shown as `await lock`, `await recv`,
+//! `await sleep 5s (virtual)` in a report, with the virtual time of each step. I/O,
+//! networking and the file system are not modelled: see [`tokio`] for what to do instead.
+//!
 //! # What is modelled
 //!
 //! Every operation on a selvedge primitive is a scheduling point. Atomics are sequentially

@@ -244,7 +244,7 @@ fn a_failed_or_cancelled_initialiser_lets_another_caller_initialise() {
         // Starts initialising, then waits forever inside the initialiser: only the abort
         // ends it, and the right to initialise goes back.
         let stuck = spawn(async move {
-            c.get_or_init(|| std::future::pending()).await;
+            c.get_or_init(std::future::pending).await;
         });
         stuck.abort();
         block_on(async {
@@ -607,13 +607,18 @@ fn select_preconditions_patterns_else_and_control_flow_in_handlers() {
                 _ = time::sleep(Duration::from_millis(5)) => "timer",
             };
             assert_eq!(which, "timer");
-            // `return` from a handler returns from the enclosing async block.
+            // `return` and `continue` in handlers act on the enclosing async block and loop.
             let early = async {
-                tokio::select! {
-                    _ = std::future::ready(()) => return 5,
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    tokio::select! {
+                        _ = std::future::ready(()), if tries == 3 => return tries,
+                        else => continue,
+                    }
                 }
             };
-            assert_eq!(early.await, 5);
+            assert_eq!(early.await, 3);
         })
     });
     passes_exhaustively(&report);

@@ -51,6 +51,8 @@ impl<S> Wait<S> {
 
     /// Registers the interest (`kind` on `object`, ready and granted by `ready`/`grant`, which
     /// find `slot` through `slot_of`/`slot_mut`); the future returns `Pending` next.
+    // Each argument is a distinct part of the interest; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         &mut self,
         cx: &Context<'_>,
