@@ -671,3 +671,121 @@ fn join_and_try_join_poll_every_future_and_try_join_stops_at_the_first_error() {
     });
     passes_exhaustively(&report);
 }
+
+// --- Cancellation of a task waiting on each primitive ---------------------------------------
+
+/// A task takes a `tokio::sync::Mutex` guard, then waits on a primitive that never lets it
+/// go on; main aborts it. In every schedule the task ends cancelled and its guard is released
+/// (main takes the lock), wherever the abort landed. `wait` makes the waiting future and what
+/// must stay alive meanwhile (a sender that never sends).
+fn aborting_a_waiter_releases_its_guard<K: 'static>(
+    wait: impl Fn() -> (K, std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>)
+        + Send
+        + Sync
+        + 'static,
+) {
+    let report = dpor(move || {
+        let lock = Arc::new(tokio::sync::Mutex::new(0));
+        let l2 = lock.clone();
+        let (keep, waiting) = wait();
+        let task = spawn(async move {
+            let mut guard = l2.lock().await;
+            *guard += 1;
+            waiting.await;
+            unreachable!("nothing lets the waiter go on");
+        });
+        task.abort();
+        block_on(async {
+            assert!(task.await.unwrap_err().is_cancelled());
+            *lock.lock().await += 10;
+        });
+        drop(keep);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn aborting_a_task_waiting_on_any_primitive_releases_what_it_holds() {
+    aborting_a_waiter_releases_its_guard(|| {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let n = notify.clone();
+        (notify, Box::pin(async move { n.notified().await }))
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.recv().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, mut rx) = broadcast::channel::<u32>(1);
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.recv().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, mut rx) = watch::channel(0u32);
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.changed().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = barrier.clone();
+        (
+            barrier,
+            Box::pin(async move {
+                let _ = b.wait().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(0));
+        let s = semaphore.clone();
+        (
+            semaphore,
+            Box::pin(async move {
+                let _ = s.acquire().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let held = lock.clone().try_read_owned().unwrap();
+        let l = lock.clone();
+        (
+            held,
+            Box::pin(async move {
+                let _ = l.write().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        (
+            (),
+            Box::pin(async move {
+                let mut set = JoinSet::new();
+                set.spawn(std::future::pending::<()>());
+                let _ = set.join_next().await;
+            }),
+        )
+    });
+}
