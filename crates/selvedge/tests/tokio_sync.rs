@@ -534,3 +534,60 @@ fn dpor_reaches_every_outcome_of_notify_one_and_notify_waiters() {
     // a permit is left over exactly when `notify_waiters` woke it first.
     assert_eq!(got, vec![(true, false), (true, true)]);
 }
+
+// --- Bad input ----------------------------------------------------------------------------------
+
+fn panic_text(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let payload = std::panic::catch_unwind(f).expect_err("refused");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn primitives_used_outside_a_model_say_how_to_run_them() {
+    let text = panic_text(|| {
+        let _ = mpsc::channel::<u32>(1);
+    });
+    assert!(
+        text.contains("`selvedge::tokio::sync::mpsc::channel` was called outside a selvedge model"),
+        "{text}"
+    );
+    assert!(text.contains("selvedge::model(|| ...)"), "{text}");
+    let semaphore = Semaphore::new(1);
+    let text = panic_text(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(async {
+            let _ = semaphore.acquire().await;
+        })
+    }));
+    assert!(text.contains("polled outside a selvedge model"), "{text}");
+    assert!(text.contains("selvedge::future::block_on"), "{text}");
+}
+
+#[test]
+fn a_channel_kept_from_another_execution_is_refused_with_advice() {
+    static KEPT: StdMutex<Option<mpsc::UnboundedSender<u32>>> = StdMutex::new(None);
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(2),
+            ..Default::default()
+        },
+        || {
+            let (tx, _rx) = mpsc::unbounded_channel::<u32>();
+            let old = KEPT.lock().unwrap().replace(tx);
+            if let Some(old) = old {
+                let _ = old.send(1);
+            }
+        },
+    );
+    let text = report
+        .failure()
+        .expect("the second execution is refused")
+        .to_string();
+    assert!(text.contains("a handle from another execution"), "{text}");
+    assert!(text.contains("create them inside the test body"), "{text}");
+    std::mem::forget(KEPT.lock().unwrap().take());
+}
