@@ -2,8 +2,9 @@
 //! under selvedge's model, every interleaving explored with DPOR (`selvedge::model`).
 //!
 //! The expansion names selvedge by the name the calling crate gave it in Cargo.toml (found by
-//! `proc-macro-crate`), so a Cargo rename such as `tokio = { package = "selvedge", .. }` works
-//! unchanged; `crate = "path"` overrides it.
+//! `proc-macro-crate`), or reaches it through the facade crate `selvedge-tokio`, so a Cargo
+//! rename such as `tokio = { package = "selvedge-tokio", .. }` works unchanged; `crate =
+//! "path"` overrides both.
 //!
 //! Invariant: every argument is either used or one of tokio's that the model makes moot
 //! (`flavor`, `worker_threads`, `start_paused`); anything else is a compile error that lists
@@ -126,15 +127,27 @@ fn string_value(value: &Expr) -> syn::Result<String> {
     }
 }
 
+/// selvedge as the calling crate names it: `::selvedge` (or its Cargo rename), else through
+/// the facade crate `selvedge-tokio` (renamed `tokio`, say), which re-exports it.
 fn found_crate() -> TokenStream2 {
     use proc_macro_crate::{crate_name, FoundCrate};
+    let ident = |name: &str| syn::Ident::new(name, Span::call_site());
     match crate_name("selvedge") {
         Ok(FoundCrate::Name(name)) => {
-            let ident = syn::Ident::new(&name, Span::call_site());
-            quote!(::#ident)
+            let name = ident(&name);
+            return quote!(::#name);
         }
-        // Selvedge's own tests and doc-tests, or a lookup that failed: the usual name.
-        Ok(FoundCrate::Itself) | Err(_) => quote!(::selvedge),
+        // Selvedge's own tests and doc-tests.
+        Ok(FoundCrate::Itself) => return quote!(::selvedge),
+        Err(_) => {}
+    }
+    match crate_name("selvedge-tokio") {
+        Ok(FoundCrate::Name(name)) => {
+            let name = ident(&name);
+            quote!(::#name::__selvedge)
+        }
+        Ok(FoundCrate::Itself) => quote!(::selvedge_tokio::__selvedge),
+        Err(_) => quote!(::selvedge),
     }
 }
 

@@ -141,7 +141,7 @@ use std::panic::Location;
 /// Runs an `async fn` (or a plain `fn`) as a test under the model: `#[selvedge::test]` on
 /// `async fn name() { .. }` makes a `#[test]` that explores every interleaving of its tasks
 /// with [`model`]. Also reachable as `selvedge::tokio::test`, so `#[tokio::test]` works after
-/// `use selvedge::tokio;` or a Cargo rename.
+/// `use selvedge::tokio;`, or with the `selvedge-tokio` crate renamed `tokio` in Cargo.toml.
 ///
 /// ```
 /// #[selvedge::test]
@@ -157,8 +157,8 @@ use std::panic::Location;
 /// # fn main() {}
 /// ```
 ///
-/// Arguments: `crate = "path"` when selvedge is not found under its own name or a Cargo
-/// rename; tokio's `flavor`, `worker_threads` and `start_paused` are accepted and change
+/// Arguments: `crate = "path"` when selvedge is found neither under its own name (or a Cargo
+/// rename) nor through `selvedge-tokio`; tokio's `flavor`, `worker_threads` and `start_paused` are accepted and change
 /// nothing (every interleaving is explored, on virtual time). A body returning `Result` fails
 /// on `Err`.
 pub use selvedge_macros::test;

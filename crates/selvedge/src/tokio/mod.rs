@@ -1,6 +1,7 @@
 //! A tokio-shaped facade over selvedge's async model: write `use selvedge::tokio;` (or rename
-//! the dependency in Cargo.toml, `tokio = { package = "selvedge", .. }`, under `cfg(test)`) and
-//! a tokio test body runs under the model, its tasks scheduled by the strategy and its time
+//! the facade crate in Cargo.toml, `tokio = { package = "selvedge-tokio", .. }` among the
+//! dev-dependencies, which puts this module at a crate root) and a tokio test body runs under
+//! the model, its tasks scheduled by the strategy and its time
 //! virtual. `#[tokio::test]` (this module's [`test`], the same as `#[selvedge::test]`) makes
 //! an async test function a model test; there is no `tokio::main` and no runtime to build: the
 //! model is the runtime.
