@@ -10,6 +10,11 @@ mod rwlock;
 mod semaphore;
 
 pub mod broadcast;
+
+/// The futures of `Notify`, where tokio puts them.
+pub mod futures {
+    pub use super::notify::{Notified, OwnedNotified};
+}
 pub mod mpsc;
 pub mod oneshot;
 pub mod watch;
