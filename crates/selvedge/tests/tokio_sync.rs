@@ -591,3 +591,48 @@ fn a_channel_kept_from_another_execution_is_refused_with_advice() {
     assert!(text.contains("create them inside the test body"), "{text}");
     std::mem::forget(KEPT.lock().unwrap().take());
 }
+
+// --- Auto traits --------------------------------------------------------------------------------
+
+#[test]
+fn handles_and_futures_are_send_as_tokio_s_are() {
+    // Goal: code that moves these across threads (or bounds them by `Send`) compiles as it
+    // does against tokio.
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync>() {}
+    sync::<Semaphore>();
+    sync::<Notify>();
+    sync::<selvedge::tokio::sync::RwLock<u32>>();
+    sync::<selvedge::tokio::sync::OnceCell<u32>>();
+    sync::<selvedge::tokio::sync::Barrier>();
+    let report = dpor(|| {
+        let semaphore = Semaphore::new(1);
+        let notify = Notify::new();
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let (utx, mut urx) = mpsc::unbounded_channel::<u32>();
+        let (otx, orx) = oneshot::channel::<u32>();
+        send(&semaphore.acquire());
+        send(&notify.notified());
+        send(&tx.send(1));
+        send(&tx.reserve());
+        send(&rx.recv());
+        send(&urx.recv());
+        send(&orx);
+        send(&otx);
+        send(&utx);
+        send(&tx);
+        send(&rx);
+        let (wtx, mut wrx) = selvedge::tokio::sync::watch::channel(0u32);
+        send(&wrx.changed());
+        send(&wtx);
+        let (btx, mut brx) = selvedge::tokio::sync::broadcast::channel::<u32>(1);
+        send(&brx.recv());
+        send(&btx);
+        let lock = selvedge::tokio::sync::RwLock::new(0u32);
+        send(&lock.write());
+        send(&lock.read());
+        let mut set = selvedge::tokio::task::JoinSet::<u32>::new();
+        send(&set.join_next());
+    });
+    passes_exhaustively(&report);
+}

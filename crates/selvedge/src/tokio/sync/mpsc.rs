@@ -286,6 +286,10 @@ struct SendSlot<T> {
     seq: u64,
 }
 
+// SAFETY: `chan` points to a `Chan<T>` kept alive by the waiting future's `Arc`; it is `Send`
+// and `Sync` when `T: Send`, as the message is.
+unsafe impl<T: std::marker::Send> std::marker::Send for SendSlot<T> {}
+
 fn can_send(s: &ExecState, _: TaskId, interest: &Interest) -> bool {
     let c = counts(s, object_of(interest));
     !c.receiver_open || c.room()
@@ -865,6 +869,9 @@ struct RecvSlot<T> {
     limit: usize,
     taken: Vec<(u64, T)>,
 }
+
+// SAFETY: as for `SendSlot`: the receiver's `Arc` keeps `chan` alive.
+unsafe impl<T: std::marker::Send> std::marker::Send for RecvSlot<T> {}
 
 fn can_receive(s: &ExecState, _: TaskId, interest: &Interest) -> bool {
     counts(s, object_of(interest)).receivable()
