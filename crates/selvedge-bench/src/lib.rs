@@ -127,6 +127,54 @@ pub fn mutex_counter_ideal(threads: u64, increments: u64) -> u64 {
     factorial(threads * increments) / factorial(increments).pow(threads as u32)
 }
 
+/// The async benchmark program, on selvedge's tokio facade: a producer task sends `messages`
+/// values on a bounded `mpsc` channel of capacity 1 and drops its sender; a consumer task
+/// receives until the channel closes, each receive under a one-second `timeout`; the main
+/// task joins both and asserts the consumer got every message. On the model's virtual clock
+/// the timeout never fires (time moves only when every task is blocked), but every receive
+/// waits on both the message and the timer, as in production.
+pub fn selvedge_async_channel_timeout(messages: u32) {
+    use selvedge::tokio::{self, sync::mpsc, time};
+    selvedge::future::block_on(async move {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let producer = tokio::spawn(async move {
+            for i in 0..messages {
+                tx.send(i).await.expect("the consumer is alive");
+            }
+        });
+        let consumer = tokio::spawn(async move {
+            let mut received = 0;
+            while let Ok(Some(_)) =
+                time::timeout(std::time::Duration::from_secs(1), rx.recv()).await
+            {
+                received += 1;
+            }
+            received
+        });
+        producer.await.expect("the producer completes");
+        let received = consumer.await.expect("the consumer completes");
+        assert_eq!(received, messages, "a message was lost");
+    });
+}
+
+/// Runs [`selvedge_async_channel_timeout`] under selvedge's random strategy for `schedules`
+/// executions with seed `seed`, and returns the report.
+pub fn explore_async_channel_timeout_random(
+    messages: u32,
+    schedules: usize,
+    seed: u64,
+) -> selvedge::Report {
+    selvedge::explore(
+        selvedge::Config {
+            strategy: selvedge::Strategy::Random,
+            max_schedules: Some(schedules),
+            seed,
+            ..Default::default()
+        },
+        move || selvedge_async_channel_timeout(messages),
+    )
+}
+
 /// Explores `f` exhaustively with selvedge's DPOR and its default bounds on one worker thread
 /// (loom and shuttle use one too), and returns the report.
 pub fn explore_dpor<F>(f: F) -> selvedge::Report
@@ -275,6 +323,16 @@ mod tests {
         assert!(report.failure().is_none(), "unexpected failure: {report:?}");
         assert!(report.complete(), "not complete: {}", report.coverage());
         assert_eq!(report.schedules(), executions);
+    }
+
+    #[test]
+    fn async_channel_timeout_runs_under_random_and_dpor() {
+        let report = explore_async_channel_timeout_random(3, 20, 1);
+        assert!(report.failure().is_none(), "unexpected failure: {report:?}");
+        assert_eq!(report.schedules(), 20);
+        let report = explore_dpor(|| selvedge_async_channel_timeout(2));
+        assert!(report.failure().is_none(), "unexpected failure: {report:?}");
+        assert!(report.complete(), "not complete: {}", report.coverage());
     }
 
     #[test]

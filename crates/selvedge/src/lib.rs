@@ -76,6 +76,19 @@
 //! tokio test body under the model. An awaited `lock` is one scheduling point, as a thread's
 //! is, so exhaustive search costs the same for async code as for threads.
 //!
+//! # Async code and tokio
+//!
+//! Futures run inside the model too: [`future::spawn`] makes a task of a future,
+//! [`future::block_on`] drives one on the calling task, and [`time`] is the model's virtual
+//! clock. [`tokio`] mirrors tokio's API over them — tasks, `JoinSet`, `task_local!`, the
+//! `sync` primitives (`Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, `OnceCell`,
+//! `oneshot`, `mpsc`, `watch`, `broadcast`), `select!`, `join!`, `try_join!` — so a tokio
+//! test body runs under the model after `use selvedge::tokio;`, and [`macro@test`]
+//! (`#[selvedge::test]`, also `#[tokio::test]` there) turns an `async fn` into a model test.
+//! An awaited operation is one scheduling point, shown as `await lock`, `await recv`,
+//! `await sleep 5s (virtual)` in a report, with the virtual time of each step. I/O,
+//! networking and the file system are not modelled: see [`tokio`] for what to do instead.
+//!
 //! # What is modelled
 //!
 //! Every operation on a selvedge primitive is a scheduling point. Atomics are sequentially
@@ -139,6 +152,53 @@ pub mod time;
 pub mod tokio;
 
 use std::panic::Location;
+
+/// Runs an `async fn` (or a plain `fn`) as a test under the model: `#[selvedge::test]` on
+/// `async fn name() { .. }` makes a `#[test]` that explores every interleaving of its tasks
+/// with [`model`]. Also reachable as `selvedge::tokio::test`, so `#[tokio::test]` works after
+/// `use selvedge::tokio;`, or with the `selvedge-tokio` crate renamed `tokio` in Cargo.toml.
+///
+/// ```
+/// #[selvedge::test]
+/// async fn two_tasks_add_up() {
+///     use selvedge::tokio::sync::Mutex;
+///     let total = std::sync::Arc::new(Mutex::new(0));
+///     let t = total.clone();
+///     let task = selvedge::tokio::spawn(async move { *t.lock().await += 1 });
+///     *total.lock().await += 1;
+///     task.await.unwrap();
+///     assert_eq!(*total.lock().await, 2);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Arguments: `crate = "path"` when selvedge is found neither under its own name (or a Cargo
+/// rename) nor through `selvedge-tokio`; tokio's `flavor`, `worker_threads` and `start_paused` are accepted and change
+/// nothing (every interleaving is explored, on virtual time). A body returning `Result` fails
+/// on `Err`.
+pub use selvedge_macros::test;
+
+/// What `#[selvedge::test]` expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    /// A test body's outcome: `()` passes, a `Result` passes on `Ok`.
+    pub trait TestOutcome {
+        fn check(self);
+    }
+
+    impl TestOutcome for () {
+        fn check(self) {}
+    }
+
+    impl<T, E: std::fmt::Debug> TestOutcome for Result<T, E> {
+        #[track_caller]
+        fn check(self) {
+            if let Err(e) = self {
+                panic!("the test returned an error: {e:?}");
+            }
+        }
+    }
+}
 
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};

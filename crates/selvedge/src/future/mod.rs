@@ -228,6 +228,14 @@ pub struct JoinError {
 }
 
 impl JoinError {
+    /// The error of task `task`, cancelled before it completed.
+    pub(crate) fn cancelled(task: u32) -> JoinError {
+        JoinError {
+            task,
+            cancelled: true,
+        }
+    }
+
     /// The task was aborted before it completed.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled

@@ -80,6 +80,17 @@ impl BlockedTask {
                 "waiting for the first of several futures (a `select!` or a `timeout`), none of \
                  which can complete"
             )?,
+            WaitsFor::Permits {
+                semaphore,
+                available,
+            } => writeln!(
+                f,
+                "waiting for permits of {semaphore}, which has {available} free"
+            )?,
+            WaitsFor::Closing { channel } => {
+                writeln!(f, "waiting for every receiver of {channel} to go away")?
+            }
+            WaitsFor::Completion { set } => writeln!(f, "waiting for a task of {set} to complete")?,
             WaitsFor::Progress | WaitsFor::Other(None) | WaitsFor::Outside { .. } => {
                 writeln!(f, "waiting for a wakeup")?
             }

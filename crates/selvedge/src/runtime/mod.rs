@@ -466,6 +466,8 @@ impl ExecState {
             (OpKind::Recv, Some(ObjectState::Channel { len, senders, .. })) => {
                 *len > 0 || *senders == 0
             }
+            // A watch send waits for the `Ref`s other tasks hold across scheduling points.
+            (OpKind::Send, Some(ObjectState::Watch { borrows, .. })) => *borrows == 0,
             _ => true,
         }
     }
@@ -541,6 +543,21 @@ impl ExecState {
                 && t.pending.kind == OpKind::WriteLock
                 && t.pending.object == object
         })
+    }
+
+    /// Does a task other than `except` wait to write-lock `object`, as a thread's pending
+    /// `write` or an async task's awaited one? (Readers queue behind it once readers hold the
+    /// lock, as with std's and tokio's.)
+    pub(crate) fn write_waiting(&self, object: ObjectId, except: TaskId) -> bool {
+        self.writer_waiting(Some(object), except)
+            || self.tasks.iter().enumerate().any(|(i, t)| {
+                i != except.index()
+                    && !t.finished
+                    && t.asynchronous
+                        .interests
+                        .iter()
+                        .any(|w| w.op.kind == OpKind::WriteLock && w.op.object == Some(object))
+            })
     }
 
     /// The task names for reports: `main`, the name given to `Builder`, or `thread-N`.
@@ -650,6 +667,31 @@ impl ExecState {
                 arrived: *arrived,
                 n_tasks: *n_tasks,
             },
+            (OpKind::SemaphoreAcquire, ObjectState::Semaphore { permits, .. }) => {
+                WaitsFor::Permits {
+                    semaphore: object,
+                    available: *permits,
+                }
+            }
+            (OpKind::Notified, ObjectState::Notify { .. }) => WaitsFor::Notify { condvar: object },
+            (OpKind::Recv, ObjectState::Oneshot { .. } | ObjectState::Mpsc { .. })
+            | (OpKind::Changed, ObjectState::Watch { .. })
+            | (OpKind::RecvShared, ObjectState::Broadcast { .. }) => {
+                WaitsFor::Message { channel: object }
+            }
+            (OpKind::Send | OpKind::Reserve, ObjectState::Mpsc { .. }) => {
+                WaitsFor::Receive { channel: object }
+            }
+            (OpKind::Send, ObjectState::Watch { .. }) => WaitsFor::Release {
+                object,
+                holders: Vec::new(),
+            },
+            (OpKind::Closed, _) => WaitsFor::Closing { channel: object },
+            (OpKind::OnceCellInit, ObjectState::Once { running, .. }) => WaitsFor::Release {
+                object,
+                holders: running.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::JoinNext, ObjectState::JoinSet { .. }) => WaitsFor::Completion { set: object },
             _ => WaitsFor::Other(Some(object)),
         }
     }

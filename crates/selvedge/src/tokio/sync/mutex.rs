@@ -49,6 +49,12 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TryLockError(());
 
+impl TryLockError {
+    pub(super) fn new() -> TryLockError {
+        TryLockError(())
+    }
+}
+
 impl fmt::Display for TryLockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("operation would block")
