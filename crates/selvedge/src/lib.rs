@@ -110,11 +110,14 @@ mod report;
 mod runtime;
 mod schedule;
 mod strategy;
+mod syncpoint_hook;
 mod trace;
 mod watchdog;
 
 pub mod cell;
 pub mod hint;
+#[cfg(feature = "stress")]
+pub mod stress;
 pub mod sync;
 pub mod thread;
 
@@ -282,7 +285,9 @@ where
 }
 
 /// An explicit scheduling point: inside a model, other tasks may run here; outside one it
-/// does nothing (one thread-local read). An optional name documents the point.
+/// does nothing (two thread-local reads), except on the threads of a `selvedge::stress` run, where it
+/// is remembered for the watchdog's report and may become a random yield or short sleep. An
+/// optional name documents the point.
 ///
 /// A syncpoint stands for code selvedge cannot see into (real I/O, a call into another
 /// library), so it conflicts with every operation of every other task: DPOR explores every
@@ -309,5 +314,7 @@ macro_rules! syncpoint {
 pub fn __syncpoint() {
     if runtime::in_model() {
         runtime::point(runtime::OpKind::Syncpoint, None);
+    } else {
+        syncpoint_hook::passed(Location::caller());
     }
 }
