@@ -115,6 +115,8 @@ mod trace;
 mod watchdog;
 
 pub mod cell;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod hint;
 #[cfg(feature = "stress")]
 pub mod stress;
