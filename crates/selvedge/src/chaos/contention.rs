@@ -139,8 +139,8 @@ impl LockSet for ModelLocks {
 impl ContentionScenario {
     /// Plays the scenario under the model against `L`, with `CONTENTION_SCHEDULES` PCT
     /// schedules (depth 3, seed 0), and returns the report. An execution fails if two workers
-    /// hold one lock at once, if an operation is lost, or if the workers deadlock; holding a
-    /// lock is `selvedge::thread::sleep(hold)`, which advances virtual time and never waits.
+    /// hold one lock at once, if an operation is lost, or if the workers deadlock. Holding a lock is `selvedge::thread::sleep(hold)`: virtual time, which moves only when
+    /// every task is blocked, so no real time passes.
     ///
     /// ```
     /// use std::time::Duration;

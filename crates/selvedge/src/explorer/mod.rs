@@ -308,6 +308,9 @@ fn run(
     // `max_schedules`, so a cut is always a `Stop::ScheduleBudget`.
     let mut strategy: Box<dyn strategy::Strategy> = match &config.strategy {
         Strategy::Dpor | Strategy::Dfs => match config.max_preemptions {
+            Some(bound) if config.strategy == Strategy::Dpor => {
+                Box::new(strategy::BoundedDpor::new(bound))
+            }
             Some(bound) => Box::new(strategy::Deepening::new(usize::MAX, bound)),
             None if config.strategy == Strategy::Dpor => Box::new(strategy::Dpor::new(usize::MAX)),
             None => Box::new(strategy::Dfs::new(usize::MAX, None)),
