@@ -340,3 +340,99 @@ fn boundary_cases_are_drawn() {
         .iter()
         .any(|p| !p.is_recycled() && p.second_start > p.first_start));
 }
+
+/// Async code under test that takes a permit and gives it back after its work: `guarded`
+/// gives it back from a destructor, so a cancelled or timed-out task gives it back too.
+fn permit_subject(guarded: bool) -> AsyncSubject<selvedge::sync::atomic::AtomicUsize> {
+    use selvedge::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    struct Permit(Arc<AtomicUsize>);
+    impl Drop for Permit {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    AsyncSubject::new(
+        || AtomicUsize::new(0),
+        move |permits: Arc<AtomicUsize>, _task, runs_for| async move {
+            permits.fetch_add(1, Ordering::SeqCst);
+            if guarded {
+                let _permit = Permit(permits);
+                selvedge::time::sleep(runs_for).await;
+            } else {
+                selvedge::time::sleep(runs_for).await;
+                permits.fetch_sub(1, Ordering::SeqCst);
+            }
+        },
+        |permits| assert_eq!(permits.load(Ordering::SeqCst), 0, "a permit leaked"),
+    )
+}
+
+#[test]
+fn cancellation_patterns_find_a_leak_and_shrink_to_one_cancelled_task() {
+    let leaky = permit_subject(false);
+    let result = runner(64).run(&task_cancellations(4), |plans| {
+        let verdict = leaky.check_cancellations(&plans);
+        prop_assert!(verdict.passed(), "{verdict}");
+        Ok(())
+    });
+    let Err(TestError::Fail(_, smallest)) = result else {
+        panic!("expected the leak to be found, got {result:?}");
+    };
+    assert_eq!(
+        smallest,
+        vec![TaskPlan {
+            task: 0,
+            fate: TaskFate::Cancelled {
+                after: Duration::ZERO
+            }
+        }]
+    );
+    let report = leaky.run_cancellations(&smallest, Config::default());
+    assert!(report
+        .failure()
+        .expect("the leak")
+        .message()
+        .contains("a permit leaked"));
+
+    let guarded = permit_subject(true);
+    runner(24)
+        .run(&task_cancellations(3), |plans| {
+            let verdict = guarded.check_cancellations(&plans);
+            prop_assert!(verdict.is_proved(), "{verdict}");
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn async_event_patterns_find_a_leak_when_a_timeout_drops_the_work() {
+    let leaky = permit_subject(false);
+    let verdict = leaky.check_events(&[
+        AsyncEvent::Immediate,
+        AsyncEvent::Timeout(Duration::from_millis(10)),
+    ]);
+    assert!(
+        verdict
+            .failure()
+            .expect("dropped at the deadline")
+            .message()
+            .contains("a permit leaked"),
+        "{verdict}"
+    );
+    // Nothing cancelled, nothing timed out: no leak, in any interleaving.
+    let calm = leaky.check_events(&[
+        AsyncEvent::Immediate,
+        AsyncEvent::Delay(Duration::from_millis(3)),
+    ]);
+    assert!(calm.is_proved(), "no cancellation, no leak: {calm}");
+
+    let guarded = permit_subject(true);
+    runner(24)
+        .run(&async_event_patterns(3), |events| {
+            let verdict = guarded.check_events(&events);
+            prop_assert!(verdict.is_proved(), "{verdict}");
+            Ok(())
+        })
+        .unwrap();
+}

@@ -109,9 +109,8 @@ pub enum AsyncEvent {
 /// Sequences of 1 to `max_events` async events: delays up to 1 s, immediate completions,
 /// cancellations up to 500 ms in, and timeouts of 10 ms to 2 s.
 ///
-/// A runner that plays a pattern on selvedge's async executor (virtual time, every
-/// interleaving of wakeups explored) comes with the executor; until then, play the events on
-/// the runtime the code under test uses.
+/// [`AsyncSubject::run_events`](super::AsyncSubject::run_events) plays a pattern on selvedge's
+/// async executor, on virtual time, with every interleaving of wake-ups explored.
 ///
 /// ```
 /// use proptest::prelude::*;
@@ -169,8 +168,8 @@ pub struct TaskPlan {
 
 /// 1 to `max_tasks` tasks, each completing after 100 ms to 2 s or cancelled after 0 to 1 s.
 ///
-/// A runner on selvedge's async executor (cancellation at every await point) comes with the
-/// executor.
+/// [`AsyncSubject::run_cancellations`](super::AsyncSubject::run_cancellations) plays a pattern
+/// on selvedge's async executor, where an abort can land at any await point.
 ///
 /// ```
 /// use proptest::prelude::*;

@@ -35,9 +35,11 @@
 //! returns the [`Report`](crate::Report): a reachable deadlock is its failure, with the
 //! wait-for cycle and a replay string. [`ContentionScenario::run_model`] plays a contention
 //! scenario against a [`LockSet`] (the lock implementation under test), holding locks with
-//! `selvedge::thread::sleep`, which is virtual time in the model: no real waiting. Both have a
-//! `check` form returning a [`Verdict`]. Runners for async event and cancellation patterns come
-//! with selvedge's async executor; until then, those patterns are generators only.
+//! `selvedge::thread::sleep`, which is virtual time in the model: no real waiting.
+//! [`AsyncSubject`] plays [`async_event_patterns`] and [`task_cancellations`] on selvedge's async
+//! executor: one spawned task per event or plan, started late, aborted or timed out as the
+//! pattern says, then the subject's own check. Each runner has a `check` form returning a
+//! [`Verdict`].
 //!
 //! # Time under test
 //!
@@ -45,6 +47,7 @@
 //! be driven by a [`ScenarioClock`]: generated [`TimeStep`]s move its monotonic and wall clocks,
 //! [`ClockSkew`] puts the wall clock off and makes it drift, and nothing sleeps.
 
+mod asynchronous;
 mod clock;
 mod concurrency;
 mod contention;
@@ -52,6 +55,7 @@ mod deadlock;
 mod time;
 mod verdict;
 
+pub use asynchronous::{AsyncSubject, ASYNC_MAX_SCHEDULES};
 pub use clock::{RealTime, ScenarioClock, TimeSource, SCENARIO_EPOCH_SECS};
 pub use concurrency::{
     async_event_patterns, pid_recycling, pool_patterns, race_triggers, task_cancellations,
