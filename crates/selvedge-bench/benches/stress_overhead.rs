@@ -57,7 +57,10 @@ fn main() {
     let loads = [
         (HarnessLoad::Bare, "bare (no histograms, no invariant)"),
         (HarnessLoad::Histograms, "latency histograms"),
-        (HarnessLoad::HistogramsAndInvariant, "histograms + invariant after each op"),
+        (
+            HarnessLoad::HistogramsAndInvariant,
+            "histograms + invariant after each op",
+        ),
         (
             HarnessLoad::HistogramsInvariantAndFault,
             "histograms + invariant + fault every 1,000 ops",

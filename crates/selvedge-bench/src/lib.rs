@@ -210,7 +210,11 @@ pub fn stress_empty_ops(
     assert_eq!(outcome.iterations(), total, "{outcome}");
     assert_eq!(outcome.operation("empty").map(|o| o.count), Some(total));
     if let Some(invariant) = outcome.invariants().first() {
-        assert_eq!(invariant.checks, total + 1, "checked after every operation and at the end");
+        assert_eq!(
+            invariant.checks,
+            total + 1,
+            "checked after every operation and at the end"
+        );
     }
     if let Some(fault) = outcome.faults().first() {
         assert_eq!(fault.injected, total / 1_000);

@@ -107,9 +107,24 @@
 //! not run again until another task made progress, so exhaustive search terminates, and a spin
 //! no one can release is reported as a `Livelock` naming the spinning task.
 //!
+//! # Chaos scenarios and stress
+//!
+//! Two optional parts sit on the public API above. `chaos` (feature `chaos`) has proptest
+//! strategies that generate concurrency and time scenarios as typed values — lock orders,
+//! contention, cancellations, clock steps and skew — with runners that decide each scenario
+//! under the model, so proptest shrinks a failure to the smallest scenario (two threads crossing
+//! two locks, say). `stress` (feature `stress`) runs real code on real OS threads: a weighted mix
+//! of operations, invariants counted as violations, faults with recovery times, a watchdog that
+//! reports a deadlock instead of hanging, latency percentiles, and a Markdown, JSON or SVG
+//! report. Stress finds out *that* something is wrong; the model shows exactly *why*
+//! (`examples/pool` tells that story on a connection pool).
+//!
 //! # Features
 //!
-//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
+//! - `chaos`: `selvedge::chaos` (adds proptest).
+//! - `stress`: `selvedge::stress` (adds hdrhistogram, fastrand, serde, serde_json and plotters'
+//!   SVG backend).
+//! - `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
 
 mod config;
 mod driver;

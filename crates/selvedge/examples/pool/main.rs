@@ -25,6 +25,7 @@ fn main() {
     let racy = story::stress(on_std::pool::Variant::Racy);
     let correct = story::stress(on_std::pool::Variant::Correct);
     println!("{}", markdown_summary(&[&racy, &correct]));
+    println!("The correct pool in detail (latency per operation, recovery after a kill):\n");
     println!("{}", correct.to_markdown());
 
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");

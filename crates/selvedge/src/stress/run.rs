@@ -27,6 +27,7 @@ use super::outcome::{
     Planned, StuckThread, WatchdogReport,
 };
 use super::panics::catching;
+use super::render::thousands;
 use super::shake::{self, Shaker};
 
 /// Distinct error messages kept per run.
@@ -387,8 +388,9 @@ fn wait_for_threads(
             return after_deadline(shared, threads, start, watchdog, drew_progress);
         }
         if draw_progress && now.duration_since(start) >= PROGRESS_AFTER {
+            // Clear the line first: the new text may be shorter than the last.
             eprint!(
-                "\r{}",
+                "\r\x1b[2K{}",
                 progress_line(shared, threads, now.duration_since(start), planned)
             );
             drew_progress = true;
@@ -424,10 +426,16 @@ fn progress_line(shared: &Shared, threads: usize, elapsed: Duration, planned: Pl
         .iter()
         .map(|s| s.iteration.load(Ordering::Relaxed))
         .sum();
-    let of = match planned {
-        Planned::Iterations(n) => format!("{done}/{} iterations", n * threads as u64),
+    let so_far = match planned {
+        Planned::Iterations(n) => format!(
+            "{}/{} iterations, {:.1}s",
+            thousands(done),
+            thousands(n * threads as u64),
+            elapsed.as_secs_f64()
+        ),
         Planned::Duration(d) => format!(
-            "{done} iterations, {:.1}s/{:.1}s",
+            "{} iterations, {:.1}s of {:.1}s",
+            thousands(done),
             elapsed.as_secs_f64(),
             d.as_secs_f64()
         ),
@@ -438,10 +446,10 @@ fn progress_line(shared: &Shared, threads: usize, elapsed: Duration, planned: Pl
         .map(|v| v.load(Ordering::Relaxed))
         .sum();
     format!(
-        "stress `{}`: {of}, {:.1}s, {} errors, {violations} violations so far",
+        "stress `{}`: {so_far}, {} errors, {} violations so far",
         shared.name,
-        elapsed.as_secs_f64(),
-        shared.errors.load(Ordering::Relaxed)
+        thousands(shared.errors.load(Ordering::Relaxed)),
+        thousands(violations)
     )
 }
 
