@@ -11,6 +11,17 @@ use super::outcome::{Outcome, Percentiles};
 const WIDTH: u32 = 800;
 const HEIGHT: u32 = 480;
 const LABELS: [&str; 4] = ["p50", "p95", "p99", "max"];
+/// Colours that stay apart from each other and readable on white (no yellow), in turn.
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x17, 0xbe, 0xcf),
+];
 
 impl Outcome {
     /// An SVG line chart of each operation's latency percentiles (p50, p95, p99, max) on a
@@ -89,10 +100,16 @@ fn draw(
             }
         })
         .y_desc("latency (µs, log scale)")
-        .y_label_formatter(&|y| format!("{y:.3}"))
+        .y_label_formatter(&|y| {
+            if *y >= 1.0 {
+                format!("{y:.0}")
+            } else {
+                format!("{y:.3}")
+            }
+        })
         .draw()?;
     for (i, (label, p)) in series.iter().enumerate() {
-        let colour = Palette99::pick(i).to_rgba();
+        let colour = COLOURS[i % COLOURS.len()].to_rgba();
         let points: Vec<(f64, f64)> = [p.p50, p.p95, p.p99, p.max]
             .iter()
             .enumerate()
@@ -112,7 +129,8 @@ fn draw(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        // Percentile lines rise to the right: the lower right is where they leave room.
+        .position(SeriesLabelPosition::LowerRight)
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
