@@ -9,20 +9,66 @@ use std::time::Duration;
 
 use selvedge::stress::{Activity, ErrorKind, Outcome, Shake, Stress, JSON_SCHEMA};
 
-fn validate_json(outcome: &Outcome) {
+/// The stress JSON schema, compiled by a JSON Schema validator (boon, draft 2020-12).
+fn schema() -> (boon::Schemas, boon::SchemaIndex) {
     let schema: serde_json::Value = serde_json::from_str(JSON_SCHEMA).expect("the schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let id = schema["$id"]
+        .as_str()
+        .expect("the schema has an $id")
+        .to_string();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource(&id, schema)
+        .expect("the schema's $id is a URL");
+    let index = compiler
+        .compile(&id, &mut schemas)
+        .unwrap_or_else(|e| panic!("the schema is a valid JSON Schema: {e:#}"));
+    (schemas, index)
+}
+
+fn validate_json(outcome: &Outcome) {
+    let (schemas, index) = schema();
     let instance: serde_json::Value =
         serde_json::from_str(&outcome.to_json()).expect("to_json writes JSON");
-    let errors: Vec<String> = validator
-        .iter_errors(&instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    if let Err(error) = schemas.validate(&instance, index) {
+        panic!(
+            "JSON does not match the schema:\n{error:#}\n{}",
+            outcome.to_json()
+        );
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_it_does_not_describe() {
+    let outcome = Stress::new("tampered")
+        .threads(1)
+        .iterations(2)
+        .op("nop", 1, |_| {})
+        .run();
+    let (schemas, index) = schema();
+    let good: serde_json::Value = serde_json::from_str(&outcome.to_json()).unwrap();
+    assert!(schemas.validate(&good, index).is_ok());
+    let tamper = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut bad = good.clone();
+        f(&mut bad);
+        schemas.validate(&bad, index).is_err()
+    };
+    assert!(tamper(&|v| v["version"] = 2.into()), "a later version");
     assert!(
-        errors.is_empty(),
-        "JSON does not match the schema:\n{}\n{}",
-        errors.join("\n"),
-        outcome.to_json()
+        tamper(&|v| {
+            v.as_object_mut().unwrap().remove("deadlocks");
+        }),
+        "a missing column"
+    );
+    assert!(tamper(&|v| v["errors"] = (-1).into()), "a negative count");
+    assert!(
+        tamper(&|v| v["operations"][0]["latency"]["p99_ns"] = "fast".into()),
+        "a mistyped figure"
+    );
+    assert!(
+        tamper(&|v| v["surprise"] = true.into()),
+        "an undocumented field"
     );
 }
 
