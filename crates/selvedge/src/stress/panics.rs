@@ -2,9 +2,9 @@
 //! harness thread runs an operation, a fault or an invariant, a panic is caught, and the panic
 //! hook keeps its location for the message instead of printing it.
 //!
-//! Invariant: the hook is installed once, chained to whatever hook was there before, and is
-//! silent only on a thread inside `catching`; every other panic of the process is printed as
-//! before.
+//! Invariant: the hook is installed once, after the model's own, chained to whatever hook was
+//! there before, and is silent only on a thread inside `catching`; every other panic of the
+//! process is handled as before.
 
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
@@ -18,6 +18,18 @@ thread_local! {
 fn install_once() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
+        // Taking a hook and setting its wrapper are two steps: had the model been installing
+        // its own hook at the same time (a model test beside this stress test), one of the two
+        // would be lost. One tiny exploration makes sure the model's hook is in place first
+        // (its installation is a `Once`, which waits for an installation under way).
+        let _ = crate::explore(
+            crate::Config {
+                max_schedules: Some(1),
+                workers: Some(1),
+                ..Default::default()
+            },
+            || {},
+        );
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             // `try_with`: a panic while thread-locals are torn down goes to the previous hook.
