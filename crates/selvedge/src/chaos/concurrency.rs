@@ -113,18 +113,31 @@ pub enum AsyncEvent {
 /// async executor, on virtual time, with every interleaving of wake-ups explored.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use proptest::prelude::*;
 /// use proptest::test_runner::TestRunner;
-/// use selvedge::chaos::{async_event_patterns, AsyncEvent};
+/// use selvedge::chaos::{async_event_patterns, AsyncSubject};
+/// use selvedge::sync::atomic::{AtomicUsize, Ordering};
 ///
-/// let mut runner = TestRunner::new(ProptestConfig { cases: 16, failure_persistence: None, ..Default::default() });
-/// runner.run(&async_event_patterns(10), |events| {
-///     prop_assert!(!events.is_empty() && events.len() <= 10);
-///     for event in &events {
-///         if let AsyncEvent::Timeout(t) = event {
-///             prop_assert!(t.as_millis() >= 10);
-///         }
-///     }
+/// // Code under test: a connection count that a guard gives back, even when the task is
+/// // cancelled or times out.
+/// struct Open(Arc<AtomicUsize>);
+/// impl Drop for Open {
+///     fn drop(&mut self) { self.0.fetch_sub(1, Ordering::SeqCst); }
+/// }
+/// let subject = AsyncSubject::new(
+///     || AtomicUsize::new(0),
+///     |open: Arc<AtomicUsize>, _task, runs_for| async move {
+///         open.fetch_add(1, Ordering::SeqCst);
+///         let _open = Open(open);
+///         selvedge::time::sleep(runs_for).await;
+///     },
+///     |open| assert_eq!(open.load(Ordering::SeqCst), 0, "a connection stayed open"),
+/// );
+/// let mut runner = TestRunner::new(ProptestConfig { cases: 8, failure_persistence: None, ..Default::default() });
+/// runner.run(&async_event_patterns(3), |events| {
+///     let verdict = subject.check_events(&events);
+///     prop_assert!(verdict.is_proved(), "{verdict}");
 ///     Ok(())
 /// }).unwrap();
 /// ```
@@ -172,17 +185,31 @@ pub struct TaskPlan {
 /// on selvedge's async executor, where an abort can land at any await point.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use proptest::prelude::*;
 /// use proptest::test_runner::TestRunner;
-/// use selvedge::chaos::{task_cancellations, TaskFate};
+/// use selvedge::chaos::{task_cancellations, AsyncSubject};
+/// use selvedge::sync::atomic::{AtomicUsize, Ordering};
 ///
-/// let mut runner = TestRunner::new(ProptestConfig { cases: 16, failure_persistence: None, ..Default::default() });
-/// runner.run(&task_cancellations(8), |plans| {
-///     // A cleanup count that must match the cancellations.
-///     let cancelled = plans.iter().filter(|p| matches!(p.fate, TaskFate::Cancelled { .. })).count();
-///     let completed = plans.len() - cancelled;
-///     prop_assert_eq!(cancelled + completed, plans.len());
-///     prop_assert!(plans.iter().enumerate().all(|(i, p)| p.task == i));
+/// // Code under test: work that counts itself in and out with a guard, so a cancelled task
+/// // is counted out too.
+/// struct Counted(Arc<AtomicUsize>);
+/// impl Drop for Counted {
+///     fn drop(&mut self) { self.0.fetch_sub(1, Ordering::SeqCst); }
+/// }
+/// let subject = AsyncSubject::new(
+///     || AtomicUsize::new(0),
+///     |running: Arc<AtomicUsize>, _task, runs_for| async move {
+///         running.fetch_add(1, Ordering::SeqCst);
+///         let _counted = Counted(running);
+///         selvedge::time::sleep(runs_for).await;
+///     },
+///     |running| assert_eq!(running.load(Ordering::SeqCst), 0, "a task was never counted out"),
+/// );
+/// let mut runner = TestRunner::new(ProptestConfig { cases: 8, failure_persistence: None, ..Default::default() });
+/// runner.run(&task_cancellations(3), |plans| {
+///     let verdict = subject.check_cancellations(&plans);
+///     prop_assert!(verdict.is_proved(), "{verdict}");
 ///     Ok(())
 /// }).unwrap();
 /// ```
