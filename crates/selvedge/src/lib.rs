@@ -40,6 +40,8 @@
 //! - [`check_dfs`], [`check_random`], [`check_pct`]: a chosen strategy (like shuttle's).
 //! - [`replay`]: re-run exactly one recorded interleaving.
 //! - [`explore`]: the programmatic form; returns a [`Report`] instead of panicking.
+//! - [`orchestra::Orchestra`]: real code on real threads or a real tokio runtime, interleaved
+//!   at its [`syncpoint!`]s, with the same strategies, reports and replay strings.
 //!
 //! The test-facing entry points panic with the full report on a failure, save the failing
 //! schedule under `target/selvedge/regressions/` and replay saved schedules first on the next
@@ -124,6 +126,8 @@
 //! - `chaos`: `selvedge::chaos` (adds proptest).
 //! - `stress`: `selvedge::stress` (adds hdrhistogram, fastrand, serde, serde_json and plotters'
 //!   SVG backend).
+//! - `tokio`: `orchestra::Orchestra::task_async`, orchestra tasks that are futures on a real
+//!   tokio runtime.
 //! - `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
 
 mod config;
@@ -136,6 +140,7 @@ mod report;
 mod runtime;
 mod schedule;
 mod strategy;
+mod syncpoint;
 mod syncpoint_hook;
 mod trace;
 mod watchdog;
@@ -145,6 +150,7 @@ pub mod cell;
 pub mod chaos;
 pub mod future;
 pub mod hint;
+pub mod orchestra;
 #[cfg(feature = "stress")]
 pub mod stress;
 pub mod sync;
@@ -157,6 +163,7 @@ use std::panic::Location;
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};
 pub use report::{Failure, Report};
+pub use syncpoint::{Syncpoint, SyncpointFuture};
 pub use trace::FailureKind;
 
 /// Explores `f` exhaustively within default bounds, and panics with the report if any
@@ -315,37 +322,44 @@ where
     entry::explore(config, entry::body(f), Location::caller())
 }
 
-/// An explicit scheduling point: inside a model, other tasks may run here; outside one it
-/// does nothing (two thread-local reads), except on the threads of a `selvedge::stress` run, where it
-/// is remembered for the watchdog's report and may become a random yield or short sleep. An
-/// optional name documents the point.
+/// An explicit syncpoint. Inside a model it is a scheduling point: other tasks may run here.
+/// Inside the [`orchestra`] it ends the calling task's turn: the call returns when the
+/// strategy gives the task the turn again. On the threads of a `selvedge::stress` run it is
+/// remembered for the watchdog's report and may become a random yield or short sleep.
+/// Anywhere else it does nothing, at the cost of one relaxed atomic load (`BENCHMARKS.md`
+/// measures it against an empty loop).
+///
+/// As a statement (`syncpoint!();`) it blocks the calling thread while it waits. In async code
+/// await it, `syncpoint!().await`: the task waits for its turn without holding a runtime thread.
+/// A name (a `&'static str`) selects the point for [`orchestra::Orchestra::only`]; without
+/// `only`, the orchestra counts the unnamed points; the model counts every point.
 ///
 /// A syncpoint stands for code selvedge cannot see into (real I/O, a call into another
-/// library), so it conflicts with every operation of every other task: DPOR explores every
-/// order of the tasks' syncpoints against everything else they do. Each one multiplies the
-/// search; use them where another task's turn matters, not in tight loops of an exhaustive test.
+/// library), so in a model it conflicts with every operation of every other task: DPOR explores
+/// every order of the tasks' syncpoints against everything else they do. Each one multiplies
+/// the search; use them where another task's turn matters, not in tight loops of an
+/// exhaustive test.
 ///
 /// ```
 /// selvedge::syncpoint!();
 /// selvedge::syncpoint!("after-commit");
+/// async fn step() {
+///     selvedge::syncpoint!("before-send").await;
+/// }
 /// ```
 #[macro_export]
 macro_rules! syncpoint {
     () => {
-        $crate::__syncpoint()
+        $crate::__syncpoint(::core::option::Option::None)
     };
-    ($name:expr) => {{
-        let _: &str = $name;
-        $crate::__syncpoint()
-    }};
+    ($name:expr) => {
+        $crate::__syncpoint(::core::option::Option::Some($name))
+    };
 }
 
 #[doc(hidden)]
 #[track_caller]
-pub fn __syncpoint() {
-    if runtime::in_model() {
-        runtime::point(runtime::OpKind::Syncpoint, None);
-    } else {
-        syncpoint_hook::passed(Location::caller());
-    }
+#[inline(always)]
+pub fn __syncpoint(name: Option<&'static str>) -> Syncpoint {
+    Syncpoint::new(name, Location::caller())
 }

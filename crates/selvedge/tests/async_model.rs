@@ -508,3 +508,38 @@ fn futures_select_picks_whichever_is_ready_first() {
     assert!(outcomes.contains(&Some(1)), "{outcomes:?}");
     assert!(outcomes.contains(&None), "{outcomes:?}");
 }
+
+#[test]
+fn a_background_task_ends_with_the_test_body_under_shutdown() {
+    // Goal: `block_on_then_shutdown` cancels what is still running, as dropping a tokio
+    // runtime does; plain `block_on` leaves it running, and a task that can never finish is
+    // then reported.
+    let ticker_and_waiter = |shutdown: bool| {
+        dpor(move || {
+            let body = async {
+                let (_tx, rx) = futures::channel::oneshot::channel::<()>();
+                spawn(async {
+                    loop {
+                        time::sleep(Duration::from_secs(1)).await;
+                    }
+                });
+                spawn(async move {
+                    let _ = rx.await; // never sent: waits forever
+                });
+                time::sleep(Duration::from_millis(2500)).await;
+                std::mem::forget(_tx);
+            };
+            if shutdown {
+                future::block_on_then_shutdown(body);
+            } else {
+                block_on(body);
+            }
+        })
+    };
+    passes_exhaustively(&ticker_and_waiter(true));
+    let stuck = ticker_and_waiter(false);
+    assert!(
+        stuck.failure().is_some(),
+        "without shutdown the tasks outlive the body"
+    );
+}

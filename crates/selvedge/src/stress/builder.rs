@@ -163,7 +163,7 @@ pub(crate) struct Fault {
 ///     .threads(2)
 ///     .iterations(50)
 ///     .shake(shake)
-///     .op("step", 1, |_| selvedge::syncpoint!("between halves"))
+///     .op("step", 1, |_| { selvedge::syncpoint!("between halves"); })
 ///     .run();
 /// assert!(outcome.is_clean());
 /// ```

@@ -99,6 +99,7 @@ struct StuckJson<'a> {
     activity: &'static str,
     activity_name: Option<&'a str>,
     last_syncpoint: Option<&'a str>,
+    last_syncpoint_name: Option<&'a str>,
     since_syncpoint_ns: Option<u64>,
 }
 
@@ -210,6 +211,7 @@ impl Outcome {
                             activity,
                             activity_name,
                             last_syncpoint: s.last_syncpoint.as_deref(),
+                            last_syncpoint_name: s.last_syncpoint_name.as_deref(),
                             since_syncpoint_ns: s.since_syncpoint.map(ns),
                         }
                     })

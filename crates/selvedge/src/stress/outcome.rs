@@ -137,6 +137,8 @@ pub struct StuckThread {
     pub activity: Activity,
     /// The last `syncpoint!` it passed (`file:line:column`), if any.
     pub last_syncpoint: Option<String>,
+    /// That syncpoint's name, if it has one (`syncpoint!("name")`).
+    pub last_syncpoint_name: Option<String>,
     /// How long before the deadline it passed that syncpoint.
     pub since_syncpoint: Option<Duration>,
 }

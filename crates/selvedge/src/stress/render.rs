@@ -231,7 +231,11 @@ impl fmt::Display for Outcome {
                     };
                     let syncpoint = match (&stuck.last_syncpoint, stuck.since_syncpoint) {
                         (Some(at), Some(since)) => format!(
-                            "last syncpoint {at}, passed {} before the deadline",
+                            "last syncpoint {}{at}, passed {} before the deadline",
+                            match &stuck.last_syncpoint_name {
+                                Some(name) => format!("`{name}` at "),
+                                None => String::new(),
+                            },
                             human(since)
                         ),
                         _ => "no syncpoint passed".to_string(),

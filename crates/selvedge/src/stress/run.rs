@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -90,8 +90,9 @@ pub(crate) struct Slot {
     iteration: AtomicU64,
     /// `ACTIVITY_*` in the top byte, an index below.
     activity: AtomicU32,
-    last_syncpoint: AtomicPtr<Location<'static>>,
-    last_syncpoint_ns: AtomicU64,
+    /// The last syncpoint passed and when (since the start). A lock, not atomics: a name and a
+    /// location are read together, and a syncpoint is far from the hot path.
+    last_syncpoint: Mutex<Option<PassedSyncpoint>>,
     done: AtomicBool,
 }
 
@@ -106,8 +107,7 @@ impl Slot {
         Slot {
             iteration: AtomicU64::new(0),
             activity: AtomicU32::new(ACTIVITY_STARTING << 24),
-            last_syncpoint: AtomicPtr::new(std::ptr::null_mut()),
-            last_syncpoint_ns: AtomicU64::new(0),
+            last_syncpoint: Mutex::new(None),
             done: AtomicBool::new(false),
         }
     }
@@ -117,14 +117,21 @@ impl Slot {
             .store(kind << 24 | index as u32, Ordering::Relaxed);
     }
 
-    pub(crate) fn passed_syncpoint(&self, location: &'static Location<'static>, at: Duration) {
-        self.last_syncpoint.store(
-            location as *const Location<'static> as *mut Location<'static>,
-            Ordering::Relaxed,
-        );
-        self.last_syncpoint_ns
-            .store(at.as_nanos() as u64, Ordering::Relaxed);
+    pub(crate) fn passed_syncpoint(
+        &self,
+        name: Option<&'static str>,
+        location: &'static Location<'static>,
+        at: Duration,
+    ) {
+        *lock(&self.last_syncpoint) = Some(PassedSyncpoint { name, location, at });
     }
+}
+
+#[derive(Clone, Copy)]
+struct PassedSyncpoint {
+    name: Option<&'static str>,
+    location: &'static Location<'static>,
+    at: Duration,
 }
 
 /// Threads wait here until all have arrived, or until the run is called off (a thread failed
@@ -512,22 +519,15 @@ fn describe_stuck(shared: &Shared, thread: usize, slot: &Slot, at: Duration) -> 
         ACTIVITY_INVARIANT => Activity::Invariant(shared.invariants[index].name.clone()),
         _ => Activity::BetweenOps,
     };
-    let location = slot.last_syncpoint.load(Ordering::Relaxed);
-    let (last_syncpoint, since_syncpoint) = if location.is_null() {
-        (None, None)
-    } else {
-        // SAFETY: only `&'static Location` values are ever stored in the slot.
-        let location: &'static Location<'static> = unsafe { &*location };
-        let passed = Duration::from_nanos(slot.last_syncpoint_ns.load(Ordering::Relaxed));
-        (Some(location.to_string()), Some(at.saturating_sub(passed)))
-    };
+    let passed = *lock(&slot.last_syncpoint);
     StuckThread {
         name: format!("stress-{thread}"),
         thread,
         iteration: slot.iteration.load(Ordering::Relaxed),
         activity,
-        last_syncpoint,
-        since_syncpoint,
+        last_syncpoint: passed.map(|p| p.location.to_string()),
+        last_syncpoint_name: passed.and_then(|p| p.name).map(str::to_string),
+        since_syncpoint: passed.map(|p| at.saturating_sub(p.at)),
     }
 }
 

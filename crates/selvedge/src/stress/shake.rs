@@ -26,22 +26,22 @@ thread_local! {
 /// Makes syncpoints on this thread report to `shaker` until the returned guard is dropped.
 pub(crate) fn install(shaker: Shaker) -> Installed {
     SHAKER.with(|s| *s.borrow_mut() = Some(shaker));
-    let previous = crate::syncpoint_hook::set(Some(at_syncpoint));
-    Installed { previous }
+    Installed {
+        _hook: crate::syncpoint_hook::install(at_syncpoint),
+    }
 }
 
 pub(crate) struct Installed {
-    previous: Option<crate::syncpoint_hook::Hook>,
+    _hook: crate::syncpoint_hook::Installed,
 }
 
 impl Drop for Installed {
     fn drop(&mut self) {
-        crate::syncpoint_hook::set(self.previous);
         let _ = SHAKER.try_with(|s| s.borrow_mut().take());
     }
 }
 
-fn at_syncpoint(location: &'static Location<'static>) {
+fn at_syncpoint(name: Option<&'static str>, location: &'static Location<'static>) {
     let pause = SHAKER.with(|s| {
         // A syncpoint reached from inside the shake itself (it never is) or during teardown
         // finds the cell borrowed or empty and does nothing.
@@ -53,7 +53,7 @@ fn at_syncpoint(location: &'static Location<'static>) {
         };
         shaker
             .slot
-            .passed_syncpoint(location, shaker.start.elapsed());
+            .passed_syncpoint(name, location, shaker.start.elapsed());
         let draw = shaker.rng.f64();
         let shake = shaker.shake;
         if draw < shake.yield_chance {

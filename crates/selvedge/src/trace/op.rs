@@ -97,6 +97,9 @@ pub(crate) enum OpKind {
     Abort(TaskId),
     /// `JoinHandle::is_finished`: observes whether a task has finished.
     IsFinished(TaskId),
+    /// The orchestra set a task aside: it had the turn and reached no syncpoint within the
+    /// stall timeout (recorded for the report, never a decision).
+    Stall,
 }
 
 impl OpKind {
@@ -154,6 +157,8 @@ impl OpKind {
             OpKind::WakerDrop => 49,
             OpKind::Abort(_) => 50,
             OpKind::IsFinished(_) => 56,
+            // Far from the model's codes, which grow from 43.
+            OpKind::Stall => 100,
         }
     }
 
@@ -166,7 +171,8 @@ impl OpKind {
             | OpKind::SpinLoop
             | OpKind::Sleep(_)
             | OpKind::Fence
-            | OpKind::ClockAdvance => Access::Local,
+            | OpKind::ClockAdvance
+            | OpKind::Stall => Access::Local,
             OpKind::AtomicLoad => Access::Read,
             OpKind::Lock | OpKind::WriteLock => Access::Acquire {
                 exclusive: true,
@@ -284,6 +290,7 @@ impl OpKind {
             OpKind::WakerDrop => &"Waker::drop",
             OpKind::Abort(_) => &"abort",
             OpKind::IsFinished(_) => &"is_finished",
+            OpKind::Stall => &"stalled",
         }
     }
 }
@@ -423,6 +430,7 @@ mod tests {
             OpKind::WakerDrop,
             OpKind::Abort(t),
             OpKind::IsFinished(t),
+            OpKind::Stall,
         ];
         for kind in all {
             let name = kind.to_string();
