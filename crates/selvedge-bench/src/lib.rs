@@ -213,6 +213,63 @@ pub fn explore_mutex_counter_random(
     )
 }
 
+/// What the stress harness adds to an empty operation, from the least to the most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HarnessLoad {
+    /// No histograms, no invariants, no faults.
+    Bare,
+    /// Latency histograms (two clock reads and a record per operation).
+    Histograms,
+    /// Histograms and one invariant checked after every operation.
+    HistogramsAndInvariant,
+    /// Histograms, the invariant, and a fault every 1,000 operations (every operation then
+    /// takes a ticket from a counter shared by all threads).
+    HistogramsInvariantAndFault,
+}
+
+/// Runs `threads` x `iterations` empty operations under the stress harness with `load`, checks
+/// the outcome (every operation ran, nothing failed, the invariant was checked after each),
+/// and returns it.
+pub fn stress_empty_ops(
+    load: HarnessLoad,
+    threads: usize,
+    iterations: u64,
+) -> selvedge::stress::Outcome {
+    use selvedge::stress::{Progress, Shake, Stress};
+    let mut stress = Stress::new(format!("{load:?}"))
+        .threads(threads)
+        .iterations(iterations)
+        .shake(Shake::off())
+        .progress(Progress::Never)
+        .histograms(load != HarnessLoad::Bare)
+        .op("empty", 1, |_| {});
+    if matches!(
+        load,
+        HarnessLoad::HistogramsAndInvariant | HarnessLoad::HistogramsInvariantAndFault
+    ) {
+        stress = stress.invariant_after_each_op("holds", || true);
+    }
+    if load == HarnessLoad::HistogramsInvariantAndFault {
+        stress = stress.fault_every(1_000, "nothing", |_| {});
+    }
+    let outcome = stress.run();
+    let total = threads as u64 * iterations;
+    assert!(outcome.is_clean(), "{outcome}");
+    assert_eq!(outcome.iterations(), total, "{outcome}");
+    assert_eq!(outcome.operation("empty").map(|o| o.count), Some(total));
+    if let Some(invariant) = outcome.invariants().first() {
+        assert_eq!(
+            invariant.checks,
+            total + 1,
+            "checked after every operation and at the end"
+        );
+    }
+    if let Some(fault) = outcome.faults().first() {
+        assert_eq!(fault.injected, total / 1_000);
+    }
+    outcome
+}
+
 /// Where the orchestra's tasks run in a turn benchmark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TurnTasks {
@@ -288,6 +345,18 @@ pub fn one_syncpoint_outside_a_run() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stress_overhead_runs_at_a_tiny_size() {
+        for load in [
+            HarnessLoad::Bare,
+            HarnessLoad::Histograms,
+            HarnessLoad::HistogramsAndInvariant,
+            HarnessLoad::HistogramsInvariantAndFault,
+        ] {
+            stress_empty_ops(load, 2, 2_000);
+        }
+    }
 
     #[test]
     fn orchestra_turns_run_on_threads_and_both_runtimes() {

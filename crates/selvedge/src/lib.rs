@@ -122,11 +122,26 @@
 //! not run again until another task made progress, so exhaustive search terminates, and a spin
 //! no one can release is reported as a `Livelock` naming the spinning task.
 //!
+//! # Chaos scenarios and stress
+//!
+//! Two optional parts sit on the public API above. `chaos` (feature `chaos`) has proptest
+//! strategies that generate concurrency and time scenarios as typed values — lock orders,
+//! contention, cancellations, clock steps and skew — with runners that decide each scenario
+//! under the model, so proptest shrinks a failure to the smallest scenario (two threads crossing
+//! two locks, say). `stress` (feature `stress`) runs real code on real OS threads: a weighted mix
+//! of operations, invariants counted as violations, faults with recovery times, a watchdog that
+//! reports a deadlock instead of hanging, latency percentiles, and a Markdown, JSON or SVG
+//! report. Stress finds out *that* something is wrong; the model shows exactly *why*
+//! (`examples/pool` tells that story on a connection pool).
+//!
 //! # Features
 //!
-//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing. `tokio`
-//! adds `orchestra::Orchestra::task_async`: orchestra tasks that are futures on a real tokio
-//! runtime.
+//! - `chaos`: `selvedge::chaos` (adds proptest).
+//! - `stress`: `selvedge::stress` (adds hdrhistogram, fastrand, serde, serde_json and plotters'
+//!   SVG backend).
+//! - `tokio`: `orchestra::Orchestra::task_async`, orchestra tasks that are futures on a real
+//!   tokio runtime.
+//! - `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
 
 mod config;
 mod driver;
@@ -139,13 +154,18 @@ mod runtime;
 mod schedule;
 mod strategy;
 mod syncpoint;
+mod syncpoint_hook;
 mod trace;
 mod watchdog;
 
 pub mod cell;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod future;
 pub mod hint;
 pub mod orchestra;
+#[cfg(feature = "stress")]
+pub mod stress;
 pub mod sync;
 pub mod thread;
 pub mod time;
@@ -364,8 +384,10 @@ where
 
 /// An explicit syncpoint. Inside a model it is a scheduling point: other tasks may run here.
 /// Inside the [`orchestra`] it ends the calling task's turn: the call returns when the
-/// strategy gives the task the turn again. Outside both it does nothing, at the cost of one
-/// relaxed atomic load (`BENCHMARKS.md` measures it against an empty loop).
+/// strategy gives the task the turn again. On the threads of a `selvedge::stress` run it is
+/// remembered for the watchdog's report and may become a random yield or short sleep.
+/// Anywhere else it does nothing, at the cost of one relaxed atomic load (`BENCHMARKS.md`
+/// measures it against an empty loop).
 ///
 /// As a statement (`syncpoint!();`) it blocks the calling thread while it waits. In async code
 /// await it, `syncpoint!().await`: the task waits for its turn without holding a runtime thread.

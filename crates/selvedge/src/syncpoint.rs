@@ -1,6 +1,7 @@
 //! What `syncpoint!` does at run time: nothing outside a selvedge run (one relaxed load of
 //! `ACTIVE`), a scheduling point inside a model, and a turn boundary inside the orchestra —
-//! blocking for threads, awaited for async tasks.
+//! blocking for threads, awaited for async tasks; on a thread with a `syncpoint_hook` (the
+//! stress harness's), the hook hears it first.
 //!
 //! `syncpoint!()` evaluates to a [`Syncpoint`]. As a statement (`syncpoint!();`) the value is
 //! dropped at once and its `Drop` takes the point, blocking the calling thread until its task
@@ -8,7 +9,7 @@
 //! waits for the turn without holding the runtime's worker thread.
 //!
 //! Invariant: `ACTIVE` is above zero while any exploration runs (`explore_with` holds an
-//! `Active`) and while any orchestra task thread lives; only then does a syncpoint read a
+//! `Active`), while any orchestra task thread lives and while any thread has a syncpoint hook; only then does a syncpoint read a
 //! thread-local. Everything a thread a run started can see was counted before it started.
 
 use std::future::{Future, IntoFuture};
@@ -96,6 +97,7 @@ pub(crate) fn take_blocking(
         crate::runtime::point_at(crate::runtime::OpKind::Syncpoint, None, location);
         return;
     }
+    crate::syncpoint_hook::passed(name, location);
     crate::orchestra::syncpoint_blocking(name, detail, location);
 }
 
@@ -134,6 +136,7 @@ impl Future for SyncpointFuture {
                 crate::runtime::point_at(crate::runtime::OpKind::Syncpoint, None, self.location);
                 return Poll::Ready(());
             }
+            crate::syncpoint_hook::passed(self.name, self.location);
             match crate::orchestra::arrive_async(self.name, self.location) {
                 Some(waiting) => self.waiting = Some(waiting),
                 None => return Poll::Ready(()),
