@@ -1,0 +1,34 @@
+//! The seam between the SQL layers and whoever hands out turns: a connection's statements
+//! wait here for their task's turn, and what the server said is noted on the task's step.
+//!
+//! Invariant: the SQLite hook and the PostgreSQL proxy reach the orchestra only through this
+//! file, so the proxy can be tested with a scripted gate and the orchestra can change shape
+//! without touching protocol code.
+
+use std::sync::Arc;
+
+/// One task's turns, as the proxy's connection threads see them.
+pub(crate) trait Turns: Send + Sync {
+    /// Blocks until the task has the turn, then returns; `statement` is what the task is about
+    /// to run, shown in the report.
+    fn statement(&self, statement: &str);
+    /// A line on the task's current step in the report (a server error, a rollback).
+    fn note(&self, text: &str);
+}
+
+/// The turns of the orchestra task the calling thread (or tokio task) runs, if any.
+pub(crate) fn current_task() -> Option<(usize, Arc<dyn Turns>)> {
+    // Interim until the orchestra lands on this branch: no task is ever current.
+    None
+}
+
+/// A syncpoint for the calling thread's own task, with the statement as its detail; a no-op
+/// outside any orchestra.
+pub(crate) fn statement_here(statement: &str) {
+    let _ = statement;
+}
+
+/// Whether the calling thread (or tokio task) runs an orchestra task.
+pub(crate) fn in_task() -> bool {
+    false
+}
