@@ -110,11 +110,13 @@ mod report;
 mod runtime;
 mod schedule;
 mod strategy;
+mod syncpoint;
 mod trace;
 mod watchdog;
 
 pub mod cell;
 pub mod hint;
+pub mod orchestra;
 pub mod sync;
 pub mod thread;
 
@@ -123,6 +125,7 @@ use std::panic::Location;
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};
 pub use report::{Failure, Report};
+pub use syncpoint::{Syncpoint, SyncpointFuture};
 pub use trace::FailureKind;
 
 /// Explores `f` exhaustively within default bounds, and panics with the report if any
@@ -281,33 +284,42 @@ where
     entry::explore(config, entry::body(f), Location::caller())
 }
 
-/// An explicit scheduling point: inside a model, other tasks may run here; outside one it
-/// does nothing (one thread-local read). An optional name documents the point.
+/// An explicit syncpoint. Inside a model it is a scheduling point: other tasks may run here.
+/// Inside the [`orchestra`] it ends the calling task's turn: the call returns when the
+/// strategy gives the task the turn again. Outside both it does nothing, at the cost of one
+/// relaxed atomic load (`BENCHMARKS.md` measures it against an empty loop).
+///
+/// As a statement (`syncpoint!();`) it blocks the calling thread while it waits. In async code
+/// await it, `syncpoint!().await`: the task waits for its turn without holding a runtime thread.
+/// A name (a `&'static str`) selects the point for [`orchestra::Orchestra::only`]; without
+/// `only`, the orchestra counts the unnamed points; the model counts every point.
 ///
 /// A syncpoint stands for code selvedge cannot see into (real I/O, a call into another
-/// library), so it conflicts with every operation of every other task: DPOR explores every
-/// order of the tasks' syncpoints against everything else they do. Each one multiplies the
-/// search; use them where another task's turn matters, not in tight loops of an exhaustive test.
+/// library), so in a model it conflicts with every operation of every other task: DPOR explores
+/// every order of the tasks' syncpoints against everything else they do. Each one multiplies
+/// the search; use them where another task's turn matters, not in tight loops of an
+/// exhaustive test.
 ///
 /// ```
 /// selvedge::syncpoint!();
 /// selvedge::syncpoint!("after-commit");
+/// async fn step() {
+///     selvedge::syncpoint!("before-send").await;
+/// }
 /// ```
 #[macro_export]
 macro_rules! syncpoint {
     () => {
-        $crate::__syncpoint()
+        $crate::__syncpoint(::core::option::Option::None)
     };
-    ($name:expr) => {{
-        let _: &str = $name;
-        $crate::__syncpoint()
-    }};
+    ($name:expr) => {
+        $crate::__syncpoint(::core::option::Option::Some($name))
+    };
 }
 
 #[doc(hidden)]
 #[track_caller]
-pub fn __syncpoint() {
-    if runtime::in_model() {
-        runtime::point(runtime::OpKind::Syncpoint, None);
-    }
+#[inline(always)]
+pub fn __syncpoint(name: Option<&'static str>) -> Syncpoint {
+    Syncpoint::new(name, Location::caller())
 }

@@ -16,6 +16,15 @@ impl BlockedTask {
                 self.name, self.operation, self.location
             );
         }
+        if let WaitsFor::Outside { point, stalled_ms } = &self.waits_for {
+            let point = point.as_ref().map_or(String::new(), |p| format!(" ({p})"));
+            return writeln!(
+                f,
+                "  {} has reached no syncpoint for {} ms since its turn began at {}{point}: \
+                 blocked outside selvedge's control, or still running",
+                self.name, stalled_ms, self.location
+            );
+        }
         write!(
             f,
             "  {} is stuck in `{}` at {}, ",
@@ -45,7 +54,9 @@ impl BlockedTask {
                 if *arrived == 1 { "has" } else { "have" }
             )?,
             WaitsFor::Unpark => writeln!(f, "waiting for an `unpark`")?,
-            WaitsFor::Progress | WaitsFor::Other(None) => writeln!(f, "waiting for a wakeup")?,
+            WaitsFor::Progress | WaitsFor::Other(None) | WaitsFor::Outside { .. } => {
+                writeln!(f, "waiting for a wakeup")?
+            }
         }
         let holders: &[TaskRef] = match &self.waits_for {
             WaitsFor::Release { holders, .. } => holders,

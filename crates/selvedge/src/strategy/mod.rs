@@ -18,6 +18,7 @@ mod races;
 mod random;
 mod replay;
 pub(crate) mod rng;
+mod turns;
 mod wakeup;
 
 pub(crate) use deepening::Deepening;
@@ -27,6 +28,7 @@ pub(crate) use pct::Pct;
 pub(crate) use pos::Pos;
 pub(crate) use random::Random;
 pub(crate) use replay::Replay;
+pub(crate) use turns::TurnDfs;
 pub(crate) use wakeup::WakeupTree;
 
 use crate::trace::{Access, ObjectId, OpKind, TaskId, TraceEvent};

@@ -149,6 +149,12 @@ pub(crate) enum WaitsFor {
     /// Nothing that blocks it: its next operation, on this object if any, could run (a task
     /// listed in a livelock).
     Other(Option<ObjectRef>),
+    /// An orchestra task that had the turn and has not reached a syncpoint since: blocked
+    /// outside selvedge's control. `point` is what its turn began at (a name, a statement).
+    Outside {
+        point: Option<String>,
+        stalled_ms: u64,
+    },
 }
 
 /// A task that could not make progress when the execution ended.
@@ -186,6 +192,7 @@ impl BlockedTask {
             }
             | WaitsFor::Other(Some(object)) => Some(object.name.clone()),
             WaitsFor::Finish(task) => Some(task.name.clone()),
+            WaitsFor::Outside { point, .. } => point.clone(),
             WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Other(None) => None,
         }
     }

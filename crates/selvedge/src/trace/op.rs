@@ -78,6 +78,9 @@ pub(crate) enum OpKind {
     /// An explicit `syncpoint!`: a scheduling point that does nothing itself. Unlike a yield,
     /// it is progress, so passing many in a row is not a spin.
     Syncpoint,
+    /// The orchestra set a task aside: it had the turn and reached no syncpoint within the
+    /// stall timeout (recorded for the report, never a decision).
+    Stall,
 }
 
 impl OpKind {
@@ -127,6 +130,8 @@ impl OpKind {
             OpKind::CellRead => 41,
             OpKind::CellWrite => 42,
             OpKind::Syncpoint => 43,
+            // Far from the model's codes, which grow from 43.
+            OpKind::Stall => 100,
         }
     }
 
@@ -135,7 +140,9 @@ impl OpKind {
     /// and nowhere else in the strategies.
     pub(crate) fn access(self) -> Access {
         match self {
-            OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence => Access::Local,
+            OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence | OpKind::Stall => {
+                Access::Local
+            }
             OpKind::AtomicLoad => Access::Read,
             OpKind::Lock | OpKind::WriteLock => Access::Acquire {
                 exclusive: true,
@@ -239,6 +246,7 @@ impl OpKind {
             OpKind::TaskExit => &"exit",
             OpKind::Wake(_) => &"wakes",
             OpKind::Syncpoint => &"syncpoint",
+            OpKind::Stall => &"stalled",
         }
     }
 }
@@ -358,6 +366,7 @@ mod tests {
             OpKind::RecvTimeout,
             OpKind::TaskExit,
             OpKind::Wake(t),
+            OpKind::Stall,
         ];
         for kind in all {
             let name = kind.to_string();
