@@ -16,19 +16,28 @@ pub(crate) trait Turns: Send + Sync {
     fn note(&self, text: &str);
 }
 
+impl Turns for selvedge::orchestra::TaskToken {
+    fn statement(&self, statement: &str) {
+        self.syncpoint(None, statement);
+    }
+
+    fn note(&self, text: &str) {
+        selvedge::orchestra::TaskToken::note(self, text);
+    }
+}
+
 /// The turns of the orchestra task the calling thread (or tokio task) runs, if any.
 pub(crate) fn current_task() -> Option<(usize, Arc<dyn Turns>)> {
-    // Interim until the orchestra lands on this branch: no task is ever current.
-    None
+    selvedge::orchestra::current().map(|token| (token.index(), Arc::new(token) as Arc<dyn Turns>))
 }
 
 /// A syncpoint for the calling thread's own task, with the statement as its detail; a no-op
 /// outside any orchestra.
 pub(crate) fn statement_here(statement: &str) {
-    let _ = statement;
+    selvedge::orchestra::syncpoint_with(None, statement);
 }
 
 /// Whether the calling thread (or tokio task) runs an orchestra task.
 pub(crate) fn in_task() -> bool {
-    false
+    selvedge::orchestra::current().is_some()
 }

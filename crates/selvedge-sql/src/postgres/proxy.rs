@@ -2,7 +2,8 @@
 //! real server and holds every statement until its task has the turn.
 //!
 //! Each accepted connection gets two threads: one reads the client's messages, waits for the
-//! turn before each simple `Query` and each `Execute`, and forwards them; the other forwards
+//! turn before each simple `Query` and each extended-protocol `Bind` (where the server takes a
+//! statement's snapshot; a portal executed again waits at its `Execute`), and forwards them; the other forwards
 //! the server's answers and notes errors (SQLSTATE and message) and failed commits on the
 //! task's current step. A connection belongs to the task whose `application_name` it carries
 //! (`selvedge-task-<index>-<serial>`, handed out by [`Proxy::url`] inside the task); one
@@ -12,8 +13,8 @@
 //! - Bytes are forwarded exactly as read, in order, in both directions.
 //! - When either side closes or fails, both sockets are shut down, so neither thread is left
 //!   blocked on a peer that is gone; dropping the `Proxy` shuts every connection down.
-//! - `Parse`, `Bind`, `Describe`, `Sync` and the rest pass at once: only the messages that
-//!   make the server run a statement are turns.
+//! - `Parse`, `Describe`, `Sync` and the rest pass at once: only the messages that start a
+//!   statement's work in the server are turns.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, BufWriter, Write};
@@ -35,9 +36,9 @@ const TASK_PREFIX: &str = "selvedge-task-";
 /// syncpoint of its task, for any client (tokio-postgres, sqlx, diesel, psql, ...).
 ///
 /// The code under test only changes its URL: call [`url`](Self::url) inside the orchestra
-/// task that will connect. Each of that connection's simple `Query` and extended-protocol
-/// `Execute` messages then waits for the task's turn, its text is the syncpoint's detail in
-/// the report, and server errors (`ERROR 40001: could not serialize access ...`,
+/// task that will connect. Each statement of that connection (a simple `Query`, or the `Bind`
+/// that starts an extended-protocol one) then waits for the task's turn, its text is the
+/// syncpoint's detail in the report, and server errors (`ERROR 40001: could not serialize access ...`,
 /// `ERROR 40P01: deadlock detected`) and a `COMMIT` the server answered with `ROLLBACK`
 /// are noted on the step that caused them.
 ///
@@ -72,10 +73,14 @@ struct Shared {
     live: Mutex<BTreeMap<u64, [TcpStream; 2]>>,
     next_connection: AtomicU64,
     stopping: AtomicBool,
+    /// Turns granted so far, to every task connection: a statement's place in [`History`].
+    grants: AtomicU64,
+    history: Mutex<Vec<Ran>>,
 }
 
 struct Registered {
     serial: u64,
+    task: usize,
     turns: Arc<dyn Turns>,
 }
 
@@ -104,6 +109,8 @@ impl Proxy {
             live: Mutex::new(BTreeMap::new()),
             next_connection: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
+            grants: AtomicU64::new(0),
+            history: Mutex::new(Vec::new()),
         });
         let accepting = shared.clone();
         let acceptor = std::thread::Builder::new()
@@ -146,6 +153,26 @@ impl Proxy {
         self.shared.upstream
     }
 
+    /// Takes the statements task connections ran since the last call, in the order they were
+    /// sent to the server, each in its task's turn. That is the order that really ran, not the
+    /// one the strategy asked for: a statement that blocks in the server (on a row lock) keeps
+    /// its task from taking turns until it returns, so orders in which that task goes on
+    /// earlier never happen; [`Ran::blocked`] marks such a statement. Call it in the setup (to
+    /// start afresh) and in the check of each schedule.
+    ///
+    /// ```no_run
+    /// # let proxy = selvedge_sql::postgres::Proxy::start("postgres://localhost/db")?;
+    /// for ran in proxy.take_history() {
+    ///     println!("task {}: {}", ran.task(), ran.statement());
+    /// }
+    /// # Ok::<(), selvedge_sql::Error>(())
+    /// ```
+    pub fn take_history(&self) -> Vec<Ran> {
+        let mut history = std::mem::take(&mut *lock(&self.shared.history));
+        history.sort_by_key(|ran| ran.granted);
+        history
+    }
+
     pub(crate) fn register(&self, task_index: usize, turns: Arc<dyn Turns>) -> String {
         let serial = self.shared.next_serial.fetch_add(1, Ordering::Relaxed);
         let name = format!("{TASK_PREFIX}{task_index}-{serial}");
@@ -160,7 +187,14 @@ impl Proxy {
                 registered.remove(&oldest);
             }
         }
-        registered.insert(name.clone(), Registered { serial, turns });
+        registered.insert(
+            name.clone(),
+            Registered {
+                serial,
+                task: task_index,
+                turns,
+            },
+        );
         name
     }
 }
@@ -205,9 +239,43 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// One statement a task connection ran, from [`Proxy::take_history`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ran {
+    task: usize,
+    statement: String,
+    /// The turn (by the proxy's grant count) the statement was sent in.
+    granted: u64,
+    /// The turn during which the server answered it; `None` if it never did.
+    completed_in: Option<u64>,
+}
+
+impl Ran {
+    /// The orchestra task that ran it (its index, from 0).
+    pub fn task(&self) -> usize {
+        self.task
+    }
+
+    /// The statement's text, as the client sent it.
+    pub fn statement(&self) -> &str {
+        &self.statement
+    }
+
+    /// Whether it waited in the server past its own turn (a lock another transaction held),
+    /// or never got an answer.
+    pub fn blocked(&self) -> bool {
+        self.completed_in != Some(self.granted)
+    }
+}
+
 /// What both threads of one connection know about it.
 struct Connection {
+    shared: Arc<Shared>,
+    /// The task the connection belongs to, and its turns; `None` for a pass-through one.
+    task: Option<usize>,
     turns: Option<Arc<dyn Turns>>,
+    /// Grant numbers of the statements sent and not yet answered.
+    unanswered: Mutex<Vec<u64>>,
     /// The statement the client last sent, to recognise a `COMMIT` answered by `ROLLBACK`.
     last_statement: Mutex<String>,
     /// Set once the client said goodbye (`Terminate`), so a close is not an abrupt disconnect.
@@ -256,10 +324,10 @@ fn serve(shared: &Arc<Shared>, client: TcpStream) -> std::io::Result<()> {
         .iter()
         .find(|(k, _)| k == "application_name")
         .map(|(_, v)| v.as_str());
-    let turns = match application_name.filter(|name| name.starts_with(TASK_PREFIX)) {
-        None => None,
+    let (task, turns) = match application_name.filter(|name| name.starts_with(TASK_PREFIX)) {
+        None => (None, None),
         Some(name) => match lock(&shared.registered).get(name) {
-            Some(registered) => Some(registered.turns.clone()),
+            Some(registered) => (Some(registered.task), Some(registered.turns.clone())),
             None => {
                 let message = format!(
                     "selvedge proxy: `application_name` `{name}` names no task this proxy knows; take the URL \
@@ -289,7 +357,10 @@ fn serve(shared: &Arc<Shared>, client: TcpStream) -> std::io::Result<()> {
     let id = shared.next_connection.fetch_add(1, Ordering::Relaxed);
     lock(&shared.live).insert(id, [client.try_clone()?, upstream.try_clone()?]);
     let connection = Arc::new(Connection {
+        shared: shared.clone(),
+        task,
         turns,
+        unanswered: Mutex::new(Vec::new()),
         last_statement: Mutex::new(String::new()),
         terminated: AtomicBool::new(false),
     });
@@ -328,10 +399,11 @@ fn relay_statements(
     to_server: &mut BufWriter<TcpStream>,
     connection: &Connection,
 ) -> std::io::Result<()> {
-    // What the extended protocol has prepared and bound, to name the statement an `Execute`
-    // runs. The unnamed statement and portal are the empty name, replaced at each use.
+    // What the extended protocol has prepared and bound, to name the statement a turn runs.
+    // The unnamed statement and portal are the empty name, replaced at each use. A portal's
+    // flag says its turn was already taken at its Bind.
     let mut prepared: BTreeMap<String, String> = BTreeMap::new();
-    let mut portals: BTreeMap<String, String> = BTreeMap::new();
+    let mut portals: BTreeMap<String, (String, bool)> = BTreeMap::new();
     let mut message = Vec::new();
     loop {
         if from_client.buffer().is_empty() {
@@ -347,18 +419,26 @@ fn relay_statements(
         }
         let statement = match protocol::parse_frontend(&message) {
             Frontend::Query(text) => Some(text.to_owned()),
-            Frontend::Execute { portal } => Some(portals.get(portal).cloned().unwrap_or_default()),
             Frontend::Parse { statement, query } => {
                 prepared.insert(statement.to_owned(), query.to_owned());
                 None
             }
+            // The server takes a READ COMMITTED statement's snapshot at Bind, so the turn is
+            // taken there, not at the Execute that follows.
             Frontend::Bind { portal, statement } => {
-                portals.insert(
-                    portal.to_owned(),
-                    prepared.get(statement).cloned().unwrap_or_default(),
-                );
-                None
+                let text = prepared.get(statement).cloned().unwrap_or_default();
+                portals.insert(portal.to_owned(), (text.clone(), true));
+                Some(text)
             }
+            // A portal executed again (fetching more rows) takes a turn of its own.
+            Frontend::Execute { portal } => match portals.get_mut(portal) {
+                Some((_, turn_taken @ true)) => {
+                    *turn_taken = false;
+                    None
+                }
+                Some((text, false)) => Some(text.clone()),
+                None => Some(String::new()),
+            },
             Frontend::Close { kind: b'S', name } => {
                 prepared.remove(name);
                 None
@@ -378,8 +458,17 @@ fn relay_statements(
             // the statement alone.
             to_server.flush()?;
             *lock(&connection.last_statement) = statement.clone();
-            if let Some(turns) = &connection.turns {
+            if let (Some(task), Some(turns)) = (connection.task, &connection.turns) {
                 turns.statement(statement.trim());
+                let shared = &connection.shared;
+                let granted = shared.grants.fetch_add(1, Ordering::SeqCst) + 1;
+                lock(&connection.unanswered).push(granted);
+                lock(&shared.history).push(Ran {
+                    task,
+                    statement: statement.trim().to_owned(),
+                    granted,
+                    completed_in: None,
+                });
             }
         }
         to_server.write_all(&message)?;
@@ -414,7 +503,24 @@ fn relay_answers(
                     connection.note("COMMIT answered ROLLBACK: the transaction had failed, nothing was committed");
                 }
             }
-            Backend::CommandComplete(_) | Backend::ReadyForQuery(_) | Backend::Other => {}
+            Backend::ReadyForQuery(_) => {
+                let unanswered = std::mem::take(&mut *lock(&connection.unanswered));
+                if !unanswered.is_empty() {
+                    let shared = &connection.shared;
+                    let now = shared.grants.load(Ordering::SeqCst);
+                    let mut history = lock(&shared.history);
+                    // Recent statements are at the end; one taken away with its schedule's
+                    // history is simply not found.
+                    for ran in history
+                        .iter_mut()
+                        .rev()
+                        .filter(|ran| unanswered.contains(&ran.granted))
+                    {
+                        ran.completed_in = Some(now);
+                    }
+                }
+            }
+            Backend::CommandComplete(_) | Backend::Other => {}
         }
         if to_client.write_all(&message).is_err() {
             break;

@@ -53,7 +53,10 @@ fn a_connection_outside_any_task_passes_through() {
     let url = proxy.url();
     assert!(!url.contains("application_name"), "{url}");
     let mut client = connect(&url);
-    let v: i32 = client.query_one("SELECT $1::int + 1", &[&41]).unwrap().get(0);
+    let v: i32 = client
+        .query_one("SELECT $1::int + 1", &[&41])
+        .unwrap()
+        .get(0);
     assert_eq!(v, 42);
 }
 
@@ -61,13 +64,19 @@ fn a_connection_outside_any_task_passes_through() {
 fn every_statement_is_a_turn_and_errors_are_noted() {
     let proxy = Proxy::start(&database()).unwrap();
     let turns = Arc::new(Scripted::default());
-    let url = proxy.shared.template.render(proxy.addr, Some(&proxy.register(0, turns.clone())));
+    let url = proxy
+        .shared
+        .template
+        .render(proxy.addr, Some(&proxy.register(0, turns.clone())));
     let mut client = connect(&url);
     client.batch_execute("CREATE TABLE t (v int)").unwrap();
     let mut tx = client.transaction().unwrap();
     tx.execute("INSERT INTO t VALUES ($1)", &[&7]).unwrap();
     let err = tx.query_one("SELECT 1 / (v - 7) FROM t", &[]).unwrap_err();
-    assert_eq!(err.code(), Some(&postgres::error::SqlState::DIVISION_BY_ZERO));
+    assert_eq!(
+        err.code(),
+        Some(&postgres::error::SqlState::DIVISION_BY_ZERO)
+    );
     // The server answers the COMMIT of a failed transaction with ROLLBACK, not an error, and
     // the client takes that as success: only the note tells.
     tx.commit().unwrap();
@@ -97,7 +106,10 @@ fn a_statement_reaches_the_server_only_on_its_turn() {
         permits: Mutex::new(Some(permits)),
         ..Default::default()
     });
-    let url = proxy.shared.template.render(proxy.addr, Some(&proxy.register(0, turns.clone())));
+    let url = proxy
+        .shared
+        .template
+        .render(proxy.addr, Some(&proxy.register(0, turns.clone())));
     let mut direct = connect(&db);
     direct.batch_execute("CREATE TABLE t (v int)").unwrap();
     let client = std::thread::spawn(move || {
@@ -107,11 +119,17 @@ fn a_statement_reaches_the_server_only_on_its_turn() {
     assert_eq!(arrived.recv().unwrap(), "INSERT INTO t VALUES ($1)");
     // Held: give it every chance to arrive, then look.
     std::thread::sleep(Duration::from_millis(100));
-    let rows: i64 = direct.query_one("SELECT count(*) FROM t", &[]).unwrap().get(0);
+    let rows: i64 = direct
+        .query_one("SELECT count(*) FROM t", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rows, 0, "the insert waits for its turn");
     permit.send(()).unwrap();
     client.join().unwrap();
-    let rows: i64 = direct.query_one("SELECT count(*) FROM t", &[]).unwrap().get(0);
+    let rows: i64 = direct
+        .query_one("SELECT count(*) FROM t", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(rows, 1);
 }
 
@@ -119,8 +137,13 @@ fn a_statement_reaches_the_server_only_on_its_turn() {
 fn a_url_from_no_known_task_is_refused_with_advice() {
     let db = database();
     let proxy = Proxy::start(&db).unwrap();
-    let url = proxy.shared.template.render(proxy.addr, Some("selvedge-task-3-999999"));
-    let err = postgres::Client::connect(&url, postgres::NoTls).err().expect("the proxy refuses the connection");
+    let url = proxy
+        .shared
+        .template
+        .render(proxy.addr, Some("selvedge-task-3-999999"));
+    let err = postgres::Client::connect(&url, postgres::NoTls)
+        .err()
+        .expect("the proxy refuses the connection");
     let db_error = err.as_db_error().expect("a server-style error");
     assert_eq!(
         db_error.message(),
@@ -147,7 +170,15 @@ fn a_client_that_disconnects_mid_turn_is_noted_and_nothing_hangs() {
     let mut socket = TcpStream::connect(proxy.addr()).unwrap();
     let mut body = Vec::new();
     body.extend_from_slice(&protocol::PROTOCOL_3.to_be_bytes());
-    for part in ["user", "postgres", "database", db.rsplit('/').next().unwrap(), "application_name", &name, ""] {
+    for part in [
+        "user",
+        "postgres",
+        "database",
+        db.rsplit('/').next().unwrap(),
+        "application_name",
+        &name,
+        "",
+    ] {
         body.extend_from_slice(part.as_bytes());
         body.push(0);
     }
@@ -157,15 +188,25 @@ fn a_client_that_disconnects_mid_turn_is_noted_and_nothing_hangs() {
     let mut reader = BufReader::new(socket.try_clone().unwrap());
     let mut message = Vec::new();
     while protocol::read_message(&mut reader, &mut message).unwrap() != Some(b'Z') {}
-    socket.write_all(&protocol::tagged(b'Q', b"INSERT INTO t VALUES (1)\0")).unwrap();
+    socket
+        .write_all(&protocol::tagged(b'Q', b"INSERT INTO t VALUES (1)\0"))
+        .unwrap();
     assert_eq!(arrived.recv().unwrap(), "INSERT INTO t VALUES (1)");
     socket.shutdown(Shutdown::Both).unwrap();
     drop((socket, reader));
     permit.send(()).unwrap();
     // The proxy forwards the held statement, finds the client gone, and ends the session.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !turns.log().iter().any(|l| l.contains("closed its connection")) {
-        assert!(std::time::Instant::now() < deadline, "the disconnect was never noted: {:?}", turns.log());
+    while !turns
+        .log()
+        .iter()
+        .any(|l| l.contains("closed its connection"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the disconnect was never noted: {:?}",
+            turns.log()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(
@@ -176,7 +217,10 @@ fn a_client_that_disconnects_mid_turn_is_noted_and_nothing_hangs() {
         ]
     );
     while !lock(&proxy.shared.live).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the connection's threads never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection's threads never ended"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
