@@ -1,5 +1,7 @@
 //! The PostgreSQL anomaly catalogue again, with the asynchronous client (tokio-postgres) as
 //! futures on a real multi-thread tokio runtime: the same verdicts as the threaded client.
+//! The tests take one anomaly of each kind of outcome (silently lost, stopped by an error,
+//! deadlocked); the example (`examples/anomalies.rs`) runs the whole async catalogue.
 
 mod catalogue;
 
@@ -29,17 +31,13 @@ fn lost_update_and_its_fix_through_an_async_client() {
 }
 
 #[test]
-fn write_skew_and_duplicates_through_an_async_client() {
+fn write_skew_is_prevented_by_serializable_through_an_async_client() {
     let doctors = Pg::new(pg::DOCTORS);
-    let skew = catalogue::tally("write skew", "REPEATABLE READ (async)", || {
-        pg_async::write_skew(&doctors, "REPEATABLE READ")
-    });
-    show(&skew);
-    assert!(skew.anomalies > 0);
     let serial = catalogue::tally("write skew", "SERIALIZABLE (async)", || {
         pg_async::write_skew(&doctors, "SERIALIZABLE")
     });
     show(&serial);
+    assert!(serial.complete);
     assert_eq!(serial.anomalies, 0);
     assert!(
         serial
@@ -49,12 +47,6 @@ fn write_skew_and_duplicates_through_an_async_client() {
             .contains("ERROR 40001"),
         "{serial:?}"
     );
-    let users = Pg::new(pg::USERS_UNIQUE);
-    let unique = catalogue::tally("check-then-insert", "UNIQUE (async)", || {
-        pg_async::duplicates(&users)
-    });
-    show(&unique);
-    assert_eq!(unique.anomalies, 0);
 }
 
 #[test]

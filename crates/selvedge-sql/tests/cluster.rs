@@ -36,10 +36,10 @@ fn server_pid(cluster: &TempCluster) -> i32 {
 fn alive(pid: i32) -> bool {
     // A zombie is gone for our purposes: it serves nothing and holds no port.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
+        Ok(stat) => stat
             .split_whitespace()
             .nth(2)
-            .is_some_and(|state| state == "Z"),
+            .is_none_or(|state| state != "Z"),
         Err(_) => false,
     }
 }

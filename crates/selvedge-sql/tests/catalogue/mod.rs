@@ -107,12 +107,14 @@ pub(crate) struct Tally {
     pub(crate) first_error: Option<String>,
     /// The report of the first schedule that showed the anomaly.
     pub(crate) first_report: Option<String>,
+    /// Wall time of the counting exploration (stalls wait `STALL` each).
+    pub(crate) elapsed: Duration,
 }
 
 impl Tally {
     pub(crate) fn row(&self) -> String {
         format!(
-            "| {} | {} | {}{} | {} | {} | {} |",
+            "| {} | {} | {}{} | {} | {} | {} | {:.1} s |",
             self.anomaly,
             self.setting,
             self.schedules,
@@ -123,11 +125,12 @@ impl Tally {
                 Some(e) => format!("{} ({e})", self.with_errors),
                 None => self.with_errors.to_string(),
             },
+            self.elapsed.as_secs_f64(),
         )
     }
 
     pub(crate) const HEADER: &'static str = "| anomaly | database and isolation | schedules | orders that ran | \
-                                      with the anomaly | with an error |\n|---|---|---|---|---|---|";
+                                      with the anomaly | with an error | time |\n|---|---|---|---|---|---|---|";
 }
 
 /// Explores `build`'s orchestra twice: once to the end, counting, and, when some schedule
@@ -137,6 +140,7 @@ pub(crate) fn tally<S: Schedule>(
     setting: &str,
     build: impl Fn() -> Orchestra<S>,
 ) -> Tally {
+    let started = std::time::Instant::now();
     #[derive(Default)]
     struct Seen {
         orders: BTreeSet<Vec<(usize, usize)>>,
@@ -178,6 +182,7 @@ pub(crate) fn tally<S: Schedule>(
     if let Some(failure) = report.failure() {
         panic!("{anomaly}, {setting}: a schedule failed while counting:\n{failure}");
     }
+    let elapsed = started.elapsed();
     let seen = seen.lock().unwrap();
     let first_report = (seen.anomalies > 0).then(|| {
         // The same exploration, in the same order, stopping at the first anomaly.
@@ -207,6 +212,7 @@ pub(crate) fn tally<S: Schedule>(
         with_errors: seen.with_errors,
         first_error: seen.first_error.clone(),
         first_report,
+        elapsed,
     }
 }
 

@@ -132,8 +132,8 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
 
 // ---- lost update -------------------------------------------------------------------------
 
-pub(crate) const COUNTER: &str = "CREATE TABLE counter (id int PRIMARY KEY, v bigint NOT NULL)";
-pub(crate) const COUNTER_RESET: &str = "TRUNCATE counter; INSERT INTO counter VALUES (1, 0)";
+pub(crate) const COUNTER: &str = "CREATE TABLE counter (id int PRIMARY KEY, v bigint NOT NULL); INSERT INTO counter VALUES (1, 0)";
+pub(crate) const COUNTER_RESET: &str = "UPDATE counter SET v = 0";
 
 /// How a task adds one to the counter.
 #[derive(Clone, Copy, Debug)]
@@ -188,9 +188,9 @@ pub(crate) fn lost_update(pg: &Pg, level: &'static str, how: Increment) -> Orche
 // ---- write skew --------------------------------------------------------------------------
 
 pub(crate) const DOCTORS: &str =
-    "CREATE TABLE doctors (name text PRIMARY KEY, on_call boolean NOT NULL)";
-pub(crate) const DOCTORS_RESET: &str =
-    "TRUNCATE doctors; INSERT INTO doctors VALUES ('alice', true), ('bob', true)";
+    "CREATE TABLE doctors (name text PRIMARY KEY, on_call boolean NOT NULL); \
+     INSERT INTO doctors VALUES ('alice', true), ('bob', true)";
+pub(crate) const DOCTORS_RESET: &str = "UPDATE doctors SET on_call = true";
 
 /// A doctor goes off call if someone else is still on call.
 pub(crate) fn go_off_call(db: &mut Session, level: &str, me: &str) -> Result<(), postgres::Error> {
@@ -223,7 +223,7 @@ pub(crate) fn write_skew(pg: &Pg, level: &'static str) -> Orchestra<Arc<Fixture>
 
 pub(crate) const USERS: &str = "CREATE TABLE users (email text NOT NULL)";
 pub(crate) const USERS_UNIQUE: &str = "CREATE TABLE users (email text NOT NULL UNIQUE)";
-pub(crate) const USERS_RESET: &str = "TRUNCATE users";
+pub(crate) const USERS_RESET: &str = "DELETE FROM users";
 
 /// Signs a user up unless the address is taken.
 pub(crate) fn sign_up(db: &mut Session) -> Result<(), postgres::Error> {
@@ -256,9 +256,9 @@ pub(crate) fn duplicates(pg: &Pg) -> Orchestra<Arc<Fixture>> {
 // ---- deadlock ----------------------------------------------------------------------------
 
 pub(crate) const ACCOUNTS: &str =
-    "CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL)";
-pub(crate) const ACCOUNTS_RESET: &str =
-    "TRUNCATE accounts; INSERT INTO accounts VALUES (1, 100), (2, 100)";
+    "CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL); \
+     INSERT INTO accounts VALUES (1, 100), (2, 100)";
+pub(crate) const ACCOUNTS_RESET: &str = "UPDATE accounts SET balance = 100";
 
 /// Touches two accounts in one transaction, in the order given.
 pub(crate) fn update_both(
