@@ -10,13 +10,16 @@ use std::sync::Arc;
 /// One task's turns, as the proxy's connection threads see them.
 pub(crate) trait Turns: Send + Sync {
     /// Blocks until the task has the turn, then returns; `statement` is what the task is about
-    /// to run, shown in the report.
+    /// to run, shown in the report. The report's location for the step is the caller's (the
+    /// proxy's relay), since the code under test runs elsewhere.
+    #[track_caller]
     fn statement(&self, statement: &str);
     /// A line on the task's current step in the report (a server error, a rollback).
     fn note(&self, text: &str);
 }
 
 impl Turns for selvedge::orchestra::TaskToken {
+    #[track_caller]
     fn statement(&self, statement: &str) {
         self.syncpoint(None, statement);
     }
@@ -32,7 +35,8 @@ pub(crate) fn current_task() -> Option<(usize, Arc<dyn Turns>)> {
 }
 
 /// A syncpoint for the calling thread's own task, with the statement as its detail; a no-op
-/// outside any orchestra.
+/// outside any orchestra. The step's location is the caller's (the SQLite hook).
+#[track_caller]
 pub(crate) fn statement_here(statement: &str) {
     selvedge::orchestra::syncpoint_with(None, statement);
 }

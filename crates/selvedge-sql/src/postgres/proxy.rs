@@ -42,6 +42,12 @@ const TASK_PREFIX: &str = "selvedge-task-";
 /// `ERROR 40P01: deadlock detected`) and a `COMMIT` the server answered with `ROLLBACK`
 /// are noted on the step that caused them.
 ///
+/// A task's connection that outlives its schedule (the task was abandoned while a statement
+/// was blocked in the server, or its client vanished with a statement held) is no longer
+/// gated: a statement it still sends runs at once. A fixture that keeps one database across
+/// schedules should end such sessions in its setup (`pg_terminate_backend` on the other
+/// sessions of the database) before resetting its rows.
+///
 /// ```no_run
 /// use selvedge::orchestra::Orchestra;
 /// use selvedge_sql::postgres::{Proxy, TempCluster};
