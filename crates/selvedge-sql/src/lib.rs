@@ -19,7 +19,15 @@
 //! held by another transaction, SQLite's busy handler waiting for a writer) does not reach
 //! the next syncpoint: the orchestra's stall detection sets the task aside, gives the turn to
 //! another, and takes the blocked task back once its statement returns. So the orders that
-//! run are the ones the database allows, and a report shows the order that really ran.
+//! run are the ones the database allows, and a report shows the order that really ran
+//! ([`postgres::Proxy::take_history`] lists it, with the statements that waited).
+//!
+//! Two orchestra settings suit SQL tests: `turns_start_at_syncpoints()`, so connecting is not
+//! a turn and each statement is exactly one, and a `stall_timeout` well above a statement's
+//! time but far below the 500 ms default, since every schedule in which a statement waits for
+//! a lock pays it once (the catalogue uses 150 ms). The throwaway cluster finds deadlocks after
+//! 50 ms, well within the orchestra's own deadlock timeout, so the server's `40P01` is what a
+//! report shows.
 //!
 //! # The anomaly catalogue
 //!

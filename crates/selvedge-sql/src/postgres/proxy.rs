@@ -208,10 +208,13 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wake the acceptor, which then sees `stopping`.
-        let _ = TcpStream::connect(self.addr);
+        // Wake the acceptor, which then sees `stopping`. If it cannot be reached, it is left
+        // to end with the process rather than joined forever.
+        let woken = TcpStream::connect_timeout(&self.addr, UPSTREAM_CONNECT_TIMEOUT).is_ok();
         if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
+            if woken {
+                let _ = acceptor.join();
+            }
         }
         for sockets in lock(&self.shared.live).values() {
             for socket in sockets {
