@@ -44,20 +44,15 @@ fn best_of(rounds: usize, mut f: impl FnMut()) -> Duration {
         .unwrap()
 }
 
-fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5_000);
-    let rounds = 3;
-    let cluster = TempCluster::start().unwrap();
-    let url = cluster.create_database().unwrap();
+/// Times the workload `rounds` times each way on `n` statements and returns the best times:
+/// direct, through the proxy outside any orchestra, and as an orchestra task.
+pub(crate) fn measure(n: usize, rounds: usize) -> [(&'static str, Duration); 3] {
+    let url = TempCluster::shared().unwrap().create_database().unwrap();
     postgres::Client::connect(&url, postgres::NoTls)
         .unwrap()
         .batch_execute("CREATE TABLE counter (v bigint NOT NULL); INSERT INTO counter VALUES (0)")
         .unwrap();
     let proxy = std::sync::Arc::new(Proxy::start(&url).unwrap());
-
     let direct = best_of(rounds, || workload(&url, n));
     let passthrough = best_of(rounds, || workload(&proxy.url(), n));
     let orchestrated = best_of(rounds, || {
@@ -72,19 +67,30 @@ fn main() {
         // Two queries and n statements, each a syncpoint: one turn more than syncpoints.
         assert_eq!(counts, vec![n + 3]);
     });
-
-    let per_second = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("{n} statements, best of {rounds} rounds, one connection, autocommit UPDATE");
-    println!("| path | statements/s | µs/statement | time vs direct |");
-    println!("|---|---|---|---|");
-    for (name, d) in [
+    [
         ("direct", direct),
         ("proxy, pass-through", passthrough),
         (
             "proxy, orchestra task (each statement a turn)",
             orchestrated,
         ),
-    ] {
+    ]
+}
+
+#[allow(dead_code)] // A test includes this file for `measure` alone.
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5_000);
+    let rounds = 3;
+    let times = measure(n, rounds);
+    let direct = times[0].1;
+    let per_second = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("{n} statements, best of {rounds} rounds, one connection, autocommit UPDATE");
+    println!("| path | statements/s | µs/statement | time vs direct |");
+    println!("|---|---|---|---|");
+    for (name, d) in times {
         println!(
             "| {name} | {:.0} | {:.1} | {:.2}× |",
             per_second(d),

@@ -113,8 +113,8 @@ fn psql_works_through_the_proxy_and_each_command_is_a_turn() {
                 "COMMIT",
             ])
             .status()
-            .unwrap();
-        assert!(status.success());
+            .expect("`psql` runs (Debian's `postgresql` package brings it; `.ci/run` installs it)");
+        assert!(status.success(), "psql failed: {status}");
     };
     let counts = orchestra(db.setup(pg::COUNTER_RESET, pg::judge_counter))
         .task(psql)
