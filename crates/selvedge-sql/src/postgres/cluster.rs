@@ -691,7 +691,18 @@ fn read_pid(path: &Path) -> Option<libc::pid_t> {
         .ok()
 }
 
+/// Whether `pid` is a live process: one that exists and is not a zombie waiting to be reaped
+/// (an exited server whose parent has not collected it yet holds nothing).
 fn process_alive(pid: libc::pid_t) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() != libc::ESRCH }
+    let exists = unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() != libc::ESRCH };
+    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit(')')
+                .next()
+                .map(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false);
+    exists && !zombie
 }
