@@ -128,6 +128,7 @@ mod tests {
                         object: Some(ObjectId(object)),
                         access: Access::Write,
                         location: at,
+                        awaited: false,
                     },
                     chosen: true,
                     unwinding: false,

@@ -40,6 +40,8 @@
 //! - [`check_dfs`], [`check_random`], [`check_pct`]: a chosen strategy (like shuttle's).
 //! - [`replay`]: re-run exactly one recorded interleaving.
 //! - [`explore`]: the programmatic form; returns a [`Report`] instead of panicking.
+//! - [`orchestra::Orchestra`]: real code on real threads or a real tokio runtime, interleaved
+//!   at its [`syncpoint!`]s, with the same strategies, reports and replay strings.
 //!
 //! The test-facing entry points panic with the full report on a failure, save the failing
 //! schedule under `target/selvedge/regressions/` and replay saved schedules first on the next
@@ -61,16 +63,27 @@
 //! atomic pair): in whatever order they happened to run, and a `Relaxed` flag orders nothing.
 //!
 //! Porting from loom mostly means renaming `loom::` to `selvedge::`, but not all of loom is
-//! here yet: `model::Builder`, `lazy_static!`, `future::block_on`, `Notify`, the leak-checking
-//! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise
-//! `Relaxed` accesses.
+//! here yet: `model::Builder`, `lazy_static!`, `Notify`, the leak-checking `Arc` and
+//! `UnsafeCell`'s pointer-guard API are missing. Fences synchronise `Relaxed` accesses by the
+//! C++20 rules, as loom's do. `future::{block_on, AtomicWaker}` are here, with an executor
+//! loom lacks:
+//!
+//! # Async
+//!
+//! [`future::spawn`] runs a future as a task of its own, [`future::block_on`] runs one on the
+//! calling task, and [`time`] gives `sleep`, `timeout` and `interval` on the model's virtual
+//! clock. [`tokio`] groups them in tokio's shapes, so `use selvedge::tokio as tokio;` runs a
+//! tokio test body under the model. An awaited `lock` is one scheduling point, as a thread's
+//! is, so exhaustive search costs the same for async code as for threads.
 //!
 //! # What is modelled
 //!
 //! Every operation on a selvedge primitive is a scheduling point. Atomics are sequentially
 //! consistent whatever `Ordering` is given (weak memory is not modelled yet). Time is
-//! virtual: `sleep` never waits and timed waits may time out at any point, each outcome
-//! being an interleaving of its own. Code between scheduling points runs atomically, so
+//! virtual: the model's clock moves only when every task is blocked, straight to the earliest
+//! deadline, so `sleep` never waits in real time, a timed wait times out only when nothing
+//! else can happen first, and deadlines that fall at the same instant (or a deadline and a
+//! wake-up at that instant) are explored in every order. Code between scheduling points runs atomically, so
 //! state shared through anything but selvedge primitives is invisible to the scheduler.
 //!
 //! Tasks take turns on one OS thread, so a task that blocks on anything else — a `std` lock
@@ -98,7 +111,9 @@
 //!
 //! # Features
 //!
-//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
+//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing. `tokio`
+//! adds `orchestra::Orchestra::task_async`: orchestra tasks that are futures on a real tokio
+//! runtime.
 
 mod config;
 mod driver;
@@ -115,10 +130,13 @@ mod trace;
 mod watchdog;
 
 pub mod cell;
+pub mod future;
 pub mod hint;
 pub mod orchestra;
 pub mod sync;
 pub mod thread;
+pub mod time;
+pub mod tokio;
 
 use std::panic::Location;
 

@@ -20,6 +20,13 @@ pub(crate) const MIN_STACK_BYTES: usize = 32 * 1024;
 /// Default for `Config::max_tasks`: tasks alive or finished in one execution.
 pub(crate) const DEFAULT_MAX_TASKS: usize = 1_000;
 
+/// The most tasks `Config::max_tasks` may allow: a waker packs its task's index in 24 bits.
+pub(crate) const MAX_TASKS_CAP: usize = (1 << 24) - 1;
+
+/// The most things one async task may await at once (branches of a `select!`, futures of a
+/// `join!`); more is a bug in the test, not a plan.
+pub(crate) const MAX_INTERESTS: usize = 4_096;
+
 /// Default number of schedules for `model` and `check_dfs(f, None)` when DFS must stop
 /// somewhere: a bound that keeps an exhaustive run from silently running for hours.
 pub(crate) const DEFAULT_MAX_SCHEDULES: usize = 1_000_000;

@@ -89,17 +89,24 @@ pub fn yield_now() {
     point(OpKind::Yield, None);
 }
 
-/// Sleeps on virtual time: a scheduling point that advances the execution's clock; it never
-/// waits in real time.
+/// Sleeps on virtual time: the task blocks until the model's clock reaches now + `duration`.
+/// The clock moves only when every task is blocked, straight to the earliest deadline, so an
+/// hour of sleeps costs no real time and every sleeper wakes in deadline order.
 #[track_caller]
 pub fn sleep(duration: Duration) {
     if !runtime::in_model() {
         return std::thread::sleep(duration);
     }
-    point(OpKind::Sleep, None);
-    with_state("selvedge::thread::sleep", |s| {
-        s.clock_ns = s.clock_ns.saturating_add(duration.as_nanos() as u64)
+    let deadline = with_state("selvedge::thread::sleep", |s| {
+        runtime::deadline_after(s, duration)
     });
+    let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+    runtime::point_until(
+        OpKind::Sleep(nanos),
+        None,
+        deadline,
+        std::panic::Location::caller(),
+    );
 }
 
 /// Blocks until this thread's token is made available by `Thread::unpark`, then consumes it.
@@ -118,17 +125,27 @@ pub fn park() {
     });
 }
 
-/// Like `park`, but may also return without a token, as if the timeout expired.
+/// Like `park`, but also returns, without a token, once `timeout` has passed on the virtual
+/// clock (which moves only when every task is blocked).
 #[track_caller]
 pub fn park_timeout(timeout: Duration) {
-    point(OpKind::ParkTimeout, None);
+    let deadline = with_state("selvedge::thread::park_timeout", |s| {
+        runtime::deadline_after(s, timeout)
+    });
+    runtime::point_until(
+        OpKind::ParkTimeout,
+        None,
+        deadline,
+        std::panic::Location::caller(),
+    );
     with_state("selvedge::thread::park_timeout", |s| {
         let id = s.current;
         if s.park_token(id) {
             let parker = s.parker(id);
             *s.object(parker) = ObjectState::Parker { token: false };
-        } else {
-            s.clock_ns = s.clock_ns.saturating_add(timeout.as_nanos() as u64);
+            if let Some(hb) = s.hb.as_mut() {
+                hb.park(id);
+            }
         }
     });
 }

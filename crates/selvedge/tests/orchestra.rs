@@ -82,6 +82,28 @@ fn identical_shuffler_tasks_run_mirror_images_once() {
 }
 
 #[test]
+fn three_identical_tasks_run_one_schedule_per_class_of_mirror_images() {
+    // Three tasks of two turns each: 6! / (2! 2! 2!) = 90 orders, and each class of orders
+    // that differ only by renaming the tasks has 3! = 6 members.
+    let count = |identical: bool| {
+        let mut orchestra = Orchestra::new();
+        for _ in 0..3 {
+            orchestra = orchestra.task(|_| {
+                selvedge::syncpoint!();
+            });
+        }
+        if identical {
+            orchestra = orchestra.identical();
+        }
+        let report = orchestra.explore();
+        assert!(report.complete(), "{:?}", report.failure());
+        report.schedules()
+    };
+    assert_eq!(count(false), 90);
+    assert_eq!(count(true), 15);
+}
+
+#[test]
 fn the_lost_update_is_reported_with_its_turns_and_a_replay_string_that_reproduces_it() {
     let build = || {
         Orchestra::new()
@@ -340,10 +362,12 @@ fn a_task_that_panics_is_a_failure_naming_the_task_and_where() {
 #[test]
 fn a_task_blocked_outside_selvedge_is_set_aside_and_rejoins() {
     // Task 0 holds a std mutex across its syncpoint; task 1 blocks on it when its turn comes
-    // in between, is set aside as stalled, and finishes once task 0 lets go.
+    // in between, is set aside as stalled, and finishes once task 0 lets go. The timeout is
+    // long enough that a merely slow thread on a loaded machine is not taken for a stall,
+    // which would change the tree and the count.
     let report = Orchestra::new()
         .setup(|| Mutex::new(0u32))
-        .stall_timeout(Duration::from_millis(30))
+        .stall_timeout(Duration::from_millis(200))
         .task(|m| {
             let mut guard = m.lock().unwrap();
             selvedge::syncpoint!();
@@ -356,6 +380,60 @@ fn a_task_blocked_outside_selvedge_is_set_aside_and_rejoins() {
         .explore();
     assert!(report.complete(), "{:?}", report.failure());
     assert_eq!(report.schedules(), 3);
+}
+
+#[test]
+fn a_task_let_go_by_the_turn_that_just_ended_rejoins_in_time_for_the_next_decision() {
+    // Task 1 blocks on a std mutex task 0 holds for its first two turns; task 0's second turn
+    // lets it go and task 0 still has a turn left. Whether task 1 is ready at the next
+    // decision must not depend on thread timing: the same schedules, run after run. (What the
+    // tasks log may differ: once let go, task 1 runs alongside task 0's turn until its next
+    // syncpoint, as real threads do.)
+    let explore = || {
+        let orders = Outcomes::default();
+        let seen = orders.clone();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (l0, l1, from) = (log.clone(), log.clone(), log);
+        let report = Orchestra::new()
+            .setup(|| Mutex::new(()))
+            .stall_timeout(Duration::from_millis(100))
+            .task(move |m| {
+                let guard = m.lock().unwrap();
+                l0.lock().unwrap().push('a');
+                selvedge::syncpoint!();
+                drop(guard);
+                l0.lock().unwrap().push('b');
+                selvedge::syncpoint!();
+                l0.lock().unwrap().push('c');
+            })
+            .task(move |m| {
+                let _guard = m.lock().unwrap();
+                l1.lock().unwrap().push('x');
+                drop(_guard);
+                selvedge::syncpoint!();
+                l1.lock().unwrap().push('y');
+            })
+            .check(move |_| seen.push(std::mem::take(&mut *from.lock().unwrap())))
+            .explore();
+        assert!(report.complete(), "{:?}", report.failure());
+        (report.schedules(), report.digest(), orders.all())
+    };
+    let first = explore();
+    assert!(
+        first.2.iter().any(|o| o.starts_with("abx")),
+        "task 1 waits for the lock and runs once it is let go: {:?}",
+        first.2
+    );
+    for _ in 0..3 {
+        let again = explore();
+        assert_eq!(
+            (again.0, again.1),
+            (first.0, first.1),
+            "{:?} then {:?}",
+            first.2,
+            again.2
+        );
+    }
 }
 
 #[test]
@@ -481,6 +559,25 @@ fn a_token_takes_its_tasks_syncpoints_from_another_thread_with_details_and_notes
 }
 
 #[test]
+fn a_thread_acting_for_a_task_that_ends_under_it_neither_hangs_nor_breaks_the_run() {
+    // A helper thread takes its task's syncpoint while the task's own thread returns without
+    // waiting for it: the task may be waiting and finished at once, as the conductor looks.
+    for _ in 0..20 {
+        let report = Orchestra::new()
+            .task(|_| {
+                let me = current().unwrap();
+                std::thread::spawn(move || me.syncpoint(None, "late"));
+            })
+            .task(|_| {
+                selvedge::syncpoint!();
+            })
+            .explore();
+        assert!(report.error().is_none(), "{:?}", report.error());
+        assert!(report.failure().is_none(), "{:?}", report.failure());
+    }
+}
+
+#[test]
 fn bad_builder_input_is_a_clear_error() {
     let report = Orchestra::new().explore();
     assert_eq!(
@@ -497,6 +594,37 @@ fn bad_builder_input_is_a_clear_error() {
         .unwrap()
         .to_string()
         .starts_with("`Orchestra::stall_timeout` is zero"));
+    let report = Orchestra::new()
+        .task(|_| ())
+        .config(Config {
+            max_preemptions: Some(1),
+            ..Config::default()
+        })
+        .explore();
+    assert_eq!(report.error().unwrap().kind(), ErrorKind::BadConfig);
+    assert!(report
+        .error()
+        .unwrap()
+        .to_string()
+        .starts_with("`Config::max_preemptions` is not supported by the orchestra"));
+    let report = Orchestra::new()
+        .task(|_| ())
+        .config(Config {
+            max_schedules: Some(0),
+            ..Config::default()
+        })
+        .explore();
+    assert!(report
+        .error()
+        .unwrap()
+        .to_string()
+        .starts_with("`Config::max_schedules` is 0"));
+    let late_setup = Orchestra::new().task(|_| ()).setup(|| 1u8).explore();
+    assert!(late_setup
+        .error()
+        .unwrap()
+        .to_string()
+        .starts_with("`Orchestra::setup` was called after `task`"));
 }
 
 #[test]

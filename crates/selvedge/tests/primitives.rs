@@ -112,14 +112,16 @@ fn a_notify_with_no_waiter_is_not_called_lost() {
     assert!(!text.contains("lost"), "{text}");
 }
 
-#[test]
-fn a_timed_wait_explores_both_the_notify_and_the_timeout() {
+/// Outcomes `(timed_out, flag seen)` of a timed wait for a flag that another thread sets
+/// (and notifies) after sleeping `notifier_sleeps`.
+fn timed_wait_outcomes(notifier_sleeps: Duration) -> std::collections::BTreeSet<(bool, bool)> {
     let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
     let seen = outcomes.clone();
     let report = dfs(move || {
         let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let p2 = pair.clone();
         let t = selvedge::thread::spawn(move || {
+            selvedge::thread::sleep(notifier_sleeps);
             *p2.0.lock().unwrap() = true;
             p2.1.notify_one();
         });
@@ -133,9 +135,32 @@ fn a_timed_wait_explores_both_the_notify_and_the_timeout() {
         t.join().unwrap();
     });
     passes_exhaustively(&report);
-    let outcomes = outcomes.lock().unwrap();
+    let outcomes = outcomes.lock().unwrap().clone();
+    outcomes
+}
+
+#[test]
+fn a_timed_wait_explores_both_the_notify_and_the_timeout_when_they_tie() {
+    // Goal: a notify and a deadline at the same virtual instant race; both orders are explored.
+    let outcomes = timed_wait_outcomes(Duration::from_millis(10));
     assert!(outcomes.contains(&(true, false)), "{outcomes:?}");
     assert!(outcomes.contains(&(false, true)), "{outcomes:?}");
+}
+
+#[test]
+fn a_timed_wait_times_out_only_when_nothing_else_can_run() {
+    // Goal: virtual time moves only when every task is blocked, so a notifier that can run
+    // before the deadline always wins, and one that sleeps past it always loses.
+    let outcomes = timed_wait_outcomes(Duration::ZERO);
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        vec![(false, true)]
+    );
+    let outcomes = timed_wait_outcomes(Duration::from_millis(11));
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        vec![(true, false)]
+    );
 }
 
 #[test]
@@ -850,4 +875,69 @@ fn a_report_says_how_much_virtual_time_passed() {
         ),
         "{text}"
     );
+}
+
+/// A writer publishes `data` behind a flag with the given fences and orderings; a reader that
+/// sees the flag reads `data`. Returns whether the model reports a data race.
+fn fenced_publication(
+    writer_fence: Option<Ordering>,
+    store: Ordering,
+    load: Ordering,
+    reader_fence: Option<Ordering>,
+) -> bool {
+    let report = dfs(move || {
+        let shared = Arc::new((
+            Shared(selvedge::cell::UnsafeCell::new(0)),
+            AtomicUsize::new(0),
+        ));
+        let s2 = shared.clone();
+        let t = selvedge::thread::spawn(move || {
+            s2.0.with_mut(|p| unsafe { *p = 42 });
+            if let Some(order) = writer_fence {
+                selvedge::sync::atomic::fence(order);
+            }
+            s2.1.store(1, store);
+        });
+        if shared.1.load(load) == 1 {
+            if let Some(order) = reader_fence {
+                selvedge::sync::atomic::fence(order);
+            }
+            assert_eq!(shared.0.with(|p| unsafe { *p }), 42);
+        }
+        t.join().unwrap();
+    });
+    match report.failure() {
+        None => false,
+        Some(f) if f.kind() == FailureKind::DataRace => true,
+        Some(f) => panic!("unexpected failure: {f}"),
+    }
+}
+
+#[test]
+fn fences_synchronise_relaxed_accesses_by_the_cxx20_rules() {
+    use Ordering::{Acquire, Relaxed, Release, SeqCst};
+    // Fence to fence, fence to acquire load, release store to fence: all synchronise.
+    assert!(!fenced_publication(
+        Some(Release),
+        Relaxed,
+        Relaxed,
+        Some(Acquire)
+    ));
+    assert!(!fenced_publication(Some(Release), Relaxed, Acquire, None));
+    assert!(!fenced_publication(None, Release, Relaxed, Some(Acquire)));
+    assert!(!fenced_publication(
+        Some(SeqCst),
+        Relaxed,
+        Relaxed,
+        Some(SeqCst)
+    ));
+    // A fence on one side only, or on the wrong side of the access, orders nothing.
+    assert!(fenced_publication(Some(Release), Relaxed, Relaxed, None));
+    assert!(fenced_publication(None, Relaxed, Relaxed, Some(Acquire)));
+    assert!(fenced_publication(
+        Some(Acquire),
+        Relaxed,
+        Relaxed,
+        Some(Release)
+    ));
 }

@@ -314,6 +314,9 @@ fn run(
         // Real code does not always repeat a prefix: a walk that takes what it gets.
         Strategy::Dpor | Strategy::Dfs if real => Box::new(strategy::TurnDfs::new()),
         Strategy::Dpor | Strategy::Dfs => match config.max_preemptions {
+            Some(bound) if config.strategy == Strategy::Dpor => {
+                Box::new(strategy::BoundedDpor::new(bound))
+            }
             Some(bound) => Box::new(strategy::Deepening::new(usize::MAX, bound)),
             None if config.strategy == Strategy::Dpor => Box::new(strategy::Dpor::new(usize::MAX)),
             None => Box::new(strategy::Dfs::new(usize::MAX, None)),

@@ -181,6 +181,7 @@ impl Recorder {
                     Access::Local
                 },
                 location: at,
+                awaited: false,
             },
             chosen,
             unwinding: false,
@@ -394,8 +395,11 @@ impl<S: Send + Sync + 'static> Driver for Conductor<'_, S> {
                 point.location,
                 true,
             );
-            stage.grant(task);
-            let end = stage.await_turn_end(task, plan.stall_timeout);
+            let end = if stage.grant(task) {
+                stage.await_turn_end(task, plan.stall_timeout)
+            } else {
+                TurnEnd::Finished
+            };
             let notes = std::mem::take(&mut stage.lock().tasks[task].notes);
             rec.annotate(event, notes);
             if end == TurnEnd::Stalled {
@@ -505,8 +509,7 @@ impl<S: Send + Sync + 'static> Conductor<'_, S> {
     fn prime(&self, stage: &Stage, task: usize, rec: &mut Recorder) {
         let plan = &*self.shared.plan;
         let at = plan.tasks[task].declared_at;
-        stage.grant(task);
-        if stage.await_turn_end(task, plan.stall_timeout) == TurnEnd::Stalled {
+        if stage.grant(task) && stage.await_turn_end(task, plan.stall_timeout) == TurnEnd::Stalled {
             rec.push(
                 task,
                 OpKind::Stall,
@@ -564,6 +567,7 @@ impl<S: Send + Sync + 'static> Conductor<'_, S> {
                 task: i as u32,
                 name: task_name(i),
                 operation: OpKind::Stall,
+                awaited: false,
                 location: t.point.location,
                 waits_for: WaitsFor::Outside {
                     point: step_label(t.point.name, t.point.detail.as_deref()),

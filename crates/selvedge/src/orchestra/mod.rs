@@ -232,9 +232,12 @@ impl Orchestra<()> {
 }
 
 impl<S: Send + Sync + 'static> Orchestra<S> {
-    /// Adds a task run on its own OS thread (a fresh one in every schedule), called with the
-    /// fixture. Its syncpoints (`syncpoint!();`, `syncpoint_with`) block the thread until the
-    /// task has the turn again.
+    /// Adds a task run on its own OS thread (a fresh one in every schedule, named
+    /// `selvedge-task-N`, with `Config::stack_size` bytes of stack), called with the fixture.
+    /// Its syncpoints (`syncpoint!();`, `syncpoint_with`) block the thread until the task has
+    /// the turn again. Only syncpoints on this thread (or taken through its [`TaskToken`])
+    /// count: threads the task spawns itself run freely. A panic is a failure naming the task;
+    /// a stack overflow ends the process, as on any Rust thread.
     #[track_caller]
     pub fn task(mut self, f: impl Fn(&S) + Send + Sync + 'static) -> Self {
         self.plan.tasks.push(TaskSpec {
@@ -248,7 +251,8 @@ impl<S: Send + Sync + 'static> Orchestra<S> {
     /// schedule; current-thread unless [`multi_thread`](Orchestra::multi_thread)). `f` makes
     /// the future from the fixture; clone what it needs into it. Its syncpoints are awaited,
     /// `selvedge::syncpoint!().await`, and never block a runtime thread; a blocking one in
-    /// async code is a panic that says so.
+    /// the task's own future is a panic that says so. Only the task's own future counts:
+    /// tasks it spawns with `tokio::spawn` run freely (their `current()` is `None`).
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
@@ -576,7 +580,7 @@ fn runs_task(token: &TaskToken) -> bool {
 }
 
 /// An async task waiting for its turn: `syncpoint!().await` holds one.
-pub struct Waiting {
+pub(crate) struct Waiting {
     token: TaskToken,
     grants: u64,
 }

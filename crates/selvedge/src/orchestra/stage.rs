@@ -56,8 +56,6 @@ pub(crate) struct Slot {
     pub(crate) point: Point,
     /// Turns granted so far.
     pub(crate) grants: u64,
-    /// Turns that began at a counted point (the start included), for the reported counts.
-    pub(crate) turns: usize,
     waker: Option<Waker>,
     /// Lines the code under test added to its current step (`TaskToken::note`).
     pub(crate) notes: Vec<String>,
@@ -121,7 +119,6 @@ impl Stage {
                     start: true,
                 },
                 grants: 0,
-                turns: 0,
                 waker: None,
                 notes: Vec::new(),
                 outcome: None,
@@ -189,6 +186,8 @@ impl Stage {
         slot.since = Instant::now();
         let grants = slot.grants;
         state.changes += 1;
+        // Woken after the lock is released, so the conductor does not wake into a held lock.
+        drop(state);
         self.conductor.notify_one();
         Arrival::Wait(grants)
     }
@@ -235,6 +234,7 @@ impl Stage {
         slot.outcome = Some(outcome);
         slot.since = Instant::now();
         state.changes += 1;
+        drop(state);
         self.conductor.notify_one();
     }
 
@@ -245,11 +245,16 @@ impl Stage {
 
     // ---- the conductor's side ----
 
-    /// Gives task `index` (which is `Waiting`) the turn.
-    pub(crate) fn grant(&self, index: usize) {
+    /// Gives task `index` the turn. It was `Waiting` when the candidates were collected; if it
+    /// finished since (its own thread ended while another thread acting for it waited at a
+    /// syncpoint), there is no turn to give: `false`.
+    pub(crate) fn grant(&self, index: usize) -> bool {
         let waker = {
             let mut state = self.lock();
             let slot = &mut state.tasks[index];
+            if slot.phase == Phase::Finished {
+                return false;
+            }
             assert_eq!(
                 slot.phase,
                 Phase::Waiting,
@@ -257,7 +262,6 @@ impl Stage {
             );
             slot.phase = Phase::Running;
             slot.grants += 1;
-            slot.turns += 1;
             slot.notes.clear();
             slot.since = Instant::now();
             slot.waker.take()
@@ -266,6 +270,7 @@ impl Stage {
         if let Some(waker) = waker {
             waker.wake();
         }
+        true
     }
 
     /// Waits for task `index`'s turn to end: it arrives at its next counted syncpoint,
@@ -372,5 +377,55 @@ impl Stage {
         for waker in wakers {
             waker.wake();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_that_finished_after_it_was_collected_is_not_granted() {
+        // Goal: a helper thread waits at its task's syncpoint (the task is `Waiting`), then the
+        // task's own thread ends before the conductor grants the turn it chose: no turn, no
+        // engine assertion.
+        let stage = Stage::new(vec![Location::caller()], None);
+        assert!(stage.grant(0), "the start turn");
+        assert!(matches!(
+            stage.arrive(0, None, Some("late"), Location::caller()),
+            Arrival::Wait(1)
+        ));
+        stage.finish(0, Outcome::Returned);
+        assert!(!stage.grant(0));
+        assert_eq!(stage.lock().tasks[0].phase, Phase::Finished);
+        stage.end();
+        assert!(
+            !stage.wait_turn(0, 1),
+            "the helper leaves when the execution ends"
+        );
+    }
+
+    #[test]
+    fn uncounted_points_are_free_and_an_ended_stage_sends_everyone_away() {
+        let stage = Stage::new(vec![Location::caller()], Some("x"));
+        assert!(stage.grant(0));
+        assert!(matches!(
+            stage.arrive(0, None, None, Location::caller()),
+            Arrival::Free
+        ));
+        assert!(matches!(
+            stage.arrive(0, Some("y"), None, Location::caller()),
+            Arrival::Free
+        ));
+        assert!(matches!(
+            stage.arrive(0, Some("x"), None, Location::caller()),
+            Arrival::Wait(1)
+        ));
+        assert_eq!(stage.lock().names_seen, vec!["y", "x"]);
+        stage.end();
+        assert!(matches!(
+            stage.arrive(0, Some("x"), None, Location::caller()),
+            Arrival::Ended
+        ));
     }
 }

@@ -13,7 +13,9 @@ impl BlockedTask {
             return writeln!(
                 f,
                 "  {} keeps spinning (next: `{}` at {}), waiting for progress no other task can make",
-                self.name, self.operation, self.location
+                self.name,
+                self.call(),
+                self.location
             );
         }
         if let WaitsFor::Outside { point, stalled_ms } = &self.waits_for {
@@ -28,7 +30,9 @@ impl BlockedTask {
         write!(
             f,
             "  {} is stuck in `{}` at {}, ",
-            self.name, self.operation, self.location
+            self.name,
+            self.call(),
+            self.location
         )?;
         match &self.waits_for {
             WaitsFor::Release { object, .. } | WaitsFor::Other(Some(object)) => {
@@ -54,6 +58,28 @@ impl BlockedTask {
                 if *arrived == 1 { "has" } else { "have" }
             )?,
             WaitsFor::Unpark => writeln!(f, "waiting for an `unpark`")?,
+            WaitsFor::Waker { waker, clones: 0 } => writeln!(
+                f,
+                "waiting for a wake of its waker ({waker}): its future returned `Pending` \
+                 without handing the waker to anyone, so nothing can ever wake it (a lost \
+                 wakeup: register the waker before checking the condition)"
+            )?,
+            WaitsFor::Waker { waker, clones } => writeln!(
+                f,
+                "waiting for a wake of its waker ({waker}): {clones} {} alive, but no task \
+                 that is still running wakes {} (a lost wakeup)",
+                if *clones == 1 {
+                    "clone is"
+                } else {
+                    "clones are"
+                },
+                if *clones == 1 { "it" } else { "them" }
+            )?,
+            WaitsFor::Any => writeln!(
+                f,
+                "waiting for the first of several futures (a `select!` or a `timeout`), none of \
+                 which can complete"
+            )?,
             WaitsFor::Progress | WaitsFor::Other(None) | WaitsFor::Outside { .. } => {
                 writeln!(f, "waiting for a wakeup")?
             }

@@ -43,6 +43,8 @@ struct TraceRow {
     operation: String,
     object: Option<String>,
     location: String,
+    /// The virtual clock when the step ran, when the execution's clock moved at all.
+    time_ns: Option<u64>,
     switch: bool,
     mark: RowMark,
 }
@@ -124,7 +126,24 @@ impl Failure {
         let trace = &execution.trace;
         let object_name = |id: Option<ObjectId>| id.map(|o| names.object(o).to_string());
         let mut rows = Vec::with_capacity(trace.len() + raw.blocked.len() + 1);
+        let timed = !execution.clock_marks.is_empty();
+        let mut marks = execution.clock_marks.iter().peekable();
+        let mut now_ns = 0u64;
+        // Rows before each trace event (clock moves are events but not rows).
+        let mut rows_before = Vec::with_capacity(trace.len() + 1);
         for (i, event) in trace.iter().enumerate() {
+            rows_before.push(rows.len());
+            while let Some(&&(at, ns)) = marks.peek() {
+                if at as usize > i {
+                    break;
+                }
+                now_ns = ns;
+                marks.next();
+            }
+            if event.op.kind == OpKind::ClockAdvance {
+                // Shown as the time column moving on, not as a step.
+                continue;
+            }
             let object = match event.op.kind {
                 OpKind::Join(t) | OpKind::Unpark(t) | OpKind::Spawn(t) | OpKind::Wake(t) => {
                     Some(names.task(t).to_string())
@@ -154,10 +173,14 @@ impl Failure {
                     notes.push("no waiter");
                 }
             }
+            if matches!(event.op.kind, OpKind::Sleep(_)) {
+                notes.insert(0, "virtual");
+            }
             rows.push(TraceRow {
                 task: event.task.0,
                 task_name: names.task(event.task).to_string(),
-                operation: operation_cell(event.op.kind, &notes),
+                operation: operation_cell(event.op, &notes),
+                time_ns: timed.then_some(now_ns),
                 object,
                 location: location_cell(event.op.kind, event.op.location),
                 switch: false,
@@ -167,11 +190,13 @@ impl Failure {
         if let (Evidence::Panics(panics), Some((task, name))) = (&raw.evidence, &raw.task) {
             // A panic came after the first `trace_len` events; any later ones of this task
             // ran while it unwound. Latest first, so earlier positions stay valid.
+            rows_before.push(rows.len());
             for panic in panics.iter().rev() {
                 rows.insert(
-                    panic.trace_len.min(rows.len()),
+                    rows_before[panic.trace_len.min(trace.len())],
                     TraceRow {
                         task: *task,
+                        time_ns: None,
                         task_name: name.clone(),
                         operation: "panicked".to_string(),
                         object: None,
@@ -186,6 +211,7 @@ impl Failure {
         {
             rows.push(TraceRow {
                 task: *task,
+                time_ns: None,
                 task_name: name.clone(),
                 operation: "overflowed its stack".to_string(),
                 object: None,
@@ -198,8 +224,9 @@ impl Failure {
             for b in &raw.blocked {
                 rows.push(TraceRow {
                     task: b.task,
+                    time_ns: timed.then_some(now_ns),
                     task_name: b.name.clone(),
-                    operation: b.operation.to_string(),
+                    operation: b.call(),
                     object: b.object_label(),
                     location: b.location.to_string(),
                     switch: false,
@@ -376,10 +403,33 @@ impl Failure {
             .max()
             .unwrap_or(6)
             .max(6);
+        // A time column only when the virtual clock moved: most tests never sleep.
+        let timed = self.rows.iter().any(|r| r.time_ns.is_some());
+        let times: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| r.time_ns.map(virtual_time).unwrap_or_default())
+            .collect();
+        let time_width = times
+            .iter()
+            .map(|t| t.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let time_cell = |text: &str| {
+            if timed {
+                format!("{text:>time_width$}  ")
+            } else {
+                String::new()
+            }
+        };
         writeln!(
             f,
-            "     step  {:task_width$}  {:op_width$}  {:obj_width$}  location",
-            "task", "operation", "object"
+            "     step  {}{:task_width$}  {:op_width$}  {:obj_width$}  location",
+            time_cell("time"),
+            "task",
+            "operation",
+            "object"
         )?;
         let max = crate::limits::REPORT_MAX_ROWS;
         let skip = if self.rows.len() > max {
@@ -401,7 +451,7 @@ impl Failure {
             }
             writeln!(
                 f,
-                "  {} {:5}  {:task_width$}  {:op_width$}  {:obj_width$}  {}",
+                "  {} {:5}  {}{:task_width$}  {:op_width$}  {:obj_width$}  {}",
                 match (row.mark, row.switch) {
                     (RowMark::Stuck, _) => '!',
                     (RowMark::Panicked | RowMark::Overflowed, _) => 'x',
@@ -409,6 +459,7 @@ impl Failure {
                     (RowMark::Performed, false) => ' ',
                 },
                 i + 1,
+                time_cell(&times[i]),
                 row.task_name,
                 row.operation,
                 row.object.as_deref().unwrap_or("-"),
@@ -434,13 +485,45 @@ fn legend(rows: &[TraceRow]) -> String {
     legend
 }
 
-/// A row's operation: its name, then any notes on this step in one pair of parentheses.
-fn operation_cell(kind: OpKind, notes: &[&str]) -> String {
-    if notes.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind} ({})", notes.join(", "))
+/// A row's operation: `await` when an async task waited for it, its name (with a sleep's
+/// duration), then any notes on this step in one pair of parentheses.
+fn operation_cell(op: crate::trace::Op, notes: &[&str]) -> String {
+    let mut cell = String::new();
+    if op.awaited {
+        cell.push_str("await ");
     }
+    cell.push_str(op.kind.name());
+    if let OpKind::Sleep(ns) = op.kind {
+        cell.push(' ');
+        cell.push_str(&virtual_time(ns));
+    }
+    if !notes.is_empty() {
+        cell.push_str(&format!(" ({})", notes.join(", ")));
+    }
+    cell
+}
+
+/// A virtual duration as people write it: `5s`, `1.5s`, `250ms`, `1h`, `90m`.
+pub(crate) fn virtual_time(ns: u64) -> String {
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000 * MS;
+    const M: u64 = 60 * S;
+    const H: u64 = 60 * M;
+    match ns {
+        0 => "0s".to_string(),
+        n if n % H == 0 => format!("{}h", n / H),
+        n if n % M == 0 => format!("{}m", n / M),
+        n if n >= S => format!("{}s", trim(n as f64 / S as f64)),
+        n if n >= MS => format!("{}ms", trim(n as f64 / MS as f64)),
+        n if n >= 1_000 => format!("{}µs", trim(n as f64 / 1_000.0)),
+        n => format!("{n}ns"),
+    }
+}
+
+/// `1.500` as `1.5`, `2.000` as `2`.
+fn trim(x: f64) -> String {
+    let text = format!("{x:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// A row's location. Guard drops and task exits run in code with no useful caller, so they

@@ -114,6 +114,9 @@ pub(crate) fn run(
         }
         drop(state);
         collect_candidates(&shared, &mut candidates);
+        if candidates.is_empty() && advance_clock(&shared, &mut n_waiting) {
+            collect_candidates(&shared, &mut candidates);
+        }
         if candidates.is_empty() && release_spinners(&shared, &mut n_waiting) {
             if shared.borrow().failure.is_some() {
                 break;
@@ -229,12 +232,14 @@ pub(crate) fn run(
     };
     let thread_ruined = state.thread_poisoned;
     let virtual_ns = state.clock_ns;
+    let clock_marks = std::mem::take(&mut state.clock_marks);
     let trace = state.recycle();
     Execution {
         trace,
         choices,
         preemptions,
         virtual_ns,
+        clock_marks,
         redundant,
         failure,
         names,
@@ -281,6 +286,23 @@ fn note_progress(state: &mut ExecState, chosen: TaskId, kind: OpKind, n_waiting:
         }
     }
     *n_waiting = usize::from(state.tasks[chosen.index()].waiting_for_progress);
+}
+
+/// Nothing can run: if a timed wait is pending, the virtual clock moves to its deadline. Time
+/// passing is progress, so tasks that yielded may run again. Returns whether the clock moved.
+fn advance_clock(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool {
+    let mut state = shared.borrow_mut();
+    if !state.advance_clock() {
+        return false;
+    }
+    if *n_waiting > 0 {
+        for task in state.tasks.iter_mut() {
+            task.waiting_for_progress = false;
+            task.futile_yields = 0;
+        }
+        *n_waiting = 0;
+    }
+    true
 }
 
 /// Nothing can run but tasks that yielded: let them run again, counting the futile round;

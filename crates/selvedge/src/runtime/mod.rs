@@ -12,6 +12,7 @@
 //! - A borrow of `ExecState` is never held across a suspension (`with_state` takes a closure).
 //! - A task is chosen only when `ExecState::is_enabled` says so.
 
+pub(crate) mod awaiting;
 pub(crate) mod driver;
 pub(crate) mod execution;
 pub(crate) mod happens_before;
@@ -50,8 +51,13 @@ pub(crate) struct ExecState {
     /// Every performed operation, in order; read by the report.
     pub(crate) trace: Vec<TraceEvent>,
     pub(crate) current: TaskId,
-    /// Virtual nanoseconds: advanced by timeouts, never read from a real clock.
+    /// Virtual nanoseconds: advanced only when every task is blocked, to the earliest
+    /// deadline (`advance_clock`); never read from a real clock.
     pub(crate) clock_ns: u64,
+    /// Where the clock moved: `(trace length when it moved, the new time)`, for the report.
+    pub(crate) clock_marks: Vec<(u32, u64)>,
+    /// The last key given to an async interest (`awaiting::register`).
+    pub(crate) next_interest: u64,
     pub(crate) failure: Option<RawFailure>,
     /// Coroutines created by `spawn`, handed to the scheduler loop when it next runs.
     pub(crate) spawned: Vec<task::Spawned>,
@@ -162,12 +168,18 @@ pub(crate) fn point_at(
     object: Option<ObjectId>,
     location: &'static Location<'static>,
 ) {
+    point_op(Op::new(kind, object, location));
+}
+
+/// Suspends the current task at a scheduling point with `op` pending (see `point`).
+pub(crate) fn point_op(op: Op) {
+    let (kind, location) = (op.kind, op.location);
     let unwinding = std::thread::panicking();
     let yielder = with_state("a selvedge scheduling point", |s| {
         let current = s.current;
         let task = &mut s.tasks[current.index()];
         assert!(!task.finished, "a finished task reached a scheduling point");
-        task.pending = Op::new(kind, object, location);
+        task.pending = op;
         let yielder = task.yielder;
         if unwinding {
             // Switching tasks now would let others run while this OS thread counts a panic
@@ -201,6 +213,33 @@ pub(crate) fn point_at(
     if let Some(yielder) = yielder {
         suspend(yielder);
     }
+}
+
+/// Like `point_at`, for a timed wait: the task may also proceed once the virtual clock reaches
+/// `deadline_ns`, whatever its operation waits for. The caller tells which happened with
+/// `deadline_passed` when it runs again.
+pub(crate) fn point_until(
+    kind: OpKind,
+    object: Option<ObjectId>,
+    deadline_ns: u64,
+    location: &'static Location<'static>,
+) {
+    with_state("a selvedge timed wait", |s| {
+        let current = s.current;
+        s.tasks[current.index()].deadline = Some(deadline_ns);
+    });
+    point_at(kind, object, location);
+    with_state("a selvedge timed wait", |s| {
+        let current = s.current;
+        s.tasks[current.index()].deadline = None;
+    });
+}
+
+/// The virtual time `after` from now, in nanoseconds (saturating: a deadline past the end of
+/// time is never reached).
+pub(crate) fn deadline_after(s: &ExecState, after: std::time::Duration) -> u64 {
+    let nanos = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+    s.clock_ns.saturating_add(nanos)
 }
 
 /// Marks the current task blocked on condvar `object`: not enabled, whatever its pending op, while
@@ -253,6 +292,8 @@ impl ExecState {
             trace: spare.trace,
             current: TaskId(0),
             clock_ns: 0,
+            clock_marks: Vec::new(),
+            next_interest: 0,
             failure: None,
             spawned: Vec::new(),
             settings,
@@ -358,7 +399,12 @@ impl ExecState {
         if slot.finished || slot.abandoned {
             return false;
         }
-        if slot.blocked_on.is_some() && self.awaiting_notify(task).is_some() {
+        if slot.awaiting {
+            return self.await_ready(task);
+        }
+        // Only timed waits read the clock: most steps never get here with a deadline.
+        let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
+        if slot.blocked_on.is_some() && !timed_out() && self.awaiting_notify(task).is_some() {
             return false;
         }
         let op = slot.pending;
@@ -383,6 +429,11 @@ impl ExecState {
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
             (OpKind::Park, _) => self.park_token(task),
+            (OpKind::Sleep(_), _) => timed_out(),
+            (OpKind::ParkTimeout, _) => timed_out() || self.park_token(task),
+            (OpKind::RecvTimeout, Some(ObjectState::Channel { len, senders, .. })) => {
+                timed_out() || *len > 0 || *senders == 0
+            }
             (OpKind::BarrierBlocked(arrived_in), Some(ObjectState::Barrier { generation, .. })) => {
                 *generation != arrived_in
             }
@@ -410,6 +461,35 @@ impl ExecState {
             }
             _ => true,
         }
+    }
+
+    /// Every task is blocked: moves the virtual clock to the earliest deadline still ahead of
+    /// it, records the move in the trace, and returns whether there was one. Time passes only
+    /// here, so an execution's time is a function of its choices, and every step before a move
+    /// comes before every step after it in every interleaving.
+    pub(crate) fn advance_clock(&mut self) -> bool {
+        let clock = self.clock_ns;
+        let next = self
+            .tasks
+            .iter()
+            .filter(|t| !t.finished && !t.abandoned)
+            .filter_map(|t| t.deadline)
+            .filter(|&d| d > clock)
+            .min();
+        let Some(next) = next else {
+            return false;
+        };
+        assert!(next > self.clock_ns, "the virtual clock only moves forward");
+        self.clock_ns = next;
+        self.clock_marks.push((self.trace.len() as u32, next));
+        let at = self.tasks[self.current.index()].pending.location;
+        self.trace.push(TraceEvent {
+            task: self.current,
+            op: Op::new(OpKind::ClockAdvance, None, at),
+            chosen: false,
+            unwinding: false,
+        });
+        true
     }
 
     /// The condvar `task` waits on, while a notify has not taken it out of its wait queue.
@@ -488,6 +568,7 @@ impl ExecState {
                 task: task.0,
                 name: self.task_name(task),
                 operation,
+                awaited: op.awaited,
                 location: op.location,
                 waits_for,
             });
@@ -507,6 +588,15 @@ impl ExecState {
         }
         if op.kind == OpKind::Park {
             return WaitsFor::Unpark;
+        }
+        if op.kind == OpKind::AwaitAny {
+            return WaitsFor::Any;
+        }
+        if let (OpKind::AwaitWake, Some(waker)) = (op.kind, op.object) {
+            return WaitsFor::Waker {
+                waker: self.object_ref(waker),
+                clones: self.waker_state(waker).1,
+            };
         }
         let Some(id) = op.object else {
             return WaitsFor::Other(None);

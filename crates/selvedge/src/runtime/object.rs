@@ -24,6 +24,7 @@ pub(crate) enum ObjectKind {
     Channel,
     Cell,
     Parker,
+    Waker,
 }
 
 impl ObjectKind {
@@ -38,9 +39,10 @@ impl ObjectKind {
             ObjectKind::Channel => 6,
             ObjectKind::Cell => 7,
             ObjectKind::Parker => 8,
+            ObjectKind::Waker => 9,
         }
     }
-    pub(crate) const COUNT: usize = 9;
+    pub(crate) const COUNT: usize = 10;
 }
 
 impl fmt::Display for ObjectKind {
@@ -55,6 +57,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Channel => f.write_str("channel"),
             ObjectKind::Cell => f.write_str("UnsafeCell"),
             ObjectKind::Parker => f.write_str("park token"),
+            ObjectKind::Waker => f.write_str("Waker"),
         }
     }
 }
@@ -96,6 +99,13 @@ pub(crate) enum ObjectState {
     /// A task's park token: set by `unpark`, consumed by `park`.
     Parker {
         token: bool,
+    },
+    /// An async task's waker: `woken` is set by `wake` and consumed when the task runs;
+    /// `clones` counts the live clones (a task with none, waiting for nothing else, can never
+    /// be woken).
+    Waker {
+        woken: bool,
+        clones: u32,
     },
     Channel {
         /// `None` for `channel()`, `Some(0)` for a rendezvous `sync_channel(0)`.

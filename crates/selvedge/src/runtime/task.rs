@@ -48,6 +48,14 @@ pub(crate) struct TaskSlot {
     pub(crate) pending: Op,
     /// Blocked outside its pending op: waiting on this condvar until notified.
     pub(crate) blocked_on: Option<super::ObjectId>,
+    /// A timed wait's deadline on the virtual clock: once the clock reaches it, the pending
+    /// operation proceeds whether or not what it waits for happened (see `point_until`).
+    pub(crate) deadline: Option<u64>,
+    /// Suspended at an `.await` (`awaiting::wait`): enabled exactly when
+    /// `ExecState::await_ready` says so, whatever its pending operation.
+    pub(crate) awaiting: bool,
+    /// Async bookkeeping: what its futures wait for, its waker, abort.
+    pub(crate) asynchronous: super::awaiting::AsyncSlot,
     pub(crate) finished: bool,
     /// Abandoned mid-panic by the panic hook; never resumed again.
     pub(crate) abandoned: bool,
@@ -168,6 +176,9 @@ pub(crate) fn spawn_task(
         name,
         pending: Op::new(OpKind::Start, None, spawned_at),
         blocked_on: None,
+        deadline: None,
+        awaiting: false,
+        asynchronous: Default::default(),
         finished: false,
         abandoned: false,
         waiting_for_progress: false,

@@ -9,6 +9,7 @@
 //!   execution diverged from what the strategy expected (a replay that no longer matches).
 //! - Given the same seed and the same user code, the sequence of choices is identical.
 
+mod bounded;
 mod deepening;
 mod dfs;
 mod dpor;
@@ -21,6 +22,7 @@ pub(crate) mod rng;
 mod turns;
 mod wakeup;
 
+pub(crate) use bounded::BoundedDpor;
 pub(crate) use deepening::Deepening;
 pub(crate) use dfs::Dfs;
 pub(crate) use dpor::{Dpor, Node, RaceReport, SplitPolicy};

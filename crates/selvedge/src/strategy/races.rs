@@ -239,6 +239,10 @@ impl Analysis {
         // Rows: each task's current clock, its exit clock, edges waiting for its next step
         // (wakeups), unparks aimed at it; then one row per step and two per object.
         let (current, exits, pending, unparks) = (0, n_tasks, 2 * n_tasks, 3 * n_tasks);
+        // The virtual clock moves only when every task is blocked, so every step before a move
+        // happens before every step after it: this row is the join of all steps before the
+        // last move.
+        let epoch = 4 * n_tasks;
         let Analysis {
             steps,
             races,
@@ -248,12 +252,13 @@ impl Analysis {
             earlier,
             everything,
         } = self;
-        clocks.reset(n_tasks, 4 * n_tasks);
+        clocks.reset(n_tasks, 4 * n_tasks + 1);
         everything.last_write = None;
         everything.reads.clear();
         let any_everything = trace
             .iter()
             .any(|e| e.chosen && e.op.access == Access::Everything);
+        let mut time_moved = false;
         steps.clear();
         races.clear();
         *live_objects = 0;
@@ -264,6 +269,12 @@ impl Analysis {
                     OpKind::Spawn(child) => clocks.join(current + child.index(), current + t),
                     OpKind::TaskExit => clocks.copy(exits + t, current + t),
                     OpKind::Wake(woken) => clocks.join(pending + woken.index(), current + t),
+                    OpKind::ClockAdvance => {
+                        time_moved = true;
+                        for task in 0..n_tasks {
+                            clocks.join(epoch, current + task);
+                        }
+                    }
                     _ => {}
                 }
                 continue;
@@ -273,6 +284,9 @@ impl Analysis {
             clocks.row_mut(me)[t] += 1;
             clocks.join(me, pending + t);
             clocks.row_mut(pending + t).fill(0);
+            if time_moved {
+                clocks.join(me, epoch);
+            }
             match event.op.kind {
                 OpKind::Join(child) => clocks.join(me, exits + child.index()),
                 OpKind::Park | OpKind::ParkTimeout => clocks.join(me, unparks + t),

@@ -76,7 +76,7 @@ impl Condvar {
         let id = self.id();
         let (mutex, mutex_id) = MutexGuard::parts(guard);
         point(OpKind::CondvarWait, Some(id));
-        enqueue(id, mutex_id, true);
+        enqueue(id, mutex_id);
         point_at(OpKind::Lock, Some(mutex_id), at);
         acquire(mutex_id, at);
         with_state("Condvar::wait", |s| {
@@ -102,8 +102,8 @@ impl Condvar {
         Ok(guard)
     }
 
-    /// Like `wait`, but may also return without a notify, as if `timeout` elapsed on the
-    /// virtual clock. Either outcome is a separate interleaving to explore.
+    /// Like `wait`, but also returns once `timeout` has passed on the virtual clock (which
+    /// moves only when every task is blocked) without a notify.
     #[track_caller]
     pub fn wait_timeout<'a, T>(
         &self,
@@ -114,10 +114,14 @@ impl Condvar {
         let id = self.id();
         let (mutex, mutex_id) = MutexGuard::parts(guard);
         point(OpKind::CondvarWaitTimeout, Some(id));
-        enqueue(id, mutex_id, false);
-        point_at(OpKind::Lock, Some(mutex_id), at);
+        let deadline = with_state("Condvar::wait_timeout", |s| {
+            crate::runtime::deadline_after(s, timeout)
+        });
+        enqueue(id, mutex_id);
+        crate::runtime::point_until(OpKind::Lock, Some(mutex_id), deadline, at);
         acquire(mutex_id, at);
         let timed_out = with_state("Condvar::wait_timeout", |s| {
+            unblock_current(s);
             s.hb_acquire(id);
             let current = s.current;
             let ObjectState::Condvar { waiters } = s.object(id) else {
@@ -126,7 +130,6 @@ impl Condvar {
             let still_waiting = waiters.iter().position(|&t| t == current);
             if let Some(i) = still_waiting {
                 waiters.remove(i);
-                s.clock_ns = s.clock_ns.saturating_add(timeout.as_nanos() as u64);
             }
             still_waiting.is_some()
         });
@@ -210,8 +213,9 @@ fn wake(s: &mut crate::runtime::ExecState, task: crate::runtime::TaskId, id: Obj
     crate::runtime::record_event(s, OpKind::Wake(task), Some(id), at);
 }
 
-/// Releases the mutex and joins the condvar's wait queue (blocked unless the wait is timed).
-fn enqueue(id: ObjectId, mutex_id: ObjectId, block: bool) {
+/// Releases the mutex and joins the condvar's wait queue, blocked until a notify (or, for a
+/// timed wait, its deadline).
+fn enqueue(id: ObjectId, mutex_id: ObjectId) {
     release(mutex_id);
     with_state("Condvar::wait", |s| {
         let current = s.current;
@@ -219,8 +223,6 @@ fn enqueue(id: ObjectId, mutex_id: ObjectId, block: bool) {
             unreachable!("object is not a condvar")
         };
         waiters.push_back(current);
-        if block {
-            block_current(s, id);
-        }
+        block_current(s, id);
     });
 }

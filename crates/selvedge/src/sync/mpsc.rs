@@ -300,19 +300,24 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Takes a message, or times out on the virtual clock; both outcomes are explored.
+    /// Takes a message, or gives up once `timeout` has passed on the virtual clock (which
+    /// moves only when every task is blocked). A message and the deadline arriving at the same
+    /// virtual instant are explored in both orders.
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        point(OpKind::RecvTimeout, Some(self.chan.id));
+        let deadline = with_state("Receiver::recv_timeout", |s| {
+            crate::runtime::deadline_after(s, timeout)
+        });
+        crate::runtime::point_until(
+            OpKind::RecvTimeout,
+            Some(self.chan.id),
+            deadline,
+            std::panic::Location::caller(),
+        );
         match self.chan.pop() {
             Some(v) => Ok(v),
             None if self.chan.disconnected() => Err(RecvTimeoutError::Disconnected),
-            None => {
-                with_state("Receiver::recv_timeout", |s| {
-                    s.clock_ns = s.clock_ns.saturating_add(timeout.as_nanos() as u64)
-                });
-                Err(RecvTimeoutError::Timeout)
-            }
+            None => Err(RecvTimeoutError::Timeout),
         }
     }
 

@@ -146,6 +146,11 @@ pub(crate) enum WaitsFor {
     /// A task that keeps yielding (`yield_now`, `spin_loop`) until another task makes
     /// progress, and could run its next operation now.
     Progress,
+    /// An async task whose future returned `Pending`: a wake of its waker, of which `clones`
+    /// are alive (none: nothing can ever wake it).
+    Waker { waker: ObjectRef, clones: u32 },
+    /// An async task waiting for the first of several things (a `select!`, a `timeout`).
+    Any,
     /// Nothing that blocks it: its next operation, on this object if any, could run (a task
     /// listed in a livelock).
     Other(Option<ObjectRef>),
@@ -165,11 +170,22 @@ pub(crate) struct BlockedTask {
     /// The call it is stuck in. A condvar waiter is stuck in `Condvar::wait`, though the step
     /// it will take when notified re-locks the mutex.
     pub(crate) operation: OpKind,
+    /// Stuck in an async task's `.await` of the operation rather than a thread's call.
+    pub(crate) awaited: bool,
     pub(crate) location: Site,
     pub(crate) waits_for: WaitsFor,
 }
 
 impl BlockedTask {
+    /// The call as the report names it: `await lock` for an async task's await.
+    pub(crate) fn call(&self) -> String {
+        if self.awaited {
+            format!("await {}", self.operation)
+        } else {
+            self.operation.to_string()
+        }
+    }
+
     /// The one task that can let this one go on, if there is one: an edge of the wait-for
     /// graph.
     pub(crate) fn waits_on_task(&self) -> Option<u32> {
@@ -190,10 +206,11 @@ impl BlockedTask {
             | WaitsFor::Barrier {
                 barrier: object, ..
             }
+            | WaitsFor::Waker { waker: object, .. }
             | WaitsFor::Other(Some(object)) => Some(object.name.clone()),
             WaitsFor::Finish(task) => Some(task.name.clone()),
             WaitsFor::Outside { point, .. } => point.clone(),
-            WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Other(None) => None,
+            WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Any | WaitsFor::Other(None) => None,
         }
     }
 }

@@ -66,6 +66,8 @@ pub(crate) struct Execution {
     /// The virtual clock when the execution ended, in nanoseconds: how much model time its
     /// sleeps and timeouts took (none passes in real time).
     pub(crate) virtual_ns: u64,
+    /// Where the virtual clock moved: `(trace length when it moved, the new time in ns)`.
+    pub(crate) clock_marks: Vec<(u32, u64)>,
     /// Ended early because the strategy knew every continuation was already covered.
     pub(crate) redundant: bool,
     /// The bug found, if any.

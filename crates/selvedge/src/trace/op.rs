@@ -35,7 +35,8 @@ pub(crate) enum OpKind {
     Start,
     Yield,
     SpinLoop,
-    Sleep,
+    /// Waiting on the virtual clock for this many nanoseconds.
+    Sleep(u64),
     Spawn(TaskId),
     Join(TaskId),
     Park,
@@ -78,6 +79,24 @@ pub(crate) enum OpKind {
     /// An explicit `syncpoint!`: a scheduling point that does nothing itself. Unlike a yield,
     /// it is progress, so passing many in a row is not a spin.
     Syncpoint,
+    /// Every task was blocked and the virtual clock moved to the earliest deadline (recorded,
+    /// never a decision: it orders everything before it before everything after it).
+    ClockAdvance,
+    /// An async task waits for its waker (`Waker::wake`) after its future returned `Pending`.
+    AwaitWake,
+    /// An async task waits for the first of several things (a `select!`, a `timeout`): it
+    /// conflicts with everything, so every order of what might wake it is explored.
+    AwaitAny,
+    /// `Waker::wake` (or `wake_by_ref`) on a task's waker.
+    WakerWake(TaskId),
+    /// A task's waker was cloned.
+    WakerClone,
+    /// A clone of a task's waker was dropped.
+    WakerDrop,
+    /// `JoinHandle::abort` / `AbortHandle::abort`: cancels the task at its next await.
+    Abort(TaskId),
+    /// `JoinHandle::is_finished`: observes whether a task has finished.
+    IsFinished(TaskId),
     /// The orchestra set a task aside: it had the turn and reached no syncpoint within the
     /// stall timeout (recorded for the report, never a decision).
     Stall,
@@ -92,7 +111,7 @@ impl OpKind {
             OpKind::Start => 1,
             OpKind::Yield => 2,
             OpKind::SpinLoop => 3,
-            OpKind::Sleep => 4,
+            OpKind::Sleep(_) => 4,
             OpKind::Spawn(_) => 5,
             OpKind::Join(_) => 6,
             OpKind::Park => 7,
@@ -130,6 +149,14 @@ impl OpKind {
             OpKind::CellRead => 41,
             OpKind::CellWrite => 42,
             OpKind::Syncpoint => 43,
+            OpKind::ClockAdvance => 44,
+            OpKind::AwaitWake => 45,
+            OpKind::AwaitAny => 46,
+            OpKind::WakerWake(_) => 47,
+            OpKind::WakerClone => 48,
+            OpKind::WakerDrop => 49,
+            OpKind::Abort(_) => 50,
+            OpKind::IsFinished(_) => 56,
             // Far from the model's codes, which grow from 43.
             OpKind::Stall => 100,
         }
@@ -140,9 +167,12 @@ impl OpKind {
     /// and nowhere else in the strategies.
     pub(crate) fn access(self) -> Access {
         match self {
-            OpKind::Yield | OpKind::SpinLoop | OpKind::Sleep | OpKind::Fence | OpKind::Stall => {
-                Access::Local
-            }
+            OpKind::Yield
+            | OpKind::SpinLoop
+            | OpKind::Sleep(_)
+            | OpKind::Fence
+            | OpKind::ClockAdvance
+            | OpKind::Stall => Access::Local,
             OpKind::AtomicLoad => Access::Read,
             OpKind::Lock | OpKind::WriteLock => Access::Acquire {
                 exclusive: true,
@@ -162,7 +192,9 @@ impl OpKind {
             },
             OpKind::Unlock | OpKind::WriteUnlock => Access::Release { exclusive: true },
             OpKind::ReadUnlock => Access::Release { exclusive: false },
-            OpKind::Syncpoint => Access::Everything,
+            OpKind::Syncpoint | OpKind::AwaitAny | OpKind::Abort(_) | OpKind::IsFinished(_) => {
+                Access::Everything
+            }
             OpKind::Start
             | OpKind::Spawn(_)
             | OpKind::Join(_)
@@ -188,7 +220,11 @@ impl OpKind {
             | OpKind::CellWrite
             | OpKind::RecvTimeout
             | OpKind::TaskExit
-            | OpKind::Wake(_) => Access::Write,
+            | OpKind::Wake(_)
+            | OpKind::AwaitWake
+            | OpKind::WakerWake(_)
+            | OpKind::WakerClone
+            | OpKind::WakerDrop => Access::Write,
         }
     }
 
@@ -208,7 +244,7 @@ impl OpKind {
             OpKind::Start => &"start",
             OpKind::Yield => &"yield_now",
             OpKind::SpinLoop => &"spin_loop",
-            OpKind::Sleep => &"sleep",
+            OpKind::Sleep(_) => &"sleep",
             OpKind::Spawn(_) => &"spawn",
             OpKind::Join(_) => &"join",
             OpKind::Park => &"park",
@@ -246,6 +282,14 @@ impl OpKind {
             OpKind::TaskExit => &"exit",
             OpKind::Wake(_) => &"wakes",
             OpKind::Syncpoint => &"syncpoint",
+            OpKind::ClockAdvance => &"clock advances",
+            OpKind::AwaitWake => &"await",
+            OpKind::AwaitAny => &"await any",
+            OpKind::WakerWake(_) => &"wake",
+            OpKind::WakerClone => &"Waker::clone",
+            OpKind::WakerDrop => &"Waker::drop",
+            OpKind::Abort(_) => &"abort",
+            OpKind::IsFinished(_) => &"is_finished",
             OpKind::Stall => &"stalled",
         }
     }
@@ -298,6 +342,9 @@ pub(crate) struct Op {
     /// model, `OpKind::access`), once per operation.
     pub(crate) access: Access,
     pub(crate) location: &'static Location<'static>,
+    /// Waited for by an async task's `.await` (the report writes `await lock`), rather than
+    /// called by a thread.
+    pub(crate) awaited: bool,
 }
 
 impl Op {
@@ -312,6 +359,15 @@ impl Op {
             object,
             access: kind.access(),
             location,
+            awaited: false,
+        }
+    }
+
+    /// The same operation, waited for by an async task's `.await`.
+    pub(crate) fn awaited(self) -> Op {
+        Op {
+            awaited: true,
+            ..self
         }
     }
 }
@@ -329,7 +385,7 @@ mod tests {
             OpKind::Start,
             OpKind::Yield,
             OpKind::SpinLoop,
-            OpKind::Sleep,
+            OpKind::Sleep(5),
             OpKind::Spawn(t),
             OpKind::Join(t),
             OpKind::Park,
@@ -366,6 +422,14 @@ mod tests {
             OpKind::RecvTimeout,
             OpKind::TaskExit,
             OpKind::Wake(t),
+            OpKind::ClockAdvance,
+            OpKind::AwaitWake,
+            OpKind::AwaitAny,
+            OpKind::WakerWake(t),
+            OpKind::WakerClone,
+            OpKind::WakerDrop,
+            OpKind::Abort(t),
+            OpKind::IsFinished(t),
             OpKind::Stall,
         ];
         for kind in all {

@@ -1,0 +1,416 @@
+//! Async tasks inside the model: `block_on`, `spawn`, `yield_now`, join and abort handles, and
+//! `AtomicWaker`.
+//!
+//! Every spawned future is a task of its own, scheduled like a thread. A future that returns
+//! `Pending` blocks its task until what it waits for happens: a selvedge primitive it awaits
+//! becomes ready (an awaited `lock` is one scheduling point, as a thread's is), or its waker is
+//! woken. So a lost wakeup is a deadlock report naming the future's task and where it was
+//! spawned. Threads and async tasks mix freely, and `block_on` works on any thread of the model.
+//! Futures from the `futures` crate (`join!`, `select!`, `FuturesUnordered`, its channels) run
+//! unchanged; their wakers' clones, drops and wakes are scheduling points.
+//!
+//! ```
+//! use selvedge::future;
+//! use selvedge::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+//!
+//! selvedge::model(|| {
+//!     let hits = Arc::new(AtomicUsize::new(0));
+//!     let h = hits.clone();
+//!     let task = future::spawn(async move {
+//!         h.fetch_add(1, Ordering::SeqCst);
+//!         7
+//!     });
+//!     let seven = future::block_on(async { task.await.unwrap() });
+//!     assert_eq!(seven, 7);
+//!     assert_eq!(hits.load(Ordering::SeqCst), 1);
+//! });
+//! ```
+//!
+//! Outside a model these functions panic with a message saying how to run the code under
+//! selvedge.
+
+mod atomic_waker;
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::{Context, Poll};
+
+pub use atomic_waker::AtomicWaker;
+
+use crate::runtime::awaiting::{self, Claim, Woken};
+use crate::runtime::{self, with_state, ExecState, OpKind, TaskId};
+
+/// Runs `future` to completion on the calling task (a model thread or the test body),
+/// blocking it, and only it, whenever the future waits.
+///
+/// A `block_on` inside a future that `block_on` or `spawn` is already running is refused with a
+/// message: `.await` the inner future instead.
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let at = Location::caller();
+    if !runtime::in_model() {
+        runtime::outside_model("selvedge::future::block_on");
+    }
+    awaiting::enter_block_on();
+    let _leave = LeaveBlockOn;
+    let mut future = std::pin::pin!(future);
+    let task = with_state("selvedge::future::block_on", |s| s.current);
+    let waker = awaiting::task_waker(task);
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        let woken = awaiting::wait(at);
+        assert_eq!(woken, Woken::Poll, "a thread's block_on was aborted");
+    }
+}
+
+/// Runs `future` as [`block_on`] does, then cancels every async task still running, at its
+/// next `.await`, and waits until each has dropped its future: what dropping a tokio runtime
+/// after `Runtime::block_on` does. A background task that loops forever (a ticker, a
+/// listener) then ends with the test instead of being reported as stuck. `#[selvedge::test]`
+/// runs an async test body this way.
+///
+/// ```
+/// use std::time::Duration;
+/// use selvedge::{future, time};
+///
+/// selvedge::model(|| {
+///     future::block_on_then_shutdown(async {
+///         future::spawn(async {
+///             loop {
+///                 time::sleep(Duration::from_secs(1)).await; // a ticker that never ends
+///             }
+///         });
+///         time::sleep(Duration::from_millis(2500)).await;
+///     });
+/// });
+/// ```
+#[track_caller]
+pub fn block_on_then_shutdown<F: Future>(future: F) -> F::Output {
+    let at = Location::caller();
+    let output = block_on(future);
+    let running: Vec<TaskId> = with_state("selvedge::future::block_on_then_shutdown", |s| {
+        let me = s.current;
+        (0..s.tasks.len())
+            .map(|i| TaskId(i as u32))
+            .filter(|&t| t != me && s.tasks[t.index()].asynchronous.abortable)
+            .filter(|&t| !s.tasks[t.index()].finished)
+            .collect()
+    });
+    for task in running {
+        runtime::point_at(OpKind::Abort(task), None, at);
+        with_state("selvedge::future::block_on_then_shutdown", |s| {
+            let target = &mut s.tasks[task.index()];
+            if !target.finished {
+                target.asynchronous.abort_requested = true;
+            }
+        });
+    }
+    output
+}
+
+struct LeaveBlockOn;
+
+impl Drop for LeaveBlockOn {
+    fn drop(&mut self) {
+        awaiting::leave_block_on();
+    }
+}
+
+type ResultSlot<T> = Arc<StdMutex<Option<Result<T, JoinError>>>>;
+
+/// Spawns `future` as a task of its own. Await the [`JoinHandle`] for its output; dropping the
+/// handle lets the task run on unobserved (as tokio's does).
+///
+/// A panic inside the future fails the execution (a `Panic` failure naming the task), as a
+/// panic in a model thread does.
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let at = Location::caller();
+    if !runtime::in_model() {
+        runtime::outside_model("selvedge::future::spawn");
+    }
+    let result: ResultSlot<F::Output> = Arc::new(StdMutex::new(None));
+    let slot = result.clone();
+    let body: Box<dyn FnOnce()> = Box::new(move || {
+        let outcome = run_spawned(future, at);
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+    });
+    let (task, generation) =
+        with_state(
+            "selvedge::future::spawn",
+            |s| match runtime::task::spawn_task(s, None, None, body, at) {
+                Ok(child) => {
+                    s.tasks[child.index()].name = Some(format!("async-{}", child.0));
+                    s.tasks[child.index()].asynchronous.abortable = true;
+                    runtime::record_event(s, OpKind::Spawn(child), None, at);
+                    Ok((child, s.generation))
+                }
+                Err(message) => Err(message),
+            },
+        )
+        .unwrap_or_else(|message| panic!("{message}"));
+    JoinHandle {
+        task,
+        generation,
+        result,
+        interest: 0,
+        done: false,
+    }
+}
+
+/// The body of a spawned task: polls its future until it completes or the task is aborted,
+/// in which case the future is dropped right there (its destructors release what it holds).
+fn run_spawned<F: Future>(
+    future: F,
+    at: &'static Location<'static>,
+) -> Result<F::Output, JoinError> {
+    awaiting::enter_block_on();
+    let _leave = LeaveBlockOn;
+    let mut future = Box::pin(future);
+    let task = with_state("selvedge::future::spawn", |s| s.current);
+    let waker = awaiting::task_waker(task);
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return Ok(value);
+        }
+        if awaiting::wait(at) == Woken::Abort {
+            drop(future);
+            return Err(JoinError {
+                task: task.0,
+                cancelled: true,
+            });
+        }
+    }
+}
+
+/// Yields once: the task lets every other task that can run go first (as
+/// `tokio::task::yield_now`).
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Why a spawned task gave no output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinError {
+    task: u32,
+    cancelled: bool,
+}
+
+impl JoinError {
+    /// The task was aborted before it completed.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// The task panicked. Always `false` in a model: a panic fails the execution instead.
+    pub fn is_panic(&self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task {} was cancelled", self.task)
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// An owned permission to await a spawned task's output, or to abort it.
+pub struct JoinHandle<T> {
+    task: TaskId,
+    generation: u64,
+    result: ResultSlot<T>,
+    interest: u64,
+    done: bool,
+}
+
+impl<T> JoinHandle<T> {
+    /// Cancels the task at its next `.await` (at once if it is waiting): its future is dropped,
+    /// releasing what it holds, and awaiting this handle gives a cancelled [`JoinError`]. A task
+    /// that already finished keeps its output. Where the abort lands is explored like any
+    /// other interleaving.
+    #[track_caller]
+    pub fn abort(&self) {
+        abort(self.task, self.generation, Location::caller());
+    }
+
+    /// Has the task finished (completed or been cancelled)?
+    #[track_caller]
+    pub fn is_finished(&self) -> bool {
+        is_finished(self.task, self.generation, Location::caller())
+    }
+
+    /// A handle that can abort the task without owning its output.
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            task: self.task,
+            generation: self.generation,
+        }
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    #[track_caller]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.done {
+            panic!(
+                "a `JoinHandle` was polled again after it returned its task's output: a task's \
+                 output can be taken once; keep the value from the first `.await` (in a `select!` \
+                 loop, stop polling the handle once its branch has run)"
+            );
+        }
+        if self.interest == 0 {
+            let task = self.task;
+            self.interest = awaiting::register(
+                cx,
+                awaiting::Wants {
+                    kind: OpKind::Join(task),
+                    object: None,
+                    arg: u64::from(task.0),
+                    deadline: None,
+                    ready: join_ready,
+                    grant: join_grant,
+                },
+                Location::caller(),
+            );
+            return Poll::Pending;
+        }
+        match awaiting::claim(self.interest, cx) {
+            Claim::Waiting => Poll::Pending,
+            Claim::Granted => {
+                self.interest = 0;
+                self.done = true;
+                let value = self
+                    .result
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .expect("a finished task left no output");
+                Poll::Ready(value)
+            }
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if self.interest != 0 {
+            awaiting::cancel(self.interest, self.generation);
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("task", &self.task.0)
+            .finish()
+    }
+}
+
+fn join_ready(s: &ExecState, _: TaskId, interest: &awaiting::Interest) -> bool {
+    s.tasks[interest.arg as usize].finished
+}
+
+fn join_grant(s: &mut ExecState, me: TaskId, interest: &awaiting::Interest) {
+    if let Some(hb) = s.hb.as_mut() {
+        hb.join(me, TaskId(interest.arg as u32));
+    }
+}
+
+/// Aborts a spawned task without owning its output.
+#[derive(Clone)]
+pub struct AbortHandle {
+    task: TaskId,
+    generation: u64,
+}
+
+impl AbortHandle {
+    /// As [`JoinHandle::abort`].
+    #[track_caller]
+    pub fn abort(&self) {
+        abort(self.task, self.generation, Location::caller());
+    }
+
+    /// As [`JoinHandle::is_finished`].
+    #[track_caller]
+    pub fn is_finished(&self) -> bool {
+        is_finished(self.task, self.generation, Location::caller())
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("task", &self.task.0)
+            .finish()
+    }
+}
+
+fn same_execution(generation: u64, what: &str) {
+    let ours = with_state(what, |s| s.generation == generation);
+    assert!(
+        ours,
+        "`{what}` was called on a handle from another execution: a handle belongs to the \
+         execution that spawned its task; keep handles inside the test body"
+    );
+}
+
+fn abort(task: TaskId, generation: u64, at: &'static Location<'static>) {
+    same_execution(generation, "JoinHandle::abort");
+    runtime::point_at(OpKind::Abort(task), None, at);
+    with_state("JoinHandle::abort", |s| {
+        let target = &mut s.tasks[task.index()];
+        if !target.finished {
+            target.asynchronous.abort_requested = true;
+        }
+    });
+}
+
+fn is_finished(task: TaskId, generation: u64, at: &'static Location<'static>) -> bool {
+    same_execution(generation, "JoinHandle::is_finished");
+    runtime::point_at(OpKind::IsFinished(task), None, at);
+    with_state("JoinHandle::is_finished", |s| {
+        s.tasks[task.index()].finished
+    })
+}

@@ -1,0 +1,482 @@
+//! Async tasks waiting at an `.await`: what a task whose future returned `Pending` waits for,
+//! when it may run again, and what happens at the step that wakes it.
+//!
+//! A future built from selvedge primitives does not poll shared state to find out whether it
+//! can go on: its first poll registers an *interest* (the operation it waits for, say `lock`
+//! on `Mutex#1`, with a readiness test and a grant) and returns `Pending`. `block_on` then
+//! suspends the task at one scheduling point whose operation is that interest's, enabled
+//! exactly when the interest is ready, so an awaited `lock` is one step that DPOR reasons about
+//! as it does a thread's `lock`. The step performs the grant (takes the lock), and the re-poll
+//! finds it done. A future from anywhere else (the `futures` crate, a hand-written one) keeps a
+//! clone of the task's waker; the task then waits for a `wake` of that waker.
+//!
+//! Invariants:
+//! - An interest is granted only at its task's wait step, only when ready, and at most once;
+//!   the future that registered it claims the grant (`claim`) or gives it back (`cancel`).
+//! - No user code (a foreign waker's `wake` or `drop`) runs while the execution state is
+//!   borrowed: wakers are moved out first.
+//! - A task waiting here is enabled exactly when `ExecState::await_ready` says so.
+
+use std::mem::ManuallyDrop;
+use std::panic::Location;
+use std::task::{Context, RawWaker, RawWakerVTable, Waker};
+
+use super::object::{ObjectKind, ObjectState};
+use super::{point_op, try_with_state, with_state, ExecState, ObjectId, Op, OpKind, TaskId};
+
+/// Is an interest ready for its task now? Reads object state only.
+pub(crate) type ReadyFn = fn(&ExecState, TaskId, &Interest) -> bool;
+/// Performs an interest at its task's wait step (takes the lock, the permits).
+pub(crate) type GrantFn = fn(&mut ExecState, TaskId, &Interest);
+
+/// What one pending future of a task waits for.
+pub(crate) struct Interest {
+    key: u64,
+    /// The operation it waits for, as the report shows it (`await lock Mutex#1`).
+    pub(crate) op: Op,
+    /// A primitive-defined argument (how many permits, which message).
+    pub(crate) arg: u64,
+    /// For a timer: the virtual time at which it is ready.
+    pub(crate) deadline: Option<u64>,
+    ready: ReadyFn,
+    grant: GrantFn,
+    /// The waker it was polled with, when that is not the task's own (a combinator such as
+    /// `FuturesUnordered` wraps it and re-polls only what was woken).
+    waker: Option<Waker>,
+    granted: bool,
+}
+
+/// Async bookkeeping of one task.
+#[derive(Default)]
+pub(crate) struct AsyncSlot {
+    pub(crate) interests: Vec<Interest>,
+    /// The task's waker object, once a clone or wake involved it.
+    pub(crate) waker: Option<ObjectId>,
+    /// A spawned future (not a thread in `block_on`): `abort` cancels it.
+    pub(crate) abortable: bool,
+    pub(crate) abort_requested: bool,
+    pub(crate) in_block_on: bool,
+    /// The task woke its own waker during the poll that returned `Pending`: a yield.
+    pub(crate) self_woken: bool,
+}
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// Poll the future again.
+    Poll,
+    /// The task was aborted: drop the future.
+    Abort,
+}
+
+const INTEREST_NONE: u64 = 0;
+
+/// The status of an interest when its future is polled again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Performed at the wait step: the future completes (the interest is gone).
+    Granted,
+    /// Still waiting.
+    Waiting,
+}
+
+/// What a future waits for, as `register` takes it.
+pub(crate) struct Wants {
+    /// The operation, as the report shows it (`lock`, `sleep`).
+    pub(crate) kind: OpKind,
+    pub(crate) object: Option<ObjectId>,
+    /// A primitive-defined argument (how many permits, which task).
+    pub(crate) arg: u64,
+    /// For a timer: when it is ready.
+    pub(crate) deadline: Option<u64>,
+    pub(crate) ready: ReadyFn,
+    pub(crate) grant: GrantFn,
+}
+
+/// Registers what the current task's future waits for; the future returns `Pending` next.
+/// Not a scheduling point: nothing shared is read or written.
+pub(crate) fn register(
+    cx: &Context<'_>,
+    wants: Wants,
+    location: &'static Location<'static>,
+) -> u64 {
+    let foreign = foreign_waker(cx);
+    with_state("an awaited selvedge operation", |s| {
+        let task = s.current;
+        s.next_interest += 1;
+        let key = s.next_interest;
+        assert_ne!(key, INTEREST_NONE);
+        let slot = &mut s.tasks[task.index()].asynchronous;
+        assert!(
+            slot.interests.len() < crate::limits::MAX_INTERESTS,
+            "selvedge: one task awaits more than {} things at once",
+            crate::limits::MAX_INTERESTS
+        );
+        slot.interests.push(Interest {
+            key,
+            op: Op::new(wants.kind, wants.object, location).awaited(),
+            arg: wants.arg,
+            deadline: wants.deadline,
+            ready: wants.ready,
+            grant: wants.grant,
+            waker: foreign,
+            granted: false,
+        });
+        key
+    })
+}
+
+/// The current task's waker, cloned, unless it is the task's own (which `block_on` re-polls
+/// anyway, so keeping a clone would only count as a live waker).
+fn foreign_waker(cx: &Context<'_>) -> Option<Waker> {
+    let own = try_with_state(|s| own_waker_data(s, s.current))?;
+    let own = ManuallyDrop::new(unsafe_waker(own));
+    (!cx.waker().will_wake(&own)).then(|| cx.waker().clone())
+}
+
+/// Polled again: was the interest granted? A granted interest is removed (its future is done
+/// with it); a waiting one keeps the newest foreign waker.
+pub(crate) fn claim(key: u64, cx: &Context<'_>) -> Claim {
+    let foreign = foreign_waker(cx);
+    let (claim, old) = with_state("an awaited selvedge operation", |s| {
+        let task = s.current;
+        adopt_interest(s, task, key);
+        let slot = &mut s.tasks[task.index()].asynchronous;
+        let i = slot
+            .interests
+            .iter()
+            .position(|i| i.key == key)
+            .expect("a future polled again after it gave up its interest");
+        if slot.interests[i].granted {
+            let gone = slot.interests.remove(i);
+            (Claim::Granted, gone.waker)
+        } else {
+            let old = std::mem::replace(&mut slot.interests[i].waker, foreign);
+            (Claim::Waiting, old)
+        }
+    });
+    drop(old);
+    claim
+}
+
+/// A future first polled by one task and now by `task` (it was moved, say through a channel):
+/// its interest moves along, so the task that polls it is the one that waits. A granted
+/// interest keeps its grant (the lock is held by the task it was granted to, as a thread's
+/// guard moved to another thread would be).
+fn adopt_interest(s: &mut ExecState, task: TaskId, key: u64) {
+    let here = &s.tasks[task.index()].asynchronous.interests;
+    if here.iter().any(|i| i.key == key) {
+        return;
+    }
+    for other in 0..s.tasks.len() {
+        let interests = &mut s.tasks[other].asynchronous.interests;
+        if let Some(i) = interests.iter().position(|i| i.key == key) {
+            let interest = interests.remove(i);
+            s.tasks[task.index()].asynchronous.interests.push(interest);
+            return;
+        }
+    }
+}
+
+/// The future was dropped before it claimed its interest: removes it and says whether it had
+/// been granted (the caller then undoes the grant: unlocks, gives the permits back). Outside
+/// the execution that registered it, it is already gone.
+pub(crate) fn cancel(key: u64, generation: u64) -> bool {
+    let removed = try_with_state(|s| {
+        if s.generation != generation {
+            return None;
+        }
+        // Usually the current task's; a future moved to another task and dropped there
+        // takes its interest from wherever it was registered.
+        let task = s.current;
+        adopt_interest(s, task, key);
+        let slot = &mut s.tasks[task.index()].asynchronous;
+        let i = slot.interests.iter().position(|i| i.key == key)?;
+        Some(slot.interests.remove(i))
+    })
+    .flatten();
+    match removed {
+        Some(interest) => {
+            let granted = interest.granted;
+            drop(interest);
+            granted
+        }
+        None => false,
+    }
+}
+
+impl ExecState {
+    /// May a task waiting at an `.await` run? When it was aborted, its waker was woken, its
+    /// deadline passed, or one of its interests is ready.
+    pub(crate) fn await_ready(&self, task: TaskId) -> bool {
+        let slot = &self.tasks[task.index()];
+        let a = &slot.asynchronous;
+        if a.abortable && a.abort_requested {
+            return true;
+        }
+        if a.waker.is_some_and(|w| self.waker_state(w).0) {
+            return true;
+        }
+        if slot.deadline.is_some_and(|d| self.clock_ns >= d) {
+            return true;
+        }
+        a.interests
+            .iter()
+            .any(|i| !i.granted && (i.ready)(self, task, i))
+    }
+
+    /// `(woken, live clones)` of a waker object.
+    pub(crate) fn waker_state(&self, waker: ObjectId) -> (bool, u32) {
+        match self.objects[waker.index()].state {
+            ObjectState::Waker { woken, clones } => (woken, clones),
+            _ => unreachable!("object is not a waker"),
+        }
+    }
+
+    /// `task`'s waker object, registered the first time a clone or wake involves it.
+    pub(crate) fn waker_object(&mut self, task: TaskId) -> ObjectId {
+        if let Some(w) = self.tasks[task.index()].asynchronous.waker {
+            return w;
+        }
+        let at = self.tasks[task.index()].spawned_at;
+        let w = self.register(
+            ObjectKind::Waker,
+            ObjectState::Waker {
+                woken: false,
+                clones: 0,
+            },
+            at,
+        );
+        self.tasks[task.index()].asynchronous.waker = Some(w);
+        w
+    }
+}
+
+/// Suspends the current task after its future returned `Pending`, until what it waits for
+/// happens; performs the grants that step brings and wakes the foreign wakers of the granted
+/// interests. `location` is where the task's future is awaited as a whole (`block_on`, spawn).
+pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
+    let op = with_state("an .await", |s| {
+        let task = s.current;
+        let waker = s.tasks[task.index()].asynchronous.waker;
+        let (woken, clones) = waker.map_or((false, 0), |w| s.waker_state(w));
+        let slot = &mut s.tasks[task.index()];
+        let a = &mut slot.asynchronous;
+        let self_woken = std::mem::take(&mut a.self_woken);
+        let mut live = a.interests.iter().filter(|i| !i.granted);
+        let first = live.next().map(|i| (i.op, i.deadline));
+        let more = live.next().is_some();
+        slot.deadline = a
+            .interests
+            .iter()
+            .filter(|i| !i.granted)
+            .filter_map(|i| i.deadline)
+            .min();
+        slot.awaiting = true;
+        match first {
+            // Woke itself and waits for nothing else: a yield.
+            None if self_woken => Op::new(OpKind::Yield, None, location).awaited(),
+            Some((op, _)) if !more && !woken && clones == 0 => op,
+            None => {
+                let w = s.waker_object(task);
+                Op::new(OpKind::AwaitWake, Some(w), location)
+            }
+            Some(_) => Op::new(OpKind::AwaitAny, None, location),
+        }
+    });
+    point_op(op);
+    let (woken, wake) = with_state("an .await", |s| {
+        let task = s.current;
+        let slot = &mut s.tasks[task.index()];
+        slot.awaiting = false;
+        slot.deadline = None;
+        if let Some(w) = slot.asynchronous.waker {
+            if let ObjectState::Waker { woken, .. } = &mut s.objects[w.index()].state {
+                *woken = false;
+            }
+        }
+        let a = &s.tasks[task.index()].asynchronous;
+        if a.abortable && a.abort_requested {
+            return (Woken::Abort, Vec::new());
+        }
+        let mut wake = Vec::new();
+        let n = s.tasks[task.index()].asynchronous.interests.len();
+        for i in 0..n {
+            let interest = &s.tasks[task.index()].asynchronous.interests[i];
+            if interest.granted || !(interest.ready)(s, task, interest) {
+                continue;
+            }
+            let (grant, snapshot) = (interest.grant, interest.snapshot());
+            grant(s, task, &snapshot);
+            let interest = &mut s.tasks[task.index()].asynchronous.interests[i];
+            interest.granted = true;
+            wake.extend(interest.waker.take());
+        }
+        (Woken::Poll, wake)
+    });
+    for waker in wake {
+        waker.wake();
+    }
+    // A combinator's waker may have come back to this task's own: it is being polled anyway.
+    with_state("an .await", |s| {
+        let task = s.current;
+        s.tasks[task.index()].asynchronous.self_woken = false;
+        if let Some(w) = s.tasks[task.index()].asynchronous.waker {
+            if let ObjectState::Waker { woken, .. } = &mut s.objects[w.index()].state {
+                *woken = false;
+            }
+        }
+    });
+    woken
+}
+
+impl Interest {
+    /// A copy without the waker, for a grant function to read while the state is borrowed.
+    fn snapshot(&self) -> Interest {
+        Interest {
+            key: self.key,
+            op: self.op,
+            arg: self.arg,
+            deadline: self.deadline,
+            ready: self.ready,
+            grant: self.grant,
+            waker: None,
+            granted: self.granted,
+        }
+    }
+}
+
+// --- The task's own waker -------------------------------------------------------------------
+
+/// Bits of a generation packed beside a task index in a waker's data word.
+const WAKER_TASK_BITS: u32 = 24;
+const WAKER_TASK_MASK: usize = (1 << WAKER_TASK_BITS) - 1;
+const _: () = assert!(
+    usize::BITS == 64,
+    "selvedge packs a waker's execution and task into one pointer-sized word"
+);
+const _: () = assert!(crate::limits::MAX_TASKS_CAP <= WAKER_TASK_MASK);
+
+/// The data word of `task`'s waker in this execution.
+fn own_waker_data(s: &ExecState, task: TaskId) -> usize {
+    let generation = (s.generation as usize) & (usize::MAX >> WAKER_TASK_BITS);
+    (generation << WAKER_TASK_BITS) | task.index()
+}
+
+/// `task`'s waker in this execution, owned by the caller (dropping it is a waker drop).
+fn unsafe_waker(data: usize) -> Waker {
+    // SAFETY: the vtable's functions accept any data word (they check it against the running
+    // execution and ignore a stale one).
+    unsafe { Waker::from_raw(RawWaker::new(data as *const (), &VTABLE)) }
+}
+
+/// The waker `block_on` polls `task`'s future with: borrowed, never dropped, so it is not a
+/// live clone.
+pub(crate) fn task_waker(task: TaskId) -> ManuallyDrop<Waker> {
+    let data = with_state("a waker", |s| own_waker_data(s, task));
+    ManuallyDrop::new(unsafe_waker(data))
+}
+
+static VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// The task a waker's data word names, if it belongs to the running execution.
+fn target(s: &ExecState, data: *const ()) -> Option<TaskId> {
+    let data = data as usize;
+    let task = TaskId((data & WAKER_TASK_MASK) as u32);
+    let ours = task.index() < s.tasks.len() && own_waker_data(s, task) == data;
+    ours.then_some(task)
+}
+
+/// Performs a waker operation as a scheduling point of the current task when one is running
+/// (from the scheduler loop, at the end of an execution or in another execution it is only
+/// bookkeeping, or nothing).
+fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectState)) {
+    let Some((object, in_task, own)) = try_with_state(|s| {
+        let task = target(s, data)?;
+        let object = s.waker_object(task);
+        Some((object, s.in_task(), task == s.current))
+    })
+    .flatten() else {
+        return;
+    };
+    if in_task && !own {
+        super::point_at(
+            kind(TaskId((data as usize & WAKER_TASK_MASK) as u32)),
+            Some(object),
+            Location::caller(),
+        );
+    }
+    with_state("a waker", |s| {
+        let state = &mut s.objects[object.index()].state;
+        let was_woken = matches!(state, ObjectState::Waker { woken: true, .. });
+        effect(state);
+        let wakes = !was_woken && matches!(state, ObjectState::Waker { woken: true, .. });
+        if own && wakes && s.in_task() {
+            // The task woke itself while being polled: if it returns `Pending`, it yields.
+            s.tasks[s.current.index()].asynchronous.self_woken = true;
+        }
+    });
+}
+
+fn waker_clone(data: *const ()) -> RawWaker {
+    waker_op(
+        data,
+        |_| OpKind::WakerClone,
+        |state| {
+            if let ObjectState::Waker { clones, .. } = state {
+                *clones += 1;
+            }
+        },
+    );
+    RawWaker::new(data, &VTABLE)
+}
+
+fn waker_wake(data: *const ()) {
+    waker_wake_by_ref(data);
+    waker_drop(data);
+}
+
+fn waker_wake_by_ref(data: *const ()) {
+    waker_op(data, OpKind::WakerWake, |state| {
+        if let ObjectState::Waker { woken, .. } = state {
+            *woken = true;
+        }
+    });
+}
+
+fn waker_drop(data: *const ()) {
+    waker_op(
+        data,
+        |_| OpKind::WakerDrop,
+        |state| {
+            if let ObjectState::Waker { clones, .. } = state {
+                *clones = clones.saturating_sub(1);
+            }
+        },
+    );
+}
+
+/// Enters `block_on` on the current task; a nested `block_on` is refused with what to do.
+#[track_caller]
+pub(crate) fn enter_block_on() {
+    let nested = with_state("selvedge::future::block_on", |s| {
+        let task = s.current;
+        std::mem::replace(&mut s.tasks[task.index()].asynchronous.in_block_on, true)
+    });
+    if nested {
+        panic!(
+            "`selvedge::future::block_on` was called inside a future that is already being run \
+             by `block_on` or `spawn` on this task: a nested `block_on` would stop every future of \
+             the task; `.await` the inner future instead, or `selvedge::future::spawn` it"
+        );
+    }
+}
+
+/// Leaves `block_on` on the current task.
+pub(crate) fn leave_block_on() {
+    try_with_state(|s| {
+        let task = s.current;
+        s.tasks[task.index()].asynchronous.in_block_on = false;
+    });
+}

@@ -1,0 +1,395 @@
+//! Virtual time for async code: `sleep`, `sleep_until`, `timeout`, `interval` and `Instant`, in
+//! tokio's shapes.
+//!
+//! The model's clock moves only when every task is blocked, straight to the earliest deadline
+//! (`thread::sleep`, `Condvar::wait_timeout` and `recv_timeout` use the same clock). So a
+//! timeout is deterministic, a test with an hour of sleeps runs in microseconds, and where two
+//! deadlines fall at the same instant, or a deadline and a wake-up do, every order is explored.
+//!
+//! ```
+//! use std::time::Duration;
+//! use selvedge::{future, time};
+//!
+//! selvedge::model(|| {
+//!     future::block_on(async {
+//!         let start = time::Instant::now();
+//!         // A future that never completes times out after exactly one second, every time.
+//!         let result = time::timeout(Duration::from_secs(1), std::future::pending::<()>()).await;
+//!         assert!(result.is_err());
+//!         assert_eq!(start.elapsed(), Duration::from_secs(1));
+//!         time::sleep(Duration::from_secs(3600)).await; // no real time passes
+//!     });
+//! });
+//! ```
+//!
+//! These futures need a model: polled anywhere else they panic with a message saying so.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::{Add, AddAssign, Sub, SubAssign};
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::runtime::awaiting::{self, Claim, Interest};
+use crate::runtime::{self, with_state, ExecState, OpKind, TaskId};
+
+/// A point on the model's virtual clock (nanoseconds since the execution began).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant {
+    ns: u64,
+}
+
+impl Instant {
+    /// The model's current time. Panics outside a model.
+    #[track_caller]
+    pub fn now() -> Instant {
+        Instant {
+            ns: with_state("selvedge::time::Instant::now", |s| s.clock_ns),
+        }
+    }
+
+    /// Time passed since `self` on the model's clock.
+    #[track_caller]
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().saturating_duration_since(*self)
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later.
+    pub fn saturating_duration_since(&self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.ns.saturating_sub(earlier.ns))
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later (as tokio's `Instant`).
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+
+    /// `self - earlier`, or `None` if `earlier` is later.
+    pub fn checked_duration_since(&self, earlier: Instant) -> Option<Duration> {
+        self.ns.checked_sub(earlier.ns).map(Duration::from_nanos)
+    }
+
+    pub fn checked_add(&self, duration: Duration) -> Option<Instant> {
+        let nanos = u64::try_from(duration.as_nanos()).ok()?;
+        self.ns.checked_add(nanos).map(|ns| Instant { ns })
+    }
+
+    pub fn checked_sub(&self, duration: Duration) -> Option<Instant> {
+        let nanos = u64::try_from(duration.as_nanos()).ok()?;
+        self.ns.checked_sub(nanos).map(|ns| Instant { ns })
+    }
+
+    fn plus(self, duration: Duration) -> Instant {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Instant {
+            ns: self.ns.saturating_add(nanos),
+        }
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instant({:?} virtual)", Duration::from_nanos(self.ns))
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, rhs: Duration) -> Instant {
+        self.plus(rhs)
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, rhs: Duration) {
+        *self = self.plus(rhs);
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, rhs: Duration) -> Instant {
+        self.checked_sub(rhs)
+            .expect("overflow when subtracting a duration from a selvedge Instant")
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, rhs: Duration) {
+        *self = *self - rhs;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, rhs: Instant) -> Duration {
+        self.saturating_duration_since(rhs)
+    }
+}
+
+/// Waits until `duration` has passed on the virtual clock.
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    let now = Instant::now();
+    Sleep::new(now, now.plus(duration), Location::caller())
+}
+
+/// Waits until the virtual clock reaches `deadline`.
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    let now = Instant::now();
+    Sleep::new(now, deadline, Location::caller())
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    start: Instant,
+    deadline: Instant,
+    interest: u64,
+    generation: u64,
+    created_at: &'static Location<'static>,
+}
+
+impl Sleep {
+    fn new(start: Instant, deadline: Instant, created_at: &'static Location<'static>) -> Sleep {
+        Sleep {
+            start,
+            deadline,
+            interest: 0,
+            generation: with_state("selvedge::time::sleep", |s| s.generation),
+            created_at,
+        }
+    }
+
+    /// When it completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Has its deadline passed?
+    #[track_caller]
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (the sleep waits anew).
+    #[track_caller]
+    pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
+        self.forget_interest();
+        self.start = Instant::now();
+        self.deadline = deadline;
+    }
+
+    fn forget_interest(&mut self) {
+        if self.interest != 0 {
+            awaiting::cancel(self.interest, self.generation);
+            self.interest = 0;
+        }
+    }
+}
+
+fn timer_ready(s: &ExecState, _: TaskId, interest: &Interest) -> bool {
+    interest.deadline.is_some_and(|d| s.clock_ns >= d)
+}
+
+fn timer_grant(_: &mut ExecState, _: TaskId, _: &Interest) {}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !runtime::in_model() {
+            outside_model_poll("selvedge::time::Sleep");
+        }
+        if self.interest != 0 {
+            return match awaiting::claim(self.interest, cx) {
+                Claim::Granted => {
+                    self.interest = 0;
+                    Poll::Ready(())
+                }
+                Claim::Waiting => Poll::Pending,
+            };
+        }
+        // The clock moves only when every task is blocked, so reading it here is as
+        // deterministic as the step this poll belongs to.
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let duration = self.deadline.ns - self.start.ns;
+        let deadline = self.deadline.ns;
+        self.interest = awaiting::register(
+            cx,
+            awaiting::Wants {
+                kind: OpKind::Sleep(duration),
+                object: None,
+                arg: 0,
+                deadline: Some(deadline),
+                ready: timer_ready,
+                grant: timer_grant,
+            },
+            self.created_at,
+        );
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.forget_interest();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+/// Runs `future` for at most `duration` of virtual time.
+#[track_caller]
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep(duration),
+    }
+}
+
+/// Runs `future` until the virtual clock reaches `deadline`.
+#[track_caller]
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// The future of [`timeout`]: the inner future's output, or [`Elapsed`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+impl<F> Timeout<F> {
+    pub fn get_ref(&self) -> &F {
+        &self.future
+    }
+
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.future
+    }
+
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: never moved out while `self` is pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(value) = future.poll(cx) {
+            return Poll::Ready(Ok(value));
+        }
+        match Pin::new(&mut this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("deadline", &self.sleep.deadline)
+            .finish()
+    }
+}
+
+/// A [`timeout`] ran out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl fmt::Debug for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Elapsed(())")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+/// Ticks every `period` of virtual time, the first tick at once (as tokio's `interval`).
+#[track_caller]
+pub fn interval(period: Duration) -> Interval {
+    interval_at(Instant::now(), period)
+}
+
+/// Ticks every `period`, the first tick at `start`.
+#[track_caller]
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(
+        period > Duration::ZERO,
+        "`selvedge::time::interval` needs a period above zero"
+    );
+    Interval {
+        next: start,
+        period,
+        created_at: Location::caller(),
+    }
+}
+
+/// The ticks of [`interval`]. A tick that is late (the task was busy past it) completes at
+/// once, and the next is due a period after the one missed (tokio's `MissedTickBehavior::Burst`).
+#[derive(Debug)]
+pub struct Interval {
+    next: Instant,
+    period: Duration,
+    created_at: &'static Location<'static>,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns when it was due.
+    pub async fn tick(&mut self) -> Instant {
+        let due = self.next;
+        let start = Instant::now();
+        Sleep::new(start, due, self.created_at).await;
+        self.next = due.plus(self.period);
+        due
+    }
+
+    /// The period between ticks.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Starts the ticks afresh: the next is due a period from now.
+    #[track_caller]
+    pub fn reset(&mut self) {
+        self.next = Instant::now().plus(self.period);
+    }
+}
+
+/// A selvedge future was polled with no model running (on a real runtime, say).
+#[track_caller]
+#[cold]
+pub(crate) fn outside_model_poll(what: &str) -> ! {
+    panic!(
+        "a `{what}` was polled outside a selvedge model: selvedge's futures run only on the \
+         model's executor; run the async code with `selvedge::future::block_on` inside \
+         `selvedge::model(|| ...)` (or `#[selvedge::test]`), or use tokio's type when not testing"
+    )
+}

@@ -1,0 +1,545 @@
+//! Async tasks inside the model: the executor, wakers, cancellation and virtual time, checked
+//! against programs whose right answers are known.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex as StdMutex;
+use std::time::Duration;
+
+use selvedge::future::{self, block_on, spawn};
+use selvedge::sync::atomic::{AtomicU64, Ordering};
+use selvedge::sync::Arc;
+use selvedge::tokio::sync::Mutex;
+use selvedge::{explore, time, Config, FailureKind, Report, Strategy};
+
+fn dpor(f: impl Fn() + Send + Sync + 'static) -> Report {
+    explore(
+        Config {
+            strategy: Strategy::Dpor,
+            ..Default::default()
+        },
+        f,
+    )
+}
+
+fn passes_exhaustively(report: &Report) {
+    assert!(report.failure().is_none(), "{}", report.failure().unwrap());
+    assert!(report.error().is_none(), "{:?}", report.error());
+    assert!(report.complete(), "{}", report.coverage());
+}
+
+/// The "database" of the lost-update example: a value behind simulated I/O.
+struct Store {
+    value: AtomicU64,
+}
+
+impl Store {
+    async fn get_value(&self) -> u64 {
+        time::sleep(Duration::from_millis(1)).await; // simulated I/O
+        self.value.load(Ordering::SeqCst)
+    }
+
+    async fn set_value(&self, v: u64) {
+        time::sleep(Duration::from_millis(1)).await; // simulated I/O
+        self.value.store(v, Ordering::SeqCst);
+    }
+}
+
+async fn increment(store: &Store) {
+    let v = store.get_value().await;
+    store.set_value(v + 1).await;
+}
+
+#[test]
+fn concurrent_async_increments_lose_an_update_and_the_report_shows_the_awaits() {
+    let report = dpor(|| {
+        let store = Arc::new(Store {
+            value: AtomicU64::new(0),
+        });
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                spawn(async move { increment(&store).await })
+            })
+            .collect();
+        block_on(async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        assert_eq!(store.value.load(Ordering::SeqCst), 2, "an update was lost");
+    });
+    let failure = report.failure().expect("the lost update is found");
+    assert_eq!(failure.kind(), FailureKind::Panic);
+    let text = failure.to_string();
+    assert!(text.contains("an update was lost"), "{text}");
+    // The awaits, in order, with the virtual time of each step.
+    assert!(text.contains("await sleep 1ms (virtual)"), "{text}");
+    assert!(text.contains("async-1 (task 1)"), "{text}");
+    assert!(text.contains(" time "), "{text}");
+    let get = text.find("load").expect("the read is shown");
+    let set = text.find("store").expect("the write is shown");
+    assert!(get < set, "{text}");
+}
+
+#[test]
+fn an_async_mutex_around_read_and_write_makes_the_increments_pass_exhaustively() {
+    let report = dpor(|| {
+        let store = Arc::new((
+            Mutex::new(()),
+            Store {
+                value: AtomicU64::new(0),
+            },
+        ));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                spawn(async move {
+                    let _held = store.0.lock().await;
+                    increment(&store.1).await;
+                })
+            })
+            .collect();
+        block_on(async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        assert_eq!(store.1.value.load(Ordering::SeqCst), 2);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn dpor_runs_the_ideal_number_of_executions_for_async_locked_increments() {
+    // Two tasks, three locked increments each: one execution per order of the six
+    // critical sections, 6! / (3! 3!) = 20, as for threads.
+    let report = dpor(|| {
+        let counter = Arc::new(Mutex::new(0u32));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let counter = counter.clone();
+                spawn(async move {
+                    for _ in 0..3 {
+                        *counter.lock().await += 1;
+                    }
+                })
+            })
+            .collect();
+        block_on(async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+            assert_eq!(*counter.lock().await, 6);
+        });
+    });
+    passes_exhaustively(&report);
+    assert_eq!(report.schedules(), 20);
+    assert_eq!(report.redundant_schedules(), 0);
+}
+
+#[test]
+fn async_mutexes_taken_in_opposite_orders_deadlock_with_the_cycle_reported() {
+    let report = dpor(|| {
+        let a = Arc::new(Mutex::new(()));
+        let b = Arc::new(Mutex::new(()));
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = spawn(async move {
+            let _b = b2.lock().await;
+            let _a = a2.lock().await;
+        });
+        block_on(async {
+            let _a = a.lock().await;
+            let _b = b.lock().await;
+        });
+        block_on(t).unwrap();
+    });
+    let failure = report.failure().expect("the deadlock is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(text.contains("cycle"), "{text}");
+    assert!(text.contains("await lock"), "{text}");
+    assert!(
+        text.contains("Mutex#1") && text.contains("Mutex#2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn aborting_a_task_that_holds_an_async_guard_releases_it_in_every_schedule() {
+    let outcomes = Arc::new(StdMutex::new(BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = dpor(move || {
+        let m = Arc::new(Mutex::new(0u32));
+        let m2 = m.clone();
+        let holder = spawn(async move {
+            let mut guard = m2.lock().await;
+            *guard += 1;
+            // Holds the lock across an await that never completes: only abort ends it.
+            std::future::pending::<()>().await;
+        });
+        holder.abort();
+        let cancelled = block_on(async {
+            let result = holder.await;
+            *m.lock().await += 10;
+            result.unwrap_err().is_cancelled()
+        });
+        assert!(cancelled);
+        seen.lock().unwrap().insert(*block_on(m.lock()));
+    });
+    passes_exhaustively(&report);
+    // Aborted before it took the lock, and after.
+    let outcomes = outcomes.lock().unwrap();
+    assert_eq!(
+        outcomes.iter().copied().collect::<Vec<_>>(),
+        vec![10, 11],
+        "{outcomes:?}"
+    );
+}
+
+#[test]
+fn a_timeout_on_a_future_that_never_completes_fires_after_exactly_its_duration() {
+    let report = dpor(|| {
+        let other = spawn(async {
+            for _ in 0..3 {
+                time::sleep(Duration::from_millis(400)).await;
+            }
+        });
+        block_on(async {
+            let start = time::Instant::now();
+            let result = time::timeout(Duration::from_secs(1), std::future::pending::<()>()).await;
+            assert!(result.is_err());
+            assert_eq!(start.elapsed(), Duration::from_secs(1));
+            other.await.unwrap();
+            assert_eq!(start.elapsed(), Duration::from_millis(1200));
+        });
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn an_hour_of_sleeps_takes_no_real_time() {
+    let started = std::time::Instant::now();
+    let report = dpor(|| {
+        let tasks: Vec<_> = (0..3)
+            .map(|i| {
+                spawn(async move {
+                    for _ in 0..60 {
+                        time::sleep(Duration::from_secs(60 + i)).await;
+                    }
+                })
+            })
+            .collect();
+        block_on(async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+    });
+    passes_exhaustively(&report);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_receive_racing_a_timeout_is_explored_both_ways() {
+    let outcomes = Arc::new(StdMutex::new(BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = dpor(move || {
+        let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+        let sender = spawn(async move {
+            time::sleep(Duration::from_secs(1)).await;
+            let _ = tx.send(7);
+        });
+        let got = block_on(time::timeout(Duration::from_secs(1), rx));
+        seen.lock().unwrap().insert(match got {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(_)) => unreachable!("the sender never drops without sending"),
+            Err(_) => None,
+        });
+        block_on(sender).unwrap();
+    });
+    passes_exhaustively(&report);
+    let outcomes = outcomes.lock().unwrap();
+    assert!(outcomes.contains(&Some(7)), "{outcomes:?}");
+    assert!(outcomes.contains(&None), "{outcomes:?}");
+}
+
+#[test]
+fn a_lost_wakeup_in_a_hand_written_future_is_a_deadlock_naming_the_task() {
+    let report = dpor(|| {
+        let flag = Arc::new(selvedge::sync::atomic::AtomicBool::new(false));
+        let f2 = flag.clone();
+        let waiter = spawn(async move {
+            // Checks the flag but never hands its waker to anyone: nothing can wake it.
+            std::future::poll_fn(|_cx| {
+                if f2.load(Ordering::SeqCst) {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            })
+            .await
+        });
+        flag.store(true, Ordering::SeqCst);
+        block_on(waiter).unwrap();
+    });
+    let failure = report.failure().expect("the lost wakeup is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(text.contains("async-1 (task 1)"), "{text}");
+    assert!(text.contains("waker"), "{text}");
+}
+
+#[test]
+fn futures_combinators_and_channels_work_unchanged() {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let report = dpor(|| {
+        let (tx, mut rx) = futures::channel::mpsc::unbounded::<u32>();
+        let producers: FuturesUnordered<_> = (0..2)
+            .map(|i| {
+                let tx = tx.clone();
+                spawn(async move { tx.unbounded_send(i).unwrap() })
+            })
+            .collect();
+        drop(tx);
+        block_on(async {
+            let done: Vec<_> = producers.collect().await;
+            assert_eq!(done.len(), 2);
+            let mut got = Vec::new();
+            while let Some(v) = rx.next().await {
+                got.push(v);
+            }
+            got.sort();
+            assert_eq!(got, vec![0, 1]);
+            let (a, b) = futures::join!(async { 1 }, async { 2 });
+            assert_eq!(a + b, 3);
+        });
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn block_on_works_inside_a_spawned_thread_and_mixes_with_async_tasks() {
+    let report = dpor(|| {
+        let m = Arc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let thread = selvedge::thread::spawn(move || block_on(async { *m2.lock().await += 1 }));
+        let m3 = m.clone();
+        let task = spawn(async move { *m3.lock().await += 1 });
+        thread.join().unwrap();
+        block_on(task).unwrap();
+        assert_eq!(*block_on(m.lock()), 2);
+    });
+    passes_exhaustively(&report);
+}
+
+fn panic_text(report: &Report) -> String {
+    report.failure().expect("a failure").message().to_string()
+}
+
+#[test]
+fn bad_input_gets_a_message_saying_what_to_do() {
+    // block_on inside block_on.
+    let report = dpor(|| {
+        block_on(async {
+            block_on(async {});
+        })
+    });
+    let text = panic_text(&report);
+    assert!(text.contains("nested `block_on`"), "{text}");
+    assert!(text.contains("`.await` the inner future instead"), "{text}");
+
+    // A JoinHandle polled after it returned.
+    let report = dpor(|| {
+        let mut handle = spawn(async { 1 });
+        block_on(async {
+            let _ = (&mut handle).await;
+            let _ = (&mut handle).await;
+        });
+    });
+    let text = panic_text(&report);
+    assert!(text.contains("polled again after it returned"), "{text}");
+
+    // A selvedge future polled outside any model.
+    let m = Mutex::new(0);
+    let outside = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(async { *m.lock().await += 1 })
+    }))
+    .expect_err("refused");
+    let text = outside
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(text.contains("polled outside a selvedge model"), "{text}");
+    assert!(text.contains("selvedge::future::block_on"), "{text}");
+}
+
+#[test]
+fn async_schedules_are_deterministic() {
+    let run = || {
+        explore(
+            Config {
+                strategy: Strategy::Random,
+                seed: 5,
+                max_schedules: Some(50),
+                ..Default::default()
+            },
+            || {
+                let counter = Arc::new(Mutex::new(0u32));
+                let tasks: Vec<_> = (0..3)
+                    .map(|i| {
+                        let counter = counter.clone();
+                        spawn(async move {
+                            time::sleep(Duration::from_millis(i)).await;
+                            future::yield_now().await;
+                            *counter.lock().await += 1;
+                        })
+                    })
+                    .collect();
+                block_on(async {
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+            },
+        )
+        .digest()
+    };
+    assert_eq!(run(), run());
+}
+
+/// A future that waits for `flag`, registering its waker in `slot` before (`correct`) or
+/// after checking the flag.
+fn flag_waiter(
+    flag: Arc<selvedge::sync::atomic::AtomicBool>,
+    slot: Arc<future::AtomicWaker>,
+    correct: bool,
+) -> impl std::future::Future<Output = ()> {
+    std::future::poll_fn(move |cx| {
+        if correct {
+            slot.register_by_ref(cx.waker());
+        }
+        if flag.load(Ordering::SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        if !correct {
+            slot.register_by_ref(cx.waker());
+        }
+        std::task::Poll::Pending
+    })
+}
+
+fn waker_handoff(correct: bool) -> Report {
+    dpor(move || {
+        let flag = Arc::new(selvedge::sync::atomic::AtomicBool::new(false));
+        let slot = Arc::new(future::AtomicWaker::new());
+        let waiter = spawn(flag_waiter(flag.clone(), slot.clone(), correct));
+        // Another thread sets the flag and wakes whatever waker is registered.
+        let setter = selvedge::thread::spawn(move || {
+            flag.store(true, Ordering::SeqCst);
+            slot.wake();
+        });
+        setter.join().unwrap();
+        block_on(waiter).unwrap();
+    })
+}
+
+#[test]
+fn a_wake_between_check_and_register_is_found_and_register_first_is_proven() {
+    // Goal: waker registration, wakes from a thread and the task's wait are scheduling points
+    // DPOR orders, so the check-then-register lost wakeup is found, and its fix passes in
+    // every interleaving.
+    let report = waker_handoff(false);
+    let failure = report.failure().expect("the lost wakeup is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(text.contains("await"), "{text}");
+    assert!(text.contains("lost wakeup"), "{text}");
+    passes_exhaustively(&waker_handoff(true));
+}
+
+#[test]
+fn a_timer_first_polled_by_one_task_can_finish_in_another() {
+    // Goal: an interest follows its future when the future moves between tasks.
+    let report = dpor(|| {
+        let mut sleep = Box::pin(time::sleep(Duration::from_secs(1)));
+        let polled = block_on(async {
+            // One poll registers the timer with the main task, which then moves it.
+            futures::poll!(sleep.as_mut()).is_pending()
+        });
+        assert!(polled);
+        let task = spawn(async move {
+            sleep.await;
+            time::Instant::now()
+        });
+        let woke_at = block_on(task).unwrap();
+        assert_eq!(woke_at, time::Instant::now());
+        assert_eq!(time::Instant::now().duration_since(woke_at), Duration::ZERO);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn futures_select_picks_whichever_is_ready_first() {
+    use futures::FutureExt;
+    let outcomes = Arc::new(StdMutex::new(BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = dpor(move || {
+        let (tx, rx) = futures::channel::oneshot::channel::<u8>();
+        let sender = spawn(async move {
+            let _ = tx.send(1);
+        });
+        let got = block_on(async {
+            let mut rx = rx.fuse();
+            let mut yielded = future::yield_now().fuse();
+            futures::select! {
+                v = rx => v.ok(),
+                () = yielded => None,
+            }
+        });
+        seen.lock().unwrap().insert(got);
+        block_on(sender).unwrap();
+    });
+    passes_exhaustively(&report);
+    let outcomes = outcomes.lock().unwrap();
+    assert!(outcomes.contains(&Some(1)), "{outcomes:?}");
+    assert!(outcomes.contains(&None), "{outcomes:?}");
+}
+
+#[test]
+fn a_background_task_ends_with_the_test_body_under_shutdown() {
+    // Goal: `block_on_then_shutdown` cancels what is still running, as dropping a tokio
+    // runtime does; plain `block_on` leaves it running, and a task that can never finish is
+    // then reported.
+    let ticker_and_waiter = |shutdown: bool| {
+        dpor(move || {
+            let body = async {
+                let (_tx, rx) = futures::channel::oneshot::channel::<()>();
+                spawn(async {
+                    loop {
+                        time::sleep(Duration::from_secs(1)).await;
+                    }
+                });
+                spawn(async move {
+                    let _ = rx.await; // never sent: waits forever
+                });
+                time::sleep(Duration::from_millis(2500)).await;
+                std::mem::forget(_tx);
+            };
+            if shutdown {
+                future::block_on_then_shutdown(body);
+            } else {
+                block_on(body);
+            }
+        })
+    };
+    passes_exhaustively(&ticker_and_waiter(true));
+    let stuck = ticker_and_waiter(false);
+    assert!(
+        stuck.failure().is_some(),
+        "without shutdown the tasks outlive the body"
+    );
+}
