@@ -74,9 +74,11 @@
 //! ```
 
 mod error;
+mod history;
 mod limits;
 pub mod postgres;
 pub mod sqlite;
 mod turns;
 
 pub use error::{Error, ErrorKind};
+pub use history::{History, Ran};

@@ -10,4 +10,4 @@ mod proxy;
 mod url;
 
 pub use cluster::{ClusterBuilder, TempCluster};
-pub use proxy::{Proxy, Ran};
+pub use proxy::Proxy;

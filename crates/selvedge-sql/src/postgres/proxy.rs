@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use super::protocol::{self, Backend, Frontend, Startup};
 use super::url::{self, UrlTemplate};
 use crate::error::{Error, ErrorKind};
+use crate::history::{History, Ran};
 use crate::limits::{MAX_REGISTERED_URLS, UPSTREAM_CONNECT_TIMEOUT};
 use crate::turns::{self, Turns};
 
@@ -79,9 +80,8 @@ struct Shared {
     live: Mutex<BTreeMap<u64, [TcpStream; 2]>>,
     next_connection: AtomicU64,
     stopping: AtomicBool,
-    /// Turns granted so far, to every task connection: a statement's place in [`History`].
-    grants: AtomicU64,
-    history: Mutex<Vec<Ran>>,
+    /// What task connections ran, in the order it reached the server.
+    history: History,
 }
 
 struct Registered {
@@ -115,8 +115,7 @@ impl Proxy {
             live: Mutex::new(BTreeMap::new()),
             next_connection: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
-            grants: AtomicU64::new(0),
-            history: Mutex::new(Vec::new()),
+            history: History::default(),
         });
         let accepting = shared.clone();
         let acceptor = std::thread::Builder::new()
@@ -174,9 +173,7 @@ impl Proxy {
     /// # Ok::<(), selvedge_sql::Error>(())
     /// ```
     pub fn take_history(&self) -> Vec<Ran> {
-        let mut history = std::mem::take(&mut *lock(&self.shared.history));
-        history.sort_by_key(|ran| ran.granted);
-        history
+        self.shared.history.take()
     }
 
     pub(crate) fn register(&self, task_index: usize, turns: Arc<dyn Turns>) -> String {
@@ -245,35 +242,6 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             .spawn(move || {
                 let _ = serve(&shared, client);
             });
-    }
-}
-
-/// One statement a task connection ran, from [`Proxy::take_history`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ran {
-    task: usize,
-    statement: String,
-    /// The turn (by the proxy's grant count) the statement was sent in.
-    granted: u64,
-    /// The turn during which the server answered it; `None` if it never did.
-    completed_in: Option<u64>,
-}
-
-impl Ran {
-    /// The orchestra task that ran it (its index, from 0).
-    pub fn task(&self) -> usize {
-        self.task
-    }
-
-    /// The statement's text, as the client sent it.
-    pub fn statement(&self) -> &str {
-        &self.statement
-    }
-
-    /// Whether it waited in the server past its own turn (a lock another transaction held),
-    /// or never got an answer.
-    pub fn blocked(&self) -> bool {
-        self.completed_in != Some(self.granted)
     }
 }
 
@@ -469,15 +437,8 @@ fn relay_statements(
             *lock(&connection.last_statement) = statement.clone();
             if let (Some(task), Some(turns)) = (connection.task, &connection.turns) {
                 turns.statement(statement.trim());
-                let shared = &connection.shared;
-                let granted = shared.grants.fetch_add(1, Ordering::SeqCst) + 1;
+                let granted = connection.shared.history.sent(task, statement.trim());
                 lock(&connection.unanswered).push(granted);
-                lock(&shared.history).push(Ran {
-                    task,
-                    statement: statement.trim().to_owned(),
-                    granted,
-                    completed_in: None,
-                });
             }
         }
         to_server.write_all(&message)?;
@@ -514,20 +475,7 @@ fn relay_answers(
             }
             Backend::ReadyForQuery(_) => {
                 let unanswered = std::mem::take(&mut *lock(&connection.unanswered));
-                if !unanswered.is_empty() {
-                    let shared = &connection.shared;
-                    let now = shared.grants.load(Ordering::SeqCst);
-                    let mut history = lock(&shared.history);
-                    // Recent statements are at the end; one taken away with its schedule's
-                    // history is simply not found.
-                    for ran in history
-                        .iter_mut()
-                        .rev()
-                        .filter(|ran| unanswered.contains(&ran.granted))
-                    {
-                        ran.completed_in = Some(now);
-                    }
-                }
+                connection.shared.history.answered(&unanswered);
             }
             Backend::CommandComplete(_) | Backend::Other => {}
         }

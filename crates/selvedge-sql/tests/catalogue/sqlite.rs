@@ -1,10 +1,11 @@
 //! The catalogue on SQLite (the bundled library, a database file in WAL mode): each task opens
-//! its own connection and watches it, the only selvedge-specific line.
+//! its own connection and watches it (recording what ran), the only selvedge-specific line.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use selvedge::orchestra::Orchestra;
+use selvedge_sql::History;
 
 use super::{Record, Schedule, Tally};
 
@@ -12,12 +13,14 @@ use super::{Record, Schedule, Tally};
 #[derive(Clone)]
 pub(crate) struct Lite {
     dir: Arc<tempfile::TempDir>,
+    history: Arc<History>,
 }
 
 impl Lite {
     pub(crate) fn new() -> Lite {
         let lite = Lite {
             dir: Arc::new(tempfile::tempdir().unwrap()),
+            history: Arc::new(History::default()),
         };
         let db = rusqlite::Connection::open(lite.path()).unwrap();
         db.execute_batch(
@@ -67,7 +70,9 @@ impl Schedule for Fixture {
     }
 
     fn order(&self) -> Option<Vec<(usize, usize)>> {
-        None
+        Some(super::positions(
+            self.lite.history.take().iter().map(|ran| ran.task()),
+        ))
     }
 }
 
@@ -118,7 +123,7 @@ pub(crate) fn task(fixture: &Fixture, how: Increment) {
         .expect("runs as an orchestra task")
         .index();
     let db = rusqlite::Connection::open(fixture.lite.path()).unwrap();
-    selvedge_sql::sqlite::watch(&db);
+    selvedge_sql::sqlite::watch_recording(&db, &fixture.lite.history);
     match increment(&db, how) {
         Ok(()) => fixture.record.commit(task),
         Err(e) => fixture.record.error(task, e),
