@@ -213,9 +213,104 @@ pub fn explore_mutex_counter_random(
     )
 }
 
+/// Where the orchestra's tasks run in a turn benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnTasks {
+    /// Each task on its own OS thread.
+    Threads,
+    /// Futures on a current-thread tokio runtime.
+    CurrentThread,
+    /// Futures on a multi-thread tokio runtime with two workers.
+    MultiThread,
+}
+
+/// The orchestra turn benchmark: `tasks` tasks each take `syncpoints` unnamed syncpoints
+/// (`syncpoints + 1` turns each), explored as `config` says. Checks the report (no failure, no
+/// error, each task's turn count) and that every turn ran (a std atomic counts them), and
+/// returns the turns run in all.
+pub fn orchestra_turns(
+    tasks: usize,
+    syncpoints: usize,
+    where_: TurnTasks,
+    config: selvedge::Config,
+) -> u64 {
+    use selvedge::orchestra::Orchestra;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let turns = Arc::new(AtomicU64::new(0));
+    let mut orchestra = Orchestra::new().config(config);
+    for _ in 0..tasks {
+        let turns = turns.clone();
+        orchestra = match where_ {
+            TurnTasks::Threads => orchestra.task(move |_| {
+                turns.fetch_add(1, Ordering::Relaxed);
+                for _ in 0..syncpoints {
+                    selvedge::syncpoint!();
+                    turns.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+            TurnTasks::CurrentThread | TurnTasks::MultiThread => orchestra.task_async(move |_| {
+                let turns = turns.clone();
+                async move {
+                    turns.fetch_add(1, Ordering::Relaxed);
+                    for _ in 0..syncpoints {
+                        selvedge::syncpoint!().await;
+                        turns.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }),
+        };
+    }
+    if where_ == TurnTasks::MultiThread {
+        orchestra = orchestra.multi_thread(2);
+    }
+    let report = orchestra.explore();
+    assert!(report.failure().is_none(), "unexpected failure: {report:?}");
+    assert!(report.error().is_none(), "could not run: {report:?}");
+    assert_eq!(report.turn_counts(), vec![syncpoints + 1; tasks].as_slice());
+    let ran = turns.load(Ordering::Relaxed);
+    assert_eq!(
+        ran,
+        report.schedules() * (tasks * (syncpoints + 1)) as u64,
+        "every turn of every schedule ran"
+    );
+    ran
+}
+
+/// One syncpoint outside any selvedge run, not inlined, so its code can be read with a
+/// disassembler: one relaxed load and a branch.
+#[inline(never)]
+pub fn one_syncpoint_outside_a_run() {
+    selvedge::syncpoint!();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orchestra_turns_run_on_threads_and_both_runtimes() {
+        for where_ in [
+            TurnTasks::Threads,
+            TurnTasks::CurrentThread,
+            TurnTasks::MultiThread,
+        ] {
+            let exhaustive = orchestra_turns(2, 1, where_, selvedge::Config::default());
+            assert_eq!(
+                exhaustive,
+                6 * 4,
+                "{where_:?}: C(4, 2) schedules of 4 turns"
+            );
+            let random = selvedge::Config {
+                strategy: selvedge::Strategy::Random,
+                max_schedules: Some(3),
+                ..Default::default()
+            };
+            assert_eq!(orchestra_turns(2, 5, where_, random), 3 * 12, "{where_:?}");
+        }
+        one_syncpoint_outside_a_run();
+    }
 
     #[test]
     fn mutex_counter_runs_under_random() {

@@ -40,6 +40,8 @@
 //! - [`check_dfs`], [`check_random`], [`check_pct`]: a chosen strategy (like shuttle's).
 //! - [`replay`]: re-run exactly one recorded interleaving.
 //! - [`explore`]: the programmatic form; returns a [`Report`] instead of panicking.
+//! - [`orchestra::Orchestra`]: real code on real threads or a real tokio runtime, interleaved
+//!   at its [`syncpoint!`]s, with the same strategies, reports and replay strings.
 //!
 //! The test-facing entry points panic with the full report on a failure, save the failing
 //! schedule under `target/selvedge/regressions/` and replay saved schedules first on the next
@@ -61,9 +63,18 @@
 //! atomic pair): in whatever order they happened to run, and a `Relaxed` flag orders nothing.
 //!
 //! Porting from loom mostly means renaming `loom::` to `selvedge::`, but not all of loom is
-//! here yet: `model::Builder`, `lazy_static!`, `future::block_on`, `Notify`, the leak-checking
-//! `Arc` and `UnsafeCell`'s pointer-guard API are missing, and fences do not synchronise
-//! `Relaxed` accesses.
+//! here yet: `model::Builder`, `lazy_static!`, `Notify`, the leak-checking `Arc` and
+//! `UnsafeCell`'s pointer-guard API are missing. Fences synchronise `Relaxed` accesses by the
+//! C++20 rules, as loom's do. `future::{block_on, AtomicWaker}` are here, with an executor
+//! loom lacks:
+//!
+//! # Async
+//!
+//! [`future::spawn`] runs a future as a task of its own, [`future::block_on`] runs one on the
+//! calling task, and [`time`] gives `sleep`, `timeout` and `interval` on the model's virtual
+//! clock. [`tokio`] groups them in tokio's shapes, so `use selvedge::tokio as tokio;` runs a
+//! tokio test body under the model. An awaited `lock` is one scheduling point, as a thread's
+//! is, so exhaustive search costs the same for async code as for threads.
 //!
 //! # Async code and tokio
 //!
@@ -113,7 +124,9 @@
 //!
 //! # Features
 //!
-//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
+//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing. `tokio`
+//! adds `orchestra::Orchestra::task_async`: orchestra tasks that are futures on a real tokio
+//! runtime.
 
 mod config;
 mod driver;
@@ -125,12 +138,14 @@ mod report;
 mod runtime;
 mod schedule;
 mod strategy;
+mod syncpoint;
 mod trace;
 mod watchdog;
 
 pub mod cell;
 pub mod future;
 pub mod hint;
+pub mod orchestra;
 pub mod sync;
 pub mod thread;
 pub mod time;
@@ -160,7 +175,8 @@ use std::panic::Location;
 /// Arguments: `crate = "path"` when selvedge is found neither under its own name (or a Cargo
 /// rename) nor through `selvedge-tokio`; tokio's `flavor`, `worker_threads` and `start_paused` are accepted and change
 /// nothing (every interleaving is explored, on virtual time). A body returning `Result` fails
-/// on `Err`.
+/// on `Err`. Tasks still running when an async body completes are cancelled, as dropping a
+/// tokio runtime does ([`future::block_on_then_shutdown`]).
 pub use selvedge_macros::test;
 
 /// What `#[selvedge::test]` expands to needs; not part of the API.
@@ -188,6 +204,7 @@ pub mod __private {
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};
 pub use report::{Failure, Report};
+pub use syncpoint::{Syncpoint, SyncpointFuture};
 pub use trace::FailureKind;
 
 /// Explores `f` exhaustively within default bounds, and panics with the report if any
@@ -346,33 +363,42 @@ where
     entry::explore(config, entry::body(f), Location::caller())
 }
 
-/// An explicit scheduling point: inside a model, other tasks may run here; outside one it
-/// does nothing (one thread-local read). An optional name documents the point.
+/// An explicit syncpoint. Inside a model it is a scheduling point: other tasks may run here.
+/// Inside the [`orchestra`] it ends the calling task's turn: the call returns when the
+/// strategy gives the task the turn again. Outside both it does nothing, at the cost of one
+/// relaxed atomic load (`BENCHMARKS.md` measures it against an empty loop).
+///
+/// As a statement (`syncpoint!();`) it blocks the calling thread while it waits. In async code
+/// await it, `syncpoint!().await`: the task waits for its turn without holding a runtime thread.
+/// A name (a `&'static str`) selects the point for [`orchestra::Orchestra::only`]; without
+/// `only`, the orchestra counts the unnamed points; the model counts every point.
 ///
 /// A syncpoint stands for code selvedge cannot see into (real I/O, a call into another
-/// library), so it conflicts with every operation of every other task: DPOR explores every
-/// order of the tasks' syncpoints against everything else they do. Each one multiplies the
-/// search; use them where another task's turn matters, not in tight loops of an exhaustive test.
+/// library), so in a model it conflicts with every operation of every other task: DPOR explores
+/// every order of the tasks' syncpoints against everything else they do. Each one multiplies
+/// the search; use them where another task's turn matters, not in tight loops of an
+/// exhaustive test.
 ///
 /// ```
 /// selvedge::syncpoint!();
 /// selvedge::syncpoint!("after-commit");
+/// async fn step() {
+///     selvedge::syncpoint!("before-send").await;
+/// }
 /// ```
 #[macro_export]
 macro_rules! syncpoint {
     () => {
-        $crate::__syncpoint()
+        $crate::__syncpoint(::core::option::Option::None)
     };
-    ($name:expr) => {{
-        let _: &str = $name;
-        $crate::__syncpoint()
-    }};
+    ($name:expr) => {
+        $crate::__syncpoint(::core::option::Option::Some($name))
+    };
 }
 
 #[doc(hidden)]
 #[track_caller]
-pub fn __syncpoint() {
-    if runtime::in_model() {
-        runtime::point(runtime::OpKind::Syncpoint, None);
-    }
+#[inline(always)]
+pub fn __syncpoint(name: Option<&'static str>) -> Syncpoint {
+    Syncpoint::new(name, Location::caller())
 }

@@ -216,3 +216,124 @@ fn any_number_of_workers_explores_what_one_worker_does() {
         })
         .unwrap();
 }
+
+/// The program without its checks, recording the atomics' final values in `outcomes`.
+fn outcome_body(
+    program: Program,
+    outcomes: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(u8, u8)>>>,
+) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let shared = Arc::new(Shared {
+            mutexes: [Mutex::new(()), Mutex::new(())],
+            atomics: [AtomicU8::new(0), AtomicU8::new(0)],
+        });
+        let unchecked = |steps: &[Step]| -> Vec<Step> {
+            steps
+                .iter()
+                .filter(|s| !matches!(s, Step::CheckNe(..)))
+                .cloned()
+                .collect()
+        };
+        let (first, rest) = program.threads.split_first().expect("at least one thread");
+        let handles: Vec<_> = rest
+            .iter()
+            .map(|steps| {
+                let steps = unchecked(steps);
+                let shared = shared.clone();
+                selvedge::thread::spawn(move || run(&steps, &shared))
+            })
+            .collect();
+        run(&unchecked(first), &shared);
+        for h in handles {
+            h.join().unwrap();
+        }
+        let finals = (
+            shared.atomics[0].load(Ordering::SeqCst),
+            shared.atomics[1].load(Ordering::SeqCst),
+        );
+        outcomes.lock().unwrap().insert(finals);
+    }
+}
+
+/// Preemption-bounded DPOR (BPOR) must reach, within the bound, every outcome that bounded DFS
+/// reaches (every interleaving with at most that many preemptions), find a bug exactly when
+/// bounded DFS does, and never run more executions.
+#[test]
+fn bounded_dpor_reaches_what_bounded_dfs_reaches() {
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let compared = std::cell::Cell::new(0usize);
+    let pruned = std::cell::Cell::new(0usize);
+    runner
+        .run(&(program(), 0..3usize), |(program, bound)| {
+            let outcomes = |strategy: Search| {
+                let seen = std::sync::Arc::new(std::sync::Mutex::new(Default::default()));
+                let report = explore(
+                    Config {
+                        strategy,
+                        max_preemptions: Some(bound),
+                        max_schedules: Some(20_000),
+                        ..Default::default()
+                    },
+                    outcome_body(program.clone(), seen.clone()),
+                );
+                let seen = seen.lock().unwrap().clone();
+                (report, seen)
+            };
+            let (dfs, dfs_seen) = outcomes(Search::Dfs);
+            if dfs.budget_note().is_some() || dfs.failure().is_some() {
+                return Ok(());
+            }
+            let (bpor, bpor_seen) = outcomes(Search::Dpor);
+            prop_assert!(bpor.failure().is_none(), "{:?}", bpor.failure());
+            prop_assert_eq!(
+                &dfs_seen,
+                &bpor_seen,
+                "outcomes differ at bound {} for {:?}",
+                bound,
+                program
+            );
+            // BPOR says `complete` when the bound cut no branch its races asked for: then it
+            // covered every trace, which bounded DFS cannot tell.
+            prop_assert!(bpor.complete() || bpor.coverage() == dfs.coverage());
+            prop_assert!(
+                bpor.schedules() <= dfs.schedules(),
+                "BPOR ran {} executions, bounded DFS {}, bound {} for {:?}",
+                bpor.schedules(),
+                dfs.schedules(),
+                bound,
+                program
+            );
+            // Verdicts, with the program's own checks.
+            let verdict = |strategy: Search| {
+                explore(
+                    Config {
+                        strategy,
+                        max_preemptions: Some(bound),
+                        max_schedules: Some(20_000),
+                        ..Default::default()
+                    },
+                    body(program.clone()),
+                )
+                .failure()
+                .is_some()
+            };
+            prop_assert_eq!(verdict(Search::Dfs), verdict(Search::Dpor));
+            if !dfs.complete() {
+                pruned.set(pruned.get() + 1);
+            }
+            compared.set(compared.get() + 1);
+            Ok(())
+        })
+        .unwrap();
+    println!(
+        "compared {} programs, {} cut by their bound",
+        compared.get(),
+        pruned.get()
+    );
+    assert!(compared.get() >= 150, "only {} compared", compared.get());
+    assert!(pruned.get() >= 50, "only {} cut by the bound", pruned.get());
+}

@@ -42,6 +42,9 @@ fn child_program() {
             counted(mutex_counter(3, 2)),
         ),
         "model-complete" => selvedge::model(counted(mutex_counter(2, 2))),
+        "orchestra" => {
+            orchestra_lost_update();
+        }
         other => panic!("unknown child program `{other}`"),
     });
     println!(
@@ -51,6 +54,22 @@ fn child_program() {
     if let Err(payload) = outcome {
         std::panic::resume_unwind(payload);
     }
+}
+
+/// Two real threads read a counter, reach a syncpoint, and write it back: an update is lost.
+fn orchestra_lost_update() -> Vec<usize> {
+    fn increment(n: &std::sync::Mutex<u32>) {
+        RUNS.fetch_add(1, Ordering::Relaxed);
+        let seen = *n.lock().unwrap();
+        selvedge::syncpoint!();
+        *n.lock().unwrap() = seen + 1;
+    }
+    selvedge::orchestra::Orchestra::new()
+        .setup(|| std::sync::Mutex::new(0u32))
+        .task(increment)
+        .task(increment)
+        .check(|n| assert_eq!(*n.lock().unwrap(), 2, "an update was lost"))
+        .run()
 }
 
 /// How many times the child said its body ran.
@@ -297,6 +316,43 @@ fn an_unknown_variable_is_warned_about_even_under_libtests_capture() {
              schedules, or `on` (or `1`) to replay them first, as by default"
         ),
         "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&target);
+}
+
+#[test]
+fn the_orchestra_saves_failures_replays_them_first_and_follows_selvedge_replay() {
+    // Goal: `Orchestra::run` is a test-facing entry point like `check`: a failing schedule is
+    // saved and replayed first next time, and `SELVEDGE_REPLAY` runs exactly one.
+    let target = temp_target("orchestra");
+    let (ok, first) = child("orchestra", &target, &[]);
+    assert!(!ok, "the lost update fails the test");
+    assert!(first.contains("an update was lost"), "{first}");
+    assert!(
+        first.contains("replay it:     SELVEDGE_REPLAY='v1:"),
+        "{first}"
+    );
+    assert!(first.contains("replayed first on the next run"), "{first}");
+    let schedule = schedule_in(&first);
+    let (ok, second) = child("orchestra", &target, &[]);
+    assert!(!ok);
+    assert!(
+        second.contains("by an earlier failing run and still fails"),
+        "{second}"
+    );
+    assert_eq!(runs_in(&second), 2, "only the saved schedule ran: {second}");
+    let (ok, replayed) = child(
+        "orchestra",
+        &target,
+        &[
+            ("SELVEDGE_REPLAY", &schedule),
+            ("SELVEDGE_REGRESSIONS", "off"),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        replayed.contains("found in schedule 1 with strategy Replay"),
+        "{replayed}"
     );
     let _ = std::fs::remove_dir_all(&target);
 }

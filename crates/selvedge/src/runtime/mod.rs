@@ -173,9 +173,16 @@ pub(crate) fn point_at(
 
 /// Suspends the current task at a scheduling point with `op` pending (see `point`).
 pub(crate) fn point_op(op: Op) {
-    let (kind, location) = (op.kind, op.location);
+    point_decided(|_| op);
+}
+
+/// Like `point_op`, with the operation decided from the state in the same borrow that
+/// suspends the task (an await decides what it waits for from its interests).
+pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
     let unwinding = std::thread::panicking();
     let yielder = with_state("a selvedge scheduling point", |s| {
+        let op = decide(s);
+        let (kind, location) = (op.kind, op.location);
         let current = s.current;
         let task = &mut s.tasks[current.index()];
         assert!(!task.finished, "a finished task reached a scheduling point");
@@ -402,8 +409,9 @@ impl ExecState {
         if slot.awaiting {
             return self.await_ready(task);
         }
-        let timed_out = slot.deadline.is_some_and(|d| self.clock_ns >= d);
-        if slot.blocked_on.is_some() && !timed_out && self.awaiting_notify(task).is_some() {
+        // Only timed waits read the clock: most steps never get here with a deadline.
+        let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
+        if slot.blocked_on.is_some() && !timed_out() && self.awaiting_notify(task).is_some() {
             return false;
         }
         let op = slot.pending;
@@ -428,10 +436,10 @@ impl ExecState {
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
             (OpKind::Park, _) => self.park_token(task),
-            (OpKind::Sleep(_), _) => timed_out,
-            (OpKind::ParkTimeout, _) => timed_out || self.park_token(task),
+            (OpKind::Sleep(_), _) => timed_out(),
+            (OpKind::ParkTimeout, _) => timed_out() || self.park_token(task),
             (OpKind::RecvTimeout, Some(ObjectState::Channel { len, senders, .. })) => {
-                timed_out || *len > 0 || *senders == 0
+                timed_out() || *len > 0 || *senders == 0
             }
             (OpKind::BarrierBlocked(arrived_in), Some(ObjectState::Barrier { generation, .. })) => {
                 *generation != arrived_in

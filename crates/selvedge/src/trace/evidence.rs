@@ -163,6 +163,12 @@ pub(crate) enum WaitsFor {
     /// Nothing that blocks it: its next operation, on this object if any, could run (a task
     /// listed in a livelock).
     Other(Option<ObjectRef>),
+    /// An orchestra task that had the turn and has not reached a syncpoint since: blocked
+    /// outside selvedge's control. `point` is what its turn began at (a name, a statement).
+    Outside {
+        point: Option<String>,
+        stalled_ms: u64,
+    },
 }
 
 /// A task that could not make progress when the execution ended.
@@ -217,6 +223,7 @@ impl BlockedTask {
             | WaitsFor::Completion { set: object }
             | WaitsFor::Other(Some(object)) => Some(object.name.clone()),
             WaitsFor::Finish(task) => Some(task.name.clone()),
+            WaitsFor::Outside { point, .. } => point.clone(),
             WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Any | WaitsFor::Other(None) => None,
         }
     }

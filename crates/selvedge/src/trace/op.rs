@@ -97,6 +97,9 @@ pub(crate) enum OpKind {
     Abort(TaskId),
     /// `JoinHandle::is_finished`: observes whether a task has finished.
     IsFinished(TaskId),
+    /// The orchestra set a task aside: it had the turn and reached no syncpoint within the
+    /// stall timeout (recorded for the report, never a decision).
+    Stall,
     // --- tokio-shaped primitives (`tokio/`) ---
     /// Takes permits of a semaphore (awaited: waits until enough are free or it is closed).
     SemaphoreAcquire,
@@ -254,36 +257,37 @@ impl OpKind {
             OpKind::WakerDrop => 49,
             OpKind::Abort(_) => 50,
             OpKind::IsFinished(_) => 56,
-            OpKind::SemaphoreAcquire => 100,
-            OpKind::SemaphoreTryAcquire => 101,
-            OpKind::SemaphoreRelease => 102,
-            OpKind::AddPermits => 103,
-            OpKind::ForgetPermits => 104,
-            OpKind::Close => 105,
-            OpKind::NotifiedEnable => 106,
-            OpKind::Notified => 107,
-            OpKind::NotifiedDrop => 108,
-            OpKind::NotifyWaiters => 109,
-            OpKind::NotifyLast => 110,
-            OpKind::Reserve => 111,
-            OpKind::TryReserve => 112,
-            OpKind::PermitDrop => 113,
-            OpKind::DropSender => 114,
-            OpKind::DropReceiver => 115,
-            OpKind::Closed => 116,
-            OpKind::Subscribe => 117,
-            OpKind::Changed => 118,
-            OpKind::RefDrop => 119,
-            OpKind::RecvShared => 120,
-            OpKind::TryRecvShared => 121,
-            OpKind::OnceCellInit => 122,
-            OpKind::OnceCellSet => 123,
-            OpKind::OnceCellRelease => 127,
-
-            OpKind::JoinNext => 124,
-            OpKind::TryJoinNext => 125,
-            OpKind::JoinSetDone => 126,
-            OpKind::Query(q) => 150 + q as u32,
+            OpKind::SemaphoreAcquire => 200,
+            OpKind::SemaphoreTryAcquire => 201,
+            OpKind::SemaphoreRelease => 202,
+            OpKind::AddPermits => 203,
+            OpKind::ForgetPermits => 204,
+            OpKind::Close => 205,
+            OpKind::NotifiedEnable => 206,
+            OpKind::Notified => 207,
+            OpKind::NotifiedDrop => 208,
+            OpKind::NotifyWaiters => 209,
+            OpKind::NotifyLast => 210,
+            OpKind::Reserve => 211,
+            OpKind::TryReserve => 212,
+            OpKind::PermitDrop => 213,
+            OpKind::DropSender => 214,
+            OpKind::DropReceiver => 215,
+            OpKind::Closed => 216,
+            OpKind::Subscribe => 217,
+            OpKind::Changed => 218,
+            OpKind::RefDrop => 219,
+            OpKind::RecvShared => 220,
+            OpKind::TryRecvShared => 221,
+            OpKind::OnceCellInit => 222,
+            OpKind::OnceCellSet => 223,
+            OpKind::OnceCellRelease => 227,
+            OpKind::JoinNext => 224,
+            OpKind::TryJoinNext => 225,
+            OpKind::JoinSetDone => 226,
+            OpKind::Query(q) => 250 + q as u32,
+            // Far from the model's codes, which grow from 43.
+            OpKind::Stall => 100,
         }
     }
 
@@ -296,7 +300,8 @@ impl OpKind {
             | OpKind::SpinLoop
             | OpKind::Sleep(_)
             | OpKind::Fence
-            | OpKind::ClockAdvance => Access::Local,
+            | OpKind::ClockAdvance
+            | OpKind::Stall => Access::Local,
             OpKind::AtomicLoad => Access::Read,
             // Looks that change nothing shared: a `watch` receiver's `changed` and a
             // `broadcast` receiver's `recv` move only that receiver's own place.
@@ -488,6 +493,7 @@ impl OpKind {
             OpKind::JoinNext => &"join_next",
             OpKind::TryJoinNext => &"try_join_next",
             OpKind::JoinSetDone => &"completes",
+            OpKind::Stall => &"stalled",
         }
     }
 }
@@ -657,6 +663,7 @@ mod tests {
             OpKind::TryJoinNext,
             OpKind::JoinSetDone,
             OpKind::OnceCellRelease,
+            OpKind::Stall,
         ];
         for kind in all {
             let name = kind.to_string();

@@ -215,7 +215,6 @@ impl Acquire {
         if self.interest == 0 {
             let id = id();
             self.id = Some(id);
-            self.generation = with_state("Mutex::lock", |s| s.generation);
             let wants = awaiting::Wants {
                 kind: OpKind::Lock,
                 object: Some(id),
@@ -224,7 +223,7 @@ impl Acquire {
                 ready: free,
                 grant: take,
             };
-            self.interest = awaiting::register(cx, wants, self.at);
+            (self.interest, self.generation) = awaiting::register_in_execution(cx, wants, self.at);
             return Poll::Pending;
         }
         match awaiting::claim(self.interest, cx) {
