@@ -820,10 +820,15 @@ fn tokio_facade_schedules_are_deterministic() {
                 block_on(async {
                     let mut set = JoinSet::new();
                     set.spawn(async move { while wrx.changed().await.is_ok() {} });
-                    while let Some(_) = tokio::select! {
-                        v = rx.recv() => v,
-                        _ = time::sleep(Duration::from_millis(5)) => Some(0),
-                    } {}
+                    loop {
+                        let next = tokio::select! {
+                            v = rx.recv() => v,
+                            _ = time::sleep(Duration::from_millis(5)) => Some(0),
+                        };
+                        if next.is_none() {
+                            break;
+                        }
+                    }
                     notify.notified().await;
                     while set.join_next().await.is_some() {}
                     producer.await.unwrap();
