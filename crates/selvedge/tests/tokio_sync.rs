@@ -665,3 +665,25 @@ fn handles_and_futures_are_send_as_tokio_s_are() {
     });
     passes_exhaustively(&report);
 }
+
+// --- Mutex extras -------------------------------------------------------------------------------
+
+static UNIT_LOCK: selvedge::tokio::sync::Mutex<()> = selvedge::tokio::sync::Mutex::const_new(());
+
+#[test]
+fn mutex_const_new_try_lock_owned_and_blocking_lock() {
+    let report = dpor(|| {
+        let m = Arc::new(selvedge::tokio::sync::Mutex::new(1));
+        let owned = m.clone().try_lock_owned().unwrap();
+        assert!(m.clone().try_lock_owned().is_err());
+        drop(owned);
+        let m2 = m.clone();
+        let thread = selvedge::thread::spawn(move || *m2.blocking_lock() += 1);
+        block_on(async { *m.lock().await += 1 });
+        thread.join().unwrap();
+        assert_eq!(*m.blocking_lock(), 3);
+        let _unit = block_on(UNIT_LOCK.lock());
+        assert!(UNIT_LOCK.try_lock().is_err());
+    });
+    passes_exhaustively(&report);
+}
