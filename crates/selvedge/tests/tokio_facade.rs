@@ -120,6 +120,36 @@ fn dpor_runs_the_ideal_number_of_executions_for_rwlock_writers() {
 }
 
 #[test]
+fn dpor_reaches_every_outcome_of_readers_and_a_writer() {
+    let got = same_outcomes_as_dfs(|record| {
+        let lock = Arc::new(RwLock::new(0));
+        let (l1, l2) = (lock.clone(), lock.clone());
+        let writer = spawn(async move {
+            *l1.write().await = 1;
+        });
+        let reader = spawn(async move {
+            let first = *l2.read().await;
+            let second = *l2.read().await;
+            (first, second)
+        });
+        let seen_by_main = *block_on(lock.read());
+        block_on(writer).unwrap();
+        record((block_on(reader).unwrap(), seen_by_main));
+    });
+    assert_eq!(
+        got,
+        vec![
+            ((0, 0), 0),
+            ((0, 0), 1),
+            ((0, 1), 0),
+            ((0, 1), 1),
+            ((1, 1), 0),
+            ((1, 1), 1)
+        ]
+    );
+}
+
+#[test]
 fn a_reader_that_reads_again_while_a_writer_waits_deadlocks_as_with_tokio() {
     let report = dpor(|| {
         let lock = Arc::new(RwLock::new(0));
