@@ -2,7 +2,8 @@
 //! 0.9's `future::spawn` + `check_random`, on the same program: a producer task sends 3
 //! values on a bounded channel of capacity 1 and drops its sender; a consumer task receives
 //! until the channel closes, each receive raced against a timeout; the main task joins both
-//! and asserts every message arrived.
+//! and asserts every message arrived. A third row runs the same program with selvedge's model
+//! threads instead of tasks, to show what the async path costs over the thread path.
 //!
 //! Run with `cargo bench -p selvedge-bench --bench async_random [-- --schedules N]`.
 
@@ -12,12 +13,57 @@ use std::time::{Duration, Instant};
 const MESSAGES: u32 = 3;
 const DEFAULT_SCHEDULES: usize = 10_000;
 const WARMUP_SCHEDULES: usize = 500;
-const REPEATS: usize = 3;
+const REPEATS: usize = 5;
 const SEED: u64 = 1;
 
 /// Executions of each tool's program that reached their final assertion and passed it.
 static SELVEDGE_PASSED: AtomicU64 = AtomicU64::new(0);
 static SHUTTLE_PASSED: AtomicU64 = AtomicU64::new(0);
+static THREADS_PASSED: AtomicU64 = AtomicU64::new(0);
+
+/// The same program with model threads instead of tasks (`sync_channel(1)` and
+/// `recv_timeout`), for reference: what the async path costs over the thread path.
+fn selvedge_threads_channel_timeout(messages: u32) {
+    let (tx, rx) = selvedge::sync::mpsc::sync_channel::<u32>(1);
+    let producer = selvedge::thread::spawn(move || {
+        for i in 0..messages {
+            tx.send(i).expect("the consumer is alive");
+        }
+    });
+    let consumer = selvedge::thread::spawn(move || {
+        let mut received = 0;
+        while rx.recv_timeout(Duration::from_secs(1)).is_ok() {
+            received += 1;
+        }
+        received
+    });
+    producer.join().expect("the producer completes");
+    let received = consumer.join().expect("the consumer completes");
+    assert_eq!(received, messages, "a message was lost");
+}
+
+fn run_threads(schedules: usize) -> Duration {
+    THREADS_PASSED.store(0, Ordering::SeqCst);
+    let config = selvedge::Config {
+        strategy: selvedge::Strategy::Random,
+        max_schedules: Some(schedules),
+        seed: SEED,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let report = selvedge::explore(config, || {
+        selvedge_threads_channel_timeout(MESSAGES);
+        THREADS_PASSED.fetch_add(1, Ordering::Relaxed);
+    });
+    let elapsed = start.elapsed();
+    assert!(
+        report.failure().is_none(),
+        "selvedge found a failure: {report:?}"
+    );
+    assert_eq!(report.schedules(), schedules as u64);
+    assert_eq!(THREADS_PASSED.load(Ordering::SeqCst), schedules as u64);
+    elapsed
+}
 
 /// The program against shuttle 0.9. Its channel is the `futures` crate's (shuttle 0.9 has no
 /// async channel), and shuttle has no clock: `shuttle::future` offers no timer, and a
@@ -125,17 +171,24 @@ fn main() {
     let schedules = schedules_from_args();
     run_selvedge(WARMUP_SCHEDULES);
     run_shuttle(WARMUP_SCHEDULES);
+    run_threads(WARMUP_SCHEDULES);
     let mut selvedge_samples = Vec::with_capacity(REPEATS);
     let mut shuttle_samples = Vec::with_capacity(REPEATS);
+    let mut threads_samples = Vec::with_capacity(REPEATS);
     for _ in 0..REPEATS {
         selvedge_samples.push(run_selvedge(schedules));
         shuttle_samples.push(run_shuttle(schedules));
+        threads_samples.push(run_threads(schedules));
     }
     let rows = [
         ("selvedge (Strategy::Random)", median(selvedge_samples)),
         (
             "shuttle 0.9 (future::spawn + check_random)",
             median(shuttle_samples),
+        ),
+        (
+            "for reference: selvedge, threads (sync_channel, recv_timeout)",
+            median(threads_samples),
         ),
     ];
     let per_schedule = |total: Duration| total.as_secs_f64() * 1e6 / schedules as f64;

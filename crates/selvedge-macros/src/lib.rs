@@ -19,7 +19,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ItemFn, Lit, Meta, MetaNameValue, ReturnType, Token};
 
 /// Runs the test body under selvedge's model: an `async fn` is driven by
-/// `selvedge::future::block_on`, a plain `fn` runs as is; every interleaving of the tasks it
+/// `selvedge::future::block_on_then_shutdown` (tasks still running when the body completes are
+/// cancelled, as dropping a tokio runtime does), a plain `fn` runs as is; every interleaving of the tasks it
 /// spawns is explored (`selvedge::model`). A body returning `Result` fails the test on `Err`.
 ///
 /// Accepted arguments: `crate = "path"` (where selvedge is, when the automatic lookup cannot
@@ -65,7 +66,7 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         ReturnType::Type(_, ty) => quote!(#ty),
     };
     let run = if sig.asyncness.is_some() {
-        quote!(#krate::future::block_on(async move #block))
+        quote!(#krate::future::block_on_then_shutdown(async move #block))
     } else {
         quote!((move || -> #output #block)())
     };
@@ -193,6 +194,6 @@ mod tests {
         let item: TokenStream2 = "async fn t() {}".parse().unwrap();
         let out = expand(args, item).unwrap().to_string();
         assert!(out.contains("my :: path :: model"), "{out}");
-        assert!(out.contains("future :: block_on"), "{out}");
+        assert!(out.contains("future :: block_on_then_shutdown"), "{out}");
     }
 }

@@ -195,7 +195,8 @@ use std::panic::Location;
 /// Arguments: `crate = "path"` when selvedge is found neither under its own name (or a Cargo
 /// rename) nor through `selvedge-tokio`; tokio's `flavor`, `worker_threads` and `start_paused` are accepted and change
 /// nothing (every interleaving is explored, on virtual time). A body returning `Result` fails
-/// on `Err`.
+/// on `Err`. Tasks still running when an async body completes are cancelled, as dropping a
+/// tokio runtime does ([`future::block_on_then_shutdown`]).
 pub use selvedge_macros::test;
 
 /// What `#[selvedge::test]` expands to needs; not part of the API.

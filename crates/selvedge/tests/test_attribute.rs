@@ -81,3 +81,13 @@ fn the_attribute_ran_more_than_one_execution() {
     }
     assert!(EXECUTIONS.load(std::sync::atomic::Ordering::Relaxed) >= 2);
 }
+
+#[selvedge::test]
+async fn a_task_still_running_when_the_body_completes_is_cancelled_as_a_runtime_drop_would() {
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await; // a ticker
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+}

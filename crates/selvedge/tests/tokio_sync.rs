@@ -409,6 +409,35 @@ fn dpor_runs_the_ideal_number_of_executions_for_two_senders_and_a_receiver() {
 }
 
 #[test]
+fn recv_many_takes_what_is_queued_up_to_its_limit_and_a_dropped_one_puts_it_back() {
+    let report = dpor(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+        let sender = spawn(async move {
+            time::sleep(Duration::from_secs(1)).await;
+            tx.send(8).unwrap();
+            tx.send(9).unwrap();
+        });
+        block_on(async {
+            let mut got = Vec::new();
+            // At one second the timer and the messages are due together: in the schedules
+            // where both are granted at one step the timer, written first, wins, and the
+            // `recv_many` future is dropped after its grant: the messages go back.
+            selvedge::tokio::select! {
+                _ = time::sleep(Duration::from_secs(1)) => {}
+                _ = rx.recv_many(&mut got, 10) => {}
+            }
+            while got.len() < 2 {
+                assert!(rx.recv_many(&mut got, 10).await > 0);
+            }
+            assert_eq!(got, vec![8, 9]);
+            assert_eq!(rx.recv_many(&mut got, 10).await, 0, "closed and drained");
+        });
+        block_on(sender).unwrap();
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
 fn a_receive_in_a_dropped_future_loses_no_message() {
     let report = dpor(|| {
         let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
@@ -633,6 +662,28 @@ fn handles_and_futures_are_send_as_tokio_s_are() {
         send(&lock.read());
         let mut set = selvedge::tokio::task::JoinSet::<u32>::new();
         send(&set.join_next());
+    });
+    passes_exhaustively(&report);
+}
+
+// --- Mutex extras -------------------------------------------------------------------------------
+
+static UNIT_LOCK: selvedge::tokio::sync::Mutex<()> = selvedge::tokio::sync::Mutex::const_new(());
+
+#[test]
+fn mutex_const_new_try_lock_owned_and_blocking_lock() {
+    let report = dpor(|| {
+        let m = Arc::new(selvedge::tokio::sync::Mutex::new(1));
+        let owned = m.clone().try_lock_owned().unwrap();
+        assert!(m.clone().try_lock_owned().is_err());
+        drop(owned);
+        let m2 = m.clone();
+        let thread = selvedge::thread::spawn(move || *m2.blocking_lock() += 1);
+        block_on(async { *m.lock().await += 1 });
+        thread.join().unwrap();
+        assert_eq!(*m.blocking_lock(), 3);
+        let _unit = block_on(UNIT_LOCK.lock());
+        assert!(UNIT_LOCK.try_lock().is_err());
     });
     passes_exhaustively(&report);
 }

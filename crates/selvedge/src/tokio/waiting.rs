@@ -66,8 +66,7 @@ impl<S> Wait<S> {
         assert!(!self.is_waiting(), "a future registered twice");
         let slot = NonNull::from(Box::leak(Box::new(slot)));
         self.slot = Some(slot);
-        self.generation = with_state("an awaited selvedge operation", |s| s.generation);
-        self.interest = awaiting::register(
+        (self.interest, self.generation) = awaiting::register_in_execution(
             cx,
             awaiting::Wants {
                 kind,

@@ -863,11 +863,39 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 
 // --- Receiving ----------------------------------------------------------------------------
 
-/// What a waiting receive takes: up to `limit` messages, put in `taken` by the grant.
+/// What a waiting receive takes: up to `limit` messages, put in `taken` by the grant (the
+/// first in `first`, so the usual receive of one message allocates nothing).
 struct RecvSlot<T> {
     chan: *const Chan<T>,
     limit: usize,
-    taken: Vec<(u64, T)>,
+    taken: Taken<T>,
+}
+
+/// Messages a receive took, in queue order.
+struct Taken<T> {
+    first: Option<(u64, T)>,
+    rest: Vec<(u64, T)>,
+}
+
+impl<T> Taken<T> {
+    fn none() -> Taken<T> {
+        Taken {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn into_values(self) -> impl Iterator<Item = T> {
+        self.first.into_iter().chain(self.rest).map(|(_, v)| v)
+    }
 }
 
 // SAFETY: as for `SendSlot`: the receiver's `Arc` keeps `chan` alive.
@@ -886,7 +914,10 @@ fn grant_receive<T>(s: &mut ExecState, _: TaskId, interest: &Interest) {
     // SAFETY: the receiver holds an `Arc` of the channel while it waits.
     let chan = unsafe { &*slot.chan };
     let mut queue = chan.queue();
-    slot.taken.extend(queue.messages.drain(..n));
+    let mut drained = queue.messages.drain(..n);
+    slot.taken.first = drained.next();
+    slot.taken.rest.extend(drained);
+    drop(queue);
     s.hb_acquire(id);
 }
 
@@ -913,7 +944,7 @@ impl<T> RecvHalf<T> {
         cx: &Context<'_>,
         limit: usize,
         at: &'static Location<'static>,
-    ) -> Poll<Vec<(u64, T)>> {
+    ) -> Poll<Taken<T>> {
         require_model("selvedge::tokio::sync::mpsc::Receiver");
         if self.wait.is_waiting() {
             return self.wait.poll(cx).map(|slot| slot.taken);
@@ -922,7 +953,7 @@ impl<T> RecvHalf<T> {
         let slot = RecvSlot {
             chan: Arc::as_ptr(&self.chan),
             limit,
-            taken: Vec::new(),
+            taken: Taken::none(),
         };
         self.wait.start(
             cx,
@@ -950,7 +981,8 @@ impl<T> RecvHalf<T> {
         let n = slot.taken.len();
         {
             let mut queue = self.chan.queue();
-            for message in slot.taken.into_iter().rev() {
+            let Taken { first, rest } = slot.taken;
+            for message in rest.into_iter().rev().chain(first) {
                 queue.messages.push_front(message);
             }
         }
@@ -1029,7 +1061,7 @@ impl<T> Future for Recv<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         this.half
             .poll_take(cx, 1, this.at)
-            .map(|taken| taken.into_iter().next().map(|(_, v)| v))
+            .map(|taken| taken.into_values().next())
     }
 }
 
@@ -1059,7 +1091,7 @@ impl<T> Future for RecvMany<'_, T> {
         }
         this.half.poll_take(cx, this.limit, this.at).map(|taken| {
             let n = taken.len();
-            this.buffer.extend(taken.into_iter().map(|(_, v)| v));
+            this.buffer.extend(taken.into_values());
             n
         })
     }
@@ -1117,7 +1149,7 @@ macro_rules! receiver_methods {
         pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
             self.inner
                 .poll_take(cx, 1, Location::caller())
-                .map(|taken| taken.into_iter().next().map(|(_, v)| v))
+                .map(|taken| taken.into_values().next())
         }
 
         /// Stops senders from sending; queued messages and reserved slots can still be

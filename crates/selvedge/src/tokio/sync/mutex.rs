@@ -74,6 +74,18 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// As [`Mutex::new`], usable in a `static` (only for a zero-sized value: a value kept
+    /// across executions would make them depend on each other).
+    #[track_caller]
+    pub const fn const_new(value: T) -> Mutex<T> {
+        Mutex {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+            zero_sized: std::mem::size_of::<T>() == 0,
+            data: UnsafeCell::new(value),
+        }
+    }
+
     pub fn into_inner(self) -> T {
         self.data.into_inner()
     }
@@ -150,7 +162,13 @@ impl<T: ?Sized> Mutex<T> {
     /// Takes the lock if it is free, without waiting.
     #[track_caller]
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        let at = Location::caller();
+        self.try_lock_at(Location::caller())
+    }
+
+    fn try_lock_at(
+        &self,
+        at: &'static Location<'static>,
+    ) -> Result<MutexGuard<'_, T>, TryLockError> {
         let id = self.id();
         point_at(OpKind::TryLock, Some(id), at);
         let taken = with_state("Mutex::try_lock", |s| {
@@ -182,6 +200,26 @@ impl<T: ?Sized> Mutex<T> {
             mutex: Some(self),
             acquire: Acquire::new(Location::caller()),
         }
+    }
+
+    /// Takes the lock if it is free, returning a guard that owns an `Arc` of the mutex.
+    #[track_caller]
+    pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
+        let at = Location::caller();
+        let guard = self.try_lock_at(at)?;
+        let id = guard.id;
+        std::mem::forget(guard);
+        Ok(OwnedMutexGuard {
+            mutex: self,
+            id,
+            locked_at: at,
+        })
+    }
+
+    /// Waits for the lock from a thread of the model (tokio's `blocking_lock`).
+    #[track_caller]
+    pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
+        crate::future::block_on(self.lock())
     }
 
     pub fn get_mut(&mut self) -> &mut T {
