@@ -127,6 +127,54 @@ pub fn mutex_counter_ideal(threads: u64, increments: u64) -> u64 {
     factorial(threads * increments) / factorial(increments).pow(threads as u32)
 }
 
+/// The async benchmark program, on selvedge's tokio facade: a producer task sends `messages`
+/// values on a bounded `mpsc` channel of capacity 1 and drops its sender; a consumer task
+/// receives until the channel closes, each receive under a one-second `timeout`; the main
+/// task joins both and asserts the consumer got every message. On the model's virtual clock
+/// the timeout never fires (time moves only when every task is blocked), but every receive
+/// waits on both the message and the timer, as in production.
+pub fn selvedge_async_channel_timeout(messages: u32) {
+    use selvedge::tokio::{self, sync::mpsc, time};
+    selvedge::future::block_on(async move {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let producer = tokio::spawn(async move {
+            for i in 0..messages {
+                tx.send(i).await.expect("the consumer is alive");
+            }
+        });
+        let consumer = tokio::spawn(async move {
+            let mut received = 0;
+            while let Ok(Some(_)) =
+                time::timeout(std::time::Duration::from_secs(1), rx.recv()).await
+            {
+                received += 1;
+            }
+            received
+        });
+        producer.await.expect("the producer completes");
+        let received = consumer.await.expect("the consumer completes");
+        assert_eq!(received, messages, "a message was lost");
+    });
+}
+
+/// Runs [`selvedge_async_channel_timeout`] under selvedge's random strategy for `schedules`
+/// executions with seed `seed`, and returns the report.
+pub fn explore_async_channel_timeout_random(
+    messages: u32,
+    schedules: usize,
+    seed: u64,
+) -> selvedge::Report {
+    selvedge::explore(
+        selvedge::Config {
+            strategy: selvedge::Strategy::Random,
+            max_schedules: Some(schedules),
+            seed,
+            ..Default::default()
+        },
+        move || selvedge_async_channel_timeout(messages),
+    )
+}
+
 /// Explores `f` exhaustively with selvedge's DPOR and its default bounds on one worker thread
 /// (loom and shuttle use one too), and returns the report.
 pub fn explore_dpor<F>(f: F) -> selvedge::Report
@@ -165,9 +213,173 @@ pub fn explore_mutex_counter_random(
     )
 }
 
+/// What the stress harness adds to an empty operation, from the least to the most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HarnessLoad {
+    /// No histograms, no invariants, no faults.
+    Bare,
+    /// Latency histograms (two clock reads and a record per operation).
+    Histograms,
+    /// Histograms and one invariant checked after every operation.
+    HistogramsAndInvariant,
+    /// Histograms, the invariant, and a fault every 1,000 operations (every operation then
+    /// takes a ticket from a counter shared by all threads).
+    HistogramsInvariantAndFault,
+}
+
+/// Runs `threads` x `iterations` empty operations under the stress harness with `load`, checks
+/// the outcome (every operation ran, nothing failed, the invariant was checked after each),
+/// and returns it.
+pub fn stress_empty_ops(
+    load: HarnessLoad,
+    threads: usize,
+    iterations: u64,
+) -> selvedge::stress::Outcome {
+    use selvedge::stress::{Progress, Shake, Stress};
+    let mut stress = Stress::new(format!("{load:?}"))
+        .threads(threads)
+        .iterations(iterations)
+        .shake(Shake::off())
+        .progress(Progress::Never)
+        .histograms(load != HarnessLoad::Bare)
+        .op("empty", 1, |_| {});
+    if matches!(
+        load,
+        HarnessLoad::HistogramsAndInvariant | HarnessLoad::HistogramsInvariantAndFault
+    ) {
+        stress = stress.invariant_after_each_op("holds", || true);
+    }
+    if load == HarnessLoad::HistogramsInvariantAndFault {
+        stress = stress.fault_every(1_000, "nothing", |_| {});
+    }
+    let outcome = stress.run();
+    let total = threads as u64 * iterations;
+    assert!(outcome.is_clean(), "{outcome}");
+    assert_eq!(outcome.iterations(), total, "{outcome}");
+    assert_eq!(outcome.operation("empty").map(|o| o.count), Some(total));
+    if let Some(invariant) = outcome.invariants().first() {
+        assert_eq!(
+            invariant.checks,
+            total + 1,
+            "checked after every operation and at the end"
+        );
+    }
+    if let Some(fault) = outcome.faults().first() {
+        assert_eq!(fault.injected, total / 1_000);
+    }
+    outcome
+}
+
+/// Where the orchestra's tasks run in a turn benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnTasks {
+    /// Each task on its own OS thread.
+    Threads,
+    /// Futures on a current-thread tokio runtime.
+    CurrentThread,
+    /// Futures on a multi-thread tokio runtime with two workers.
+    MultiThread,
+}
+
+/// The orchestra turn benchmark: `tasks` tasks each take `syncpoints` unnamed syncpoints
+/// (`syncpoints + 1` turns each), explored as `config` says. Checks the report (no failure, no
+/// error, each task's turn count) and that every turn ran (a std atomic counts them), and
+/// returns the turns run in all.
+pub fn orchestra_turns(
+    tasks: usize,
+    syncpoints: usize,
+    where_: TurnTasks,
+    config: selvedge::Config,
+) -> u64 {
+    use selvedge::orchestra::Orchestra;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let turns = Arc::new(AtomicU64::new(0));
+    let mut orchestra = Orchestra::new().config(config);
+    for _ in 0..tasks {
+        let turns = turns.clone();
+        orchestra = match where_ {
+            TurnTasks::Threads => orchestra.task(move |_| {
+                turns.fetch_add(1, Ordering::Relaxed);
+                for _ in 0..syncpoints {
+                    selvedge::syncpoint!();
+                    turns.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+            TurnTasks::CurrentThread | TurnTasks::MultiThread => orchestra.task_async(move |_| {
+                let turns = turns.clone();
+                async move {
+                    turns.fetch_add(1, Ordering::Relaxed);
+                    for _ in 0..syncpoints {
+                        selvedge::syncpoint!().await;
+                        turns.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }),
+        };
+    }
+    if where_ == TurnTasks::MultiThread {
+        orchestra = orchestra.multi_thread(2);
+    }
+    let report = orchestra.explore();
+    assert!(report.failure().is_none(), "unexpected failure: {report:?}");
+    assert!(report.error().is_none(), "could not run: {report:?}");
+    assert_eq!(report.turn_counts(), vec![syncpoints + 1; tasks].as_slice());
+    let ran = turns.load(Ordering::Relaxed);
+    assert_eq!(
+        ran,
+        report.schedules() * (tasks * (syncpoints + 1)) as u64,
+        "every turn of every schedule ran"
+    );
+    ran
+}
+
+/// One syncpoint outside any selvedge run, not inlined, so its code can be read with a
+/// disassembler: one relaxed load and a branch.
+#[inline(never)]
+pub fn one_syncpoint_outside_a_run() {
+    selvedge::syncpoint!();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stress_overhead_runs_at_a_tiny_size() {
+        for load in [
+            HarnessLoad::Bare,
+            HarnessLoad::Histograms,
+            HarnessLoad::HistogramsAndInvariant,
+            HarnessLoad::HistogramsInvariantAndFault,
+        ] {
+            stress_empty_ops(load, 2, 2_000);
+        }
+    }
+
+    #[test]
+    fn orchestra_turns_run_on_threads_and_both_runtimes() {
+        for where_ in [
+            TurnTasks::Threads,
+            TurnTasks::CurrentThread,
+            TurnTasks::MultiThread,
+        ] {
+            let exhaustive = orchestra_turns(2, 1, where_, selvedge::Config::default());
+            assert_eq!(
+                exhaustive,
+                6 * 4,
+                "{where_:?}: C(4, 2) schedules of 4 turns"
+            );
+            let random = selvedge::Config {
+                strategy: selvedge::Strategy::Random,
+                max_schedules: Some(3),
+                ..Default::default()
+            };
+            assert_eq!(orchestra_turns(2, 5, where_, random), 3 * 12, "{where_:?}");
+        }
+        one_syncpoint_outside_a_run();
+    }
 
     #[test]
     fn mutex_counter_runs_under_random() {
@@ -180,6 +392,16 @@ mod tests {
         assert!(report.failure().is_none(), "unexpected failure: {report:?}");
         assert!(report.complete(), "not complete: {}", report.coverage());
         assert_eq!(report.schedules(), executions);
+    }
+
+    #[test]
+    fn async_channel_timeout_runs_under_random_and_dpor() {
+        let report = explore_async_channel_timeout_random(3, 20, 1);
+        assert!(report.failure().is_none(), "unexpected failure: {report:?}");
+        assert_eq!(report.schedules(), 20);
+        let report = explore_dpor(|| selvedge_async_channel_timeout(2));
+        assert!(report.failure().is_none(), "unexpected failure: {report:?}");
+        assert!(report.complete(), "not complete: {}", report.coverage());
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::limits;
 pub enum Strategy {
     /// Exhaustive with dynamic partial-order reduction (wakeup trees and sleep sets): one
     /// execution per class of equivalent interleavings instead of every interleaving. With
-    /// `Config::max_preemptions` set it runs preemption-bounded `Dfs`, deepening the bound.
+    /// `Config::max_preemptions` set it runs bounded partial-order reduction: one round that
+    /// covers every class with an interleaving of at most that many preemptions.
     Dpor,
     /// Exhaustive depth-first search over every interleaving, no reduction.
     Dfs,
@@ -77,10 +78,14 @@ pub struct Config {
     /// Scheduling decisions in one execution before it is reported as `Livelock`.
     /// Default 100,000.
     pub max_steps: usize,
-    /// For exhaustive strategies: explore every interleaving with at most 0 preemptions, then
-    /// at most 1, and so on up to this bound (iterative deepening, without DPOR's reduction).
-    /// Bugs come out with the fewest preemptions, and a run stopped by a budget reports the
-    /// bound it covered: "complete up to k preemptions". Default `None`.
+    /// For exhaustive strategies: explore only interleavings with at most this many
+    /// preemptions (a switch away from a task that could have gone on). `Dpor` then runs one
+    /// bounded round with partial-order reduction (BPOR): every class of equivalent
+    /// interleavings that has a member within the bound, far fewer executions than loom's
+    /// bounded search. `Dfs` deepens instead: every interleaving with at most 0 preemptions,
+    /// then at most 1, and so on, so bugs come out with the fewest preemptions and a run
+    /// stopped by a budget reports the bound it covered. The report says "complete up to k
+    /// preemptions" (or "complete" when the bound cut nothing). Default `None`.
     pub max_preemptions: Option<usize>,
     /// Stop starting new executions after this much wall time; the report says the budget
     /// was reached. It never changes which schedules are chosen. Default `None`.

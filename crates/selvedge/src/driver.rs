@@ -22,11 +22,28 @@ pub(crate) trait Driver {
     }
 }
 
+/// What a driver runs, and so what the explorer may assume of its executions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DriverKind {
+    /// The model: re-running a schedule prefix reaches the same decisions, always.
+    Model,
+    /// Real threads and runtimes (the orchestra): a re-run may not repeat its prefix (a task
+    /// blocked outside selvedge rejoins when the real world lets it), so exhaustive search is
+    /// `TurnDfs`, on one worker, failures are not minimised, and the replay command is the
+    /// orchestra's.
+    Orchestra,
+}
+
 /// Makes the drivers of one exploration: one for each OS thread that runs executions (the
 /// explorer's thread, each parallel worker). Shared by those threads.
 pub(crate) trait Drivers: Send + Sync {
     /// A driver for the calling OS thread. `test_name` names the test in diagnostics.
     fn driver(&self, test_name: Option<&str>) -> Box<dyn Driver + '_>;
+
+    /// What the drivers run.
+    fn kind(&self) -> DriverKind {
+        DriverKind::Model
+    }
 }
 
 #[cfg(test)]

@@ -70,9 +70,26 @@ const KNOWN_VARIABLES: [&str; 5] = [
 /// the test's call of the entry point (`#[track_caller]` all the way).
 #[track_caller]
 pub(crate) fn run_test(
-    mut config: Config,
+    config: Config,
     body: TestBody,
     caller: &'static Location<'static>,
+) -> Report {
+    run_test_with(config, caller, &|config, test_name, _| {
+        explore_test(config, &body, test_name, caller)
+    })
+}
+
+/// An exploration as a test-facing entry point runs it: with a config, the test's name and how
+/// replay strings come back.
+pub(crate) type ExploreFn<'a> = dyn Fn(Config, Option<String>, ReplayBy) -> Report + 'a;
+
+/// `run_test` for any driver: `explore` runs one exploration (the saved schedules' replays,
+/// then the search). Returns the search's report when nothing failed.
+#[track_caller]
+pub(crate) fn run_test_with(
+    mut config: Config,
+    caller: &'static Location<'static>,
+    explore: &ExploreFn<'_>,
 ) -> Report {
     let test_name = test_name();
     if let Err(e) = apply_environment(&mut config) {
@@ -82,12 +99,12 @@ pub(crate) fn run_test(
     let file = regressions_file(test_name.as_deref(), caller);
     if !replaying {
         if let Some(file) = &file {
-            replay_saved(&config, &body, &test_name, file, caller);
+            replay_saved(&config, explore, &test_name, file);
         }
     }
     let require_complete = config.require_complete;
     let exhaustive = config.strategy.is_exhaustive();
-    let report = explore_test(config, &body, test_name.clone(), caller);
+    let report = explore(config, test_name.clone(), ReplayBy::Environment);
     conclude(&report, if replaying { None } else { file.as_deref() });
     if exhaustive {
         if let Some(note) = report.budget_note() {
@@ -175,13 +192,7 @@ fn conclude(report: &Report, save_to: Option<&Path>) {
 }
 
 #[track_caller]
-fn replay_saved(
-    config: &Config,
-    body: &TestBody,
-    test_name: &Option<String>,
-    file: &Path,
-    caller: &'static Location<'static>,
-) {
+fn replay_saved(config: &Config, explore: &ExploreFn<'_>, test_name: &Option<String>, file: &Path) {
     let Ok(text) = fs::read_to_string(file) else {
         return;
     };
@@ -193,7 +204,7 @@ fn replay_saved(
             strategy: Strategy::Replay(line.to_string()),
             ..config.clone()
         };
-        let report = explore_test(replay, body, test_name.clone(), caller);
+        let report = explore(replay, test_name.clone(), ReplayBy::Environment);
         match report.failure() {
             Some(f) if f.kind() == FailureKind::Nondeterminism => {
                 // The code changed under this saved schedule: it cannot fail the same way.

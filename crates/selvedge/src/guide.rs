@@ -65,7 +65,7 @@
 //! modelled exactly (loom models it as `AcqRel`, and its own `test_seq_cst` is ignored for
 //! that). Orderings still matter for the race detector: a `Relaxed` flag orders nothing, so
 //! reading the data it guards is reported as a data race on `cell::UnsafeCell` accesses.
-//! Fences do not yet order `Relaxed` accesses for the race detector (in progress).
+//! Fences order `Relaxed` accesses for the race detector by the C++20 rules, as loom's do.
 //!
 //! **`thread::Builder::stack_size` is in bytes, as std's.** loom passes it to its coroutine
 //! library, which reads machine words (8x more). A thread that runs out is a `StackOverflow`
@@ -88,8 +88,9 @@
 //! touches nothing another task can see through selvedge's primitives, so it needs no
 //! decision. State shared through `std` types (a `std::sync::Mutex`, the internals of the
 //! `futures` crate's channels) is invisible to the scheduler, so its order before that point is
-//! spawn order. Futures from [`crate::future::spawn`] are different: as tokio's and shuttle's,
-//! spawning never polls them.
+//! spawn order. The same holds for a future from [`crate::future::spawn`]: its first poll runs
+//! when it is spawned, so an `abort` never comes before it (tokio and shuttle never poll at
+//! spawn).
 //!
 //! **`park` and `Condvar::wait` never wake spuriously, and `notify_one` wakes the thread that
 //! waited longest** (as loom's). shuttle explores spurious wakeups and any waiter.

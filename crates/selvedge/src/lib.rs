@@ -42,6 +42,8 @@
 //! - [`check_random_with_seed`], [`Runner`] with [`scheduler`]: shuttle's shapes.
 //! - [`model::Builder`]: loom's shape, with loom's fields and `LOOM_*` variables.
 //! - [`explore`]: the programmatic form; returns a [`Report`] instead of panicking.
+//! - [`orchestra::Orchestra`]: real code on real threads or a real tokio runtime, interleaved
+//!   at its [`syncpoint!`]s, with the same strategies, reports and replay strings.
 //!
 //! The test-facing entry points panic with the full report on a failure, save the failing
 //! schedule under `target/selvedge/regressions/` and replay saved schedules first on the next
@@ -67,6 +69,28 @@
 //! `alloc::Track`, and shuttle's `check_*`, `Runner`, `rand` and `current` are here. The
 //! [`guide`] lists what maps to what and every deliberate difference (exact `SeqCst`, for one);
 //! loom 0.7's and shuttle 0.9's own test suites run renamed in this project's CI.
+//! Fences synchronise `Relaxed` accesses by the C++20 rules, as loom's do.
+//!
+//! # Async
+//!
+//! [`future::spawn`] runs a future as a task of its own, [`future::block_on`] runs one on the
+//! calling task, and [`time`] gives `sleep`, `timeout` and `interval` on the model's virtual
+//! clock. [`tokio`] groups them in tokio's shapes, so `use selvedge::tokio as tokio;` runs a
+//! tokio test body under the model. An awaited `lock` is one scheduling point, as a thread's
+//! is, so exhaustive search costs the same for async code as for threads.
+//!
+//! # Async code and tokio
+//!
+//! Futures run inside the model too: [`future::spawn`] makes a task of a future,
+//! [`future::block_on`] drives one on the calling task, and [`time`] is the model's virtual
+//! clock. [`tokio`] mirrors tokio's API over them — tasks, `JoinSet`, `task_local!`, the
+//! `sync` primitives (`Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, `OnceCell`,
+//! `oneshot`, `mpsc`, `watch`, `broadcast`), `select!`, `join!`, `try_join!` — so a tokio
+//! test body runs under the model after `use selvedge::tokio;`, and [`macro@test`]
+//! (`#[selvedge::test]`, also `#[tokio::test]` there) turns an `async fn` into a model test.
+//! An awaited operation is one scheduling point, shown as `await lock`, `await recv`,
+//! `await sleep 5s (virtual)` in a report, with the virtual time of each step. I/O,
+//! networking and the file system are not modelled: see [`tokio`] for what to do instead.
 //!
 //! # What is modelled
 //!
@@ -101,12 +125,29 @@
 //! not run again until another task made progress, so exhaustive search terminates, and a spin
 //! no one can release is reported as a `Livelock` naming the spinning task.
 //!
+//! # Chaos scenarios and stress
+//!
+//! Two optional parts sit on the public API above. `chaos` (feature `chaos`) has proptest
+//! strategies that generate concurrency and time scenarios as typed values — lock orders,
+//! contention, cancellations, clock steps and skew — with runners that decide each scenario
+//! under the model, so proptest shrinks a failure to the smallest scenario (two threads crossing
+//! two locks, say). `stress` (feature `stress`) runs real code on real OS threads: a weighted mix
+//! of operations, invariants counted as violations, faults with recovery times, a watchdog that
+//! reports a deadlock instead of hanging, latency percentiles, and a Markdown, JSON or SVG
+//! report. Stress finds out *that* something is wrong; the model shows exactly *why*
+//! (`examples/pool` tells that story on a connection pool).
+//!
 //! # Features
 //!
-//! `futures` and `checkpoint` are accepted for loom compatibility and change nothing. `rand` (on
-//! by default) gives [`rand`], shuttle's model-controlled random numbers. `vector-clocks` gives
-//! [`current`]`::clock`, shuttle's vector clocks: happens-before is tracked from every
-//! execution's first step instead of from the first `UnsafeCell` access.
+//! - `chaos`: `selvedge::chaos` (adds proptest).
+//! - `stress`: `selvedge::stress` (adds hdrhistogram, fastrand, serde, serde_json and plotters'
+//!   SVG backend).
+//! - `tokio`: `orchestra::Orchestra::task_async`, orchestra tasks that are futures on a real
+//!   tokio runtime.
+//! - `futures` and `checkpoint` are accepted for loom compatibility and change nothing.
+//! - `rand` (on by default): [`rand`], shuttle's model-controlled random numbers.
+//! - `vector-clocks`: [`current::clock`], shuttle's vector clocks: happens-before is tracked
+//!   from every execution's first step instead of from the first `UnsafeCell` access.
 
 mod config;
 mod driver;
@@ -118,21 +159,28 @@ mod report;
 mod runtime;
 mod schedule;
 mod strategy;
+mod syncpoint;
+mod syncpoint_hook;
 mod trace;
 mod watchdog;
 
 pub mod alloc;
 pub mod cell;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod current;
 pub mod future;
 pub mod guide;
 pub mod hint;
 pub mod lazy_static;
 pub mod model;
+pub mod orchestra;
 #[cfg(feature = "rand")]
 pub mod rand;
 mod runner;
 pub mod scheduler;
+#[cfg(feature = "stress")]
+pub mod stress;
 pub mod sync;
 pub mod thread;
 pub mod time;
@@ -140,10 +188,59 @@ pub mod tokio;
 
 use std::panic::Location;
 
+/// Runs an `async fn` (or a plain `fn`) as a test under the model: `#[selvedge::test]` on
+/// `async fn name() { .. }` makes a `#[test]` that explores every interleaving of its tasks
+/// with [`model`]. Also reachable as `selvedge::tokio::test`, so `#[tokio::test]` works after
+/// `use selvedge::tokio;`, or with the `selvedge-tokio` crate renamed `tokio` in Cargo.toml.
+///
+/// ```
+/// #[selvedge::test]
+/// async fn two_tasks_add_up() {
+///     use selvedge::tokio::sync::Mutex;
+///     let total = std::sync::Arc::new(Mutex::new(0));
+///     let t = total.clone();
+///     let task = selvedge::tokio::spawn(async move { *t.lock().await += 1 });
+///     *total.lock().await += 1;
+///     task.await.unwrap();
+///     assert_eq!(*total.lock().await, 2);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Arguments: `crate = "path"` when selvedge is found neither under its own name (or a Cargo
+/// rename) nor through `selvedge-tokio`; tokio's `flavor`, `worker_threads` and `start_paused` are accepted and change
+/// nothing (every interleaving is explored, on virtual time). A body returning `Result` fails
+/// on `Err`. Tasks still running when an async body completes are cancelled, as dropping a
+/// tokio runtime does ([`future::block_on_then_shutdown`]).
+pub use selvedge_macros::test;
+
+/// What `#[selvedge::test]` expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    /// A test body's outcome: `()` passes, a `Result` passes on `Ok`.
+    pub trait TestOutcome {
+        fn check(self);
+    }
+
+    impl TestOutcome for () {
+        fn check(self) {}
+    }
+
+    impl<T, E: std::fmt::Debug> TestOutcome for Result<T, E> {
+        #[track_caller]
+        fn check(self) {
+            if let Err(e) = self {
+                panic!("the test returned an error: {e:?}");
+            }
+        }
+    }
+}
+
 pub use config::{Config, Strategy};
 pub use error::{Error, ErrorKind};
 pub use report::{Failure, Report};
 pub use runner::Runner;
+pub use syncpoint::{Syncpoint, SyncpointFuture};
 pub use trace::FailureKind;
 
 /// Explores `f` exhaustively within default bounds, and panics with the report if any
@@ -351,33 +448,44 @@ where
     entry::explore(config, entry::body(f), Location::caller())
 }
 
-/// An explicit scheduling point: inside a model, other tasks may run here; outside one it
-/// does nothing (one thread-local read). An optional name documents the point.
+/// An explicit syncpoint. Inside a model it is a scheduling point: other tasks may run here.
+/// Inside the [`orchestra`] it ends the calling task's turn: the call returns when the
+/// strategy gives the task the turn again. On the threads of a `selvedge::stress` run it is
+/// remembered for the watchdog's report and may become a random yield or short sleep.
+/// Anywhere else it does nothing, at the cost of one relaxed atomic load (`BENCHMARKS.md`
+/// measures it against an empty loop).
+///
+/// As a statement (`syncpoint!();`) it blocks the calling thread while it waits. In async code
+/// await it, `syncpoint!().await`: the task waits for its turn without holding a runtime thread.
+/// A name (a `&'static str`) selects the point for [`orchestra::Orchestra::only`]; without
+/// `only`, the orchestra counts the unnamed points; the model counts every point.
 ///
 /// A syncpoint stands for code selvedge cannot see into (real I/O, a call into another
-/// library), so it conflicts with every operation of every other task: DPOR explores every
-/// order of the tasks' syncpoints against everything else they do. Each one multiplies the
-/// search; use them where another task's turn matters, not in tight loops of an exhaustive test.
+/// library), so in a model it conflicts with every operation of every other task: DPOR explores
+/// every order of the tasks' syncpoints against everything else they do. Each one multiplies
+/// the search; use them where another task's turn matters, not in tight loops of an
+/// exhaustive test.
 ///
 /// ```
 /// selvedge::syncpoint!();
 /// selvedge::syncpoint!("after-commit");
+/// async fn step() {
+///     selvedge::syncpoint!("before-send").await;
+/// }
 /// ```
 #[macro_export]
 macro_rules! syncpoint {
     () => {
-        $crate::__syncpoint()
+        $crate::__syncpoint(::core::option::Option::None)
     };
-    ($name:expr) => {{
-        let _: &str = $name;
-        $crate::__syncpoint()
-    }};
+    ($name:expr) => {
+        $crate::__syncpoint(::core::option::Option::Some($name))
+    };
 }
 
 #[doc(hidden)]
 #[track_caller]
-pub fn __syncpoint() {
-    if runtime::in_model() {
-        runtime::point(runtime::OpKind::Syncpoint, None);
-    }
+#[inline(always)]
+pub fn __syncpoint(name: Option<&'static str>) -> Syncpoint {
+    Syncpoint::new(name, Location::caller())
 }

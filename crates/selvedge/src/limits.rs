@@ -98,3 +98,21 @@ const _: () = assert!(DEFAULT_RANDOM_SCHEDULES <= DEFAULT_MAX_SCHEDULES);
 const _: () = assert!(EXECUTION_BATCH >= 1);
 const _: () = assert!(GENERATION_BLOCK >= 1);
 const _: () = assert!(MAX_FUTILE_YIELDS >= 1);
+
+/// Default for `Orchestra::stall_timeout`: how long an orchestra task holding the turn may go
+/// without reaching a syncpoint before it is set aside as stalled. Far above what real code
+/// takes between syncpoints on a loaded machine (a thread wake-up, a statement on a local
+/// database: well under 10 ms), so a slow task is not taken for a blocked one.
+pub(crate) const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Default for `Orchestra::deadlock_timeout`: how long every unfinished orchestra task may stay
+/// stalled before the schedule is a `Deadlock`. Longer than PostgreSQL's own deadlock check
+/// (`deadlock_timeout`, 1 s by default), so the database's deadlock error is seen first.
+pub(crate) const DEFAULT_DEADLOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest the orchestra waits after a turn for stalled tasks to rejoin before the next
+/// decision (a quarter of the stall timeout when that is less).
+pub(crate) const REJOIN_SETTLE_MAX: Duration = Duration::from_millis(50);
+
+/// Characters of a syncpoint's detail (a statement's text) shown in a report's interleaving.
+pub(crate) const MAX_DETAIL_CHARS: usize = 100;

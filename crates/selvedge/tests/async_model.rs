@@ -410,3 +410,136 @@ fn async_schedules_are_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+/// A future that waits for `flag`, registering its waker in `slot` before (`correct`) or
+/// after checking the flag.
+fn flag_waiter(
+    flag: Arc<selvedge::sync::atomic::AtomicBool>,
+    slot: Arc<future::AtomicWaker>,
+    correct: bool,
+) -> impl std::future::Future<Output = ()> {
+    std::future::poll_fn(move |cx| {
+        if correct {
+            slot.register_by_ref(cx.waker());
+        }
+        if flag.load(Ordering::SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        if !correct {
+            slot.register_by_ref(cx.waker());
+        }
+        std::task::Poll::Pending
+    })
+}
+
+fn waker_handoff(correct: bool) -> Report {
+    dpor(move || {
+        let flag = Arc::new(selvedge::sync::atomic::AtomicBool::new(false));
+        let slot = Arc::new(future::AtomicWaker::new());
+        let waiter = spawn(flag_waiter(flag.clone(), slot.clone(), correct));
+        // Another thread sets the flag and wakes whatever waker is registered.
+        let setter = selvedge::thread::spawn(move || {
+            flag.store(true, Ordering::SeqCst);
+            slot.wake();
+        });
+        setter.join().unwrap();
+        block_on(waiter).unwrap();
+    })
+}
+
+#[test]
+fn a_wake_between_check_and_register_is_found_and_register_first_is_proven() {
+    // Goal: waker registration, wakes from a thread and the task's wait are scheduling points
+    // DPOR orders, so the check-then-register lost wakeup is found, and its fix passes in
+    // every interleaving.
+    let report = waker_handoff(false);
+    let failure = report.failure().expect("the lost wakeup is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(text.contains("await"), "{text}");
+    assert!(text.contains("lost wakeup"), "{text}");
+    passes_exhaustively(&waker_handoff(true));
+}
+
+#[test]
+fn a_timer_first_polled_by_one_task_can_finish_in_another() {
+    // Goal: an interest follows its future when the future moves between tasks.
+    let report = dpor(|| {
+        let mut sleep = Box::pin(time::sleep(Duration::from_secs(1)));
+        let polled = block_on(async {
+            // One poll registers the timer with the main task, which then moves it.
+            futures::poll!(sleep.as_mut()).is_pending()
+        });
+        assert!(polled);
+        let task = spawn(async move {
+            sleep.await;
+            time::Instant::now()
+        });
+        let woke_at = block_on(task).unwrap();
+        assert_eq!(woke_at, time::Instant::now());
+        assert_eq!(time::Instant::now().duration_since(woke_at), Duration::ZERO);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn futures_select_picks_whichever_is_ready_first() {
+    use futures::FutureExt;
+    let outcomes = Arc::new(StdMutex::new(BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = dpor(move || {
+        let (tx, rx) = futures::channel::oneshot::channel::<u8>();
+        let sender = spawn(async move {
+            let _ = tx.send(1);
+        });
+        let got = block_on(async {
+            let mut rx = rx.fuse();
+            let mut yielded = future::yield_now().fuse();
+            futures::select! {
+                v = rx => v.ok(),
+                () = yielded => None,
+            }
+        });
+        seen.lock().unwrap().insert(got);
+        block_on(sender).unwrap();
+    });
+    passes_exhaustively(&report);
+    let outcomes = outcomes.lock().unwrap();
+    assert!(outcomes.contains(&Some(1)), "{outcomes:?}");
+    assert!(outcomes.contains(&None), "{outcomes:?}");
+}
+
+#[test]
+fn a_background_task_ends_with_the_test_body_under_shutdown() {
+    // Goal: `block_on_then_shutdown` cancels what is still running, as dropping a tokio
+    // runtime does; plain `block_on` leaves it running, and a task that can never finish is
+    // then reported.
+    let ticker_and_waiter = |shutdown: bool| {
+        dpor(move || {
+            let body = async {
+                let (_tx, rx) = futures::channel::oneshot::channel::<()>();
+                spawn(async {
+                    loop {
+                        time::sleep(Duration::from_secs(1)).await;
+                    }
+                });
+                spawn(async move {
+                    let _ = rx.await; // never sent: waits forever
+                });
+                time::sleep(Duration::from_millis(2500)).await;
+                std::mem::forget(_tx);
+            };
+            if shutdown {
+                future::block_on_then_shutdown(body);
+            } else {
+                block_on(body);
+            }
+        })
+    };
+    passes_exhaustively(&ticker_and_waiter(true));
+    let stuck = ticker_and_waiter(false);
+    assert!(
+        stuck.failure().is_some(),
+        "without shutdown the tasks outlive the body"
+    );
+}

@@ -99,3 +99,39 @@ fn the_report_renders_plain_data_and_never_reaches_into_the_explorer() {
         found.join("\n")
     );
 }
+
+#[test]
+fn chaos_and_stress_use_only_the_public_api() {
+    // Everything they use from selvedge is public (`crate::{explore, sync, thread, future,
+    // time, Config, Report, ...}`); the one internal seam is the syncpoint hook, through which
+    // the stress harness's threads hear their syncpoints.
+    let internals = [
+        "crate::runtime",
+        "crate::explorer",
+        "crate::driver",
+        "crate::strategy",
+        "crate::trace",
+        "crate::report",
+        "crate::entry",
+        "crate::limits",
+        "crate::schedule",
+        "crate::watchdog",
+        "crate::config",
+        "crate::error",
+    ];
+    let mut found = Vec::new();
+    for under in ["chaos", "stress"] {
+        for path in sources(under) {
+            found.extend(offending(&path, &internals));
+            let hook_users: Vec<String> = offending(&path, &["crate::syncpoint_hook"]);
+            if !path.ends_with("stress/shake.rs") {
+                found.extend(hook_users);
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "chaos or stress reaching past the public API:\n{}",
+        found.join("\n")
+    );
+}

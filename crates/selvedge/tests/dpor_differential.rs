@@ -216,3 +216,253 @@ fn any_number_of_workers_explores_what_one_worker_does() {
         })
         .unwrap();
 }
+
+/// The program without its checks, recording the atomics' final values in `outcomes`.
+fn outcome_body(
+    program: Program,
+    outcomes: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(u8, u8)>>>,
+) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let shared = Arc::new(Shared {
+            mutexes: [Mutex::new(()), Mutex::new(())],
+            atomics: [AtomicU8::new(0), AtomicU8::new(0)],
+        });
+        let unchecked = |steps: &[Step]| -> Vec<Step> {
+            steps
+                .iter()
+                .filter(|s| !matches!(s, Step::CheckNe(..)))
+                .cloned()
+                .collect()
+        };
+        let (first, rest) = program.threads.split_first().expect("at least one thread");
+        let handles: Vec<_> = rest
+            .iter()
+            .map(|steps| {
+                let steps = unchecked(steps);
+                let shared = shared.clone();
+                selvedge::thread::spawn(move || run(&steps, &shared))
+            })
+            .collect();
+        run(&unchecked(first), &shared);
+        for h in handles {
+            h.join().unwrap();
+        }
+        let finals = (
+            shared.atomics[0].load(Ordering::SeqCst),
+            shared.atomics[1].load(Ordering::SeqCst),
+        );
+        outcomes.lock().unwrap().insert(finals);
+    }
+}
+
+/// Preemption-bounded DPOR (BPOR) must reach, within the bound, every outcome that bounded DFS
+/// reaches (every interleaving with at most that many preemptions), find a bug exactly when
+/// bounded DFS does, and never run more executions.
+#[test]
+fn bounded_dpor_reaches_what_bounded_dfs_reaches() {
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let compared = std::cell::Cell::new(0usize);
+    let pruned = std::cell::Cell::new(0usize);
+    runner
+        .run(&(program(), 0..3usize), |(program, bound)| {
+            let outcomes = |strategy: Search| {
+                let seen = std::sync::Arc::new(std::sync::Mutex::new(Default::default()));
+                let report = explore(
+                    Config {
+                        strategy,
+                        max_preemptions: Some(bound),
+                        max_schedules: Some(20_000),
+                        ..Default::default()
+                    },
+                    outcome_body(program.clone(), seen.clone()),
+                );
+                let seen = seen.lock().unwrap().clone();
+                (report, seen)
+            };
+            let (dfs, dfs_seen) = outcomes(Search::Dfs);
+            if dfs.budget_note().is_some() || dfs.failure().is_some() {
+                return Ok(());
+            }
+            let (bpor, bpor_seen) = outcomes(Search::Dpor);
+            prop_assert!(bpor.failure().is_none(), "{:?}", bpor.failure());
+            prop_assert_eq!(
+                &dfs_seen,
+                &bpor_seen,
+                "outcomes differ at bound {} for {:?}",
+                bound,
+                program
+            );
+            // BPOR says `complete` when the bound cut no branch its races asked for: then it
+            // covered every trace, which bounded DFS cannot tell.
+            prop_assert!(bpor.complete() || bpor.coverage() == dfs.coverage());
+            prop_assert!(
+                bpor.schedules() <= dfs.schedules(),
+                "BPOR ran {} executions, bounded DFS {}, bound {} for {:?}",
+                bpor.schedules(),
+                dfs.schedules(),
+                bound,
+                program
+            );
+            // Verdicts, with the program's own checks.
+            let verdict = |strategy: Search| {
+                explore(
+                    Config {
+                        strategy,
+                        max_preemptions: Some(bound),
+                        max_schedules: Some(20_000),
+                        ..Default::default()
+                    },
+                    body(program.clone()),
+                )
+                .failure()
+                .is_some()
+            };
+            prop_assert_eq!(verdict(Search::Dfs), verdict(Search::Dpor));
+            if !dfs.complete() {
+                pruned.set(pruned.get() + 1);
+            }
+            compared.set(compared.get() + 1);
+            Ok(())
+        })
+        .unwrap();
+    println!(
+        "compared {} programs, {} cut by their bound",
+        compared.get(),
+        pruned.get()
+    );
+    assert!(compared.get() >= 150, "only {} compared", compared.get());
+    assert!(pruned.get() >= 50, "only {} cut by the bound", pruned.get());
+}
+
+/// Every outcome a program records, over every interleaving `strategy` runs, and how many
+/// executions it took.
+fn outcome_set(
+    strategy: Search,
+    body: impl Fn(&std::sync::Mutex<std::collections::BTreeSet<Vec<usize>>>) + Send + Sync + 'static,
+) -> (std::collections::BTreeSet<Vec<usize>>, u64) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let s2 = seen.clone();
+    let report = explore(
+        Config {
+            strategy,
+            max_schedules: Some(200_000),
+            ..Default::default()
+        },
+        move || body(&s2),
+    );
+    assert!(report.failure().is_none(), "{}", report.failure().unwrap());
+    assert!(report.complete(), "{}", report.coverage());
+    let set = seen.lock().unwrap().clone();
+    (set, report.schedules())
+}
+
+/// Blocking primitives whose every operation is a write (channels, barriers, once cells,
+/// condvars) rely on DPOR's fallback when a reversal cannot start where its race began: DPOR
+/// must still reach every outcome DFS reaches.
+#[test]
+fn dpor_reaches_every_outcome_of_blocking_primitives() {
+    use selvedge::sync::{mpsc, Barrier, Condvar, OnceLock};
+    fn same(
+        name: &str,
+        body: impl Fn(&std::sync::Mutex<std::collections::BTreeSet<Vec<usize>>>)
+            + Send
+            + Sync
+            + Clone
+            + 'static,
+    ) {
+        let (dfs, _) = outcome_set(Search::Dfs, body.clone());
+        let (dpor, _) = outcome_set(Search::Dpor, body);
+        assert_eq!(dfs, dpor, "{name}: DPOR's outcomes differ from DFS's");
+        assert!(
+            dfs.len() > 1 || name == "condvar",
+            "{name}: a single outcome tests nothing"
+        );
+    }
+    same("bounded channel", |seen| {
+        let (tx, rx) = mpsc::sync_channel::<usize>(1);
+        let senders: Vec<_> = (0..2)
+            .map(|i| {
+                let tx = tx.clone();
+                selvedge::thread::spawn(move || {
+                    tx.send(i).unwrap();
+                    tx.send(i + 10).unwrap();
+                })
+            })
+            .collect();
+        drop(tx);
+        let got: Vec<usize> = rx.iter().collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        seen.lock().unwrap().insert(got);
+    });
+    same("rendezvous channel", |seen| {
+        let (tx, rx) = mpsc::sync_channel::<usize>(0);
+        let x = Arc::new(AtomicU8::new(0));
+        let senders: Vec<_> = (0..2u8)
+            .map(|i| {
+                let (tx, x) = (tx.clone(), x.clone());
+                selvedge::thread::spawn(move || {
+                    tx.send(i as usize).unwrap();
+                    x.fetch_add(i + 1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        drop(tx);
+        let a = rx.recv().unwrap();
+        let between = x.load(Ordering::SeqCst) as usize;
+        let b = rx.recv().unwrap();
+        for s in senders {
+            s.join().unwrap();
+        }
+        seen.lock().unwrap().insert(vec![a, between, b]);
+    });
+    same("barrier", |seen| {
+        let barrier = Arc::new(Barrier::new(2));
+        let x = Arc::new(AtomicU8::new(0));
+        let (b2, x2) = (barrier.clone(), x.clone());
+        let t = selvedge::thread::spawn(move || {
+            x2.fetch_add(1, Ordering::SeqCst);
+            let leader = b2.wait().is_leader();
+            (leader, x2.load(Ordering::SeqCst))
+        });
+        x.store(5, Ordering::SeqCst);
+        let leader = barrier.wait().is_leader();
+        let (other_leader, v) = t.join().unwrap();
+        seen.lock()
+            .unwrap()
+            .insert(vec![leader as usize, other_leader as usize, v as usize]);
+    });
+    same("once cell", |seen| {
+        let once = Arc::new(OnceLock::new());
+        let o2 = once.clone();
+        let t = selvedge::thread::spawn(move || *o2.get_or_init(|| 1usize));
+        let a = *once.get_or_init(|| 2);
+        let b = t.join().unwrap();
+        seen.lock().unwrap().insert(vec![a, b]);
+    });
+    same("condvar", |seen| {
+        let pair = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let turns: Vec<_> = (0..2)
+            .map(|i| {
+                let p = pair.clone();
+                selvedge::thread::spawn(move || {
+                    let mut g = p.0.lock().unwrap();
+                    while *g != i {
+                        g = p.1.wait(g).unwrap();
+                    }
+                    *g += 1;
+                    p.1.notify_all();
+                })
+            })
+            .collect();
+        for t in turns {
+            t.join().unwrap();
+        }
+        seen.lock().unwrap().insert(vec![*pair.0.lock().unwrap()]);
+    });
+}

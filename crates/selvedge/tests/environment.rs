@@ -59,6 +59,9 @@ fn child_program() {
             let path = std::env::var("REPLAY_FILE").unwrap();
             selvedge::replay_from_file(counted(lost_update), path)
         }
+        "orchestra" => {
+            orchestra_lost_update();
+        }
         other => panic!("unknown child program `{other}`"),
     });
     println!(
@@ -68,6 +71,22 @@ fn child_program() {
     if let Err(payload) = outcome {
         std::panic::resume_unwind(payload);
     }
+}
+
+/// Two real threads read a counter, reach a syncpoint, and write it back: an update is lost.
+fn orchestra_lost_update() -> Vec<usize> {
+    fn increment(n: &std::sync::Mutex<u32>) {
+        RUNS.fetch_add(1, Ordering::Relaxed);
+        let seen = *n.lock().unwrap();
+        selvedge::syncpoint!();
+        *n.lock().unwrap() = seen + 1;
+    }
+    selvedge::orchestra::Orchestra::new()
+        .setup(|| std::sync::Mutex::new(0u32))
+        .task(increment)
+        .task(increment)
+        .check(|n| assert_eq!(*n.lock().unwrap(), 2, "an update was lost"))
+        .run()
 }
 
 /// How many times the child said its body ran.
@@ -382,4 +401,41 @@ fn replay_from_file_replays_the_files_schedule() {
         text.contains("cannot read the replay file `/nonexistent/selvedge`"),
         "{text}"
     );
+}
+
+#[test]
+fn the_orchestra_saves_failures_replays_them_first_and_follows_selvedge_replay() {
+    // Goal: `Orchestra::run` is a test-facing entry point like `check`: a failing schedule is
+    // saved and replayed first next time, and `SELVEDGE_REPLAY` runs exactly one.
+    let target = temp_target("orchestra");
+    let (ok, first) = child("orchestra", &target, &[]);
+    assert!(!ok, "the lost update fails the test");
+    assert!(first.contains("an update was lost"), "{first}");
+    assert!(
+        first.contains("replay it:     SELVEDGE_REPLAY='v1:"),
+        "{first}"
+    );
+    assert!(first.contains("replayed first on the next run"), "{first}");
+    let schedule = schedule_in(&first);
+    let (ok, second) = child("orchestra", &target, &[]);
+    assert!(!ok);
+    assert!(
+        second.contains("by an earlier failing run and still fails"),
+        "{second}"
+    );
+    assert_eq!(runs_in(&second), 2, "only the saved schedule ran: {second}");
+    let (ok, replayed) = child(
+        "orchestra",
+        &target,
+        &[
+            ("SELVEDGE_REPLAY", &schedule),
+            ("SELVEDGE_REGRESSIONS", "off"),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        replayed.contains("found in schedule 1 with strategy Replay"),
+        "{replayed}"
+    );
+    let _ = std::fs::remove_dir_all(&target);
 }

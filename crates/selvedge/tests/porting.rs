@@ -290,22 +290,6 @@ fn spawning_past_max_tasks_is_a_clear_panic_even_with_a_sender_captured() {
 }
 
 #[test]
-fn an_abort_may_come_before_a_spawned_futures_first_poll() {
-    let seen = Arc::new(StdMutex::new(BTreeSet::new()));
-    let seen2 = seen.clone();
-    let report = explore(dfs(), move || {
-        let t = selvedge::future::spawn(async { 42 });
-        t.abort();
-        let outcome = selvedge::future::block_on(t);
-        seen2.lock().unwrap().insert(format!("{outcome:?}"));
-    });
-    assert_eq!(failure_kind(&report), None, "{:?}", report.failure());
-    let seen = seen.lock().unwrap();
-    assert!(seen.contains("Ok(42)"), "{seen:?}");
-    assert!(seen.contains("Err(the task was cancelled)"), "{seen:?}");
-}
-
-#[test]
 fn model_rand_numbers_follow_the_seed_and_the_interleaving() {
     use selvedge::rand::{thread_rng, Rng};
     let draws = |seed| {

@@ -877,3 +877,68 @@ fn a_report_says_how_much_virtual_time_passed() {
         "{text}"
     );
 }
+
+/// A writer publishes `data` behind a flag with the given fences and orderings; a reader that
+/// sees the flag reads `data`. Returns whether the model reports a data race.
+fn fenced_publication(
+    writer_fence: Option<Ordering>,
+    store: Ordering,
+    load: Ordering,
+    reader_fence: Option<Ordering>,
+) -> bool {
+    let report = dfs(move || {
+        let shared = Arc::new((
+            Shared(selvedge::cell::UnsafeCell::new(0)),
+            AtomicUsize::new(0),
+        ));
+        let s2 = shared.clone();
+        let t = selvedge::thread::spawn(move || {
+            s2.0.with_mut(|p| unsafe { *p = 42 });
+            if let Some(order) = writer_fence {
+                selvedge::sync::atomic::fence(order);
+            }
+            s2.1.store(1, store);
+        });
+        if shared.1.load(load) == 1 {
+            if let Some(order) = reader_fence {
+                selvedge::sync::atomic::fence(order);
+            }
+            assert_eq!(shared.0.with(|p| unsafe { *p }), 42);
+        }
+        t.join().unwrap();
+    });
+    match report.failure() {
+        None => false,
+        Some(f) if f.kind() == FailureKind::DataRace => true,
+        Some(f) => panic!("unexpected failure: {f}"),
+    }
+}
+
+#[test]
+fn fences_synchronise_relaxed_accesses_by_the_cxx20_rules() {
+    use Ordering::{Acquire, Relaxed, Release, SeqCst};
+    // Fence to fence, fence to acquire load, release store to fence: all synchronise.
+    assert!(!fenced_publication(
+        Some(Release),
+        Relaxed,
+        Relaxed,
+        Some(Acquire)
+    ));
+    assert!(!fenced_publication(Some(Release), Relaxed, Acquire, None));
+    assert!(!fenced_publication(None, Release, Relaxed, Some(Acquire)));
+    assert!(!fenced_publication(
+        Some(SeqCst),
+        Relaxed,
+        Relaxed,
+        Some(SeqCst)
+    ));
+    // A fence on one side only, or on the wrong side of the access, orders nothing.
+    assert!(fenced_publication(Some(Release), Relaxed, Relaxed, None));
+    assert!(fenced_publication(None, Relaxed, Relaxed, Some(Acquire)));
+    assert!(fenced_publication(
+        Some(Acquire),
+        Relaxed,
+        Relaxed,
+        Some(Release)
+    ));
+}

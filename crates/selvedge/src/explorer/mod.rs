@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::driver::Drivers;
+use crate::driver::{DriverKind, Drivers};
 use crate::report::{plural, Failure, Provenance, Report};
 use crate::schedule::{fingerprint, Schedule};
 use crate::strategy::{self, Coverage};
@@ -37,6 +37,8 @@ pub(crate) fn explore_with(
     replay_by: ReplayBy,
 ) -> Report {
     let describe = config.strategy.describe();
+    // Syncpoints look past their first relaxed load only while some exploration runs.
+    let _active = crate::syncpoint::Active::enter();
     let worker = std::thread::Builder::new()
         .name(
             test_name
@@ -301,13 +303,20 @@ fn run(
     }
     let mut replayed: Option<Schedule> = None;
     let n = config.schedules();
+    let real = drivers.kind() == DriverKind::Orchestra;
     let parallel = config.strategy == Strategy::Dpor
         && config.max_preemptions.is_none()
-        && config.workers() > 1;
+        && config.workers() > 1
+        && !real;
     // Exhaustive strategies run until they are done; the explorer alone enforces
     // `max_schedules`, so a cut is always a `Stop::ScheduleBudget`.
     let mut strategy: Box<dyn strategy::Strategy> = match &config.strategy {
+        // Real code does not always repeat a prefix: a walk that takes what it gets.
+        Strategy::Dpor | Strategy::Dfs if real => Box::new(strategy::TurnDfs::new()),
         Strategy::Dpor | Strategy::Dfs => match config.max_preemptions {
+            Some(bound) if config.strategy == Strategy::Dpor => {
+                Box::new(strategy::BoundedDpor::new(bound))
+            }
             Some(bound) => Box::new(strategy::Deepening::new(usize::MAX, bound)),
             None if config.strategy == Strategy::Dpor => Box::new(strategy::Dpor::new(usize::MAX)),
             None => Box::new(strategy::Dfs::new(usize::MAX, None)),
@@ -384,6 +393,7 @@ fn run(
     };
     report.failure = tally.failure;
     if config.minimise
+        && !real
         && context.threads_usable()
         && !matches!(config.strategy, Strategy::Replay(_))
     {
@@ -486,6 +496,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             schedule_number: tally.schedules,
             test_name: context.test_name.clone(),
             replay_by_env: context.replay_by == ReplayBy::Environment,
+            orchestra: context.drivers.kind() == DriverKind::Orchestra,
         };
         if let Some(message) = outcome.internal.take() {
             let provenance = provenance();

@@ -69,6 +69,51 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Runs `future` as [`block_on`] does, then cancels every async task still running, at its
+/// next `.await`, and waits until each has dropped its future: what dropping a tokio runtime
+/// after `Runtime::block_on` does. A background task that loops forever (a ticker, a
+/// listener) then ends with the test instead of being reported as stuck. `#[selvedge::test]`
+/// runs an async test body this way.
+///
+/// ```
+/// use std::time::Duration;
+/// use selvedge::{future, time};
+///
+/// selvedge::model(|| {
+///     future::block_on_then_shutdown(async {
+///         future::spawn(async {
+///             loop {
+///                 time::sleep(Duration::from_secs(1)).await; // a ticker that never ends
+///             }
+///         });
+///         time::sleep(Duration::from_millis(2500)).await;
+///     });
+/// });
+/// ```
+#[track_caller]
+pub fn block_on_then_shutdown<F: Future>(future: F) -> F::Output {
+    let at = Location::caller();
+    let output = block_on(future);
+    let running: Vec<TaskId> = with_state("selvedge::future::block_on_then_shutdown", |s| {
+        let me = s.current;
+        (0..s.tasks.len())
+            .map(|i| TaskId(i as u32))
+            .filter(|&t| t != me && s.tasks[t.index()].asynchronous.abortable)
+            .filter(|&t| !s.tasks[t.index()].finished)
+            .collect()
+    });
+    for task in running {
+        runtime::point_at(OpKind::Abort(task), None, at);
+        with_state("selvedge::future::block_on_then_shutdown", |s| {
+            let target = &mut s.tasks[task.index()];
+            if !target.finished {
+                target.asynchronous.abort_requested = true;
+            }
+        });
+    }
+    output
+}
+
 struct LeaveBlockOn;
 
 impl Drop for LeaveBlockOn {
@@ -144,18 +189,7 @@ fn run_spawned<F: Future>(
     future: F,
     at: &'static Location<'static>,
 ) -> Result<F::Output, JoinError> {
-    // As tokio's and shuttle's, `spawn` does not poll the future: its first poll is a step of
-    // its own, so an `abort` (or anything else) may come before it.
-    runtime::point_at(OpKind::Start, None, at);
-    let (task, aborted) = with_state("selvedge::future::spawn", |s| {
-        let task = s.current;
-        (task, s.tasks[task.index()].asynchronous.abort_requested)
-    });
-    if aborted {
-        // Aborted before its first poll: never polled, as tokio's.
-        drop(future);
-        return Err(JoinError::Cancelled);
-    }
+    let task = with_state("selvedge::future::spawn", |s| s.current);
     awaiting::enter_block_on();
     let _leave = LeaveBlockOn;
     let mut future = Box::pin(future);
@@ -208,6 +242,11 @@ pub enum JoinError {
 }
 
 impl JoinError {
+    /// The error of a task cancelled before it completed (the task's number is not kept).
+    pub(crate) fn cancelled(_task: u32) -> JoinError {
+        JoinError::Cancelled
+    }
+
     /// The task was aborted before it completed.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, JoinError::Cancelled)

@@ -18,6 +18,15 @@ impl BlockedTask {
                 self.location
             );
         }
+        if let WaitsFor::Outside { point, stalled_ms } = &self.waits_for {
+            let point = point.as_ref().map_or(String::new(), |p| format!(" ({p})"));
+            return writeln!(
+                f,
+                "  {} has reached no syncpoint for {} ms since its turn began at {}{point}: \
+                 blocked outside selvedge's control, or still running",
+                self.name, stalled_ms, self.location
+            );
+        }
         write!(
             f,
             "  {} is stuck in `{}` at {}, ",
@@ -71,7 +80,20 @@ impl BlockedTask {
                 "waiting for the first of several futures (a `select!` or a `timeout`), none of \
                  which can complete"
             )?,
-            WaitsFor::Progress | WaitsFor::Other(None) => writeln!(f, "waiting for a wakeup")?,
+            WaitsFor::Permits {
+                semaphore,
+                available,
+            } => writeln!(
+                f,
+                "waiting for permits of {semaphore}, which has {available} free"
+            )?,
+            WaitsFor::Closing { channel } => {
+                writeln!(f, "waiting for every receiver of {channel} to go away")?
+            }
+            WaitsFor::Completion { set } => writeln!(f, "waiting for a task of {set} to complete")?,
+            WaitsFor::Progress | WaitsFor::Other(None) | WaitsFor::Outside { .. } => {
+                writeln!(f, "waiting for a wakeup")?
+            }
         }
         let holders: &[TaskRef] = match &self.waits_for {
             WaitsFor::Release { holders, .. } => holders,

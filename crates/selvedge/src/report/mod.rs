@@ -71,6 +71,8 @@ pub(crate) struct Provenance {
     pub(crate) test_name: Option<String>,
     /// The entry point reads `SELVEDGE_REPLAY` (a test-facing one); `explore` does not.
     pub(crate) replay_by_env: bool,
+    /// Found by the orchestra, whose replay goes through `Orchestra::config`.
+    pub(crate) orchestra: bool,
 }
 
 /// A bug found in the code under test.
@@ -587,11 +589,22 @@ impl fmt::Display for Failure {
                 "replay it:     SELVEDGE_REPLAY='{}' <the command that ran this test>",
                 self.schedule
             )?,
+            (_, false) if p.orchestra => {
+                return write!(
+                    f,
+                    "replay it:     orchestra.config(Config {{ strategy: Strategy::Replay(\"{}\".into()), .. }}).explore()",
+                    self.schedule
+                )
+            }
             (_, false) => writeln!(
                 f,
                 "replay it:     selvedge::explore(Config {{ strategy: Strategy::Replay(\"{}\".into()), .. }}, test)",
                 self.schedule
             )?,
+        }
+        if p.orchestra {
+            // The orchestra has no `replay(test, ..)` shorthand: `SELVEDGE_REPLAY` it is.
+            return Ok(());
         }
         write!(
             f,
@@ -640,6 +653,8 @@ pub struct Report {
     pub(crate) digest: u64,
     pub(crate) explored: Vec<String>,
     pub(crate) redundant: u64,
+    /// The orchestra's turns per task in its first schedule.
+    pub(crate) turns: Vec<usize>,
 }
 
 impl Report {
@@ -655,6 +670,7 @@ impl Report {
             digest: 0,
             explored: Vec::new(),
             redundant: 0,
+            turns: Vec::new(),
         }
     }
 
@@ -719,6 +735,14 @@ impl Report {
     /// (they are included in `schedules`).
     pub fn redundant_schedules(&self) -> u64 {
         self.redundant
+    }
+
+    /// The orchestra's turn count of each task, in declaration order, in the first schedule it
+    /// ran (with exhaustive search, the one where each task runs to its end in turn): one more
+    /// than the counted syncpoints the task reached, as google's `orchestrate` counts (one
+    /// per counted syncpoint with `Orchestra::turns_start_at_syncpoints`). Empty for the model.
+    pub fn turn_counts(&self) -> &[usize] {
+        &self.turns
     }
 
     /// Every schedule run, as replay strings, when `Config::keep_schedules` was set.

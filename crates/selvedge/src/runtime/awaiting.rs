@@ -22,7 +22,7 @@ use std::panic::Location;
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 
 use super::object::{ObjectKind, ObjectState};
-use super::{point_op, try_with_state, with_state, ExecState, ObjectId, Op, OpKind, TaskId};
+use super::{point_decided, try_with_state, with_state, ExecState, ObjectId, Op, OpKind, TaskId};
 
 /// Is an interest ready for its task now? Reads object state only.
 pub(crate) type ReadyFn = fn(&ExecState, TaskId, &Interest) -> bool;
@@ -94,15 +94,24 @@ pub(crate) struct Wants {
 }
 
 /// Registers what the current task's future waits for; the future returns `Pending` next.
-/// Not a scheduling point: nothing shared is read or written.
+/// Not a scheduling point: nothing shared is read or written. Returns the interest's key.
 pub(crate) fn register(
     cx: &Context<'_>,
     wants: Wants,
     location: &'static Location<'static>,
 ) -> u64 {
-    let foreign = foreign_waker(cx);
-    with_state("an awaited selvedge operation", |s| {
+    register_in_execution(cx, wants, location).0
+}
+
+/// `register`, also returning the execution's generation (what `cancel` checks).
+pub(crate) fn register_in_execution(
+    cx: &Context<'_>,
+    wants: Wants,
+    location: &'static Location<'static>,
+) -> (u64, u64) {
+    let (key, generation, foreign) = with_state("an awaited selvedge operation", |s| {
         let task = s.current;
+        let foreign = !is_own_waker(s, cx);
         s.next_interest += 1;
         let key = s.next_interest;
         assert_ne!(key, INTEREST_NONE);
@@ -119,43 +128,95 @@ pub(crate) fn register(
             deadline: wants.deadline,
             ready: wants.ready,
             grant: wants.grant,
-            waker: foreign,
+            waker: None,
             granted: false,
         });
-        key
-    })
+        (key, s.generation, foreign)
+    });
+    if foreign {
+        // Cloning a foreign waker may run its code: outside the state's borrow.
+        let waker = cx.waker().clone();
+        set_waker(key, Some(waker));
+    }
+    (key, generation)
 }
 
-/// The current task's waker, cloned, unless it is the task's own (which `block_on` re-polls
-/// anyway, so keeping a clone would only count as a live waker).
-fn foreign_waker(cx: &Context<'_>) -> Option<Waker> {
-    let own = try_with_state(|s| own_waker_data(s, s.current))?;
-    let own = ManuallyDrop::new(unsafe_waker(own));
-    (!cx.waker().will_wake(&own)).then(|| cx.waker().clone())
+/// Is `cx`'s waker the running task's own (which `block_on` re-polls anyway, so keeping a clone
+/// would only count as a live waker)?
+fn is_own_waker(s: &ExecState, cx: &Context<'_>) -> bool {
+    let own = ManuallyDrop::new(unsafe_waker(own_waker_data(s, s.current)));
+    cx.waker().will_wake(&own)
+}
+
+/// Replaces the foreign waker of interest `key` of the current task, dropping the old one
+/// outside the state's borrow.
+fn set_waker(key: u64, waker: Option<Waker>) {
+    let old = with_state("an awaited selvedge operation", |s| {
+        let task = s.current;
+        let slot = &mut s.tasks[task.index()].asynchronous;
+        let interest = slot.interests.iter_mut().find(|i| i.key == key)?;
+        std::mem::replace(&mut interest.waker, waker)
+    });
+    drop(old);
 }
 
 /// Polled again: was the interest granted? A granted interest is removed (its future is done
 /// with it); a waiting one keeps the newest foreign waker.
 pub(crate) fn claim(key: u64, cx: &Context<'_>) -> Claim {
-    let foreign = foreign_waker(cx);
-    let (claim, old) = with_state("an awaited selvedge operation", |s| {
+    let (claim, gone, refresh) = with_state("an awaited selvedge operation", |s| {
         let task = s.current;
+        adopt_interest(s, task, key);
+        let foreign = !is_own_waker(s, cx);
         let slot = &mut s.tasks[task.index()].asynchronous;
         let i = slot
             .interests
             .iter()
             .position(|i| i.key == key)
-            .expect("a future polled its interest from another task or after giving it up");
+            .expect("a future polled again after it gave up its interest");
         if slot.interests[i].granted {
             let gone = slot.interests.remove(i);
-            (Claim::Granted, gone.waker)
+            (Claim::Granted, gone.waker, false)
         } else {
-            let old = std::mem::replace(&mut slot.interests[i].waker, foreign);
-            (Claim::Waiting, old)
+            let current = &slot.interests[i].waker;
+            let refresh = match (foreign, current) {
+                (false, None) => false,
+                (true, Some(w)) => !w.will_wake(cx.waker()),
+                _ => true,
+            };
+            (Claim::Waiting, None, refresh)
         }
     });
-    drop(old);
+    drop(gone);
+    if refresh {
+        let waker = (!cx.waker().will_wake(&own_task_waker())).then(|| cx.waker().clone());
+        set_waker(key, waker);
+    }
     claim
+}
+
+/// The running task's own waker, borrowed.
+fn own_task_waker() -> ManuallyDrop<Waker> {
+    let data = with_state("a waker", |s| own_waker_data(s, s.current));
+    ManuallyDrop::new(unsafe_waker(data))
+}
+
+/// A future first polled by one task and now by `task` (it was moved, say through a channel):
+/// its interest moves along, so the task that polls it is the one that waits. A granted
+/// interest keeps its grant (the lock is held by the task it was granted to, as a thread's
+/// guard moved to another thread would be).
+fn adopt_interest(s: &mut ExecState, task: TaskId, key: u64) {
+    let here = &s.tasks[task.index()].asynchronous.interests;
+    if here.iter().any(|i| i.key == key) {
+        return;
+    }
+    for other in 0..s.tasks.len() {
+        let interests = &mut s.tasks[other].asynchronous.interests;
+        if let Some(i) = interests.iter().position(|i| i.key == key) {
+            let interest = interests.remove(i);
+            s.tasks[task.index()].asynchronous.interests.push(interest);
+            return;
+        }
+    }
 }
 
 /// The future was dropped before it claimed its interest: removes it and says whether it had
@@ -166,7 +227,10 @@ pub(crate) fn cancel(key: u64, generation: u64) -> bool {
         if s.generation != generation {
             return None;
         }
+        // Usually the current task's; a future moved to another task and dropped there
+        // takes its interest from wherever it was registered.
         let task = s.current;
+        adopt_interest(s, task, key);
         let slot = &mut s.tasks[task.index()].asynchronous;
         let i = slot.interests.iter().position(|i| i.key == key)?;
         Some(slot.interests.remove(i))
@@ -233,7 +297,7 @@ impl ExecState {
 /// happens; performs the grants that step brings and wakes the foreign wakers of the granted
 /// interests. `location` is where the task's future is awaited as a whole (`block_on`, spawn).
 pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
-    let op = with_state("an .await", |s| {
+    point_decided(|s| {
         let task = s.current;
         let waker = s.tasks[task.index()].asynchronous.waker;
         let (woken, clones) = waker.map_or((false, 0), |w| s.waker_state(w));
@@ -243,12 +307,15 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         let mut live = a.interests.iter().filter(|i| !i.granted);
         let first = live.next().map(|i| (i.op, i.deadline));
         let more = live.next().is_some();
-        slot.deadline = a
-            .interests
-            .iter()
-            .filter(|i| !i.granted)
-            .filter_map(|i| i.deadline)
-            .min();
+        slot.deadline = match (first, more) {
+            (Some((_, deadline)), false) => deadline,
+            _ => a
+                .interests
+                .iter()
+                .filter(|i| !i.granted)
+                .filter_map(|i| i.deadline)
+                .min(),
+        };
         slot.awaiting = true;
         match first {
             // Woke itself and waits for nothing else: a yield.
@@ -261,7 +328,6 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
             Some(_) => Op::new(OpKind::AwaitAny, None, location),
         }
     });
-    point_op(op);
     let (woken, wake) = with_state("an .await", |s| {
         let task = s.current;
         let slot = &mut s.tasks[task.index()];
@@ -291,6 +357,9 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         }
         (Woken::Poll, wake)
     });
+    if wake.is_empty() {
+        return woken;
+    }
     for waker in wake {
         waker.wake();
     }
@@ -368,7 +437,7 @@ fn target(s: &ExecState, data: *const ()) -> Option<TaskId> {
 /// Performs a waker operation as a scheduling point of the current task when one is running
 /// (from the scheduler loop, at the end of an execution or in another execution it is only
 /// bookkeeping, or nothing).
-fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectState, bool)) {
+fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectState)) {
     let Some((object, in_task, own)) = try_with_state(|s| {
         let task = target(s, data)?;
         let object = s.waker_object(task);
@@ -385,10 +454,14 @@ fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectS
         );
     }
     with_state("a waker", |s| {
-        if own && s.in_task() {
+        let state = &mut s.objects[object.index()].state;
+        let was_woken = matches!(state, ObjectState::Waker { woken: true, .. });
+        effect(state);
+        let wakes = !was_woken && matches!(state, ObjectState::Waker { woken: true, .. });
+        if own && wakes && s.in_task() {
+            // The task woke itself while being polled: if it returns `Pending`, it yields.
             s.tasks[s.current.index()].asynchronous.self_woken = true;
         }
-        effect(&mut s.objects[object.index()].state, own);
     });
 }
 
@@ -396,7 +469,7 @@ fn waker_clone(data: *const ()) -> RawWaker {
     waker_op(
         data,
         |_| OpKind::WakerClone,
-        |state, _| {
+        |state| {
             if let ObjectState::Waker { clones, .. } = state {
                 *clones += 1;
             }
@@ -411,7 +484,7 @@ fn waker_wake(data: *const ()) {
 }
 
 fn waker_wake_by_ref(data: *const ()) {
-    waker_op(data, OpKind::WakerWake, |state, _| {
+    waker_op(data, OpKind::WakerWake, |state| {
         if let ObjectState::Waker { woken, .. } = state {
             *woken = true;
         }
@@ -422,7 +495,7 @@ fn waker_drop(data: *const ()) {
     waker_op(
         data,
         |_| OpKind::WakerDrop,
-        |state, _| {
+        |state| {
             if let ObjectState::Waker { clones, .. } = state {
                 *clones = clones.saturating_sub(1);
             }

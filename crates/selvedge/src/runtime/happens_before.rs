@@ -3,9 +3,11 @@
 //!
 //! Synchronisation is what the code *promises*, not just the order selvedge happened to run
 //! it in: unlock→lock, spawn, exit→join, send→receive, notify→wake, barrier, once,
-//! unpark→park, and atomics with `Release`/`Acquire` (or stronger) orderings. A `Relaxed`
-//! atomic orders nothing, so a flag published with `Relaxed` does not protect the data behind
-//! it — the bug this catches, as loom does.
+//! unpark→park, atomics with `Release`/`Acquire` (or stronger) orderings, and fences by the
+//! C++20 rules: a release fence followed by a `Relaxed` store publishes what came before the
+//! fence, and a `Relaxed` load followed by an acquire fence learns it. A `Relaxed` atomic alone
+//! orders nothing, so a flag published with `Relaxed` does not protect the data behind it — the
+//! bug this catches, as loom does.
 //!
 //! Tracking starts when the first `UnsafeCell` of the execution is used. That is sound: an
 //! ordering path between two accesses made after that moment only goes through edges made
@@ -52,6 +54,12 @@ pub(crate) struct HappensBefore {
     unparks: Vec<Clock>,
     /// Per object: what a release published, for the next acquire.
     objects: Vec<Clock>,
+    /// Per task: its clock at its last release fence, which its later `Relaxed` stores
+    /// publish (C++20 [atomics.fences]: a release fence before a store acts as a release).
+    fence_released: Vec<Clock>,
+    /// Per task: what its `Relaxed` loads read, which its next acquire fence learns (an
+    /// acquire fence after a load acts as an acquire).
+    relaxed_reads: Vec<Clock>,
     cells: Vec<CellHistory>,
 }
 
@@ -111,6 +119,41 @@ impl HappensBefore {
     /// which no task knew of before.
     fn count_acquire(&mut self, task: TaskId) {
         if cfg!(feature = "vector-clocks") {
+            self.task(task)[task.index()] += 1;
+        }
+    }
+
+    /// `task` loaded from atomic `object` without `Acquire`: what the load read is learnt only
+    /// at the task's next acquire fence.
+    pub(crate) fn relaxed_load(&mut self, task: TaskId, object: ObjectId) {
+        let published = Self::slot(&mut self.objects, object.index()).clone();
+        join(
+            Self::slot(&mut self.relaxed_reads, task.index()),
+            &published,
+        );
+    }
+
+    /// `task` stored to atomic `object` without `Release`: it publishes what the task's last
+    /// release fence covered, if any.
+    pub(crate) fn relaxed_store(&mut self, task: TaskId, object: ObjectId) {
+        if let Some(fenced) = self.fence_released.get(task.index()) {
+            if !fenced.is_empty() {
+                let fenced = fenced.clone();
+                join(Self::slot(&mut self.objects, object.index()), &fenced);
+            }
+        }
+    }
+
+    /// A fence of `task`: an acquire fence learns what the task's earlier `Relaxed` loads
+    /// read; a release fence lets its later `Relaxed` stores publish everything before it.
+    pub(crate) fn fence(&mut self, task: TaskId, acquire: bool, release: bool) {
+        if acquire {
+            let read = Self::slot(&mut self.relaxed_reads, task.index()).clone();
+            join(self.task(task), &read);
+        }
+        if release {
+            let clock = self.task(task).clone();
+            *Self::slot(&mut self.fence_released, task.index()) = clock;
             self.task(task)[task.index()] += 1;
         }
     }

@@ -177,9 +177,16 @@ pub(crate) fn point_at(
 
 /// Suspends the current task at a scheduling point with `op` pending (see `point`).
 pub(crate) fn point_op(op: Op) {
-    let (kind, location) = (op.kind, op.location);
+    point_decided(|_| op);
+}
+
+/// Like `point_op`, with the operation decided from the state in the same borrow that
+/// suspends the task (an await decides what it waits for from its interests).
+pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
     let unwinding = std::thread::panicking();
     let yielder = with_state("a selvedge scheduling point", |s| {
+        let op = decide(s);
+        let (kind, location) = (op.kind, op.location);
         let current = s.current;
         let task = &mut s.tasks[current.index()];
         assert!(!task.finished, "a finished task reached a scheduling point");
@@ -410,8 +417,9 @@ impl ExecState {
         if slot.awaiting {
             return self.await_ready(task);
         }
-        let timed_out = slot.deadline.is_some_and(|d| self.clock_ns >= d);
-        if slot.blocked_on.is_some() && !timed_out && self.awaiting_notify(task).is_some() {
+        // Only timed waits read the clock: most steps never get here with a deadline.
+        let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
+        if slot.blocked_on.is_some() && !timed_out() && self.awaiting_notify(task).is_some() {
             return false;
         }
         let op = slot.pending;
@@ -436,10 +444,10 @@ impl ExecState {
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
             (OpKind::Park, _) => self.park_token(task),
-            (OpKind::Sleep(_), _) => timed_out,
-            (OpKind::ParkTimeout, _) => timed_out || self.park_token(task),
+            (OpKind::Sleep(_), _) => timed_out(),
+            (OpKind::ParkTimeout, _) => timed_out() || self.park_token(task),
             (OpKind::RecvTimeout, Some(ObjectState::Channel { len, senders, .. })) => {
-                timed_out || *len > 0 || *senders == 0
+                timed_out() || *len > 0 || *senders == 0
             }
             (OpKind::BarrierBlocked(arrived_in), Some(ObjectState::Barrier { generation, .. })) => {
                 *generation != arrived_in
@@ -466,6 +474,8 @@ impl ExecState {
             (OpKind::Recv, Some(ObjectState::Channel { len, senders, .. })) => {
                 *len > 0 || *senders == 0
             }
+            // A watch send waits for the `Ref`s other tasks hold across scheduling points.
+            (OpKind::Send, Some(ObjectState::Watch { borrows, .. })) => *borrows == 0,
             _ => true,
         }
     }
@@ -541,6 +551,21 @@ impl ExecState {
                 && t.pending.kind == OpKind::WriteLock
                 && t.pending.object == object
         })
+    }
+
+    /// Does a task other than `except` wait to write-lock `object`, as a thread's pending
+    /// `write` or an async task's awaited one? (Readers queue behind it once readers hold the
+    /// lock, as with std's and tokio's.)
+    pub(crate) fn write_waiting(&self, object: ObjectId, except: TaskId) -> bool {
+        self.writer_waiting(Some(object), except)
+            || self.tasks.iter().enumerate().any(|(i, t)| {
+                i != except.index()
+                    && !t.finished
+                    && t.asynchronous
+                        .interests
+                        .iter()
+                        .any(|w| w.op.kind == OpKind::WriteLock && w.op.object == Some(object))
+            })
     }
 
     /// The task names for reports: `main`, the name given to `Builder`, or `thread-N`.
@@ -660,6 +685,31 @@ impl ExecState {
                 arrived: *arrived,
                 n_tasks: *n_tasks,
             },
+            (OpKind::SemaphoreAcquire, ObjectState::Semaphore { permits, .. }) => {
+                WaitsFor::Permits {
+                    semaphore: object,
+                    available: *permits,
+                }
+            }
+            (OpKind::Notified, ObjectState::Notify { .. }) => WaitsFor::Notify { condvar: object },
+            (OpKind::Recv, ObjectState::Oneshot { .. } | ObjectState::Mpsc { .. })
+            | (OpKind::Changed, ObjectState::Watch { .. })
+            | (OpKind::RecvShared, ObjectState::Broadcast { .. }) => {
+                WaitsFor::Message { channel: object }
+            }
+            (OpKind::Send | OpKind::Reserve, ObjectState::Mpsc { .. }) => {
+                WaitsFor::Receive { channel: object }
+            }
+            (OpKind::Send, ObjectState::Watch { .. }) => WaitsFor::Release {
+                object,
+                holders: Vec::new(),
+            },
+            (OpKind::Closed, _) => WaitsFor::Closing { channel: object },
+            (OpKind::OnceCellInit, ObjectState::Once { running, .. }) => WaitsFor::Release {
+                object,
+                holders: running.iter().copied().map(task_ref).collect(),
+            },
+            (OpKind::JoinNext, ObjectState::JoinSet { .. }) => WaitsFor::Completion { set: object },
             _ => WaitsFor::Other(Some(object)),
         }
     }

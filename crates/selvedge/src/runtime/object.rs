@@ -25,6 +25,15 @@ pub(crate) enum ObjectKind {
     Cell,
     Parker,
     Waker,
+    // tokio-shaped primitives (`tokio/`).
+    Semaphore,
+    Notify,
+    Oneshot,
+    Mpsc,
+    Watch,
+    Broadcast,
+    JoinSet,
+    OnceCell,
     /// A modelled `sync::Arc` allocation: its drops publish what the dropping task did to the
     /// task that frees it (race detection), as std's `Release` decrement and `Acquire` fence.
     Arc,
@@ -43,10 +52,18 @@ impl ObjectKind {
             ObjectKind::Cell => 7,
             ObjectKind::Parker => 8,
             ObjectKind::Waker => 9,
-            ObjectKind::Arc => 10,
+            ObjectKind::Semaphore => 10,
+            ObjectKind::Notify => 11,
+            ObjectKind::Oneshot => 12,
+            ObjectKind::Mpsc => 13,
+            ObjectKind::Watch => 14,
+            ObjectKind::Broadcast => 15,
+            ObjectKind::JoinSet => 16,
+            ObjectKind::OnceCell => 17,
+            ObjectKind::Arc => 18,
         }
     }
-    pub(crate) const COUNT: usize = 11;
+    pub(crate) const COUNT: usize = 19;
 }
 
 impl fmt::Display for ObjectKind {
@@ -62,6 +79,14 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Cell => f.write_str("UnsafeCell"),
             ObjectKind::Parker => f.write_str("park token"),
             ObjectKind::Waker => f.write_str("Waker"),
+            ObjectKind::Semaphore => f.write_str("Semaphore"),
+            ObjectKind::Notify => f.write_str("Notify"),
+            ObjectKind::Oneshot => f.write_str("oneshot"),
+            ObjectKind::Mpsc => f.write_str("mpsc"),
+            ObjectKind::Watch => f.write_str("watch"),
+            ObjectKind::Broadcast => f.write_str("broadcast"),
+            ObjectKind::JoinSet => f.write_str("JoinSet"),
+            ObjectKind::OnceCell => f.write_str("OnceCell"),
             ObjectKind::Arc => f.write_str("Arc"),
         }
     }
@@ -125,6 +150,55 @@ pub(crate) enum ObjectState {
         receiver_waiting: bool,
         sent: u64,
         received: u64,
+    },
+    /// An async semaphore: free permits, and whether it was closed.
+    Semaphore {
+        permits: usize,
+        closed: bool,
+    },
+    /// tokio's `Notify`: a stored permit, the waiters (by waiter number) in the order they
+    /// registered, the waiters notified but not yet woken, and how many `notify_waiters`
+    /// calls there were (a `Notified` made before one completes at once).
+    Notify {
+        permit: bool,
+        queue: VecDeque<u64>,
+        notified: Vec<u64>,
+        epoch: u64,
+        next_waiter: u64,
+    },
+    /// A oneshot channel.
+    Oneshot {
+        sent: bool,
+        sender_alive: bool,
+        receiver_open: bool,
+    },
+    /// An async mpsc channel: messages queued, slots reserved (`reserve`, a waiting `send`
+    /// granted its room), live senders, and whether the receiver still takes messages.
+    Mpsc {
+        /// `None`: unbounded.
+        capacity: Option<usize>,
+        queued: usize,
+        reserved: usize,
+        senders: usize,
+        receiver_open: bool,
+    },
+    /// A watch channel: the value's version, live receivers, and `watch::Ref`s held across a
+    /// scheduling point (a send waits for them, as tokio's waits for its read lock).
+    Watch {
+        version: u64,
+        sender_alive: bool,
+        receivers: usize,
+        borrows: usize,
+    },
+    /// A broadcast channel: messages sent so far (`tail`), live handles.
+    Broadcast {
+        tail: u64,
+        senders: usize,
+        receivers: usize,
+    },
+    /// A `JoinSet`: tasks completed whose output `join_next` has not taken yet.
+    JoinSet {
+        completed: usize,
     },
     Plain,
 }

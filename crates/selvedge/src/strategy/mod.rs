@@ -9,6 +9,7 @@
 //!   execution diverged from what the strategy expected (a replay that no longer matches).
 //! - Given the same seed and the same user code, the sequence of choices is identical.
 
+mod bounded;
 mod deepening;
 mod dfs;
 mod dpor;
@@ -18,8 +19,10 @@ mod races;
 mod random;
 mod replay;
 pub(crate) mod rng;
+mod turns;
 mod wakeup;
 
+pub(crate) use bounded::BoundedDpor;
 pub(crate) use deepening::Deepening;
 pub(crate) use dfs::Dfs;
 pub(crate) use dpor::{Dpor, Node, RaceReport, SplitPolicy};
@@ -27,6 +30,7 @@ pub(crate) use pct::Pct;
 pub(crate) use pos::Pos;
 pub(crate) use random::Random;
 pub(crate) use replay::Replay;
+pub(crate) use turns::TurnDfs;
 pub(crate) use wakeup::WakeupTree;
 
 use crate::trace::{Access, ObjectId, OpKind, TaskId, TraceEvent};

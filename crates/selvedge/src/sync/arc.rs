@@ -184,6 +184,14 @@ impl<T: ?Sized> Arc<T> {
         (value, this.tracked)
     }
 
+    /// This reference as std's `Arc`, leaving the model's tracking (for APIs that need std's,
+    /// such as tokio's owned guards).
+    pub(crate) fn into_std(self) -> std::sync::Arc<T> {
+        let (value, tracked) = self.into_parts();
+        alloc::release(tracked);
+        value
+    }
+
     /// Strong references to the value, as `std::sync::Arc::strong_count` (not a scheduling
     /// point: the count as it stands in this interleaving).
     pub fn strong_count(this: &Arc<T>) -> usize {

@@ -47,18 +47,23 @@ fn before(
     });
     let id = registered.id;
     point_at(op, Some(id), at);
-    let acquire = ordering_halves(read).0 && op != OpKind::AtomicStore;
-    let release = ordering_halves(write).1 && op != OpKind::AtomicLoad;
-    if acquire || release {
-        runtime::with_state(kind, |s| {
-            if acquire {
-                s.hb_acquire(id);
-            }
-            if release {
-                s.hb_release(id);
-            }
-        });
-    }
+    let reads = op != OpKind::AtomicStore;
+    let writes = op != OpKind::AtomicLoad;
+    let acquire = ordering_halves(read).0 && reads;
+    let release = ordering_halves(write).1 && writes;
+    runtime::with_state(kind, |s| {
+        let task = s.current;
+        if acquire {
+            s.hb_acquire(id);
+        } else if let (true, Some(hb)) = (reads, s.hb.as_mut()) {
+            hb.relaxed_load(task, id);
+        }
+        if release {
+            s.hb_release(id);
+        } else if let (true, Some(hb)) = (writes, s.hb.as_mut()) {
+            hb.relaxed_store(task, id);
+        }
+    });
     registered.shared.then_some(id)
 }
 
@@ -273,14 +278,51 @@ fn failure_ordering(order: Ordering) -> Ordering {
     }
 }
 
-/// A memory fence: a scheduling point in a model (all operations are already SeqCst).
+/// A memory fence. In a model it is a scheduling point, and it synchronises by the C++20
+/// rules in the race detector: a `Release` fence before a `Relaxed` store publishes what came
+/// before the fence to an acquire that reads the store, and an `Acquire` fence after a
+/// `Relaxed` load learns what the store it read published. (The interleaving itself is already
+/// sequentially consistent.)
+///
+/// ```
+/// use selvedge::cell::UnsafeCell;
+/// use selvedge::sync::{Arc, atomic::{fence, AtomicBool, Ordering}};
+///
+/// struct Data(UnsafeCell<i32>, AtomicBool);
+/// unsafe impl Sync for Data {} // the model checks every access to the cell
+///
+/// selvedge::model(|| {
+///     let data = Arc::new(Data(UnsafeCell::new(0), AtomicBool::new(false)));
+///     let d = data.clone();
+///     selvedge::thread::spawn(move || {
+///         d.0.with_mut(|v| unsafe { *v = 42 });
+///         fence(Ordering::Release);
+///         d.1.store(true, Ordering::Relaxed);
+///     });
+///     if data.1.load(Ordering::Relaxed) {
+///         fence(Ordering::Acquire);
+///         assert_eq!(data.0.with(|v| unsafe { *v }), 42); // no data race: the fences order it
+///     }
+/// });
+/// ```
 #[track_caller]
 pub fn fence(order: Ordering) {
-    if runtime::in_model() {
-        point_at(OpKind::Fence, None, Location::caller());
-    } else {
-        std::sync::atomic::fence(order);
+    if !runtime::in_model() {
+        return std::sync::atomic::fence(order);
     }
+    let (acquire, release) = ordering_halves(order);
+    assert!(
+        acquire || release,
+        "there is no such thing as a relaxed fence: `fence(Ordering::Relaxed)` (std panics \
+         too); use `Acquire`, `Release`, `AcqRel` or `SeqCst`"
+    );
+    point_at(OpKind::Fence, None, Location::caller());
+    runtime::with_state("selvedge::sync::atomic::fence", |s| {
+        let task = s.current;
+        if let Some(hb) = s.hb.as_mut() {
+            hb.fence(task, acquire, release);
+        }
+    });
 }
 
 /// A compiler fence: not a scheduling point.

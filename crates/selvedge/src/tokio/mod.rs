@@ -1,37 +1,89 @@
-//! A tokio-shaped facade over selvedge's async model: write `use selvedge::tokio as tokio;`
-//! (or rename the dependency in Cargo.toml under `cfg(test)`) and a tokio test body runs under
-//! the model, its tasks scheduled and its time virtual.
-//!
-//! Covered: `spawn`, `task::{spawn, yield_now, JoinHandle, JoinError, AbortHandle}`,
-//! `time::{sleep, sleep_until, timeout, timeout_at, interval, Instant, Duration}`,
-//! `sync::Mutex` (with owned guards). I/O, networking, the file system, signals and processes
-//! are not modelled: code that needs them belongs in selvedge's orchestra (real code on a real
-//! runtime, interleaved at syncpoints), or behind a trait the test replaces with channels.
+//! A tokio-shaped facade over selvedge's async model: write `use selvedge::tokio;` (or rename
+//! the facade crate in Cargo.toml, `tokio = { package = "selvedge-tokio", .. }` among the
+//! dev-dependencies, which puts this module at a crate root) and a tokio test body runs under
+//! the model, its tasks scheduled by the strategy and its time
+//! virtual. `#[tokio::test]` (this module's [`test`], the same as `#[selvedge::test]`) makes
+//! an async test function a model test; there is no `tokio::main` and no runtime to build: the
+//! model is the runtime.
 //!
 //! ```
 //! use selvedge::tokio;
 //! use std::sync::Arc;
 //!
-//! selvedge::model(|| {
-//!     selvedge::future::block_on(async {
-//!         let total = Arc::new(tokio::sync::Mutex::new(0));
-//!         let t = total.clone();
-//!         let task = tokio::spawn(async move { *t.lock().await += 1 });
-//!         *total.lock().await += 1;
-//!         task.await.unwrap();
-//!         assert_eq!(*total.lock().await, 2);
-//!     });
-//! });
+//! #[tokio::test]
+//! async fn two_tasks_share_a_counter() {
+//!     let total = Arc::new(tokio::sync::Mutex::new(0));
+//!     let t = total.clone();
+//!     let task = tokio::spawn(async move { *t.lock().await += 1 });
+//!     *total.lock().await += 1;
+//!     task.await.unwrap();
+//!     assert_eq!(*total.lock().await, 2);
+//! }
+//! # fn main() {}
 //! ```
+//!
+//! # What is covered
+//!
+//! - Tasks: [`spawn`], [`task`]`::{spawn, spawn_local, spawn_blocking, block_in_place,
+//!   yield_now, JoinHandle, JoinError, AbortHandle, JoinSet, LocalKey}`, [`task_local!`].
+//! - Time ([`time`]): `sleep`, `sleep_until`, `timeout`, `timeout_at`, `interval`,
+//!   `interval_at`, `Instant`, on the model's virtual clock (it moves only when every task is
+//!   blocked; an hour of sleeps takes no real time).
+//! - Synchronisation ([`sync`]): `Mutex`, `RwLock` (owned guards, `downgrade`), `Semaphore`
+//!   (`acquire`, `acquire_many`, `try_acquire*`, owned permits, `close`, `add_permits`,
+//!   `forget_permits`, `available_permits`), `Notify` (`notified`, `enable`, `notify_one`,
+//!   `notify_last`, `notify_waiters`, tokio's permit semantics), `Barrier`, `OnceCell`,
+//!   `oneshot`, `mpsc` (bounded and unbounded, `reserve`, permits, `try_send`, `try_recv`,
+//!   `recv_many`, `close`), `watch`, `broadcast` (lagging receivers get `Lagged`).
+//! - Macros: [`select!`] (tokio's syntax: `pattern = future (, if condition)? => handler`,
+//!   `biased;`, `else =>`; handlers run in the enclosing function), [`join!`], [`try_join!`],
+//!   [`pin!`].
+//!
+//! Every awaited acquisition is one scheduling point, enabled exactly when it can succeed, and
+//! the step performs it; a future dropped after its grant (a `select!` that took another
+//! branch, an aborted task) undoes it, so cancellation releases what a task held or was about
+//! to take. Deadlock reports say what each task waits for (`await acquire` on a semaphore with
+//! 0 permits free, `await recv` on a channel, ...).
+//!
+//! # Where the model differs from tokio
+//!
+//! - Waiters are not served in tokio's FIFO order: any waiter that can proceed may, and the
+//!   model explores each order (a superset of tokio's behaviours). `Notify` keeps tokio's
+//!   order, since what `notify_one` does depends on it.
+//! - `select!` polls branches in written order, with or without `biased;` (tokio picks a
+//!   random start without it; that randomness is not explored). When several branches are
+//!   ready at the same step, the first written wins; the order in which they *become* ready
+//!   is what the model explores. A selvedge operation (a receive, a lock, a sleep) completes
+//!   at its scheduling step, so in one poll a future that is ready at once without any
+//!   (`std::future::ready`) wins over selvedge operations written before it.
+//! - A spawned task runs to its first scheduling point when it is spawned, so `abort` cannot
+//!   stop code before that point.
+//! - A panic in a task fails the execution (tokio would hand it to the `JoinHandle`).
+//!
+//! # What is not covered
+//!
+//! I/O, networking (`net`), the file system (`fs`), processes, signals, `runtime::Builder`,
+//! `LocalSet`, `tokio::main` and tokio's `io` traits are not modelled. Code that needs them
+//! either runs under selvedge's orchestra (real code on a real runtime, interleaved at
+//! syncpoints), or takes the I/O behind a trait that the test implements with this module's
+//! channels (a fake connection as a pair of `mpsc` channels), so the logic around it is
+//! model-checked. Blocking `std` calls inside a task stall the model: use selvedge's
+//! primitives.
 
 pub mod sync;
+mod waiting;
 
 pub use crate::future::spawn;
 
-/// Tasks: spawning, yielding, joining, aborting.
-pub mod task {
-    pub use crate::future::{spawn, yield_now, AbortHandle, JoinError, JoinHandle};
-}
+pub mod task;
+
+mod macros;
+
+pub use crate::__tokio_pin as pin;
+pub use crate::__tokio_select as select;
+pub use crate::task_local;
+pub use futures_util::{join, try_join};
+pub use selvedge_macros::test;
 
 /// Virtual time (see [`crate::time`]).
 pub mod time {

@@ -151,9 +151,24 @@ pub(crate) enum WaitsFor {
     Waker { waker: ObjectRef, clones: u32 },
     /// An async task waiting for the first of several things (a `select!`, a `timeout`).
     Any,
+    /// An async semaphore's `acquire`: permits, of which `available` are free.
+    Permits {
+        semaphore: ObjectRef,
+        available: usize,
+    },
+    /// `Sender::closed`: every receiver of the channel to go away.
+    Closing { channel: ObjectRef },
+    /// `JoinSet::join_next`: a task of the set to complete.
+    Completion { set: ObjectRef },
     /// Nothing that blocks it: its next operation, on this object if any, could run (a task
     /// listed in a livelock).
     Other(Option<ObjectRef>),
+    /// An orchestra task that had the turn and has not reached a syncpoint since: blocked
+    /// outside selvedge's control. `point` is what its turn began at (a name, a statement).
+    Outside {
+        point: Option<String>,
+        stalled_ms: u64,
+    },
 }
 
 /// A task that could not make progress when the execution ended.
@@ -201,8 +216,14 @@ impl BlockedTask {
                 barrier: object, ..
             }
             | WaitsFor::Waker { waker: object, .. }
+            | WaitsFor::Permits {
+                semaphore: object, ..
+            }
+            | WaitsFor::Closing { channel: object }
+            | WaitsFor::Completion { set: object }
             | WaitsFor::Other(Some(object)) => Some(object.name.clone()),
             WaitsFor::Finish(task) => Some(task.name.clone()),
+            WaitsFor::Outside { point, .. } => point.clone(),
             WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Any | WaitsFor::Other(None) => None,
         }
     }

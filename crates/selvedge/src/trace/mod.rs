@@ -17,7 +17,7 @@ pub(crate) use evidence::{
     panic_message, BlockedTask, CellAccess, DataRace, Evidence, ObjectRef, PanicSite, RawFailure,
     TaskRef, WaitsFor,
 };
-pub(crate) use op::{Access, ObjectId, Op, OpKind, TaskId};
+pub(crate) use op::{Access, ObjectId, Op, OpKind, Query, TaskId};
 
 /// One entry of the trace: an operation a task performed. `chosen` marks the ones that
 /// followed a scheduling decision (the rest, such as spawn and exit, are shown for context).

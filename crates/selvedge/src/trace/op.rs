@@ -100,6 +100,109 @@ pub(crate) enum OpKind {
     /// The last sender, or the receiver, of a channel is dropped: the other end now sees the
     /// channel disconnected.
     Disconnect,
+    /// The orchestra set a task aside: it had the turn and reached no syncpoint within the
+    /// stall timeout (recorded for the report, never a decision).
+    Stall,
+    // --- tokio-shaped primitives (`tokio/`) ---
+    /// Takes permits of a semaphore (awaited: waits until enough are free or it is closed).
+    SemaphoreAcquire,
+    /// Takes permits of a semaphore if enough are free, without waiting.
+    SemaphoreTryAcquire,
+    /// A semaphore permit dropped: its permits go back.
+    SemaphoreRelease,
+    /// `Semaphore::add_permits`.
+    AddPermits,
+    /// `Semaphore::forget_permits`.
+    ForgetPermits,
+    /// Closes a semaphore or a channel (`Semaphore::close`, `Receiver::close`).
+    Close,
+    /// A read-only look at a primitive's state (`available_permits`, `is_closed`, `len`,
+    /// `borrow`, ...): commutes with other looks.
+    Query(Query),
+    /// The first poll of a `Notified` (or `enable`): takes a stored permit or joins the
+    /// waiters.
+    NotifiedEnable,
+    /// A `Notified` waits for its notification (awaited).
+    Notified,
+    /// A waiting `Notified` dropped: leaves the waiters, handing on a notification it got.
+    NotifiedDrop,
+    /// `Notify::notify_waiters`.
+    NotifyWaiters,
+    /// `Notify::notify_last`.
+    NotifyLast,
+    /// `mpsc::Sender::reserve` (awaited: waits for room).
+    Reserve,
+    /// `mpsc::Sender::try_reserve`.
+    TryReserve,
+    /// A reserved `mpsc` slot dropped unused: the room goes back.
+    PermitDrop,
+    /// The last use of a sending handle: dropping it may close the channel.
+    DropSender,
+    /// A receiving handle dropped: may close the channel for senders.
+    DropReceiver,
+    /// `Sender::closed` (awaited: waits until every receiver is gone).
+    Closed,
+    /// `subscribe` / `resubscribe`: a new receiver.
+    Subscribe,
+    /// `watch::Receiver::changed` (awaited: waits for a value not seen yet).
+    Changed,
+    /// A `watch::Ref` held across a scheduling point dropped: senders may go on.
+    RefDrop,
+    /// `broadcast::Receiver::recv`: reads the shared ring (each receiver has its own place).
+    RecvShared,
+    /// `broadcast::Receiver::try_recv`.
+    TryRecvShared,
+    /// `OnceCell::get_or_init`: waits until nobody else initialises the cell, then takes the
+    /// right to (awaited); its second step stores the value.
+    OnceCellInit,
+    /// `OnceCell::set`: stores a value if the cell is empty and nobody initialises it.
+    OnceCellSet,
+    /// The second step of `OnceCell::get_or_init`: stores the value (or gives the right to
+    /// initialise back, when the initialiser failed or was cancelled).
+    OnceCellRelease,
+
+    /// `JoinSet::join_next` (awaited: waits for a task of the set to complete).
+    JoinNext,
+    /// `JoinSet::try_join_next`.
+    TryJoinNext,
+    /// A task of a `JoinSet` completed (or was cancelled): its output is queued for the set.
+    JoinSetDone,
+}
+
+/// Read-only looks at a primitive, named as the user's code calls them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Query {
+    AvailablePermits,
+    IsClosed,
+    Capacity,
+    Len,
+    ReceiverCount,
+    Borrow,
+    BorrowAndUpdate,
+    HasChanged,
+    Get,
+    Initialized,
+    /// `Notify::notified`: the new future remembers how many `notify_waiters` calls it has
+    /// seen.
+    Notified,
+}
+
+impl Query {
+    fn name(self) -> &'static &'static str {
+        match self {
+            Query::AvailablePermits => &"available_permits",
+            Query::IsClosed => &"is_closed",
+            Query::Capacity => &"capacity",
+            Query::Len => &"len",
+            Query::ReceiverCount => &"receiver_count",
+            Query::Borrow => &"borrow",
+            Query::BorrowAndUpdate => &"borrow_and_update",
+            Query::HasChanged => &"has_changed",
+            Query::Get => &"get",
+            Query::Initialized => &"initialized",
+            Query::Notified => &"notified",
+        }
+    }
 }
 
 impl OpKind {
@@ -158,6 +261,38 @@ impl OpKind {
             OpKind::Abort(_) => 50,
             OpKind::IsFinished(_) => 56,
             OpKind::Disconnect => 60,
+            // Far from the model's codes, which grow from 43.
+            OpKind::Stall => 200,
+            OpKind::SemaphoreAcquire => 100,
+            OpKind::SemaphoreTryAcquire => 101,
+            OpKind::SemaphoreRelease => 102,
+            OpKind::AddPermits => 103,
+            OpKind::ForgetPermits => 104,
+            OpKind::Close => 105,
+            OpKind::NotifiedEnable => 106,
+            OpKind::Notified => 107,
+            OpKind::NotifiedDrop => 108,
+            OpKind::NotifyWaiters => 109,
+            OpKind::NotifyLast => 110,
+            OpKind::Reserve => 111,
+            OpKind::TryReserve => 112,
+            OpKind::PermitDrop => 113,
+            OpKind::DropSender => 114,
+            OpKind::DropReceiver => 115,
+            OpKind::Closed => 116,
+            OpKind::Subscribe => 117,
+            OpKind::Changed => 118,
+            OpKind::RefDrop => 119,
+            OpKind::RecvShared => 120,
+            OpKind::TryRecvShared => 121,
+            OpKind::OnceCellInit => 122,
+            OpKind::OnceCellSet => 123,
+            OpKind::OnceCellRelease => 127,
+
+            OpKind::JoinNext => 124,
+            OpKind::TryJoinNext => 125,
+            OpKind::JoinSetDone => 126,
+            OpKind::Query(q) => 150 + q as u32,
         }
     }
 
@@ -170,8 +305,53 @@ impl OpKind {
             | OpKind::SpinLoop
             | OpKind::Sleep(_)
             | OpKind::Fence
-            | OpKind::ClockAdvance => Access::Local,
+            | OpKind::ClockAdvance
+            | OpKind::Stall => Access::Local,
             OpKind::AtomicLoad => Access::Read,
+            // Looks that change nothing shared: a `watch` receiver's `changed` and a
+            // `broadcast` receiver's `recv` move only that receiver's own place.
+            OpKind::Changed | OpKind::RecvShared | OpKind::TryRecvShared => Access::Read,
+            // A semaphore's permits are a counter, not a lock: an acquisition may not have
+            // needed the release before it, so every acquisition is an attempt (it races with
+            // releases as `try_lock` does) besides racing with other acquisitions.
+            // The same shape fits a `OnceCell`'s right to initialise (taken by `get_or_init`,
+            // tested by `set`, given back by storing the value).
+            OpKind::SemaphoreAcquire
+            | OpKind::SemaphoreTryAcquire
+            | OpKind::ForgetPermits
+            | OpKind::OnceCellInit
+            | OpKind::OnceCellSet => Access::Acquire {
+                exclusive: true,
+                attempt: true,
+            },
+            OpKind::SemaphoreRelease | OpKind::AddPermits | OpKind::OnceCellRelease => {
+                Access::Release { exclusive: true }
+            }
+            // Reads state that acquisitions and releases both change.
+            OpKind::Query(Query::AvailablePermits | Query::Get | Query::Initialized) => {
+                Access::Acquire {
+                    exclusive: false,
+                    attempt: true,
+                }
+            }
+            OpKind::Query(_) => Access::Read,
+            OpKind::Close
+            | OpKind::NotifiedEnable
+            | OpKind::Notified
+            | OpKind::NotifiedDrop
+            | OpKind::NotifyWaiters
+            | OpKind::NotifyLast
+            | OpKind::Reserve
+            | OpKind::TryReserve
+            | OpKind::PermitDrop
+            | OpKind::DropSender
+            | OpKind::DropReceiver
+            | OpKind::Closed
+            | OpKind::Subscribe
+            | OpKind::RefDrop
+            | OpKind::JoinNext
+            | OpKind::TryJoinNext
+            | OpKind::JoinSetDone => Access::Write,
             OpKind::Lock | OpKind::WriteLock => Access::Acquire {
                 exclusive: true,
                 attempt: false,
@@ -290,6 +470,37 @@ impl OpKind {
             OpKind::Abort(_) => &"abort",
             OpKind::IsFinished(_) => &"is_finished",
             OpKind::Disconnect => &"disconnect",
+            OpKind::Stall => &"stalled",
+            OpKind::SemaphoreAcquire => &"acquire",
+            OpKind::SemaphoreTryAcquire => &"try_acquire",
+            OpKind::SemaphoreRelease => &"release",
+            OpKind::AddPermits => &"add_permits",
+            OpKind::ForgetPermits => &"forget_permits",
+            OpKind::Close => &"close",
+            OpKind::Query(q) => q.name(),
+            OpKind::NotifiedEnable => &"Notified::enable",
+            OpKind::Notified => &"notified",
+            OpKind::NotifiedDrop => &"Notified::drop",
+            OpKind::NotifyWaiters => &"notify_waiters",
+            OpKind::NotifyLast => &"notify_last",
+            OpKind::Reserve => &"reserve",
+            OpKind::TryReserve => &"try_reserve",
+            OpKind::PermitDrop => &"Permit::drop",
+            OpKind::DropSender => &"Sender::drop",
+            OpKind::DropReceiver => &"Receiver::drop",
+            OpKind::Closed => &"closed",
+            OpKind::Subscribe => &"subscribe",
+            OpKind::Changed => &"changed",
+            OpKind::RefDrop => &"Ref::drop",
+            OpKind::RecvShared => &"recv",
+            OpKind::TryRecvShared => &"try_recv",
+            OpKind::OnceCellInit => &"get_or_init",
+            OpKind::OnceCellSet => &"set",
+            OpKind::OnceCellRelease => &"get_or_init",
+
+            OpKind::JoinNext => &"join_next",
+            OpKind::TryJoinNext => &"try_join_next",
+            OpKind::JoinSetDone => &"completes",
         }
     }
 }
@@ -430,6 +641,37 @@ mod tests {
             OpKind::Abort(t),
             OpKind::IsFinished(t),
             OpKind::Disconnect,
+            OpKind::Stall,
+            OpKind::SemaphoreAcquire,
+            OpKind::SemaphoreTryAcquire,
+            OpKind::SemaphoreRelease,
+            OpKind::AddPermits,
+            OpKind::ForgetPermits,
+            OpKind::Close,
+            OpKind::Query(Query::AvailablePermits),
+            OpKind::Query(Query::Notified),
+            OpKind::NotifiedEnable,
+            OpKind::Notified,
+            OpKind::NotifiedDrop,
+            OpKind::NotifyWaiters,
+            OpKind::NotifyLast,
+            OpKind::Reserve,
+            OpKind::TryReserve,
+            OpKind::PermitDrop,
+            OpKind::DropSender,
+            OpKind::DropReceiver,
+            OpKind::Closed,
+            OpKind::Subscribe,
+            OpKind::Changed,
+            OpKind::RefDrop,
+            OpKind::RecvShared,
+            OpKind::TryRecvShared,
+            OpKind::OnceCellInit,
+            OpKind::OnceCellSet,
+            OpKind::JoinNext,
+            OpKind::TryJoinNext,
+            OpKind::JoinSetDone,
+            OpKind::OnceCellRelease,
         ];
         for kind in all {
             let name = kind.to_string();

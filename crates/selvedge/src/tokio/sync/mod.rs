@@ -2,6 +2,33 @@
 //! scheduling point of the model, enabled exactly when it can succeed, so DPOR treats an
 //! awaited `lock` as it treats a thread's.
 
+mod barrier;
 mod mutex;
+mod notify;
+mod once_cell;
+mod owned;
+mod rwlock;
+mod semaphore;
 
+pub mod broadcast;
+
+/// The futures of `Notify`, where tokio puts them.
+pub mod futures {
+    pub use super::notify::{Notified, OwnedNotified};
+}
+pub mod mpsc;
+pub mod oneshot;
+pub mod watch;
+
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify, OwnedNotified};
+pub use once_cell::{OnceCell, SetError};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, Read, ReadOwned, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Write, WriteOwned,
+};
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    TryAcquireError,
+};

@@ -49,6 +49,12 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TryLockError(());
 
+impl TryLockError {
+    pub(super) fn new() -> TryLockError {
+        TryLockError(())
+    }
+}
+
 impl fmt::Display for TryLockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("operation would block")
@@ -60,6 +66,18 @@ impl std::error::Error for TryLockError {}
 impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Mutex<T> {
+        Mutex {
+            object: LazyObject::new(),
+            created_at: Location::caller(),
+            zero_sized: std::mem::size_of::<T>() == 0,
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// As [`Mutex::new`], usable in a `static` (only for a zero-sized value: a value kept
+    /// across executions would make them depend on each other).
+    #[track_caller]
+    pub const fn const_new(value: T) -> Mutex<T> {
         Mutex {
             object: LazyObject::new(),
             created_at: Location::caller(),
@@ -144,7 +162,13 @@ impl<T: ?Sized> Mutex<T> {
     /// Takes the lock if it is free, without waiting.
     #[track_caller]
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        let at = Location::caller();
+        self.try_lock_at(Location::caller())
+    }
+
+    fn try_lock_at(
+        &self,
+        at: &'static Location<'static>,
+    ) -> Result<MutexGuard<'_, T>, TryLockError> {
         let id = self.id();
         point_at(OpKind::TryLock, Some(id), at);
         let taken = with_state("Mutex::try_lock", |s| {
@@ -178,6 +202,26 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Takes the lock if it is free, returning a guard that owns an `Arc` of the mutex.
+    #[track_caller]
+    pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
+        let at = Location::caller();
+        let guard = self.try_lock_at(at)?;
+        let id = guard.id;
+        std::mem::forget(guard);
+        Ok(OwnedMutexGuard {
+            mutex: self,
+            id,
+            locked_at: at,
+        })
+    }
+
+    /// Waits for the lock from a thread of the model (tokio's `blocking_lock`).
+    #[track_caller]
+    pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
+        crate::future::block_on(self.lock())
+    }
+
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }
@@ -209,7 +253,6 @@ impl Acquire {
         if self.interest == 0 {
             let id = id();
             self.id = Some(id);
-            self.generation = with_state("Mutex::lock", |s| s.generation);
             let wants = awaiting::Wants {
                 kind: OpKind::Lock,
                 object: Some(id),
@@ -218,7 +261,7 @@ impl Acquire {
                 ready: free,
                 grant: take,
             };
-            self.interest = awaiting::register(cx, wants, self.at);
+            (self.interest, self.generation) = awaiting::register_in_execution(cx, wants, self.at);
             return Poll::Pending;
         }
         match awaiting::claim(self.interest, cx) {

@@ -1,0 +1,212 @@
+//! What the tokio-shaped primitives share: a future's wait for one interest, with a slot the
+//! grant fills in, and objects that belong to the one execution that made them.
+//!
+//! A primitive's wait step performs the whole operation (takes the permits, moves the message
+//! into the queue, takes it out): its grant writes what happened into the waiting future's
+//! *slot*, a heap box the interest points to, so the future learns the outcome when polled
+//! again whatever ran in between, and a future dropped after its grant can undo exactly that.
+//!
+//! Invariants:
+//! - A slot lives from `Wait::start` until the future claims it (`poll`) or gives it up
+//!   (`cancel`, drop); the interest that points to it is gone by then, so a grant or readiness
+//!   test never reads a freed slot.
+//! - An `Owned` object is used only by the execution that registered it; another execution's
+//!   use is refused with a message.
+
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+use crate::runtime::awaiting::{self, Claim, GrantFn, Interest, ReadyFn};
+use crate::runtime::object::{ObjectKind, ObjectState};
+use crate::runtime::{in_model, outside_model, with_state, ObjectId, OpKind};
+
+/// One waiting future's interest and its slot.
+pub(crate) struct Wait<S> {
+    interest: u64,
+    generation: u64,
+    slot: Option<NonNull<S>>,
+    _owns: PhantomData<Box<S>>,
+}
+
+// SAFETY: the slot is owned like a `Box<S>`.
+unsafe impl<S: Send> Send for Wait<S> {}
+unsafe impl<S: Sync> Sync for Wait<S> {}
+
+impl<S> Wait<S> {
+    pub(crate) const fn new() -> Wait<S> {
+        Wait {
+            interest: 0,
+            generation: 0,
+            slot: None,
+            _owns: PhantomData,
+        }
+    }
+
+    /// Has it registered an interest that it has not claimed or given up yet?
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.interest != 0
+    }
+
+    /// Registers the interest (`kind` on `object`, ready and granted by `ready`/`grant`, which
+    /// find `slot` through `slot_of`/`slot_mut`); the future returns `Pending` next.
+    // Each argument is a distinct part of the interest; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start(
+        &mut self,
+        cx: &Context<'_>,
+        kind: OpKind,
+        object: ObjectId,
+        slot: S,
+        ready: ReadyFn,
+        grant: GrantFn,
+        at: &'static Location<'static>,
+    ) {
+        assert!(!self.is_waiting(), "a future registered twice");
+        let slot = NonNull::from(Box::leak(Box::new(slot)));
+        self.slot = Some(slot);
+        (self.interest, self.generation) = awaiting::register_in_execution(
+            cx,
+            awaiting::Wants {
+                kind,
+                object: Some(object),
+                arg: slot.as_ptr() as usize as u64,
+                deadline: None,
+                ready,
+                grant,
+            },
+            at,
+        );
+    }
+
+    /// Polled again: `Ready` with the slot as the grant left it, once granted.
+    pub(crate) fn poll(&mut self, cx: &Context<'_>) -> Poll<S> {
+        match awaiting::claim(self.interest, cx) {
+            Claim::Waiting => Poll::Pending,
+            Claim::Granted => {
+                self.interest = 0;
+                Poll::Ready(self.take_slot().expect("a granted wait has its slot"))
+            }
+        }
+    }
+
+    /// Gives the interest up: `Some(slot)` if it had been granted (the caller undoes what the
+    /// grant did), `None` if it was still waiting or gone with its execution.
+    pub(crate) fn cancel(&mut self) -> Option<S> {
+        if self.interest == 0 {
+            return None;
+        }
+        let granted = awaiting::cancel(self.interest, self.generation);
+        self.interest = 0;
+        let slot = self.take_slot();
+        if granted {
+            slot
+        } else {
+            None
+        }
+    }
+
+    fn take_slot(&mut self) -> Option<S> {
+        // SAFETY: made by `Box::leak` in `start`, and taken back once.
+        self.slot
+            .take()
+            .map(|slot| *unsafe { Box::from_raw(slot.as_ptr()) })
+    }
+}
+
+impl<S> Drop for Wait<S> {
+    fn drop(&mut self) {
+        drop(self.cancel());
+    }
+}
+
+/// The slot an interest registered by `Wait::start` points to.
+///
+/// # Safety
+/// `interest` was registered by a `Wait<S>` of this very `S`.
+pub(crate) unsafe fn slot_of<S>(interest: &Interest) -> &S {
+    // SAFETY: the caller's promise, and the slot outlives its interest (module invariant).
+    unsafe { &*(interest.arg as usize as *const S) }
+}
+
+/// The slot an interest points to, to write the grant's outcome into.
+///
+/// # Safety
+/// As `slot_of`; and nothing else refers to the slot (the future is not being polled: grants
+/// run in its task's wait step).
+#[allow(clippy::mut_from_ref)]
+pub(crate) unsafe fn slot_mut<S>(interest: &Interest) -> &mut S {
+    // SAFETY: see above.
+    unsafe { &mut *(interest.arg as usize as *mut S) }
+}
+
+/// The object an interest waits on.
+pub(crate) fn object_of(interest: &Interest) -> ObjectId {
+    interest
+        .op
+        .object
+        .expect("a tokio primitive's interest names its object")
+}
+
+/// A model object made inside one execution (a channel): its id there, and which execution.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Owned {
+    id: ObjectId,
+    generation: u64,
+}
+
+impl Owned {
+    /// Registers a new object in the running execution; outside a model, panics with a
+    /// message naming `what`.
+    #[track_caller]
+    pub(crate) fn register(what: &str, kind: ObjectKind, state: ObjectState) -> Owned {
+        Owned::register_at(what, kind, state, Location::caller())
+    }
+
+    /// As `register`, for an object created at `at`.
+    #[track_caller]
+    pub(crate) fn register_at(
+        what: &str,
+        kind: ObjectKind,
+        state: ObjectState,
+        at: &'static Location<'static>,
+    ) -> Owned {
+        if !in_model() {
+            outside_model(what);
+        }
+        with_state(what, |s| Owned {
+            id: s.register(kind, state, at),
+            generation: s.generation,
+        })
+    }
+
+    /// The object's id, after checking that it belongs to the running execution.
+    #[track_caller]
+    pub(crate) fn id(&self, what: &str) -> ObjectId {
+        let ours = with_state(what, |s| s.generation == self.generation);
+        assert!(
+            ours,
+            "`{what}` was used on a handle from another execution: channels and join sets \
+             belong to the execution that made them; create them inside the test body and do \
+             not keep them in statics"
+        );
+        self.id
+    }
+
+    /// The object's id if it belongs to the running execution (for destructors, which must
+    /// not panic when a handle outlives its execution).
+    pub(crate) fn live_id(&self) -> Option<ObjectId> {
+        crate::runtime::try_with_state(|s| s.generation == self.generation)
+            .unwrap_or(false)
+            .then_some(self.id)
+    }
+}
+
+/// Refuses a poll with no model running, naming the primitive.
+#[track_caller]
+pub(crate) fn require_model(what: &str) {
+    if !in_model() {
+        crate::time::outside_model_poll(what);
+    }
+}

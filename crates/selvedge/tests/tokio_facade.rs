@@ -1,0 +1,880 @@
+//! The rest of the tokio facade: `RwLock`, `Barrier`, `OnceCell`, `watch`, `broadcast`,
+//! `JoinSet`, `task_local!`, and the `select!`, `join!`, `try_join!` and `pin!` macros, each
+//! checked in every schedule; exact DPOR counts where the ideal is computable; and, for each
+//! primitive, that DPOR reaches every outcome that plain DFS (no reduction) reaches.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex as StdMutex;
+use std::time::Duration;
+
+use selvedge::future::{block_on, spawn};
+use selvedge::sync::Arc;
+use selvedge::tokio::sync::{broadcast, mpsc, watch, Barrier, OnceCell, RwLock};
+use selvedge::tokio::task::JoinSet;
+use selvedge::{explore, time, tokio, Config, FailureKind, Report, Strategy};
+
+fn run(strategy: Strategy, f: impl Fn() + Send + Sync + 'static) -> Report {
+    explore(
+        Config {
+            strategy,
+            ..Default::default()
+        },
+        f,
+    )
+}
+
+fn dpor(f: impl Fn() + Send + Sync + 'static) -> Report {
+    run(Strategy::Dpor, f)
+}
+
+#[track_caller]
+fn passes_exhaustively(report: &Report) {
+    assert!(report.failure().is_none(), "{}", report.failure().unwrap());
+    assert!(report.error().is_none(), "{:?}", report.error());
+    assert!(report.complete(), "{}", report.coverage());
+}
+
+/// The values `record` saw over every execution of `body` under `strategy`, which must pass
+/// exhaustively.
+fn outcomes_with<T: Ord + Send + 'static>(
+    strategy: Strategy,
+    body: impl Fn(&dyn Fn(T)) + Send + Sync + 'static,
+) -> Vec<T> {
+    let seen = Arc::new(StdMutex::new(BTreeSet::new()));
+    let sink = seen.clone();
+    let report = run(strategy, move || {
+        let record = |v: T| {
+            sink.lock().unwrap().insert(v);
+        };
+        body(&record);
+    });
+    passes_exhaustively(&report);
+    let mut seen = seen.lock().unwrap();
+    std::mem::take(&mut *seen).into_iter().collect()
+}
+
+fn outcomes<T: Ord + Send + 'static>(body: impl Fn(&dyn Fn(T)) + Send + Sync + 'static) -> Vec<T> {
+    outcomes_with(Strategy::Dpor, body)
+}
+
+/// DPOR's reduction must not lose an outcome: it reaches exactly the outcomes DFS (every
+/// interleaving) reaches. Returns them.
+fn same_outcomes_as_dfs<T: Ord + Send + Clone + std::fmt::Debug + 'static>(
+    body: impl Fn(&dyn Fn(T)) + Send + Sync + Clone + 'static,
+) -> Vec<T> {
+    let reduced = outcomes_with(Strategy::Dpor, body.clone());
+    let every = outcomes_with(Strategy::Dfs, body);
+    assert_eq!(reduced, every, "DPOR lost outcomes that DFS reaches");
+    reduced
+}
+
+// --- RwLock ---------------------------------------------------------------------------------
+
+#[test]
+fn rwlock_readers_share_writers_exclude_and_guards_downgrade() {
+    let report = dpor(|| {
+        block_on(async {
+            let lock = Arc::new(RwLock::new(0));
+            let r1 = lock.read().await;
+            let r2 = lock.clone().read_owned().await;
+            assert!(lock.try_write().is_err());
+            drop((r1, r2));
+            let mut w = lock.write().await;
+            *w += 1;
+            assert!(lock.try_read().is_err());
+            let r = w.downgrade();
+            assert_eq!(*r, 1);
+            assert!(
+                lock.try_read().is_ok(),
+                "a downgraded guard lets readers in"
+            );
+            assert!(lock.try_write().is_err());
+        })
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn dpor_runs_the_ideal_number_of_executions_for_rwlock_writers() {
+    // Two tasks, three write sections each: 6! / (3! 3!) = 20 orders.
+    let writers = dpor(|| {
+        let lock = Arc::new(RwLock::new(0u32));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let lock = lock.clone();
+                spawn(async move {
+                    for _ in 0..3 {
+                        *lock.write().await += 1;
+                    }
+                })
+            })
+            .collect();
+        block_on(async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+    });
+    passes_exhaustively(&writers);
+    assert_eq!(writers.schedules(), 20);
+}
+
+#[test]
+fn dpor_reaches_every_outcome_of_readers_and_a_writer() {
+    let got = same_outcomes_as_dfs(|record| {
+        let lock = Arc::new(RwLock::new(0));
+        let (l1, l2) = (lock.clone(), lock.clone());
+        let writer = spawn(async move {
+            *l1.write().await = 1;
+        });
+        let reader = spawn(async move {
+            let first = *l2.read().await;
+            let second = *l2.read().await;
+            (first, second)
+        });
+        let seen_by_main = *block_on(lock.read());
+        block_on(writer).unwrap();
+        record((block_on(reader).unwrap(), seen_by_main));
+    });
+    assert_eq!(
+        got,
+        vec![
+            ((0, 0), 0),
+            ((0, 0), 1),
+            ((0, 1), 0),
+            ((0, 1), 1),
+            ((1, 1), 0),
+            ((1, 1), 1)
+        ]
+    );
+}
+
+#[test]
+fn a_reader_that_reads_again_while_a_writer_waits_deadlocks_as_with_tokio() {
+    let report = dpor(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let l2 = lock.clone();
+        let writer = spawn(async move {
+            *l2.write().await += 1;
+        });
+        block_on(async {
+            let _first = lock.read().await;
+            selvedge::future::yield_now().await;
+            let _second = lock.read().await; // queues behind the waiting writer
+        });
+        block_on(writer).unwrap();
+    });
+    let failure = report
+        .failure()
+        .expect("the recursive read deadlock is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(text.contains("await read"), "{text}");
+    assert!(text.contains("await write"), "{text}");
+}
+
+#[test]
+fn aborting_a_task_waiting_for_a_write_lock_releases_its_read_lock() {
+    let got = outcomes(|record| {
+        let a = Arc::new(RwLock::new(0));
+        let b = Arc::new(RwLock::new(0));
+        let (a2, b2) = (a.clone(), b.clone());
+        let _b_held = block_on(b.clone().read_owned());
+        let task = spawn(async move {
+            let _a = a2.read().await;
+            let _never = b2.write().await; // main holds a read of `b` throughout
+        });
+        task.abort();
+        block_on(async {
+            assert!(task.await.unwrap_err().is_cancelled());
+            *a.write().await += 1; // the task's read of `a` is gone
+            record(*a.read().await);
+        });
+    });
+    assert_eq!(got, vec![1]);
+}
+
+// --- Barrier --------------------------------------------------------------------------------
+
+#[test]
+fn a_barrier_releases_its_tasks_together_with_one_leader_per_round() {
+    let got = same_outcomes_as_dfs(|record| {
+        let barrier = Arc::new(Barrier::new(2));
+        let arrived = Arc::new(selvedge::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let (barrier, arrived) = (barrier.clone(), arrived.clone());
+                spawn(async move {
+                    arrived.fetch_add(1, selvedge::sync::atomic::Ordering::SeqCst);
+                    let leader = barrier.wait().await.is_leader();
+                    // Nobody leaves before both arrived.
+                    assert_eq!(arrived.load(selvedge::sync::atomic::Ordering::SeqCst), 2);
+                    leader
+                })
+            })
+            .collect();
+        let leaders: Vec<bool> = tasks.into_iter().map(|t| block_on(t).unwrap()).collect();
+        assert_eq!(leaders.iter().filter(|l| **l).count(), 1);
+        record(leaders);
+    });
+    assert_eq!(got, vec![vec![false, true], vec![true, false]]);
+}
+
+#[test]
+fn dpor_runs_the_ideal_number_of_executions_for_a_barrier() {
+    // Two tasks arrive at a two-task barrier: the two orders of the arrivals (the first to
+    // arrive waits, the second leads) are the only traces.
+    let report = dpor(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = barrier.clone();
+        let task = spawn(async move { b.wait().await.is_leader() });
+        let here = block_on(barrier.wait()).is_leader();
+        assert_ne!(here, block_on(task).unwrap());
+    });
+    passes_exhaustively(&report);
+    assert_eq!(report.schedules(), 2);
+}
+
+// --- OnceCell -------------------------------------------------------------------------------
+
+static GLOBAL: OnceCell<u32> = OnceCell::const_new();
+
+#[test]
+fn once_cell_initialises_once_and_every_caller_sees_the_winner() {
+    let got = same_outcomes_as_dfs(|record| {
+        let cell = Arc::new(OnceCell::new());
+        let c = cell.clone();
+        let task = spawn(async move { *c.get_or_init(|| async { 1 }).await });
+        let here = block_on(async { *cell.get_or_init(|| async { 2 }).await });
+        let there = block_on(task).unwrap();
+        assert_eq!(here, there);
+        assert_eq!(cell.get(), Some(&here));
+        record(here);
+    });
+    assert_eq!(got, vec![1, 2]);
+}
+
+#[test]
+fn a_static_once_cell_starts_empty_in_every_execution() {
+    let report = dpor(|| {
+        assert!(!GLOBAL.initialized(), "no execution sees another's value");
+        let task = spawn(async { *GLOBAL.get_or_init(|| async { 7 }).await });
+        assert_eq!(block_on(task).unwrap(), 7);
+        assert!(GLOBAL.set(8).unwrap_err().is_already_init_err());
+    });
+    passes_exhaustively(&report);
+    assert!(report.schedules() >= 1);
+}
+
+#[test]
+fn a_failed_or_cancelled_initialiser_lets_another_caller_initialise() {
+    let got = outcomes(|record| {
+        let cell = Arc::new(OnceCell::<u32>::new());
+        let c = cell.clone();
+        // Starts initialising, then waits forever inside the initialiser: only the abort
+        // ends it, and the right to initialise goes back.
+        let stuck = spawn(async move {
+            c.get_or_init(std::future::pending).await;
+        });
+        stuck.abort();
+        block_on(async {
+            let failed: Result<&u32, &str> = cell.get_or_try_init(|| async { Err("no") }).await;
+            assert_eq!(failed, Err("no"));
+            record(*cell.get_or_init(|| async { 3 }).await);
+        });
+        assert!(block_on(stuck).unwrap_err().is_cancelled());
+    });
+    assert_eq!(got, vec![3]);
+}
+
+// --- watch ----------------------------------------------------------------------------------
+
+#[test]
+fn watch_receivers_see_the_latest_value_and_changed_marks_it_seen() {
+    let got = same_outcomes_as_dfs(|record| {
+        let (tx, mut rx) = watch::channel(0u32);
+        let sender = spawn(async move {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        block_on(async {
+            let mut seen = Vec::new();
+            while rx.changed().await.is_ok() {
+                seen.push(*rx.borrow_and_update());
+            }
+            // Every value seen is newer than the last; the latest is always seen.
+            assert_eq!(seen.last(), Some(&2));
+            assert!(seen.windows(2).all(|w| w[0] < w[1]));
+            record(seen);
+        });
+        block_on(sender).unwrap();
+    });
+    assert_eq!(got, vec![vec![1, 2], vec![2]]);
+}
+
+#[test]
+fn watch_send_fails_without_receivers_and_closed_wakes_the_sender() {
+    let report = dpor(|| {
+        let (tx, rx) = watch::channel(0u32);
+        let sender = spawn(async move {
+            tx.closed().await;
+            assert!(tx.is_closed());
+            assert_eq!(tx.send(5), Err(watch::error::SendError(5)));
+            assert_eq!(tx.send_replace(6), 0);
+            assert_eq!(*tx.borrow(), 6);
+            let rx2 = tx.subscribe();
+            assert_eq!(tx.receiver_count(), 1);
+            drop(rx2);
+        });
+        drop(rx);
+        block_on(sender).unwrap();
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn a_task_that_sends_while_holding_a_watch_borrow_deadlocks() {
+    let report = dpor(|| {
+        let (tx, _rx) = watch::channel(0u32);
+        block_on(async {
+            let held = tx.borrow();
+            selvedge::future::yield_now().await;
+            tx.send(*held + 1).unwrap(); // tokio's send waits for the borrow's read lock
+        });
+    });
+    let failure = report.failure().expect("the self-deadlock is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    assert!(failure.to_string().contains("send"), "{failure}");
+}
+
+#[test]
+fn aborting_a_task_waiting_for_a_watch_change_leaves_the_channel_usable() {
+    let got = outcomes(|record| {
+        let (tx, mut rx) = watch::channel(0u32);
+        let mut rx2 = rx.clone();
+        let waiter = spawn(async move {
+            let _ = rx2.changed().await;
+            std::future::pending::<()>().await;
+        });
+        waiter.abort();
+        tx.send(1).unwrap();
+        block_on(async {
+            assert!(waiter.await.unwrap_err().is_cancelled());
+            rx.changed().await.unwrap();
+            record(*rx.borrow());
+        });
+    });
+    assert_eq!(got, vec![1]);
+}
+
+// --- broadcast ------------------------------------------------------------------------------
+
+#[test]
+fn a_lagging_broadcast_receiver_gets_lagged_then_the_oldest_kept_message() {
+    let got = same_outcomes_as_dfs(|record| {
+        let (tx, mut slow) = broadcast::channel::<u32>(2);
+        let mut fast = tx.subscribe();
+        let sender = spawn(async move {
+            for i in 0..4 {
+                tx.send(i).unwrap();
+            }
+        });
+        block_on(async {
+            // The fast receiver keeps up as far as the schedule lets it.
+            let mut fast_got = Vec::new();
+            loop {
+                match fast.recv().await {
+                    Ok(v) => fast_got.push(v),
+                    Err(broadcast::error::RecvError::Lagged(_)) => fast_got.push(99),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+            assert!(fast_got.ends_with(&[2, 3]), "{fast_got:?}");
+        });
+        block_on(sender).unwrap();
+        // The slow one read nothing until every message was sent: it lost the first two.
+        block_on(async {
+            assert_eq!(
+                slow.recv().await,
+                Err(broadcast::error::RecvError::Lagged(2))
+            );
+            assert_eq!(slow.recv().await, Ok(2));
+            assert_eq!(slow.recv().await, Ok(3));
+            assert_eq!(slow.recv().await, Err(broadcast::error::RecvError::Closed));
+        });
+        record(());
+    });
+    assert_eq!(got.len(), 1);
+}
+
+#[test]
+fn broadcast_capacity_rounds_up_to_a_power_of_two_as_tokio_does() {
+    let report = dpor(|| {
+        let (tx, mut rx) = broadcast::channel::<u32>(3); // four slots
+        for i in 0..4 {
+            tx.send(i).unwrap();
+        }
+        assert_eq!(rx.len(), 4);
+        assert_eq!(rx.try_recv(), Ok(0));
+        tx.send(4).unwrap();
+        tx.send(5).unwrap();
+        assert_eq!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(1))
+        );
+        drop(tx);
+        let rest: Vec<u32> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(rest, vec![2, 3, 4, 5]);
+        assert_eq!(rx.try_recv(), Err(broadcast::error::TryRecvError::Closed));
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn broadcast_receives_commute_so_two_receivers_cost_one_execution_per_send_order() {
+    // One task sends one message; two receivers each take it. Receives only read the
+    // channel: the traces are the positions of the send among the waits, which all follow
+    // it, so one execution.
+    let report = dpor(|| {
+        let (tx, mut a) = broadcast::channel::<u32>(4);
+        let mut b = tx.subscribe();
+        // (Dropping a receiver writes the channel: forgotten, to count receives alone.)
+        let ra = spawn(async move {
+            let v = a.recv().await.unwrap();
+            std::mem::forget(a);
+            v
+        });
+        let rb = spawn(async move {
+            let v = b.recv().await.unwrap();
+            std::mem::forget(b);
+            v
+        });
+        tx.send(1).unwrap();
+        std::mem::forget(tx);
+        assert_eq!(block_on(ra).unwrap() + block_on(rb).unwrap(), 2);
+    });
+    passes_exhaustively(&report);
+    assert_eq!(report.schedules(), 1);
+}
+
+// --- JoinSet --------------------------------------------------------------------------------
+
+#[test]
+fn a_join_set_returns_outputs_in_completion_order() {
+    let got = same_outcomes_as_dfs(|record| {
+        let order = block_on(async {
+            let mut set = JoinSet::new();
+            for i in 0..2u32 {
+                set.spawn(async move { i });
+            }
+            assert_eq!(set.len(), 2);
+            let mut order = Vec::new();
+            while let Some(output) = set.join_next().await {
+                order.push(output.unwrap());
+            }
+            assert!(set.is_empty());
+            order
+        });
+        record(order);
+    });
+    assert_eq!(got, vec![vec![0, 1], vec![1, 0]]);
+}
+
+#[test]
+fn dpor_runs_the_ideal_number_of_executions_for_a_join_set() {
+    // Two tasks complete into a set that joins both. Completions and joins all write the
+    // set, and a join follows a completion: the two orders of the completions, times whether
+    // the first join comes before or after the second completion: 4.
+    let report = dpor(|| {
+        block_on(async {
+            let mut set = JoinSet::new();
+            set.spawn(async { 1u32 });
+            set.spawn(async { 2u32 });
+            let mut sum = 0;
+            while let Some(v) = set.join_next().await {
+                sum += v.unwrap();
+            }
+            assert_eq!(sum, 3);
+        })
+    });
+    passes_exhaustively(&report);
+    assert_eq!(report.schedules(), 4);
+}
+
+#[test]
+fn aborted_members_of_a_join_set_come_back_cancelled_and_dropping_it_aborts_the_rest() {
+    let got = outcomes(|record| {
+        block_on(async {
+            let mut set = JoinSet::new();
+            set.spawn(async {
+                std::future::pending::<()>().await;
+            });
+            set.spawn(async {});
+            set.abort_all();
+            let mut cancelled = 0;
+            while let Some(output) = set.join_next().await {
+                if let Err(e) = output {
+                    assert!(e.is_cancelled());
+                    cancelled += 1;
+                }
+            }
+            // The pending task is cancelled. The other ran to its end when it was spawned
+            // (a spawned task runs to its first scheduling point at once, and its completion
+            // is not an await), so the abort cannot stop it.
+            record(cancelled);
+            let mut rest = JoinSet::new();
+            rest.spawn(std::future::pending::<()>());
+            drop(rest); // aborts it: nothing is left waiting at the end of the execution
+        })
+    });
+    assert_eq!(got, vec![1]);
+}
+
+// --- task_local! ----------------------------------------------------------------------------
+
+selvedge::tokio::task_local! {
+    static REQUEST: u32;
+}
+
+#[test]
+fn a_task_local_is_seen_only_inside_its_scope_and_its_task() {
+    let report = dpor(|| {
+        let other = spawn(REQUEST.scope(2, async {
+            selvedge::future::yield_now().await;
+            REQUEST.get()
+        }));
+        let here = block_on(REQUEST.scope(1, async {
+            selvedge::future::yield_now().await;
+            let inner = REQUEST.sync_scope(5, || REQUEST.get());
+            assert_eq!(inner, 5);
+            REQUEST.get()
+        }));
+        assert_eq!(here, 1);
+        assert_eq!(block_on(other).unwrap(), 2);
+        assert!(REQUEST.try_with(|_| ()).is_err(), "unset outside its scope");
+    });
+    passes_exhaustively(&report);
+}
+
+// --- select!, join!, try_join!, pin! --------------------------------------------------------
+
+#[test]
+fn select_between_a_receive_and_a_timeout_is_explored_both_ways() {
+    let got = same_outcomes_as_dfs(|record| {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let sender = spawn(async move {
+            time::sleep(Duration::from_secs(1)).await;
+            let _ = tx.send(7).await;
+        });
+        let got = block_on(async {
+            tokio::select! {
+                Some(v) = rx.recv() => Some(v),
+                _ = time::sleep(Duration::from_secs(1)) => None,
+            }
+        });
+        record(got);
+        drop(rx);
+        block_on(sender).unwrap();
+    });
+    assert_eq!(got, vec![None, Some(7)]);
+}
+
+#[test]
+fn select_polls_in_written_order_so_the_first_ready_branch_written_wins() {
+    let report = dpor(|| {
+        block_on(async {
+            let (tx1, mut rx1) = mpsc::unbounded_channel::<u32>();
+            let (tx2, mut rx2) = mpsc::unbounded_channel::<u32>();
+            tx1.send(1).unwrap();
+            tx2.send(2).unwrap();
+            // Both receives are granted at the same step: the first written wins, and the
+            // other's message stays queued (its future is dropped, its grant undone).
+            let first = tokio::select! {
+                Some(v) = rx2.recv() => v,
+                Some(v) = rx1.recv() => v,
+            };
+            assert_eq!(first, 2);
+            let second = tokio::select! {
+                biased;
+                Some(v) = rx1.recv() => v,
+                Some(v) = rx2.recv() => v,
+            };
+            assert_eq!(second, 1);
+            assert_eq!(rx2.try_recv(), Err(mpsc::error::TryRecvError::Empty));
+        })
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn select_preconditions_patterns_else_and_control_flow_in_handlers() {
+    let report = dpor(|| {
+        block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+            for i in 0..3 {
+                tx.send(i).unwrap();
+            }
+            drop(tx);
+            let mut got = Vec::new();
+            let mut done = false;
+            loop {
+                tokio::select! {
+                    // Disabled by its precondition once `done`.
+                    msg = rx.recv(), if !done => match msg {
+                        Some(v) => got.push(v),
+                        None => done = true,
+                    },
+                    // Every branch disabled: `else` runs, and `break` leaves the loop.
+                    else => break,
+                }
+            }
+            assert_eq!(got, vec![0, 1, 2]);
+            // A branch whose output does not match its pattern is disabled; the other wins.
+            let (tx2, mut rx2) = mpsc::unbounded_channel::<u32>();
+            drop(tx2);
+            let which = tokio::select! {
+                Some(_) = rx2.recv() => "message",
+                _ = time::sleep(Duration::from_millis(5)) => "timer",
+            };
+            assert_eq!(which, "timer");
+            // `return` and `continue` in handlers act on the enclosing async block and loop.
+            let early = async {
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    tokio::select! {
+                        _ = std::future::ready(()), if tries == 3 => return tries,
+                        else => continue,
+                    }
+                }
+            };
+            assert_eq!(early.await, 3);
+        })
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn select_with_every_branch_disabled_and_no_else_panics_with_advice() {
+    let report = dpor(|| {
+        block_on(async {
+            let _: () = tokio::select! {
+                _ = std::future::ready(()), if false => (),
+            };
+        })
+    });
+    let failure = report.failure().expect("the panic is reported");
+    assert!(
+        failure.message().contains("no `else` branch"),
+        "{}",
+        failure.message()
+    );
+}
+
+#[test]
+fn join_and_try_join_poll_every_future_and_try_join_stops_at_the_first_error() {
+    let report = dpor(|| {
+        block_on(async {
+            let lock = Arc::new(tokio::sync::Mutex::new(0));
+            let (a, b) = tokio::join!(
+                async {
+                    *lock.lock().await += 1;
+                    1
+                },
+                async {
+                    *lock.lock().await += 1;
+                    2
+                }
+            );
+            assert_eq!((a, b, *lock.lock().await), (1, 2, 2));
+            let ok: Result<(u32, u32), &str> = tokio::try_join!(async { Ok(1) }, async { Ok(2) });
+            assert_eq!(ok, Ok((1, 2)));
+            let err: Result<(u32, u32), &str> = tokio::try_join!(
+                async { Err("first") },
+                std::future::pending::<Result<u32, &str>>()
+            );
+            assert_eq!(err, Err("first"));
+            let sleep = time::sleep(Duration::from_secs(1));
+            tokio::pin!(sleep);
+            sleep.as_mut().await;
+        })
+    });
+    passes_exhaustively(&report);
+}
+
+// --- Cancellation of a task waiting on each primitive ---------------------------------------
+
+/// A task takes a `tokio::sync::Mutex` guard, then waits on a primitive that never lets it
+/// go on; main aborts it. In every schedule the task ends cancelled and its guard is released
+/// (main takes the lock), wherever the abort landed. `wait` makes the waiting future and what
+/// must stay alive meanwhile (a sender that never sends).
+fn aborting_a_waiter_releases_its_guard<K: 'static>(
+    wait: impl Fn() -> (K, std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>)
+        + Send
+        + Sync
+        + 'static,
+) {
+    let report = dpor(move || {
+        let lock = Arc::new(tokio::sync::Mutex::new(0));
+        let l2 = lock.clone();
+        let (keep, waiting) = wait();
+        let task = spawn(async move {
+            let mut guard = l2.lock().await;
+            *guard += 1;
+            waiting.await;
+            unreachable!("nothing lets the waiter go on");
+        });
+        task.abort();
+        block_on(async {
+            assert!(task.await.unwrap_err().is_cancelled());
+            *lock.lock().await += 10;
+        });
+        drop(keep);
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn aborting_a_task_waiting_on_any_primitive_releases_what_it_holds() {
+    aborting_a_waiter_releases_its_guard(|| {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let n = notify.clone();
+        (notify, Box::pin(async move { n.notified().await }))
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.recv().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, mut rx) = broadcast::channel::<u32>(1);
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.recv().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let (tx, mut rx) = watch::channel(0u32);
+        (
+            tx,
+            Box::pin(async move {
+                let _ = rx.changed().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let b = barrier.clone();
+        (
+            barrier,
+            Box::pin(async move {
+                let _ = b.wait().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(0));
+        let s = semaphore.clone();
+        (
+            semaphore,
+            Box::pin(async move {
+                let _ = s.acquire().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let held = lock.clone().try_read_owned().unwrap();
+        let l = lock.clone();
+        (
+            held,
+            Box::pin(async move {
+                let _ = l.write().await;
+            }),
+        )
+    });
+    aborting_a_waiter_releases_its_guard(|| {
+        (
+            (),
+            Box::pin(async move {
+                let mut set = JoinSet::new();
+                set.spawn(std::future::pending::<()>());
+                let _ = set.join_next().await;
+            }),
+        )
+    });
+}
+
+// --- Determinism ----------------------------------------------------------------------------
+
+#[test]
+fn tokio_facade_schedules_are_deterministic() {
+    // Goal: the same seed gives the same schedules, byte for byte, through every primitive.
+    let run = || {
+        explore(
+            Config {
+                strategy: Strategy::Random,
+                seed: 11,
+                max_schedules: Some(60),
+                ..Default::default()
+            },
+            || {
+                let (tx, mut rx) = mpsc::channel::<u32>(1);
+                let (wtx, mut wrx) = watch::channel(0u32);
+                let semaphore = Arc::new(tokio::sync::Semaphore::new(1));
+                let notify = Arc::new(tokio::sync::Notify::new());
+                let (s, n) = (semaphore.clone(), notify.clone());
+                let producer = spawn(async move {
+                    for i in 0..3 {
+                        let _permit = s.acquire().await.unwrap();
+                        tx.send(i).await.unwrap();
+                        wtx.send(i).unwrap();
+                    }
+                    n.notify_one();
+                });
+                block_on(async {
+                    let mut set = JoinSet::new();
+                    set.spawn(async move { while wrx.changed().await.is_ok() {} });
+                    loop {
+                        let next = tokio::select! {
+                            v = rx.recv() => v,
+                            _ = time::sleep(Duration::from_millis(5)) => Some(0),
+                        };
+                        if next.is_none() {
+                            break;
+                        }
+                    }
+                    notify.notified().await;
+                    while set.join_next().await.is_some() {}
+                    producer.await.unwrap();
+                    assert_eq!(semaphore.available_permits(), 1);
+                });
+            },
+        )
+    };
+    let (first, second) = (run(), run());
+    passes_or_sampled(&first);
+    assert_eq!(first.schedules(), 60);
+    assert_eq!(first.digest(), second.digest());
+}
+
+#[track_caller]
+fn passes_or_sampled(report: &Report) {
+    assert!(report.failure().is_none(), "{}", report.failure().unwrap());
+    assert!(report.error().is_none(), "{:?}", report.error());
+}
