@@ -190,7 +190,7 @@ use std::panic::Location;
 
 /// Runs an `async fn` (or a plain `fn`) as a test under the model: `#[selvedge::test]` on
 /// `async fn name() { .. }` makes a `#[test]` that explores every interleaving of its tasks
-/// with [`model`]. Also reachable as `selvedge::tokio::test`, so `#[tokio::test]` works after
+/// with [`model()`]. Also reachable as `selvedge::tokio::test`, so `#[tokio::test]` works after
 /// `use selvedge::tokio;`, or with the `selvedge-tokio` crate renamed `tokio` in Cargo.toml.
 ///
 /// ```

@@ -5,7 +5,7 @@
 //! plot.
 //!
 //! Stress finds out *that* something is wrong; the model ([`explore`](crate::explore),
-//! [`model`](crate::model)) shows exactly *why*, as an interleaving with a replay string. Put
+//! [`model`](crate::model())) shows exactly *why*, as an interleaving with a replay string. Put
 //! `selvedge::syncpoint!()` where another thread's turn matters: here, each one becomes a
 //! random yield or short sleep ([`Shake`]) that widens race windows, and is remembered as the
 //! thread's last syncpoint for the watchdog's report; in a model, it is a scheduling point.
