@@ -88,9 +88,9 @@
 //! touches nothing another task can see through selvedge's primitives, so it needs no
 //! decision. State shared through `std` types (a `std::sync::Mutex`, the internals of the
 //! `futures` crate's channels) is invisible to the scheduler, so its order before that point is
-//! spawn order. The same holds for a future from [`crate::future::spawn`]: its first poll runs
-//! when it is spawned, so an `abort` never comes before it (tokio and shuttle never poll at
-//! spawn).
+//! spawn order. A future from [`crate::future::spawn`] is different: as in tokio and shuttle, it
+//! is not polled at its spawn, and its first poll is a step of its own, so an `abort` may come
+//! before it and spawned futures may start in any order.
 //!
 //! **`park` and `Condvar::wait` never wake spuriously, and `notify_one` wakes the thread that
 //! waited longest** (as loom's). shuttle explores spurious wakeups and any waiter.

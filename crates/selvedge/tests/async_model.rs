@@ -484,18 +484,23 @@ fn a_timer_first_polled_by_one_task_can_finish_in_another() {
 
 #[test]
 fn futures_select_picks_whichever_is_ready_first() {
+    // Goal: the `futures` crate's `select!` runs unchanged over selvedge futures, and which
+    // branch wins is explored. The channel is selvedge's: the state of a `futures` channel is
+    // invisible to the scheduler (only its wakers are modelled), so DPOR could not see that the
+    // send and the poll race. `select_biased!`, because `select!` shuffles its branches with a
+    // random number generator the model does not control.
     use futures::FutureExt;
     let outcomes = Arc::new(StdMutex::new(BTreeSet::new()));
     let seen = outcomes.clone();
     let report = dpor(move || {
-        let (tx, rx) = futures::channel::oneshot::channel::<u8>();
+        let (tx, rx) = selvedge::tokio::sync::oneshot::channel::<u8>();
         let sender = spawn(async move {
             let _ = tx.send(1);
         });
         let got = block_on(async {
             let mut rx = rx.fuse();
             let mut yielded = future::yield_now().fuse();
-            futures::select! {
+            futures::select_biased! {
                 v = rx => v.ok(),
                 () = yielded => None,
             }
@@ -507,6 +512,25 @@ fn futures_select_picks_whichever_is_ready_first() {
     let outcomes = outcomes.lock().unwrap();
     assert!(outcomes.contains(&Some(1)), "{outcomes:?}");
     assert!(outcomes.contains(&None), "{outcomes:?}");
+}
+
+#[test]
+fn a_spawned_future_is_first_polled_at_a_step_of_its_own() {
+    // Goal: as in tokio, `spawn` does not poll the future; an abort may land before its first
+    // poll, and two spawned futures may start in either order.
+    let outcomes = Arc::new(StdMutex::new(BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = dpor(move || {
+        let task = spawn(async { 42 });
+        task.abort();
+        seen.lock().unwrap().insert(block_on(task).ok());
+    });
+    passes_exhaustively(&report);
+    assert_eq!(
+        *outcomes.lock().unwrap(),
+        BTreeSet::from([None, Some(42)]),
+        "aborted before its first poll, or finished first"
+    );
 }
 
 #[test]

@@ -189,7 +189,18 @@ fn run_spawned<F: Future>(
     future: F,
     at: &'static Location<'static>,
 ) -> Result<F::Output, JoinError> {
+    // A spawned future is not polled at its spawn (tokio's and shuttle's tasks are not): its
+    // first poll is a step of its own, so an abort may land before it and spawned tasks may
+    // start in any order.
+    runtime::point_at(OpKind::Start, None, at);
     let task = with_state("selvedge::future::spawn", |s| s.current);
+    let aborted = with_state("selvedge::future::spawn", |s| {
+        s.tasks[task.index()].asynchronous.abort_requested
+    });
+    if aborted {
+        drop(future);
+        return Err(JoinError::Cancelled);
+    }
     awaiting::enter_block_on();
     let _leave = LeaveBlockOn;
     let mut future = Box::pin(future);

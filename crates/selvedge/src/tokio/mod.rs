@@ -56,8 +56,8 @@
 //!   is what the model explores. A selvedge operation (a receive, a lock, a sleep) completes
 //!   at its scheduling step, so in one poll a future that is ready at once without any
 //!   (`std::future::ready`) wins over selvedge operations written before it.
-//! - A spawned task runs to its first scheduling point when it is spawned, so `abort` cannot
-//!   stop code before that point.
+//! - A spawned task is not polled at its spawn, as in tokio: its first poll is a step of its
+//!   own, and an `abort` may come before it.
 //! - A panic in a task fails the execution (tokio would hand it to the `JoinHandle`).
 //!
 //! # What is not covered
