@@ -94,7 +94,7 @@ pub struct Config {
     /// that needs more is a `FailureKind::StackOverflow` failure naming it and this knob.
     /// Default 2 MiB, as std gives a spawned thread.
     pub stack_size: usize,
-    /// Tasks one execution may create. Default 1,000.
+    /// Tasks one execution may create. Default 4,096.
     pub max_tasks: usize,
     /// Keep every explored schedule's replay string in `Report::explored`. Default `false`.
     pub keep_schedules: bool,
@@ -226,7 +226,7 @@ impl Config {
             return bad("`Config::max_steps` is 0, so no execution could take a step; use at least 1 (default 100000)".into());
         }
         if self.max_tasks == 0 {
-            return bad("`Config::max_tasks` is 0, but the test body itself is a task; use at least 1 (default 1000)".into());
+            return bad("`Config::max_tasks` is 0, but the test body itself is a task; use at least 1 (default 4096)".into());
         }
         if self.max_tasks > limits::MAX_TASKS_CAP {
             return bad(format!(

@@ -111,7 +111,7 @@
 //! refused** (a `static`, or one captured by the closure): its value cannot be reset between
 //! executions. Create it inside the body, or use a `LazyLock`/`lazy_static!`.
 //!
-//! **Limits are `Config`'s**: `Config::max_tasks` (1,000 by default; `Builder::max_threads` sets
+//! **Limits are `Config`'s**: `Config::max_tasks` (4,096 by default; `Builder::max_threads` sets
 //! it, 5 as loom's), `Config::max_steps` (`Builder::max_branches`).
 //!
 //! **`Builder`'s `checkpoint_file`, `checkpoint_interval`, `expect_explicit_explore`,

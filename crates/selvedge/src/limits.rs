@@ -18,7 +18,7 @@ pub(crate) const DEFAULT_STACK_BYTES: usize = 2 * 1024 * 1024;
 pub(crate) const MIN_STACK_BYTES: usize = 32 * 1024;
 
 /// Default for `Config::max_tasks`: tasks alive or finished in one execution.
-pub(crate) const DEFAULT_MAX_TASKS: usize = 1_000;
+pub(crate) const DEFAULT_MAX_TASKS: usize = 4_096;
 
 /// The most tasks `Config::max_tasks` may allow: a waker packs its task's index in 24 bits.
 pub(crate) const MAX_TASKS_CAP: usize = (1 << 24) - 1;

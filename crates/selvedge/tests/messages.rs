@@ -71,7 +71,7 @@ fn bad_requests_get_these_exact_messages() {
     let expected = concat!(
         "BadConfig: `Config::max_schedules` is 0, so nothing would be explored and the test would pass without running; use at least 1, or `None` for the default\n",
         "BadConfig: `Config::max_steps` is 0, so no execution could take a step; use at least 1 (default 100000)\n",
-        "BadConfig: `Config::max_tasks` is 0, but the test body itself is a task; use at least 1 (default 1000)\n",
+        "BadConfig: `Config::max_tasks` is 0, but the test body itself is a task; use at least 1 (default 4096)\n",
         "BadConfig: `Config::stack_size` is 100 bytes, below the minimum of 32768; use at least that\n",
         "BadConfig: `Config::workers` is 0; use at least 1, or `None` for one per core\n",
         "BadConfig: `Strategy::Pct { depth: 0 }` is not a depth; use 1 or more (a depth of d finds bugs that need d - 1 preemptions)\n",
