@@ -192,6 +192,35 @@ fn an_overflow_inside_spawn_is_a_failure_and_the_next_exploration_works() {
     assert!(report.failure().is_none(), "{:?}", report.failure());
 }
 
+/// Burns `frames` small stack frames, then runs `spawn_down`: each extra frame moves the point
+/// where the stack runs out by a few dozen bytes.
+#[inline(never)]
+fn burn_then_spawn_down(frames: usize) -> usize {
+    let pad = [0u8; 8];
+    std::hint::black_box(&pad);
+    if frames == 0 {
+        return spawn_down(900);
+    }
+    burn_then_spawn_down(frames - 1) + usize::from(pad[0])
+}
+
+#[test]
+fn an_overflow_never_lands_inside_an_allocation_selvedge_makes() {
+    // Goal: wherever inside `spawn` the stack runs out, the process goes on. An overflow
+    // inside `malloc`, called by selvedge's own code, used to leave the allocator's lock held
+    // by the discarded stack, and the next allocation on the thread waited forever (a hang).
+    // A task that enters selvedge with little stack left now overflows at the entry instead.
+    // The sweep covers the whole 64 KiB stack, a few dozen bytes at a time.
+    for frames in 0..1200 {
+        let failure = overflow_failure(config(64 * 1024), move || {
+            let _parked = selvedge::thread::spawn(selvedge::thread::park);
+            selvedge::thread::yield_now();
+            std::hint::black_box(burn_then_spawn_down(frames));
+        });
+        assert_eq!(failure.task(), Some("main (task 0)"));
+    }
+}
+
 #[test]
 fn the_replay_string_runs_into_the_same_overflow() {
     // Goal: an overflow that only one interleaving reaches is a failure like any other: its

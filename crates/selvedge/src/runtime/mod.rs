@@ -120,6 +120,7 @@ pub(crate) fn try_with_state<R>(f: impl FnOnce(&mut ExecState) -> R) -> Option<R
     if ptr.is_null() {
         return None;
     }
+    overflow_trap::ensure_headroom();
     // SAFETY: the pointer is set by `execution::run` for exactly as long as the state lives,
     // and only this OS thread reads it.
     let cell = unsafe { &*ptr };

@@ -75,6 +75,43 @@ impl Drop for Armed<'_> {
     }
 }
 
+/// Stack bytes that selvedge's own code at one entry point may need, allocations included.
+/// A task with less left when it enters selvedge overflows at the entry (see `ensure_headroom`).
+const ENTRY_HEADROOM: usize = 16 * 1024;
+
+/// Called where a task enters selvedge (every access to the execution state): when the running
+/// task has less than `ENTRY_HEADROOM` bytes of stack left, it runs into its guard page here,
+/// on purpose. The overflow is then taken at a point where selvedge holds no lock, instead of
+/// inside an allocation that selvedge's code would make next: the discarded stack would keep
+/// the allocator's lock, and the next allocation on this OS thread would wait forever.
+#[inline]
+pub(crate) fn ensure_headroom() {
+    if !registers::SUPPORTED {
+        return;
+    }
+    let target = ARMED.with(Cell::get);
+    if target.is_null() {
+        return;
+    }
+    // SAFETY: `arm` keeps the target alive while the pointer is set.
+    let guard_end = unsafe { (*target).guard_end };
+    let marker = 0u8;
+    let stack_pointer = std::hint::black_box(&marker) as *const u8 as usize;
+    if stack_pointer < guard_end + ENTRY_HEADROOM {
+        overflow_now(guard_end - 1);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn overflow_now(guard_byte: usize) {
+    // SAFETY: the byte is in the running task's guard page: the read faults, and the handler
+    // (which owns faults in that page while the task is armed) ends the task there. It never
+    // returns.
+    unsafe { std::ptr::read_volatile(guard_byte as *const u8) };
+    unreachable!("a read of the guard page returned");
+}
+
 fn page_bytes() -> usize {
     static PAGE_BYTES: OnceLock<usize> = OnceLock::new();
     // SAFETY: sysconf has no preconditions.
