@@ -92,8 +92,10 @@
 //! is not polled at its spawn, and its first poll is a step of its own, so an `abort` may come
 //! before it and spawned futures may start in any order.
 //!
-//! **`park` and `Condvar::wait` never wake spuriously, and `notify_one` wakes the thread that
-//! waited longest** (as loom's). shuttle explores spurious wakeups and any waiter.
+//! **`park` and `Condvar::wait` never wake spuriously** (as loom's); shuttle explores spurious
+//! wakeups. **`notify_one` may wake any thread that was waiting when it was called**, and the
+//! model explores each (as shuttle's, as std allows); loom always wakes the one that waited
+//! longest, and misses the bugs of code that relies on that order.
 //!
 //! **`RwLock` follows std: a thread may take a read lock it already holds** while no writer
 //! waits (if one waits, that is the deadlock std's writer-preferring lock has, and it is

@@ -112,6 +112,64 @@ fn a_notify_with_no_waiter_is_not_called_lost() {
     assert!(!text.contains("lost"), "{text}");
 }
 
+/// Waiters that arrived at a condvar, and the order they were woken in.
+type Arrivals = (u32, Vec<u32>);
+
+/// Which of two condvar waiters (1 arrived first, 2 second) a single `notify_one` wakes, over
+/// every execution of `strategy`.
+fn first_woken(strategy: Strategy) -> std::collections::BTreeSet<u32> {
+    let outcomes = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let seen = outcomes.clone();
+    let report = explore(
+        Config {
+            strategy,
+            max_schedules: Some(20_000),
+            ..Default::default()
+        },
+        move || {
+            let state = Arc::new((Mutex::new(Arrivals::default()), Condvar::new()));
+            let waiter = |id: u32| {
+                let state = state.clone();
+                selvedge::thread::spawn(move || {
+                    let mut guard = state.0.lock().unwrap();
+                    guard.0 += 1;
+                    guard = state.1.wait(guard).unwrap();
+                    guard.1.push(id);
+                })
+            };
+            let wait_until = |done: &dyn Fn(&Arrivals) -> bool| loop {
+                if done(&state.0.lock().unwrap()) {
+                    break;
+                }
+                selvedge::thread::yield_now();
+            };
+            let first = waiter(1);
+            wait_until(&|s| s.0 == 1);
+            let second = waiter(2);
+            wait_until(&|s| s.0 == 2);
+            state.1.notify_one();
+            wait_until(&|s| s.1.len() == 1);
+            seen.lock().unwrap().insert(state.0.lock().unwrap().1[0]);
+            state.1.notify_one();
+            first.join().unwrap();
+            second.join().unwrap();
+        },
+    );
+    passes_exhaustively(&report);
+    let outcomes = outcomes.lock().unwrap().clone();
+    outcomes
+}
+
+#[test]
+fn notify_one_may_wake_any_waiter_not_only_the_first_to_arrive() {
+    // Goal: std promises no order among condvar waiters (its futex condvar wakes whichever
+    // the kernel picks), so code that relies on first-come-first-served has a bug the model
+    // must find: both waiters are explored as the one `notify_one` wakes, by DFS and DPOR.
+    let both = std::collections::BTreeSet::from([1, 2]);
+    assert_eq!(first_woken(Strategy::Dfs), both);
+    assert_eq!(first_woken(Strategy::Dpor), both);
+}
+
 /// Outcomes `(timed_out, flag seen)` of a timed wait for a flag that another thread sets
 /// (and notifies) after sleeping `notifier_sleeps`.
 fn timed_wait_outcomes(notifier_sleeps: Duration) -> std::collections::BTreeSet<(bool, bool)> {

@@ -145,9 +145,11 @@ impl Failure {
                 continue;
             }
             let object = match event.op.kind {
-                OpKind::Join(t) | OpKind::Unpark(t) | OpKind::Spawn(t) | OpKind::Wake(t) => {
-                    Some(names.task(t).to_string())
-                }
+                OpKind::Join(t)
+                | OpKind::Unpark(t)
+                | OpKind::Spawn(t)
+                | OpKind::Wake(t)
+                | OpKind::MayWake(t) => Some(names.task(t).to_string()),
                 _ => object_name(event.op.object),
             };
             let mut notes = Vec::new();
@@ -162,12 +164,16 @@ impl Failure {
                 // The second step of a call that had to wait: the one at which it returns.
                 notes.push("returns");
             }
-            if matches!(event.op.kind, OpKind::NotifyOne | OpKind::NotifyAll) {
+            if matches!(
+                event.op.kind,
+                OpKind::NotifyOne | OpKind::CondvarNotifyOne | OpKind::CondvarNotifyAll
+            ) {
                 // A notify wakes its waiters right away. Having none is not a bug by itself:
                 // a waiter that comes later and misses it is, and the blocked-task list
                 // says so.
                 let woke = trace.get(i + 1).is_some_and(|next| {
-                    next.task == event.task && matches!(next.op.kind, OpKind::Wake(_))
+                    next.task == event.task
+                        && matches!(next.op.kind, OpKind::Wake(_) | OpKind::MayWake(_))
                 });
                 if !woke {
                     notes.push("no waiter");

@@ -510,11 +510,20 @@ impl ExecState {
         true
     }
 
-    /// The condvar `task` waits on, while a notify has not taken it out of its wait queue.
+    /// The condvar `task` waits on, while no notification it may take is pending (and
+    /// `notify_all` has not taken it out of the wait queue).
     pub(crate) fn awaiting_notify(&self, task: TaskId) -> Option<ObjectId> {
         let condvar = self.tasks[task.index()].blocked_on?;
         match &self.objects[condvar.index()].state {
-            ObjectState::Condvar { waiters } => waiters.contains(&task).then_some(condvar),
+            ObjectState::Condvar {
+                waiters,
+                notifications,
+                ..
+            } => {
+                let &(_, arrival) = waiters.iter().find(|(t, _)| *t == task)?;
+                let notified = notifications.iter().any(|&bound| arrival < bound);
+                (!notified).then_some(condvar)
+            }
             _ => unreachable!("a task blocked on an object that is not a condvar"),
         }
     }

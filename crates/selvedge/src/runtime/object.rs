@@ -107,7 +107,13 @@ pub(crate) enum ObjectState {
         poisoned: bool,
     },
     Condvar {
-        waiters: VecDeque<TaskId>,
+        /// Waiting tasks, each with its arrival number, in arrival order.
+        waiters: VecDeque<(TaskId, u64)>,
+        /// The arrival number the next waiter gets.
+        next_arrival: u64,
+        /// Notifications not yet taken: each may be taken by any waiter that arrived before it
+        /// (an arrival number below the bound kept here).
+        notifications: Vec<u64>,
     },
     Barrier {
         n_tasks: usize,

@@ -64,6 +64,8 @@ impl Condvar {
             "selvedge::sync::Condvar",
             || ObjectState::Condvar {
                 waiters: VecDeque::new(),
+                next_arrival: 0,
+                notifications: Vec::new(),
             },
         )
         .id
@@ -77,12 +79,18 @@ impl Condvar {
         let (mutex, mutex_id) = MutexGuard::parts(guard);
         point(OpKind::CondvarWait, Some(id));
         enqueue(id, mutex_id);
-        point_at(OpKind::Lock, Some(mutex_id), at);
-        acquire(mutex_id, at);
+        point_at(OpKind::CondvarWoken, Some(id), at);
         with_state("Condvar::wait", |s| {
+            let notified = leave_queue(s, id);
+            assert!(
+                notified,
+                "a condvar waiter with no deadline ran without a notification"
+            );
             unblock_current(s);
             s.hb_acquire(id);
         });
+        point_at(OpKind::Lock, Some(mutex_id), at);
+        acquire(mutex_id, at);
         MutexGuard::from_parts(mutex, mutex_id, at)
     }
 
@@ -118,21 +126,15 @@ impl Condvar {
             crate::runtime::deadline_after(s, timeout)
         });
         enqueue(id, mutex_id);
-        crate::runtime::point_until(OpKind::Lock, Some(mutex_id), deadline, at);
-        acquire(mutex_id, at);
+        crate::runtime::point_until(OpKind::CondvarWoken, Some(id), deadline, at);
         let timed_out = with_state("Condvar::wait_timeout", |s| {
+            let notified = leave_queue(s, id);
             unblock_current(s);
             s.hb_acquire(id);
-            let current = s.current;
-            let ObjectState::Condvar { waiters } = s.object(id) else {
-                unreachable!("object is not a condvar")
-            };
-            let still_waiting = waiters.iter().position(|&t| t == current);
-            if let Some(i) = still_waiting {
-                waiters.remove(i);
-            }
-            still_waiting.is_some()
+            !notified
         });
+        point_at(OpKind::Lock, Some(mutex_id), at);
+        acquire(mutex_id, at);
         match MutexGuard::from_parts(mutex, mutex_id, at) {
             Ok(g) => Ok((g, WaitTimeoutResult(timed_out))),
             Err(e) => Err(std::sync::PoisonError::new((
@@ -166,18 +168,35 @@ impl Condvar {
         }
     }
 
-    /// Wakes the longest-waiting task, if any.
+    /// Wakes one waiting task, if any waits that no earlier notification wakes already. Which
+    /// one is not promised (std's futex condvar and pthreads wake any), so every waiter that was
+    /// waiting at this call may take it: they race for it, and the model explores each.
     #[track_caller]
     pub fn notify_one(&self) {
         let id = self.id();
-        point(OpKind::NotifyOne, Some(id));
+        point(OpKind::CondvarNotifyOne, Some(id));
         with_state("Condvar::notify_one", |s| {
             s.hb_release(id);
-            let ObjectState::Condvar { waiters } = s.object(id) else {
+            let ObjectState::Condvar {
+                waiters,
+                next_arrival,
+                notifications,
+            } = s.object(id)
+            else {
                 unreachable!("object is not a condvar")
             };
-            if let Some(task) = waiters.pop_front() {
-                wake(s, task, id);
+            // Waiters an earlier notification will wake do not take this one.
+            if waiters.len() <= notifications.len() {
+                return;
+            }
+            notifications.push(*next_arrival);
+            let eligible: Vec<crate::runtime::TaskId> = waiters.iter().map(|&(t, _)| t).collect();
+            // Not wakes (which would order each waiter's next step after this notify, and hide
+            // the race between the waiters for it): marks for the report. The order comes from
+            // the condvar's release and the waiter's acquire (see `OpKind::access`).
+            let at = s.tasks[s.current.index()].pending.location;
+            for task in eligible {
+                crate::runtime::record_event(s, OpKind::MayWake(task), Some(id), at);
             }
         });
     }
@@ -186,13 +205,19 @@ impl Condvar {
     #[track_caller]
     pub fn notify_all(&self) {
         let id = self.id();
-        point(OpKind::NotifyAll, Some(id));
+        point(OpKind::CondvarNotifyAll, Some(id));
         with_state("Condvar::notify_all", |s| {
             s.hb_release(id);
-            let ObjectState::Condvar { waiters } = s.object(id) else {
+            let ObjectState::Condvar {
+                waiters,
+                notifications,
+                ..
+            } = s.object(id)
+            else {
                 unreachable!("object is not a condvar")
             };
-            let woken: Vec<_> = waiters.drain(..).collect();
+            notifications.clear();
+            let woken: Vec<_> = waiters.drain(..).map(|(t, _)| t).collect();
             for task in woken {
                 wake(s, task, id);
             }
@@ -219,10 +244,55 @@ fn enqueue(id: ObjectId, mutex_id: ObjectId) {
     release(mutex_id);
     with_state("Condvar::wait", |s| {
         let current = s.current;
-        let ObjectState::Condvar { waiters } = s.object(id) else {
+        let ObjectState::Condvar {
+            waiters,
+            next_arrival,
+            ..
+        } = s.object(id)
+        else {
             unreachable!("object is not a condvar")
         };
-        waiters.push_back(current);
+        waiters.push_back((current, *next_arrival));
+        *next_arrival += 1;
         block_current(s, id);
     });
+}
+
+/// The running task stops waiting on condvar `id`: takes the notification that wakes it, if one
+/// may, and returns whether it was notified (`false`: a timed wait's deadline passed first).
+/// Of the notifications it may take, it takes the one fewest waiters may take, so the others
+/// stay takeable by the waiters left: each notification's takers are the waiters that arrived
+/// before it, a prefix of the queue, and the tightest prefix first keeps every one matched.
+fn leave_queue(s: &mut crate::runtime::ExecState, id: ObjectId) -> bool {
+    let current = s.current;
+    let ObjectState::Condvar {
+        waiters,
+        notifications,
+        ..
+    } = s.object(id)
+    else {
+        unreachable!("object is not a condvar")
+    };
+    let Some(i) = waiters.iter().position(|&(t, _)| t == current) else {
+        // `notify_all` took it out of the queue.
+        return true;
+    };
+    let (_, arrival) = waiters.remove(i).expect("the position is in the queue");
+    let tightest = notifications
+        .iter()
+        .enumerate()
+        .filter(|&(_, &bound)| arrival < bound)
+        .min_by_key(|&(_, &bound)| bound)
+        .map(|(n, _)| n);
+    match tightest {
+        Some(n) => {
+            notifications.swap_remove(n);
+            assert!(
+                notifications.len() <= waiters.len(),
+                "more notifications pending than tasks waiting"
+            );
+            true
+        }
+        None => false,
+    }
 }

@@ -54,7 +54,6 @@ pub(crate) enum OpKind {
     CondvarWait,
     CondvarWaitTimeout,
     NotifyOne,
-    NotifyAll,
     BarrierWait,
     /// Waiting for a barrier's generation to move past the one the task arrived in.
     BarrierBlocked(u32),
@@ -100,6 +99,14 @@ pub(crate) enum OpKind {
     /// The last sender, or the receiver, of a channel is dropped: the other end now sees the
     /// channel disconnected.
     Disconnect,
+    /// A condvar waiter taking a notification: `notify_one` wakes any one of the tasks waiting
+    /// when it was called (std does not promise which), so the waiters race for it here.
+    CondvarWoken,
+    /// Not a step: a `notify_one` made task a candidate to take it (shown in reports).
+    MayWake(TaskId),
+    /// `Condvar::notify_one` and `notify_all` (`NotifyOne` is tokio's `Notify`'s).
+    CondvarNotifyOne,
+    CondvarNotifyAll,
     /// The orchestra set a task aside: it had the turn and reached no syncpoint within the
     /// stall timeout (recorded for the report, never a decision).
     Stall,
@@ -232,7 +239,6 @@ impl OpKind {
             OpKind::CondvarWait => 19,
             OpKind::CondvarWaitTimeout => 20,
             OpKind::NotifyOne => 21,
-            OpKind::NotifyAll => 22,
             OpKind::BarrierWait => 23,
             OpKind::BarrierBlocked(_) => 24,
             OpKind::OnceEnter => 25,
@@ -261,6 +267,10 @@ impl OpKind {
             OpKind::Abort(_) => 50,
             OpKind::IsFinished(_) => 56,
             OpKind::Disconnect => 60,
+            OpKind::CondvarWoken => 61,
+            OpKind::MayWake(_) => 62,
+            OpKind::CondvarNotifyOne => 63,
+            OpKind::CondvarNotifyAll => 64,
             // Far from the model's codes, which grow from 43.
             OpKind::Stall => 200,
             OpKind::SemaphoreAcquire => 100,
@@ -379,10 +389,7 @@ impl OpKind {
             | OpKind::Park
             | OpKind::ParkTimeout
             | OpKind::Unpark(_)
-            | OpKind::CondvarWait
-            | OpKind::CondvarWaitTimeout
             | OpKind::NotifyOne
-            | OpKind::NotifyAll
             | OpKind::BarrierWait
             | OpKind::BarrierBlocked(_)
             | OpKind::OnceEnter
@@ -403,7 +410,22 @@ impl OpKind {
             | OpKind::WakerWake(_)
             | OpKind::WakerClone
             | OpKind::WakerDrop
-            | OpKind::Disconnect => Access::Write,
+            | OpKind::Disconnect
+            | OpKind::MayWake(_) => Access::Write,
+            // A condvar is a lock on its notifications: a notify publishes one (a release);
+            // joining the queue and leaving it with a notification (or without, timed out)
+            // are attempts to take one, which race with each other and with the notifies
+            // before them. So DPOR explores which waiter takes a `notify_one`, which it could
+            // not see if leaving the queue were ordered after the notify that enabled it.
+            OpKind::CondvarWait | OpKind::CondvarWaitTimeout | OpKind::CondvarWoken => {
+                Access::Acquire {
+                    exclusive: true,
+                    attempt: true,
+                }
+            }
+            OpKind::CondvarNotifyOne | OpKind::CondvarNotifyAll => {
+                Access::Release { exclusive: true }
+            }
         }
     }
 
@@ -441,7 +463,6 @@ impl OpKind {
             OpKind::CondvarWait => &"Condvar::wait",
             OpKind::CondvarWaitTimeout => &"Condvar::wait_timeout",
             OpKind::NotifyOne => &"notify_one",
-            OpKind::NotifyAll => &"notify_all",
             OpKind::BarrierWait => &"Barrier::wait",
             OpKind::BarrierBlocked(_) => &"Barrier::wait",
             OpKind::OnceEnter => &"call_once",
@@ -470,6 +491,10 @@ impl OpKind {
             OpKind::Abort(_) => &"abort",
             OpKind::IsFinished(_) => &"is_finished",
             OpKind::Disconnect => &"disconnect",
+            OpKind::CondvarWoken => &"Condvar woken",
+            OpKind::MayWake(_) => &"may wake",
+            OpKind::CondvarNotifyOne => &"notify_one",
+            OpKind::CondvarNotifyAll => &"notify_all",
             OpKind::Stall => &"stalled",
             OpKind::SemaphoreAcquire => &"acquire",
             OpKind::SemaphoreTryAcquire => &"try_acquire",
@@ -613,7 +638,6 @@ mod tests {
             OpKind::CondvarWait,
             OpKind::CondvarWaitTimeout,
             OpKind::NotifyOne,
-            OpKind::NotifyAll,
             OpKind::BarrierWait,
             OpKind::BarrierBlocked(0),
             OpKind::OnceEnter,
@@ -641,6 +665,10 @@ mod tests {
             OpKind::Abort(t),
             OpKind::IsFinished(t),
             OpKind::Disconnect,
+            OpKind::CondvarWoken,
+            OpKind::MayWake(t),
+            OpKind::CondvarNotifyOne,
+            OpKind::CondvarNotifyAll,
             OpKind::Stall,
             OpKind::SemaphoreAcquire,
             OpKind::SemaphoreTryAcquire,
