@@ -154,7 +154,6 @@ where
                 runtime::task::spawn_task(s, None, None, body.take().expect("taken once"), at)
             }) {
                 Ok(child) => {
-                    s.tasks[child.index()].name = Some(format!("async-{}", child.0));
                     s.tasks[child.index()].asynchronous.abortable = true;
                     runtime::record_event(s, OpKind::Spawn(child), None, at);
                     Ok((child, s.generation))
@@ -203,7 +202,9 @@ fn run_spawned<F: Future>(
     }
     awaiting::enter_block_on();
     let _leave = LeaveBlockOn;
-    let mut future = Box::pin(future);
+    // Pinned on the task's own stack: no allocation per spawn. On abort it is dropped as the
+    // function returns, which is where its destructors release what it holds.
+    let mut future = std::pin::pin!(future);
     let waker = awaiting::task_waker(task);
     let mut cx = Context::from_waker(&waker);
     loop {
@@ -211,7 +212,6 @@ fn run_spawned<F: Future>(
             return Ok(value);
         }
         if awaiting::wait(at) == Woken::Abort {
-            drop(future);
             return Err(JoinError::Cancelled);
         }
     }

@@ -100,6 +100,8 @@ impl TaskSlot {
         match &self.name {
             Some(name) => format!("{name} (task {})", id.0),
             None if id.0 == 0 => "main (task 0)".to_string(),
+            // Named when a report needs it, not at every async spawn (a hot path).
+            None if self.asynchronous.abortable => format!("async-{} (task {})", id.0, id.0),
             None => format!("thread-{} (task {})", id.0, id.0),
         }
     }

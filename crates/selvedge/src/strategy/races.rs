@@ -100,6 +100,9 @@ impl Step {
 struct History {
     last_write: Option<usize>,
     reads: Vec<usize>,
+    /// Shared unlocks since the last write: they commute with each other (two readers leaving
+    /// in either order leave the same lock), not with reads or writes.
+    shared: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -118,6 +121,8 @@ struct ObjectHistory {
 enum Mode {
     Read,
     Write,
+    /// A write that commutes with other `Shared` writes: a read unlock, on the release side.
+    Shared,
 }
 
 /// How a step touches its object.
@@ -154,7 +159,7 @@ fn effect(access: Access) -> Effect {
             ..none
         },
         Access::Release { exclusive } => Effect {
-            release: Some(Mode::Write),
+            release: Some(if exclusive { Mode::Write } else { Mode::Shared }),
             releases: Some(exclusive),
             ..none
         },
@@ -179,8 +184,11 @@ fn touch(
 ) {
     earlier.clear();
     earlier.extend(history.last_write);
-    if mode == Mode::Write {
+    if mode != Mode::Read {
         earlier.extend(history.reads.iter().copied());
+    }
+    if mode != Mode::Shared {
+        earlier.extend(history.shared.iter().copied());
     }
     // Races are judged before this step learns of the earlier ones' clocks.
     for &i in earlier.iter() {
@@ -196,10 +204,15 @@ fn touch(
         Mode::Write => {
             history.last_write = Some(j);
             history.reads.clear();
+            history.shared.clear();
         }
         Mode::Read => {
             history.reads.retain(|&r| steps[r].task != task);
             history.reads.push(j);
+        }
+        Mode::Shared => {
+            history.shared.retain(|&r| steps[r].task != task);
+            history.shared.push(j);
         }
     }
 }
@@ -255,6 +268,7 @@ impl Analysis {
         clocks.reset(n_tasks, 4 * n_tasks + 1);
         everything.last_write = None;
         everything.reads.clear();
+        everything.shared.clear();
         let any_everything = trace
             .iter()
             .any(|e| e.chosen && e.op.access == Access::Everything);
@@ -313,6 +327,7 @@ impl Analysis {
                     for access in [&mut fresh.main, &mut fresh.release] {
                         access.last_write = None;
                         access.reads.clear();
+                        access.shared.clear();
                     }
                     fresh.released_all = clocks.push_row();
                     fresh.released_exclusive = clocks.push_row();
