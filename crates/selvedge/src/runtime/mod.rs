@@ -42,6 +42,8 @@ pub(crate) struct ExecState {
     pub(crate) generation: u64,
     pub(crate) tasks: Vec<TaskSlot>,
     pub(crate) objects: Vec<Object>,
+    /// Emptied interest lists to give new tasks (see `SpareBuffers`).
+    pub(crate) spare_interests: Vec<Vec<awaiting::Interest>>,
     /// Lazily registered objects of this execution by address, with the generation they were
     /// born in (see `LazyObject`).
     pub(crate) lazy: BTreeMap<usize, (u64, ObjectId)>,
@@ -107,7 +109,13 @@ struct SpareBuffers {
     tasks: Vec<TaskSlot>,
     objects: Vec<Object>,
     trace: Vec<TraceEvent>,
+    /// Emptied interest lists of finished tasks, for the next execution's async tasks.
+    interests: Vec<Vec<awaiting::Interest>>,
 }
+
+/// Interest lists kept from one execution for the next on an OS thread: one per task an async
+/// program usually has, not one per task a big one may.
+const MAX_SPARE_INTEREST_LISTS: usize = 64;
 
 thread_local! {
     static SPARE_BUFFERS: RefCell<SpareBuffers> = RefCell::new(SpareBuffers::default());
@@ -298,6 +306,7 @@ impl ExecState {
             generation: next_generation(),
             tasks: spare.tasks,
             objects: spare.objects,
+            spare_interests: spare.interests,
             lazy: BTreeMap::new(),
             parkers: Vec::new(),
             ordinals: Ordinals::default(),
@@ -326,15 +335,24 @@ impl ExecState {
         let ExecState {
             mut tasks,
             mut objects,
+            mut spare_interests,
             trace,
             ..
         } = self;
+        for slot in &mut tasks {
+            let mut interests = std::mem::take(&mut slot.asynchronous.interests);
+            if interests.capacity() > 0 && spare_interests.len() < MAX_SPARE_INTEREST_LISTS {
+                interests.clear();
+                spare_interests.push(interests);
+            }
+        }
         tasks.clear();
         objects.clear();
         SPARE_BUFFERS.with(|b| {
             let mut spare = b.borrow_mut();
             spare.tasks = tasks;
             spare.objects = objects;
+            spare.interests = spare_interests;
         });
         trace
     }

@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use corosensei::stack::{DefaultStack, Stack};
 use corosensei::{Coroutine, Yielder};
 
+use super::awaiting::AsyncSlot;
 use super::overflow_trap;
 use super::{record_event, try_with_state, ExecState, Op, OpKind, TaskId};
 use crate::trace::{Evidence, FailureKind, PanicSite};
@@ -190,7 +191,10 @@ pub(crate) fn spawn_task(
         blocked_on: None,
         deadline: None,
         awaiting: false,
-        asynchronous: Default::default(),
+        asynchronous: AsyncSlot {
+            interests: s.spare_interests.pop().unwrap_or_default(),
+            ..AsyncSlot::default()
+        },
         finished: false,
         abandoned: false,
         waiting_for_progress: false,
