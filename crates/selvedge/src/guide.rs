@@ -101,13 +101,14 @@
 //! waits (if one waits, that is the deadlock std's writer-preferring lock has, and it is
 //! reported with the waiting writer); `try_read` then succeeds. shuttle forbids both.
 //!
-//! **Replay strings are selvedge's** (`v1:<fingerprint>:<runs>`); shuttle's encoded schedules
+//! **Replay strings are selvedge's** (`v1:<fingerprint>:<runs>[:<data seed>]`); shuttle's encoded schedules
 //! are refused with an error that says what a valid one looks like.
 //!
-//! **`selvedge::rand` numbers are a function of the seed and the interleaving so far**, so a
-//! replay draws the same numbers and two interleavings draw different ones; numbers drawn
-//! before the first scheduling point are the same in every execution of one seed, and
-//! exhaustive strategies do not enumerate them.
+//! **`selvedge::rand` numbers are a function of a data seed and the interleaving so far.**
+//! Sampling strategies (`check_random`, `check_pct`, POS) give every execution its own data
+//! seed, exhaustive ones use the config's seed, and a replay string carries the seed of its
+//! execution, so a replay draws the same numbers whatever the config says. Exhaustive
+//! strategies do not enumerate the numbers: each interleaving gets one draw sequence.
 //!
 //! **A `Mutex`, `RwLock` or `UnsafeCell` holding a value made outside the test body is
 //! refused** (a `static`, or one captured by the closure): its value cannot be reset between

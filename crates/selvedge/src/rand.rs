@@ -2,9 +2,12 @@
 //! failure that depends on them replays exactly. Built on the `rand` crate (0.8, as shuttle's):
 //! [`Rng`] gives `gen`, `gen_range`, `gen_bool` and the rest.
 //!
-//! Each number is a pure function of `Config::seed` (`SELVEDGE_SEED` in the test entry points),
-//! the interleaving so far (the tasks chosen and what they did) and how many numbers the
-//! execution drew before it. So the same seed and schedule give the same numbers, a replay
+//! Each number is a pure function of the execution's data seed, the interleaving so far (the
+//! tasks chosen and what they did) and how many numbers the execution drew before it. The data
+//! seed is drawn per execution from `Config::seed` (`SELVEDGE_SEED` in the test entry points)
+//! by the sampling strategies (random, PCT, POS), so every execution draws different numbers
+//! from its first on; exhaustive strategies use `Config::seed` itself; a replay string carries
+//! its execution's data seed. So the same seed and schedule give the same numbers, a replay
 //! gives the ones the failing run saw, and two interleavings draw different ones.
 //!
 //! Invariant: nothing here decides a schedule; the numbers are user data. (Exhaustive

@@ -1,9 +1,11 @@
 //! Replay strings: a compact, versioned encoding of the choices of one execution.
 //!
-//! Format `v1:<fingerprint>:<runs>`: `fingerprint` is 8 hex digits hashing the sequence of
-//! (task, operation kind) at every decision, so a replay against changed code is detected
-//! even where the same choices happen to be possible; `runs` is the chosen task ids,
-//! run-length encoded as `task` or `task*count`, separated by `.` (`0*4.1*3.0`).
+//! Format `v1:<fingerprint>:<runs>[:<data seed>]`: `fingerprint` is 8 hex digits hashing the
+//! sequence of (task, operation kind) at every decision, so a replay against changed code is
+//! detected even where the same choices happen to be possible; `runs` is the chosen task ids,
+//! run-length encoded as `task` or `task*count`, separated by `.` (`0*4.1*3.0`); the data
+//! seed, in hex, is the seed `selvedge::rand` drew the execution's numbers from, when it was
+//! not 0 (so a replay draws the same numbers whatever the config's seed).
 //!
 //! Invariant: `parse(encode(x)) == x` for every schedule, and `parse` never panics.
 
@@ -17,6 +19,8 @@ const VERSION: &str = "v1";
 pub(crate) struct Schedule {
     pub(crate) fingerprint: u32,
     pub(crate) choices: Vec<TaskId>,
+    /// The execution's `selvedge::rand` seed; 0 when it was 0 (and the string omits it).
+    pub(crate) data_seed: u64,
 }
 
 impl Schedule {
@@ -41,6 +45,9 @@ impl Schedule {
             }
             i += n;
         }
+        if self.data_seed != 0 {
+            out.push_str(&format!(":{:x}", self.data_seed));
+        }
         out
     }
 
@@ -53,7 +60,7 @@ impl Schedule {
                 shorten(text)
             ))
         };
-        let mut parts = text.splitn(3, ':');
+        let mut parts = text.splitn(4, ':');
         let version = parts.next().unwrap_or("");
         if version != VERSION {
             if version.starts_with('v') && version[1..].chars().all(|c| c.is_ascii_digit()) {
@@ -99,9 +106,19 @@ impl Schedule {
                 choices.extend(std::iter::repeat_n(TaskId(task), count));
             }
         }
+        let data_seed = match parts.next() {
+            None => 0,
+            Some(seed) => u64::from_str_radix(seed, 16)
+                .ok()
+                .filter(|&s| s != 0 && seed.len() <= 16)
+                .ok_or_else(|| {
+                    malformed("the data seed after the steps must be 1 to 16 hex digits, not 0")
+                })?,
+        };
         Ok(Schedule {
             fingerprint,
             choices,
+            data_seed,
         })
     }
 }
@@ -140,8 +157,16 @@ mod tests {
 
     proptest! {
         #[test]
-        fn encode_then_parse_round_trips(fp in any::<u32>(), tasks in proptest::collection::vec(0u32..6, 0..60)) {
-            let schedule = Schedule { fingerprint: fp, choices: tasks.into_iter().map(TaskId).collect() };
+        fn encode_then_parse_round_trips(
+            fp in any::<u32>(),
+            tasks in proptest::collection::vec(0u32..6, 0..60),
+            data_seed in prop_oneof![Just(0u64), any::<u64>()],
+        ) {
+            let schedule = Schedule {
+                fingerprint: fp,
+                choices: tasks.into_iter().map(TaskId).collect(),
+                data_seed,
+            };
             prop_assert_eq!(Schedule::parse(&schedule.encode()).unwrap(), schedule);
         }
 
@@ -151,7 +176,7 @@ mod tests {
         }
 
         #[test]
-        fn parse_never_panics_on_near_misses(text in "v1:[0-9a-f]{0,9}:[0-9*.]{0,20}") {
+        fn parse_never_panics_on_near_misses(text in "v1:[0-9a-f]{0,9}:[0-9*.]{0,20}(:[0-9a-fx]{0,18})?") {
             let _ = Schedule::parse(&text);
         }
     }
@@ -172,5 +197,9 @@ mod tests {
         assert!(err.to_string().contains("`a` is not a step"), "{err}");
         let err = Schedule::parse("v1:00000000:1*0").unwrap_err();
         assert!(err.to_string().contains("bad repeat count"), "{err}");
+        let err = Schedule::parse("v1:00000000:0.1:zz").unwrap_err();
+        assert!(err.to_string().contains("data seed"), "{err}");
+        let ok = Schedule::parse("v1:00000000:0.1:2a").unwrap();
+        assert_eq!(ok.data_seed, 42);
     }
 }

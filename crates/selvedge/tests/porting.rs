@@ -313,6 +313,53 @@ fn model_rand_numbers_follow_the_seed_and_the_interleaving() {
     };
     assert_eq!(draws(3), draws(3), "same seed, same numbers");
     assert_ne!(draws(3), draws(4), "another seed, other numbers");
+    // Each execution of a sampling strategy draws its own numbers, from its first draw on
+    // (a random configuration made before the first scheduling point varies too).
+    let firsts: BTreeSet<u64> = draws(3).iter().map(|&(mine, _)| mine).collect();
+    assert_eq!(
+        firsts.len(),
+        5,
+        "one first number per execution: {firsts:?}"
+    );
+}
+
+#[test]
+fn a_replay_draws_the_numbers_the_failing_execution_drew_whatever_the_seed() {
+    // Goal: a failure that depends on `selvedge::rand` replays from its replay string alone,
+    // which carries the execution's data seed; the config's seed does not matter.
+    use selvedge::rand::{thread_rng, Rng};
+    let body = || {
+        let n: u32 = thread_rng().gen_range(0..4);
+        assert_ne!(n, 3, "drew a three");
+    };
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(200),
+            seed: 11,
+            ..Default::default()
+        },
+        body,
+    );
+    let failure = report.failure().expect("some execution draws a three");
+    let schedule = failure.schedule().to_string();
+    assert_eq!(
+        schedule.split(':').count(),
+        4,
+        "the data seed is in `{schedule}`"
+    );
+    for seed in [0, 11, 12345] {
+        let replayed = explore(
+            Config {
+                strategy: Strategy::Replay(schedule.clone()),
+                seed,
+                ..Default::default()
+            },
+            body,
+        );
+        let again = replayed.failure().expect("the replay fails the same way");
+        assert!(again.message().contains("drew a three"), "{again}");
+    }
 }
 
 #[test]

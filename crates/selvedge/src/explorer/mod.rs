@@ -326,7 +326,10 @@ fn run(
         Strategy::Pos => Box::new(strategy::Pos::new(config.seed, n)),
         Strategy::Replay(text) => match Schedule::parse(text) {
             Ok(schedule) => {
-                let s = strategy::Replay::new(schedule.choices.clone());
+                let s = strategy::Replay::new(
+                    schedule.choices.clone(),
+                    (schedule.data_seed != 0).then_some(schedule.data_seed),
+                );
                 replayed = Some(schedule);
                 Box::new(s)
             }
@@ -485,6 +488,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
                 Schedule {
                     fingerprint: fingerprint(&outcome.trace),
                     choices: outcome.choices.clone(),
+                    data_seed: outcome.data_seed,
                 }
                 .encode(),
             );
@@ -503,6 +507,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
             let schedule = Schedule {
                 fingerprint: fingerprint(&outcome.trace),
                 choices: outcome.choices.clone(),
+                data_seed: outcome.data_seed,
             }
             .encode();
             *lock(&context.internal) = Some(Error::internal(format!(

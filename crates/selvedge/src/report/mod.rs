@@ -246,6 +246,7 @@ impl Failure {
         let schedule = Schedule {
             fingerprint: fingerprint(trace),
             choices: execution.choices.clone(),
+            data_seed: execution.data_seed,
         }
         .encode();
         Failure {

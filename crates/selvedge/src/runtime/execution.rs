@@ -76,6 +76,10 @@ pub(crate) fn run(
     super::panic_hook::install();
     super::overflow_trap::install();
     super::overflow_trap::prepare_thread();
+    let mut limits = limits;
+    if let Some(seed) = strategy.data_seed() {
+        limits.tasks.data_seed = seed;
+    }
     let mut shared = RefCell::new(ExecState::new(limits.tasks));
     assert!(
         CURRENT.with(|c| c.get().is_null()),
@@ -241,6 +245,7 @@ pub(crate) fn run(
         trace,
         choices,
         preemptions,
+        data_seed: limits.tasks.data_seed,
         virtual_ns,
         clock_marks,
         redundant,

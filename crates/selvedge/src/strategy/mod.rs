@@ -151,4 +151,12 @@ pub(crate) trait Strategy: Send {
 
     /// What has been covered so far; meaningful once `next_execution` returned `false`.
     fn coverage(&self) -> Coverage;
+
+    /// The seed of `selvedge::rand`'s numbers in the execution `next_execution` prepared, when
+    /// the strategy chooses it: sampling strategies give each execution its own, a replay the
+    /// recorded one. `None`: the config's seed (exhaustive strategies, which do not enumerate
+    /// data).
+    fn data_seed(&self) -> Option<u64> {
+        None
+    }
 }

@@ -6,12 +6,14 @@
 //!
 //! The number of steps `k` is learned across executions: it is the longest execution seen.
 
-use super::rng::Rng;
+use super::rng::{DataSeeds, Rng};
 use super::{Coverage, Decision, Refusal, Strategy};
 use crate::trace::{TaskId, TraceEvent};
 
 pub(crate) struct Pct {
     rng: Rng,
+    data_seeds: DataSeeds,
+    data_seed: u64,
     depth: usize,
     remaining: usize,
     /// Longest execution seen so far, in decisions; `None` before the first one ended.
@@ -26,6 +28,8 @@ impl Pct {
     pub(crate) fn new(seed: u64, executions: usize, depth: usize) -> Pct {
         Pct {
             rng: Rng::new(seed),
+            data_seeds: DataSeeds::new(seed),
+            data_seed: 0,
             depth: depth.max(1),
             remaining: executions,
             observed_steps: None,
@@ -63,6 +67,7 @@ impl Strategy for Pct {
             return false;
         }
         self.remaining -= 1;
+        self.data_seed = self.data_seeds.next();
         self.priorities.clear();
         self.change_points.clear();
         let steps = self
@@ -102,5 +107,9 @@ impl Strategy for Pct {
 
     fn coverage(&self) -> Coverage {
         Coverage::Sampled
+    }
+
+    fn data_seed(&self) -> Option<u64> {
+        Some(self.data_seed)
     }
 }

@@ -5,12 +5,14 @@
 //! evenly than a random walk, which over-samples orders that differ only in independent
 //! steps.
 
-use super::rng::Rng;
+use super::rng::{DataSeeds, Rng};
 use super::{Candidate, Coverage, Decision, Refusal, Strategy};
 use crate::trace::{TaskId, TraceEvent};
 
 pub(crate) struct Pos {
     rng: Rng,
+    data_seeds: DataSeeds,
+    data_seed: u64,
     remaining: usize,
     /// Priority per task id of its pending operation.
     priorities: Vec<u64>,
@@ -24,6 +26,8 @@ impl Pos {
     pub(crate) fn new(seed: u64, executions: usize) -> Pos {
         Pos {
             rng: Rng::new(seed),
+            data_seeds: DataSeeds::new(seed),
+            data_seed: 0,
             remaining: executions,
             priorities: Vec::new(),
             last_seen: Vec::new(),
@@ -38,6 +42,7 @@ impl Strategy for Pos {
             return false;
         }
         self.remaining -= 1;
+        self.data_seed = self.data_seeds.next();
         self.priorities.clear();
         self.last_seen.clear();
         self.performed = None;
@@ -73,5 +78,9 @@ impl Strategy for Pos {
 
     fn coverage(&self) -> Coverage {
         Coverage::Sampled
+    }
+
+    fn data_seed(&self) -> Option<u64> {
+        Some(self.data_seed)
     }
 }

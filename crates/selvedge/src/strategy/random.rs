@@ -1,12 +1,14 @@
 //! Random walk: every decision picks an enabled task uniformly at random.
 
-use super::rng::Rng;
+use super::rng::{DataSeeds, Rng};
 use super::{Coverage, Decision, Refusal, Strategy};
 use crate::trace::{TaskId, TraceEvent};
 
 pub(crate) struct Random {
     rng: Rng,
     remaining: usize,
+    data_seeds: DataSeeds,
+    data_seed: u64,
 }
 
 impl Random {
@@ -14,6 +16,8 @@ impl Random {
         Random {
             rng: Rng::new(seed),
             remaining: executions,
+            data_seeds: DataSeeds::new(seed),
+            data_seed: 0,
         }
     }
 }
@@ -24,6 +28,7 @@ impl Strategy for Random {
             return false;
         }
         self.remaining -= 1;
+        self.data_seed = self.data_seeds.next();
         true
     }
 
@@ -36,5 +41,9 @@ impl Strategy for Random {
 
     fn coverage(&self) -> Coverage {
         Coverage::Sampled
+    }
+
+    fn data_seed(&self) -> Option<u64> {
+        Some(self.data_seed)
     }
 }

@@ -9,13 +9,16 @@ const ADVICE: &str = "The code changed since the schedule was recorded (or is no
 
 pub(crate) struct Replay {
     choices: Vec<TaskId>,
+    /// The recorded execution's `selvedge::rand` seed, when the replay string has one.
+    data_seed: Option<u64>,
     started: bool,
 }
 
 impl Replay {
-    pub(crate) fn new(choices: Vec<TaskId>) -> Replay {
+    pub(crate) fn new(choices: Vec<TaskId>, data_seed: Option<u64>) -> Replay {
         Replay {
             choices,
+            data_seed,
             started: false,
         }
     }
@@ -59,6 +62,10 @@ impl Strategy for Replay {
 
     fn coverage(&self) -> Coverage {
         Coverage::Sampled
+    }
+
+    fn data_seed(&self) -> Option<u64> {
+        self.data_seed
     }
 }
 

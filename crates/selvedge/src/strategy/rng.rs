@@ -46,6 +46,25 @@ impl Rng {
     }
 }
 
+/// The seeds of `selvedge::rand`'s numbers, one per execution of a sampling strategy, so each
+/// execution draws different data (the first number of every execution would otherwise be
+/// the same). A stream of its own: drawing them never moves a strategy's scheduling stream,
+/// so schedules stay what they were for a seed.
+#[derive(Clone, Debug)]
+pub(crate) struct DataSeeds(Rng);
+
+impl DataSeeds {
+    pub(crate) fn new(seed: u64) -> DataSeeds {
+        // A different expansion of the same seed than the scheduling stream's.
+        DataSeeds(Rng::new(seed ^ 0x5EED_DA7A_5EED_DA7A))
+    }
+
+    /// The next execution's seed; never 0, which a replay string reads as "none".
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0.next_u64().max(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
