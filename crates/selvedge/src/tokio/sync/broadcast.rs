@@ -24,23 +24,7 @@ use crate::trace::Query;
 pub mod error {
     use std::fmt;
 
-    /// Every receiver is gone; the value comes back.
-    #[derive(PartialEq, Eq, Clone, Copy)]
-    pub struct SendError<T>(pub T);
-
-    impl<T> fmt::Debug for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("SendError").finish_non_exhaustive()
-        }
-    }
-
-    impl<T> fmt::Display for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("channel closed")
-        }
-    }
-
-    impl<T> std::error::Error for SendError<T> {}
+    send_error!("Every receiver is gone; the value comes back.");
 
     /// Why `recv` returned no message.
     #[derive(Debug, PartialEq, Eq, Clone)]
