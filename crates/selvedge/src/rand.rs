@@ -111,6 +111,7 @@ fn next_u64() -> u64 {
             }
         }
         draws.hashed = s.trace.len();
+        s.data_drawn = true;
         let value = mix(s.settings.data_seed ^ mix(draws.fingerprint ^ mix(draws.drawn)));
         draws.drawn += 1;
         DRAWS.with(|d| d.set(draws));

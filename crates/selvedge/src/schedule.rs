@@ -4,8 +4,8 @@
 //! sequence of (task, operation kind) at every decision, so a replay against changed code is
 //! detected even where the same choices happen to be possible; `runs` is the chosen task ids,
 //! run-length encoded as `task` or `task*count`, separated by `.` (`0*4.1*3.0`); the data
-//! seed, in hex, is the seed `selvedge::rand` drew the execution's numbers from, when it was
-//! not 0 (so a replay draws the same numbers whatever the config's seed).
+//! seed, in hex, is the seed `selvedge::rand` drew the execution's numbers from, present only
+//! when the execution drew any (so a replay draws the same numbers whatever the config's seed).
 //!
 //! Invariant: `parse(encode(x)) == x` for every schedule, and `parse` never panics.
 
@@ -19,7 +19,7 @@ const VERSION: &str = "v1";
 pub(crate) struct Schedule {
     pub(crate) fingerprint: u32,
     pub(crate) choices: Vec<TaskId>,
-    /// The execution's `selvedge::rand` seed; 0 when it was 0 (and the string omits it).
+    /// The execution's `selvedge::rand` seed; 0 when it drew no number (the string omits it).
     pub(crate) data_seed: u64,
 }
 

@@ -137,30 +137,30 @@ fn schedules_are_pinned_across_versions() {
         }
     }
     let expected = "\
-mixed Random 200 8d1b26b4d8c5c95f a660d00dbbe2771e
-mixed Pct2 200 7ae182102301e84f e4e26f34eac878a1
-mixed Pct3 200 8d33c0b024f61d8b bd061ee3934bbdf1
-mixed Pos 200 ae197dcce03abc47 da2983a64afa467c
-mixed Dfs 200 f4dfb00e88c67a87 511589c77a4b16a1
-mixed Dpor 36 7d222be18bc6e4d9 e8a35807d54d7618
-mixed Deepening 200 4efb4b75ce88b585 f2479db176f151ff
-mixed Bpor2 60 2f9721e7441531d9 9f6134d6033f1c5b
-lost_update Random 1 e3d82e56334f07ba 404d211bfbe42a2f
-lost_update Pct2 3 3d1c42bc7818d2f6 5461e680d6a84b7c
-lost_update Pct3 4 b246e45e624a234d 8c4211ebffb2dda6
-lost_update Pos 9 79b67c64bd9e9a3a 3862860c06dc7877
-lost_update Dfs 4 b8716f7b68d9d8e5 f7dbc49b2b001bc2
-lost_update Dpor 2 9fbeae9ad363cd33 2d3386ad6704b59f
-lost_update Deepening 7 a2f96dd7305be0fe f1aab311f608858c
-lost_update Bpor2 2 9fbeae9ad363cd33 2d3386ad6704b59f
-deadlock Random 1 9c7b3d0be868db53 40bc2e6456db1864
-deadlock Pct2 3 7c996e2751c2112b 1b55b3d81002a6ec
-deadlock Pct3 3 908a3c500341ced5 059a345ea5b44c76
-deadlock Pos 6 729f8479f02387be a37acb5b1b1ac0d6
-deadlock Dfs 3 490b4f20538ab395 f875ee6548bcffc1
-deadlock Dpor 2 51a67849aea7d410 eabcba06a3eefcc7
-deadlock Deepening 5 6084521642098087 2f56c8f23128653d
-deadlock Bpor2 2 51a67849aea7d410 eabcba06a3eefcc7
+mixed Random 200 8d1b26b4d8c5c95f 86802870393b0f38
+mixed Pct2 200 7ae182102301e84f c25f805714549411
+mixed Pct3 200 8d33c0b024f61d8b 76194e61d4b87d1d
+mixed Pos 200 ae197dcce03abc47 66523e39de2f2c06
+mixed Dfs 200 f4dfb00e88c67a87 bfd24fd30e0399cd
+mixed Dpor 36 7d222be18bc6e4d9 932aa5fc8aff6e94
+mixed Deepening 200 4efb4b75ce88b585 55c301200ed47d89
+mixed Bpor2 60 2f9721e7441531d9 dd694c02301b59e9
+lost_update Random 1 e3d82e56334f07ba a95b3448a6255874
+lost_update Pct2 3 3d1c42bc7818d2f6 86a7e2cff7bf6eed
+lost_update Pct3 4 b246e45e624a234d 1da8194498b99f0b
+lost_update Pos 9 79b67c64bd9e9a3a c8dd0e8c6bb53a69
+lost_update Dfs 4 b8716f7b68d9d8e5 e27082b96a312516
+lost_update Dpor 2 9fbeae9ad363cd33 5ea4a06a0d4149b3
+lost_update Deepening 7 a2f96dd7305be0fe 1219f13753343377
+lost_update Bpor2 2 9fbeae9ad363cd33 5ea4a06a0d4149b3
+deadlock Random 1 9c7b3d0be868db53 f065626f83c41469
+deadlock Pct2 3 7c996e2751c2112b a2dc051b43e7a977
+deadlock Pct3 3 908a3c500341ced5 223f44cf9b43ce6d
+deadlock Pos 6 729f8479f02387be 8b6561d4e1052b2a
+deadlock Dfs 3 490b4f20538ab395 bf3fd6026985e5b4
+deadlock Dpor 2 51a67849aea7d410 425ce8c6a3fc0583
+deadlock Deepening 5 6084521642098087 5d0115ca26cf3668
+deadlock Bpor2 2 51a67849aea7d410 425ce8c6a3fc0583
 ";
     if table != expected {
         panic!("schedules changed; if that is deliberate, pin the new table:\n{table}");

@@ -239,13 +239,19 @@ pub(crate) fn run(
     };
     let thread_ruined = state.thread_poisoned;
     let virtual_ns = state.clock_ns;
+    // A replay string carries the data seed only when the execution used it.
+    let data_seed = if state.data_drawn {
+        limits.tasks.data_seed
+    } else {
+        0
+    };
     let clock_marks = std::mem::take(&mut state.clock_marks);
     let trace = state.recycle();
     Execution {
         trace,
         choices,
         preemptions,
-        data_seed: limits.tasks.data_seed,
+        data_seed,
         virtual_ns,
         clock_marks,
         redundant,

@@ -69,6 +69,8 @@ pub(crate) struct ExecState {
     pub(crate) thread_poisoned: bool,
     /// True while a task (not the scheduler loop) is running.
     pub(crate) running_task: bool,
+    /// `selvedge::rand` drew a number in this execution: its replay string needs the data seed.
+    pub(crate) data_drawn: bool,
     /// Vector clocks for data-race detection, from the first `UnsafeCell` access on.
     pub(crate) hb: Option<happens_before::HappensBefore>,
     /// Allocations tracked for the leak check (`Arc`, `alloc::Track`, `alloc::alloc`).
@@ -320,6 +322,7 @@ impl ExecState {
             settings,
             thread_poisoned: false,
             running_task: false,
+            data_drawn: false,
             // With `vector-clocks`, causality is tracked from the first step, so
             // `current::clock` sees every edge; otherwise from the first cell access.
             hb: cfg!(feature = "vector-clocks").then(Default::default),
