@@ -482,6 +482,110 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         let timed_out: Vec<usize> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
         seen.lock().unwrap().insert(timed_out);
     });
+    // Which waiter takes a `notify_one`, when a `notify_all` or a timeout follows (found by
+    // review: a notify_all's wake edges and the clock's epoch each hid that race from DPOR).
+    same("two timed waiters, one notify_one", |seen| {
+        let st = Arc::new((Mutex::new([0usize; 2]), Condvar::new()));
+        let spawn = |i: usize, ms: u64| {
+            let st = st.clone();
+            selvedge::thread::spawn(move || {
+                let mut g = st.0.lock().unwrap();
+                g[i] = 1;
+                let (_g, r) = st.1.wait_timeout(g, Duration::from_millis(ms)).unwrap();
+                r.timed_out() as usize
+            })
+        };
+        let b = spawn(1, 2000);
+        let a = spawn(0, 1000);
+        let g = st.0.lock().unwrap();
+        let both = (g[0] == 1 && g[1] == 1) as usize;
+        st.1.notify_one();
+        drop(g);
+        let a = a.join().unwrap();
+        let b = b.join().unwrap();
+        seen.lock().unwrap().insert(vec![a, b, both]);
+    });
+    for then_all in [false, true] {
+        same("notify_one, then notify_one or notify_all", move |seen| {
+            // (waiters queued, phase the notifier is in)
+            let st = Arc::new((Mutex::new((0usize, 1usize)), Condvar::new()));
+            let spawn = || {
+                let st = st.clone();
+                selvedge::thread::spawn(move || {
+                    let mut g = st.0.lock().unwrap();
+                    g.0 += 1;
+                    let g = st.1.wait(g).unwrap();
+                    g.1
+                })
+            };
+            let (a, b) = (spawn(), spawn());
+            while st.0.lock().unwrap().0 < 2 {
+                selvedge::thread::yield_now();
+            }
+            let g = st.0.lock().unwrap();
+            st.1.notify_one();
+            drop(g);
+            let mut g = st.0.lock().unwrap();
+            g.1 = 2;
+            if then_all {
+                st.1.notify_all();
+            } else {
+                st.1.notify_one();
+            }
+            drop(g);
+            let out = vec![a.join().unwrap(), b.join().unwrap()];
+            seen.lock().unwrap().insert(out);
+        });
+    }
+    same(
+        "a timed and an untimed waiter, notify_one then notify_all",
+        |seen| {
+            let st = Arc::new((Mutex::new((0usize, 1usize)), Condvar::new()));
+            let waiter = |ms: u64| {
+                let st = st.clone();
+                selvedge::thread::spawn(move || {
+                    let mut g = st.0.lock().unwrap();
+                    g.0 += 1;
+                    let (g, r) = st.1.wait_timeout(g, Duration::from_millis(ms)).unwrap();
+                    vec![r.timed_out() as usize, g.1]
+                })
+            };
+            let (a, b) = (waiter(5), waiter(10));
+            let g = st.0.lock().unwrap();
+            let queued = g.0;
+            st.1.notify_one();
+            drop(g);
+            let mut g = st.0.lock().unwrap();
+            g.1 = 2;
+            st.1.notify_all();
+            drop(g);
+            let mut out = a.join().unwrap();
+            out.extend(b.join().unwrap());
+            out.push(queued);
+            seen.lock().unwrap().insert(out);
+        },
+    );
+    same("two timed receivers, one message", |seen| {
+        let (tx, rx) = mpsc::channel::<usize>();
+        let rx = Arc::new(Mutex::new(rx));
+        let receivers: Vec<_> = [1000u64, 2000]
+            .into_iter()
+            .map(|ms| {
+                let rx = rx.clone();
+                selvedge::thread::spawn(move || {
+                    let got = rx
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_millis(ms))
+                        .is_ok();
+                    got as usize
+                })
+            })
+            .collect();
+        tx.send(7).unwrap();
+        let out: Vec<usize> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
+        seen.lock().unwrap().insert(out);
+    });
     same("rwlock readers, a writer and try locks", |seen| {
         // Read unlocks commute (DPOR does not order them), but a `try_write` between them
         // must still see each.

@@ -221,6 +221,40 @@ fn an_overflow_never_lands_inside_an_allocation_selvedge_makes() {
     }
 }
 
+/// A thread with `stack` bytes whose body has an `N`-byte frame and then enters selvedge.
+#[inline(never)]
+fn frame_then_load<const N: usize>(a: &AtomicUsize) -> usize {
+    let buf = [1u8; N];
+    std::hint::black_box(&buf);
+    a.load(Ordering::SeqCst) + usize::from(std::hint::black_box(&buf)[N - 1])
+}
+
+fn frame_in_thread<const N: usize>(stack: usize) -> Option<FailureKind> {
+    let report = explore(config(stack), move || {
+        let a = Arc::new(AtomicUsize::new(0));
+        let a2 = a.clone();
+        let t = selvedge::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(move || frame_then_load::<N>(&a2))
+            .unwrap();
+        t.join().unwrap();
+    });
+    report.failure().map(|f| f.kind())
+}
+
+#[test]
+fn a_small_stack_keeps_most_of_itself_for_the_tasks_own_frames() {
+    // Goal: the headroom kept for selvedge's own code at an entry is a small part of a small
+    // stack (found by review: a fixed 16 KiB made a 24 KiB frame on a 32 KiB stack, which
+    // runs fine, a false overflow).
+    assert_eq!(frame_in_thread::<{ 24 * 1024 }>(32 * 1024), None);
+    assert_eq!(frame_in_thread::<{ 48 * 1024 }>(64 * 1024), None);
+    assert_eq!(
+        frame_in_thread::<{ 40 * 1024 }>(32 * 1024),
+        Some(FailureKind::StackOverflow)
+    );
+}
+
 #[test]
 fn the_replay_string_runs_into_the_same_overflow() {
     // Goal: an overflow that only one interleaving reaches is a failure like any other: its

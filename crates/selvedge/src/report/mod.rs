@@ -148,8 +148,8 @@ impl Failure {
                 OpKind::Join(t)
                 | OpKind::Unpark(t)
                 | OpKind::Spawn(t)
-                | OpKind::Wake(t)
-                | OpKind::MayWake(t) => Some(names.task(t).to_string()),
+                | OpKind::MayWake(t)
+                | OpKind::CondvarWakes(t) => Some(names.task(t).to_string()),
                 _ => object_name(event.op.object),
             };
             let mut notes = Vec::new();
@@ -173,7 +173,7 @@ impl Failure {
                 // says so.
                 let woke = trace.get(i + 1).is_some_and(|next| {
                     next.task == event.task
-                        && matches!(next.op.kind, OpKind::Wake(_) | OpKind::MayWake(_))
+                        && matches!(next.op.kind, OpKind::MayWake(_) | OpKind::CondvarWakes(_))
                 });
                 if !woke {
                     notes.push("no waiter");

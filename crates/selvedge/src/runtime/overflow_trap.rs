@@ -35,15 +35,20 @@ pub(crate) struct Target {
     /// The guard page: `[guard_start, guard_end)`.
     guard_start: usize,
     guard_end: usize,
+    /// Below this stack address a task entering selvedge overflows at once (`ensure_headroom`).
+    entry_floor: usize,
 }
 
 impl Target {
-    /// `stack_limit` is the low end of the coroutine's stack mapping, where its guard page is.
-    pub(crate) fn new(coroutine: &TaskCoroutine, stack_limit: usize) -> Target {
+    /// `stack_limit` is the low end of the coroutine's stack mapping, where its guard page is;
+    /// `stack_bytes` the size the task asked for.
+    pub(crate) fn new(coroutine: &TaskCoroutine, stack_limit: usize, stack_bytes: usize) -> Target {
+        let guard_end = stack_limit + page_bytes();
         Target {
             trap: coroutine.trap_handler(),
             guard_start: stack_limit,
-            guard_end: stack_limit + page_bytes(),
+            guard_end,
+            entry_floor: guard_end + entry_headroom(stack_bytes),
         }
     }
 
@@ -75,12 +80,16 @@ impl Drop for Armed<'_> {
     }
 }
 
-/// Stack bytes that selvedge's own code at one entry point may need, allocations included.
-/// A task with less left when it enters selvedge overflows at the entry (see `ensure_headroom`).
-const ENTRY_HEADROOM: usize = 16 * 1024;
+/// Stack bytes that selvedge's own code at one entry point may need, allocations included: a
+/// sixteenth of the task's stack, between 4 and 16 KiB, so a small stack (32 KiB is the least a
+/// task may have) keeps most of itself for the task's own frames. A task with less left when it
+/// enters selvedge overflows at the entry (see `ensure_headroom`).
+fn entry_headroom(stack_bytes: usize) -> usize {
+    (stack_bytes / 16).clamp(4 * 1024, 16 * 1024)
+}
 
 /// Called where a task enters selvedge (every access to the execution state): when the running
-/// task has less than `ENTRY_HEADROOM` bytes of stack left, it runs into its guard page here,
+/// task has less than `entry_headroom` bytes of stack left, it runs into its guard page here,
 /// on purpose. The overflow is then taken at a point where selvedge holds no lock, instead of
 /// inside an allocation that selvedge's code would make next: the discarded stack would keep
 /// the allocator's lock, and the next allocation on this OS thread would wait forever.
@@ -94,10 +103,12 @@ pub(crate) fn ensure_headroom() {
         return;
     }
     // SAFETY: `arm` keeps the target alive while the pointer is set.
-    let guard_end = unsafe { (*target).guard_end };
+    let (guard_end, entry_floor) = unsafe { ((*target).guard_end, (*target).entry_floor) };
     let marker = 0u8;
     let stack_pointer = std::hint::black_box(&marker) as *const u8 as usize;
-    if stack_pointer < guard_end + ENTRY_HEADROOM {
+    // Below the guard page is not this task's stack at all (code that switched stacks, as
+    // `stacker` does): leave it alone rather than fault where the handler would not claim it.
+    if stack_pointer < entry_floor && stack_pointer >= guard_end {
         overflow_now(guard_end - 1);
     }
 }

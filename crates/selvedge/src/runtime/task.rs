@@ -213,7 +213,7 @@ pub(crate) fn spawn_task(
         run_body(id, body);
         TaskEnd::Finished
     });
-    let trap = overflow_trap::Target::new(&coroutine, stack_limit);
+    let trap = overflow_trap::Target::new(&coroutine, stack_limit, bytes);
     if let Some(hb) = s.hb.as_mut() {
         hb.spawn(s.current, id);
     }

@@ -242,20 +242,20 @@ impl Analysis {
         let n_tasks = trace
             .iter()
             .map(|e| match e.op.kind {
-                OpKind::Spawn(t) | OpKind::Wake(t) | OpKind::Unpark(t) | OpKind::Join(t) => {
+                OpKind::Spawn(t) | OpKind::Unpark(t) | OpKind::Join(t) => {
                     e.task.index().max(t.index())
                 }
                 _ => e.task.index(),
             })
             .max()
             .map_or(1, |m| m + 1);
-        // Rows: each task's current clock, its exit clock, edges waiting for its next step
-        // (wakeups), unparks aimed at it; then one row per step and two per object.
-        let (current, exits, pending, unparks) = (0, n_tasks, 2 * n_tasks, 3 * n_tasks);
+        // Rows: each task's current clock, its exit clock, unparks aimed at it; then one row
+        // per step and two per object.
+        let (current, exits, unparks) = (0, n_tasks, 2 * n_tasks);
         // The virtual clock moves only when every task is blocked, so every step before a move
         // happens before every step after it: this row is the join of all steps before the
         // last move.
-        let epoch = 4 * n_tasks;
+        let epoch = 3 * n_tasks;
         let Analysis {
             steps,
             races,
@@ -265,7 +265,7 @@ impl Analysis {
             earlier,
             everything,
         } = self;
-        clocks.reset(n_tasks, 4 * n_tasks + 1);
+        clocks.reset(n_tasks, 3 * n_tasks + 1);
         everything.last_write = None;
         everything.reads.clear();
         everything.shared.clear();
@@ -282,7 +282,6 @@ impl Analysis {
                 match event.op.kind {
                     OpKind::Spawn(child) => clocks.join(current + child.index(), current + t),
                     OpKind::TaskExit => clocks.copy(exits + t, current + t),
-                    OpKind::Wake(woken) => clocks.join(pending + woken.index(), current + t),
                     OpKind::ClockAdvance => {
                         time_moved = true;
                         for task in 0..n_tasks {
@@ -296,9 +295,11 @@ impl Analysis {
             let j = steps.len();
             let me = current + t;
             clocks.row_mut(me)[t] += 1;
-            clocks.join(me, pending + t);
-            clocks.row_mut(pending + t).fill(0);
-            if time_moved {
+            // A condvar waiter that timed out after the clock moved could have taken a
+            // notification before the move (if another waiter had not taken it first): its
+            // races are judged without the epoch, which it joins afterwards.
+            let late_epoch = time_moved && event.op.kind == OpKind::CondvarWoken;
+            if time_moved && !late_epoch {
                 clocks.join(me, epoch);
             }
             match event.op.kind {
@@ -360,6 +361,9 @@ impl Analysis {
             }
             if let OpKind::Unpark(target) = event.op.kind {
                 clocks.join(unparks + target.index(), me);
+            }
+            if late_epoch {
+                clocks.join(me, epoch);
             }
             let row = clocks.push_row();
             clocks.copy(row, me);

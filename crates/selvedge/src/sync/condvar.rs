@@ -218,8 +218,12 @@ impl Condvar {
             };
             notifications.clear();
             let woken: Vec<_> = waiters.drain(..).map(|(t, _)| t).collect();
+            // Marks for the report, not wakes: a wake's ordering edge would order each
+            // waiter's next step after this notify before DPOR judges its races, and hide
+            // that a waiter could have taken an earlier `notify_one` before it.
+            let at = s.tasks[s.current.index()].pending.location;
             for task in woken {
-                wake(s, task, id);
+                crate::runtime::record_event(s, OpKind::CondvarWakes(task), Some(id), at);
             }
         });
     }
@@ -230,12 +234,6 @@ impl Default for Condvar {
     fn default() -> Condvar {
         Condvar::new()
     }
-}
-
-/// Unblocks a waiter and records the wakeup (an ordering edge from notifier to waiter).
-fn wake(s: &mut crate::runtime::ExecState, task: crate::runtime::TaskId, id: ObjectId) {
-    let at = s.tasks[s.current.index()].pending.location;
-    crate::runtime::record_event(s, OpKind::Wake(task), Some(id), at);
 }
 
 /// Releases the mutex and joins the condvar's wait queue, blocked until a notify (or, for a

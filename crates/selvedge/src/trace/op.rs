@@ -73,8 +73,6 @@ pub(crate) enum OpKind {
     CellWrite,
     RecvTimeout,
     TaskExit,
-    /// A notify unblocked this task (recorded for ordering, never a decision).
-    Wake(TaskId),
     /// An explicit `syncpoint!`: a scheduling point that does nothing itself. Unlike a yield,
     /// it is progress, so passing many in a row is not a spin.
     Syncpoint,
@@ -104,6 +102,9 @@ pub(crate) enum OpKind {
     CondvarWoken,
     /// Not a step: a `notify_one` made task a candidate to take it (shown in reports).
     MayWake(TaskId),
+    /// Not a step: a `notify_all` woke task (shown in reports). Unlike `Wake`, no ordering
+    /// edge: the waiter's step acquires the notify's release, after its races are judged.
+    CondvarWakes(TaskId),
     /// `Condvar::notify_one` and `notify_all` (`NotifyOne` is tokio's `Notify`'s).
     CondvarNotifyOne,
     CondvarNotifyAll,
@@ -253,7 +254,6 @@ impl OpKind {
             OpKind::TryRecv => 34,
             OpKind::RecvTimeout => 35,
             OpKind::TaskExit => 38,
-            OpKind::Wake(_) => 39,
             OpKind::TrySend => 40,
             OpKind::CellRead => 41,
             OpKind::CellWrite => 42,
@@ -269,6 +269,7 @@ impl OpKind {
             OpKind::Disconnect => 60,
             OpKind::CondvarWoken => 61,
             OpKind::MayWake(_) => 62,
+            OpKind::CondvarWakes(_) => 65,
             OpKind::CondvarNotifyOne => 63,
             OpKind::CondvarNotifyAll => 64,
             // Far from the model's codes, which grow from 43.
@@ -405,13 +406,13 @@ impl OpKind {
             | OpKind::CellWrite
             | OpKind::RecvTimeout
             | OpKind::TaskExit
-            | OpKind::Wake(_)
             | OpKind::AwaitWake
             | OpKind::WakerWake(_)
             | OpKind::WakerClone
             | OpKind::WakerDrop
             | OpKind::Disconnect
-            | OpKind::MayWake(_) => Access::Write,
+            | OpKind::MayWake(_)
+            | OpKind::CondvarWakes(_) => Access::Write,
             // A condvar is a lock on its notifications: a notify publishes one (a release);
             // joining the queue and leaving it with a notification (or without, timed out)
             // are attempts to take one, which race with each other and with the notifies
@@ -480,7 +481,6 @@ impl OpKind {
             OpKind::CellWrite => &"UnsafeCell::with_mut",
             OpKind::RecvTimeout => &"recv_timeout",
             OpKind::TaskExit => &"exit",
-            OpKind::Wake(_) => &"wakes",
             OpKind::Syncpoint => &"syncpoint",
             OpKind::ClockAdvance => &"clock advances",
             OpKind::AwaitWake => &"await",
@@ -493,6 +493,7 @@ impl OpKind {
             OpKind::Disconnect => &"disconnect",
             OpKind::CondvarWoken => &"Condvar woken",
             OpKind::MayWake(_) => &"may wake",
+            OpKind::CondvarWakes(_) => &"wakes",
             OpKind::CondvarNotifyOne => &"notify_one",
             OpKind::CondvarNotifyAll => &"notify_all",
             OpKind::Stall => &"stalled",
@@ -655,7 +656,6 @@ mod tests {
             OpKind::CellWrite,
             OpKind::RecvTimeout,
             OpKind::TaskExit,
-            OpKind::Wake(t),
             OpKind::ClockAdvance,
             OpKind::AwaitWake,
             OpKind::AwaitAny,
@@ -667,6 +667,7 @@ mod tests {
             OpKind::Disconnect,
             OpKind::CondvarWoken,
             OpKind::MayWake(t),
+            OpKind::CondvarWakes(t),
             OpKind::CondvarNotifyOne,
             OpKind::CondvarNotifyAll,
             OpKind::Stall,
