@@ -19,8 +19,9 @@ const VERSION: &str = "v1";
 pub(crate) struct Schedule {
     pub(crate) fingerprint: u32,
     pub(crate) choices: Vec<TaskId>,
-    /// The execution's `selvedge::rand` seed; 0 when it drew no number (the string omits it).
-    pub(crate) data_seed: u64,
+    /// The execution's `selvedge::rand` seed, when it drew a number (otherwise the string
+    /// omits it).
+    pub(crate) data_seed: Option<u64>,
 }
 
 impl Schedule {
@@ -45,8 +46,8 @@ impl Schedule {
             }
             i += n;
         }
-        if self.data_seed != 0 {
-            out.push_str(&format!(":{:x}", self.data_seed));
+        if let Some(seed) = self.data_seed {
+            out.push_str(&format!(":{seed:x}"));
         }
         out
     }
@@ -107,13 +108,17 @@ impl Schedule {
             }
         }
         let data_seed = match parts.next() {
-            None => 0,
-            Some(seed) => u64::from_str_radix(seed, 16)
-                .ok()
-                .filter(|&s| s != 0 && seed.len() <= 16)
+            None => None,
+            Some(seed) => Some(
+                (!seed.is_empty()
+                    && seed.len() <= 16
+                    && seed.chars().all(|c| c.is_ascii_hexdigit()))
+                .then(|| u64::from_str_radix(seed, 16).ok())
+                .flatten()
                 .ok_or_else(|| {
-                    malformed("the data seed after the steps must be 1 to 16 hex digits, not 0")
+                    malformed("the data seed after the steps must be 1 to 16 hex digits")
                 })?,
+            ),
         };
         Ok(Schedule {
             fingerprint,
@@ -160,7 +165,7 @@ mod tests {
         fn encode_then_parse_round_trips(
             fp in any::<u32>(),
             tasks in proptest::collection::vec(0u32..6, 0..60),
-            data_seed in prop_oneof![Just(0u64), any::<u64>()],
+            data_seed in proptest::option::of(any::<u64>()),
         ) {
             let schedule = Schedule {
                 fingerprint: fp,
@@ -200,6 +205,10 @@ mod tests {
         let err = Schedule::parse("v1:00000000:0.1:zz").unwrap_err();
         assert!(err.to_string().contains("data seed"), "{err}");
         let ok = Schedule::parse("v1:00000000:0.1:2a").unwrap();
-        assert_eq!(ok.data_seed, 42);
+        assert_eq!(ok.data_seed, Some(42));
+        let ok = Schedule::parse("v1:00000000:0.1:0").unwrap();
+        assert_eq!(ok.data_seed, Some(0), "seed 0 is a seed, not none");
+        let err = Schedule::parse("v1:00000000:0.1:+2a").unwrap_err();
+        assert!(err.to_string().contains("data seed"), "{err}");
     }
 }

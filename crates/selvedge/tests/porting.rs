@@ -360,6 +360,31 @@ fn a_replay_draws_the_numbers_the_failing_execution_drew_whatever_the_seed() {
         let again = replayed.failure().expect("the replay fails the same way");
         assert!(again.message().contains("drew a three"), "{again}");
     }
+    // Exhaustive strategies draw from the config's seed, 0 included, and their replay strings
+    // carry it too.
+    let body = || panic!("drew {}", thread_rng().gen::<u64>());
+    let found = explore(
+        Config {
+            strategy: Strategy::Dfs,
+            seed: 0,
+            ..Default::default()
+        },
+        body,
+    );
+    let failure = found.failure().expect("the body always panics");
+    assert!(failure.schedule().ends_with(":0"), "{}", failure.schedule());
+    let replayed = explore(
+        Config {
+            strategy: Strategy::Replay(failure.schedule().to_string()),
+            seed: 7,
+            ..Default::default()
+        },
+        body,
+    );
+    assert_eq!(
+        replayed.failure().expect("the replay panics").message(),
+        failure.message()
+    );
 }
 
 #[test]

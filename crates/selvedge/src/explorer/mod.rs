@@ -326,10 +326,7 @@ fn run(
         Strategy::Pos => Box::new(strategy::Pos::new(config.seed, n)),
         Strategy::Replay(text) => match Schedule::parse(text) {
             Ok(schedule) => {
-                let s = strategy::Replay::new(
-                    schedule.choices.clone(),
-                    (schedule.data_seed != 0).then_some(schedule.data_seed),
-                );
+                let s = strategy::Replay::new(schedule.choices.clone(), schedule.data_seed);
                 replayed = Some(schedule);
                 Box::new(s)
             }

@@ -240,11 +240,7 @@ pub(crate) fn run(
     let thread_ruined = state.thread_poisoned;
     let virtual_ns = state.clock_ns;
     // A replay string carries the data seed only when the execution used it.
-    let data_seed = if state.data_drawn {
-        limits.tasks.data_seed
-    } else {
-        0
-    };
+    let data_seed = state.data_drawn.then_some(limits.tasks.data_seed);
     let clock_marks = std::mem::take(&mut state.clock_marks);
     let trace = state.recycle();
     Execution {

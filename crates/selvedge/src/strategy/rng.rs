@@ -59,9 +59,9 @@ impl DataSeeds {
         DataSeeds(Rng::new(seed ^ 0x5EED_DA7A_5EED_DA7A))
     }
 
-    /// The next execution's seed; never 0, which a replay string reads as "none".
+    /// The next execution's seed.
     pub(crate) fn next(&mut self) -> u64 {
-        self.0.next_u64().max(1)
+        self.0.next_u64()
     }
 }
 

@@ -63,8 +63,8 @@ pub(crate) struct Execution {
     pub(crate) choices: Vec<TaskId>,
     /// Decisions that switched away from a task that could have gone on.
     pub(crate) preemptions: usize,
-    /// The seed `selvedge::rand` drew this execution's numbers from; 0 when it drew none.
-    pub(crate) data_seed: u64,
+    /// The seed `selvedge::rand` drew this execution's numbers from, when it drew any.
+    pub(crate) data_seed: Option<u64>,
     /// The virtual clock when the execution ended, in nanoseconds: how much model time its
     /// sleeps and timeouts took (none passes in real time).
     pub(crate) virtual_ns: u64,
