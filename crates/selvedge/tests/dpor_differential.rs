@@ -586,6 +586,28 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         let out: Vec<usize> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
         seen.lock().unwrap().insert(out);
     });
+    same("two async timeouts race for one permit", |seen| {
+        use selvedge::future::{block_on, spawn};
+        let sem = std::sync::Arc::new(selvedge::tokio::sync::Semaphore::new(0));
+        let tasks: Vec<_> = [1u64, 2]
+            .into_iter()
+            .map(|secs| {
+                let sem = sem.clone();
+                spawn(async move {
+                    match selvedge::time::timeout(Duration::from_secs(secs), sem.acquire()).await {
+                        Ok(permit) => {
+                            permit.unwrap().forget(); // kept: the other task must time out
+                            1usize
+                        }
+                        Err(_) => 0,
+                    }
+                })
+            })
+            .collect();
+        sem.add_permits(1);
+        let out: Vec<usize> = tasks.into_iter().map(|t| block_on(t).unwrap()).collect();
+        seen.lock().unwrap().insert(out);
+    });
     same("rwlock readers, a writer and try locks", |seen| {
         // Read unlocks commute (DPOR does not order them), but a `try_write` between them
         // must still see each.
