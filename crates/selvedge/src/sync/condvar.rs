@@ -177,14 +177,7 @@ impl Condvar {
         point(OpKind::CondvarNotifyOne, Some(id));
         with_state("Condvar::notify_one", |s| {
             s.hb_release(id);
-            let ObjectState::Condvar {
-                waiters,
-                next_arrival,
-                notifications,
-            } = s.object(id)
-            else {
-                unreachable!("object is not a condvar")
-            };
+            let (waiters, next_arrival, notifications) = queue(s, id);
             // Waiters an earlier notification will wake do not take this one.
             if waiters.len() <= notifications.len() {
                 return;
@@ -208,14 +201,7 @@ impl Condvar {
         point(OpKind::CondvarNotifyAll, Some(id));
         with_state("Condvar::notify_all", |s| {
             s.hb_release(id);
-            let ObjectState::Condvar {
-                waiters,
-                notifications,
-                ..
-            } = s.object(id)
-            else {
-                unreachable!("object is not a condvar")
-            };
+            let (waiters, _, notifications) = queue(s, id);
             notifications.clear();
             let woken: Vec<_> = waiters.drain(..).map(|(t, _)| t).collect();
             // Marks for the report, not wakes: a wake's ordering edge would order each
@@ -242,14 +228,7 @@ fn enqueue(id: ObjectId, mutex_id: ObjectId) {
     release(mutex_id);
     with_state("Condvar::wait", |s| {
         let current = s.current;
-        let ObjectState::Condvar {
-            waiters,
-            next_arrival,
-            ..
-        } = s.object(id)
-        else {
-            unreachable!("object is not a condvar")
-        };
+        let (waiters, next_arrival, _) = queue(s, id);
         waiters.push_back((current, *next_arrival));
         *next_arrival += 1;
         block_current(s, id);
@@ -263,14 +242,7 @@ fn enqueue(id: ObjectId, mutex_id: ObjectId) {
 /// before it, a prefix of the queue, and the tightest prefix first keeps every one matched.
 fn leave_queue(s: &mut crate::runtime::ExecState, id: ObjectId) -> bool {
     let current = s.current;
-    let ObjectState::Condvar {
-        waiters,
-        notifications,
-        ..
-    } = s.object(id)
-    else {
-        unreachable!("object is not a condvar")
-    };
+    let (waiters, _, notifications) = queue(s, id);
     let Some(i) = waiters.iter().position(|&(t, _)| t == current) else {
         // `notify_all` took it out of the queue.
         return true;
@@ -293,4 +265,25 @@ fn leave_queue(s: &mut crate::runtime::ExecState, id: ObjectId) -> bool {
         }
         None => false,
     }
+}
+
+/// Condvar `id`'s wait queue: its waiters with their arrival numbers, the next arrival number,
+/// and the pending notifications' bounds.
+fn queue(
+    s: &mut crate::runtime::ExecState,
+    id: ObjectId,
+) -> (
+    &mut VecDeque<(crate::runtime::TaskId, u64)>,
+    &mut u64,
+    &mut Vec<u64>,
+) {
+    let ObjectState::Condvar {
+        waiters,
+        next_arrival,
+        notifications,
+    } = s.object(id)
+    else {
+        unreachable!("object is not a condvar")
+    };
+    (waiters, next_arrival, notifications)
 }
