@@ -11,6 +11,7 @@ use std::time::Duration;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
+use super::reduce::Reduced;
 use super::verdict::Verdict;
 use crate::sync::{Mutex, MutexGuard, TryLockError};
 use crate::{explore, thread, Config, Report, Strategy as ModelStrategy};
@@ -32,8 +33,10 @@ pub struct DeadlockScenario {
 
 /// Scenarios of 2 to `max_threads` threads, each taking 1 to `max_locks` distinct locks out of
 /// `max_locks` in a random order, with a timeout half of the time. They shrink towards fewer
-/// threads, shorter sequences, lower lock numbers and no timeout, so a failing property ends
-/// at the smallest scenario that still fails (two threads crossing two locks, for a deadlock).
+/// threads, shorter sequences, lower lock numbers and no timeout, one step at a time and
+/// starting again after every step that keeps the failure, so a failing property ends where
+/// no single simplification still fails: for a deadlock, always two threads crossing two
+/// locks.
 ///
 /// Panics if `max_threads < 2` or `max_locks == 0`.
 ///
@@ -67,8 +70,9 @@ pub fn deadlock_scenarios(
         Just(None),
         (1u64..=1_000).prop_map(|ms| Some(Duration::from_millis(ms))),
     ];
-    (vec(sequence, 2..=max_threads), timeout)
-        .prop_map(|(threads, timeout)| DeadlockScenario { threads, timeout })
+    let drawn = (vec(sequence, 2..=max_threads), timeout)
+        .prop_map(|(threads, timeout)| DeadlockScenario { threads, timeout });
+    Reduced::new(drawn, DeadlockScenario::one_step_smaller)
 }
 
 /// Keeps the first occurrence of each lock: a thread never takes a lock it holds.
@@ -83,6 +87,75 @@ fn distinct_in_order(sequence: Vec<usize>) -> Vec<usize> {
 }
 
 impl DeadlockScenario {
+    /// Every scenario one step simpler than this one, most promising first: no timeout or a
+    /// shorter one, a thread fewer (never below two), a lock fewer in one thread (never below
+    /// one), the locks renumbered from 0 without gaps, or one lock number lowered to one the
+    /// thread does not take. Lowering a number is
+    /// what turns a three-thread cycle into a two-thread one, after which the third thread
+    /// can go.
+    fn one_step_smaller(&self) -> Vec<DeadlockScenario> {
+        let mut smaller = Vec::new();
+        if let Some(timeout) = self.timeout {
+            smaller.push(DeadlockScenario {
+                timeout: None,
+                ..self.clone()
+            });
+            let shortest = Duration::from_millis(1);
+            for shorter in [shortest, timeout / 2] {
+                if shorter >= shortest && shorter < timeout {
+                    smaller.push(DeadlockScenario {
+                        timeout: Some(shorter),
+                        ..self.clone()
+                    });
+                }
+            }
+        }
+        let with_threads = |threads| DeadlockScenario {
+            threads,
+            timeout: self.timeout,
+        };
+        if self.threads.len() > 2 {
+            for t in 0..self.threads.len() {
+                let mut threads = self.threads.clone();
+                threads.remove(t);
+                smaller.push(with_threads(threads));
+            }
+        }
+        for (t, sequence) in self.threads.iter().enumerate() {
+            if sequence.len() > 1 {
+                for position in 0..sequence.len() {
+                    let mut threads = self.threads.clone();
+                    threads[t].remove(position);
+                    smaller.push(with_threads(threads));
+                }
+            }
+        }
+        // Renumbering every lock at once matters where lowering one number alone would undo
+        // the cycle: `[[0, 2], [2, 0]]` becomes `[[0, 1], [1, 0]]`.
+        let mut used: Vec<usize> = self.threads.iter().flatten().copied().collect();
+        used.sort_unstable();
+        used.dedup();
+        if used.iter().enumerate().any(|(rank, &lock)| rank != lock) {
+            let rank = |lock: &usize| used.binary_search(lock).expect("every lock is in `used`");
+            smaller.push(with_threads(
+                self.threads
+                    .iter()
+                    .map(|sequence| sequence.iter().map(rank).collect())
+                    .collect(),
+            ));
+        }
+        for (t, sequence) in self.threads.iter().enumerate() {
+            for (position, &lock) in sequence.iter().enumerate() {
+                for lower in (0..lock).filter(|l| !sequence.contains(l)) {
+                    let mut threads = self.threads.clone();
+                    threads[t][position] = lower;
+                    smaller.push(with_threads(threads));
+                }
+            }
+        }
+        smaller
+    }
+
     /// How many distinct locks the threads take.
     pub fn locks(&self) -> usize {
         let mut all: Vec<usize> = self.threads.iter().flatten().copied().collect();

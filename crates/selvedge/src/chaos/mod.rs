@@ -10,7 +10,7 @@
 //!
 //! // "Threads taking locks in any order never deadlock" is false; proptest, with the model
 //! // deciding each case, shrinks the counterexample to two threads crossing two locks.
-//! let mut runner = TestRunner::new(ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() });
+//! let mut runner = TestRunner::new(ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() });
 //! let result = runner.run(&deadlock_scenarios(3, 3), |scenario| {
 //!     let verdict = scenario.check();
 //!     prop_assert!(verdict.passed(), "{verdict}");
@@ -52,6 +52,7 @@ mod clock;
 mod concurrency;
 mod contention;
 mod deadlock;
+mod reduce;
 mod time;
 mod verdict;
 
