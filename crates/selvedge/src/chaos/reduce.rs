@@ -140,6 +140,10 @@ mod tests {
 
     /// One step down from a vector of numbers: drop an element, or halve one, or lower it by
     /// one.
+    #[expect(
+        clippy::ptr_arg,
+        reason = "a reduction takes `&S::Value`, here `&Vec<u8>`"
+    )]
     fn steps(value: &Vec<u8>) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for i in 0..value.len() {
