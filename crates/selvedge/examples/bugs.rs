@@ -1,4 +1,4 @@
-//! The main job: explore three small buggy programs and print each failure report.
+//! The main job: explore four small buggy programs and print each failure report.
 //!
 //! Run it with `cargo run --release --example bugs`.
 //!
@@ -6,6 +6,8 @@
 //! 2. A two-lock deadlock: two threads take the same two mutexes in opposite orders.
 //! 3. A condvar lost wakeup: the waiter checks the flag, the notifier sets it and notifies
 //!    before the waiter waits, and the waiter then sleeps forever.
+//! 4. A wait under `if`: the consumer waits for an item once instead of in a loop, and a
+//!    spurious wakeup (which std's `Condvar::wait` allows) has it pop from an empty queue.
 
 use selvedge::sync::atomic::{AtomicU64, Ordering};
 use selvedge::sync::{Arc, Condvar, Mutex};
@@ -62,11 +64,31 @@ fn lost_wakeup() {
     notifier.join().unwrap();
 }
 
+fn wait_under_if() {
+    let queue = Arc::new((Mutex::new(Vec::<u32>::new()), Condvar::new()));
+    let q = queue.clone();
+    let producer = selvedge::thread::spawn(move || {
+        q.0.lock().unwrap().push(7);
+        q.1.notify_one();
+    });
+    // Bug: `wait` may return without a notification, so one check is not enough; a `while`
+    // loop (or `Condvar::wait_while`) re-checks the queue after every wakeup.
+    let mut items = queue.0.lock().unwrap();
+    if items.is_empty() {
+        items = queue.1.wait(items).unwrap();
+    }
+    let item = items.pop().expect("woken with an empty queue");
+    assert_eq!(item, 7);
+    drop(items);
+    producer.join().unwrap();
+}
+
 fn main() {
-    let programs: [(&str, fn()); 3] = [
+    let programs: [(&str, fn()); 4] = [
         ("lost update", lost_update),
         ("two-lock deadlock", two_lock_deadlock),
         ("condvar lost wakeup", lost_wakeup),
+        ("condvar wait under if", wait_under_if),
     ];
     let mut found = 0;
     for (name, program) in programs {
@@ -86,8 +108,8 @@ fn main() {
             None => println!("no failure found in {} schedules\n", report.schedules()),
         }
     }
-    println!("selvedge found {found} of 3 bugs");
-    if found != 3 {
+    println!("selvedge found {found} of {} bugs", programs.len());
+    if found != programs.len() {
         std::process::exit(1);
     }
 }

@@ -98,6 +98,13 @@ pub struct Config {
     pub max_tasks: usize,
     /// Keep every explored schedule's replay string in `Report::explored`. Default `false`.
     pub keep_schedules: bool,
+    /// Explore spurious wakeups: a `Condvar::wait` (or `wait_timeout` before its deadline) may
+    /// return without a notification, as std documents, at most once per task per execution,
+    /// and only while some other task can run (a wait nothing else could end is a deadlock,
+    /// not a spurious return). It finds the classic bug of waiting under `if` instead of in a
+    /// loop that re-checks the condition, which loom and shuttle do not explore. Default
+    /// `true`; `false` gives loom's condvar, which wakes only when notified.
+    pub spurious_wakeups: bool,
     /// OS threads exploring in parallel under `Strategy::Dpor`. Default `None`: the number of
     /// cores. Any number explores the same executions in the same order and reaches the
     /// same verdict, unless a `max_schedules` or `time_budget` budget cuts the run short
@@ -196,6 +203,7 @@ impl Default for Config {
             stack_size: limits::DEFAULT_STACK_BYTES,
             max_tasks: limits::DEFAULT_MAX_TASKS,
             keep_schedules: false,
+            spurious_wakeups: true,
             workers: None,
             minimise: true,
             require_complete: false,

@@ -482,6 +482,45 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         let timed_out: Vec<usize> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
         seen.lock().unwrap().insert(timed_out);
     });
+    // Spurious wakeups: two waiters under `if`, each seeing the flag set or not after its one
+    // wait, against a notify_one then a notify_all; and a timed waiter that may return early.
+    for then_all in [false, true] {
+        same("waiters under if, with spurious wakeups", move |seen| {
+            let st = Arc::new((Mutex::new(0usize), Condvar::new()));
+            let waiter = || {
+                let st = st.clone();
+                selvedge::thread::spawn(move || {
+                    let g = st.0.lock().unwrap();
+                    let g = if *g == 0 { st.1.wait(g).unwrap() } else { g };
+                    *g
+                })
+            };
+            let (a, b) = (waiter(), waiter());
+            *st.0.lock().unwrap() = 1;
+            st.1.notify_one();
+            *st.0.lock().unwrap() = 2;
+            if then_all {
+                st.1.notify_all();
+            } else {
+                st.1.notify_one();
+            }
+            seen.lock()
+                .unwrap()
+                .insert(vec![a.join().unwrap(), b.join().unwrap()]);
+        });
+    }
+    same("a timed wait that may return early", |seen| {
+        let st = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let st2 = st.clone();
+        let waiter = selvedge::thread::spawn(move || {
+            let g = st2.0.lock().unwrap();
+            let (g, r) = st2.1.wait_timeout(g, Duration::from_millis(5)).unwrap();
+            vec![*g, r.timed_out() as usize]
+        });
+        *st.0.lock().unwrap() = 1;
+        st.1.notify_one();
+        seen.lock().unwrap().insert(waiter.join().unwrap());
+    });
     // Which waiter takes a `notify_one`, when a `notify_all` or a timeout follows (found by
     // review: a notify_all's wake edges and the clock's epoch each hid that race from DPOR).
     same("two timed waiters, one notify_one", |seen| {

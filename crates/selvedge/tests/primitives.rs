@@ -124,6 +124,9 @@ fn first_woken(strategy: Strategy) -> std::collections::BTreeSet<u32> {
         Config {
             strategy,
             max_schedules: Some(20_000),
+            // Each waiter waits once, under no condition: which one a notify wakes is the
+            // question here, not whether a wait can return on its own.
+            spurious_wakeups: false,
             ..Default::default()
         },
         move || {
@@ -168,6 +171,123 @@ fn notify_one_may_wake_any_waiter_not_only_the_first_to_arrive() {
     let both = std::collections::BTreeSet::from([1, 2]);
     assert_eq!(first_woken(Strategy::Dfs), both);
     assert_eq!(first_woken(Strategy::Dpor), both);
+}
+
+/// A waiter for a flag another thread sets and notifies: in a loop that re-checks the flag
+/// (correct), or under `if` (the classic bug a spurious wakeup exposes).
+fn flag_waiter(in_a_loop: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p2 = pair.clone();
+        let setter = selvedge::thread::spawn(move || {
+            *p2.0.lock().unwrap() = true;
+            p2.1.notify_one();
+        });
+        let mut ready = pair.0.lock().unwrap();
+        if in_a_loop {
+            while !*ready {
+                ready = pair.1.wait(ready).unwrap();
+            }
+        } else if !*ready {
+            ready = pair.1.wait(ready).unwrap();
+        }
+        assert!(*ready, "the wait returned with the flag unset");
+        drop(ready);
+        setter.join().unwrap();
+    }
+}
+
+#[test]
+fn a_wait_under_if_is_caught_by_a_spurious_wakeup() {
+    // Goal: std's `Condvar::wait` may return without a notification; a wait that does not
+    // re-check its condition is a bug every strategy finds, and the report says why.
+    for strategy in [
+        Strategy::Dpor,
+        Strategy::Dfs,
+        Strategy::Random,
+        Strategy::Pct { depth: 2 },
+    ] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                ..Default::default()
+            },
+            flag_waiter(false),
+        );
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy:?} missed it"));
+        assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+        let text = failure.to_string();
+        assert!(text.contains("woke spuriously"), "{text}");
+        assert!(text.contains("Condvar::wait_while"), "{text}");
+    }
+}
+
+#[test]
+fn a_wait_in_a_loop_passes_every_interleaving_with_spurious_wakeups() {
+    passes_exhaustively(&dfs(flag_waiter(true)));
+    passes_exhaustively(&explore(Config::default(), flag_waiter(true)));
+}
+
+#[test]
+fn without_spurious_wakeups_a_condvar_wakes_only_when_notified_as_in_loom() {
+    let report = explore(
+        Config {
+            spurious_wakeups: false,
+            ..Default::default()
+        },
+        flag_waiter(false),
+    );
+    passes_exhaustively(&report);
+}
+
+#[test]
+fn a_timed_wait_may_wake_spuriously_before_its_deadline_without_timing_out() {
+    // Goal: a spurious return from `wait_timeout` says "not timed out", as std's does, so code
+    // that takes that as "notified" is caught.
+    let report = dfs(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p2 = pair.clone();
+        let setter = selvedge::thread::spawn(move || {
+            *p2.0.lock().unwrap() = true;
+            p2.1.notify_one();
+        });
+        let ready = pair.0.lock().unwrap();
+        if !*ready {
+            let (ready, result) = pair.1.wait_timeout(ready, Duration::from_secs(1)).unwrap();
+            if !result.timed_out() {
+                assert!(*ready, "not timed out, yet not notified");
+            }
+        }
+        setter.join().unwrap();
+    });
+    let failure = report.failure().expect("the spurious return");
+    assert!(
+        failure
+            .message()
+            .contains("not timed out, yet not notified"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_wait_nothing_can_end_is_a_deadlock_not_a_spurious_wakeup() {
+    // Goal: spurious wakeups are offered only beside a task that can run; a waiter nobody will
+    // notify is reported as blocked, with no spurious step spent at the end of the trace.
+    let report = dfs(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let mut ready = pair.0.lock().unwrap();
+        while !*ready {
+            ready = pair.1.wait(ready).unwrap();
+        }
+    });
+    let failure = report.failure().expect("the deadlock");
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
+    assert!(
+        !failure.to_string().contains("woke spuriously"),
+        "{failure}"
+    );
 }
 
 /// Outcomes `(timed_out, flag seen)` of a timed wait for a flag that another thread sets

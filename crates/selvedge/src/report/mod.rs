@@ -112,6 +112,8 @@ pub struct Failure {
     schedule: String,
     /// The execution's virtual clock at the end (sleeps and timeouts), in nanoseconds.
     virtual_ns: u64,
+    /// A condvar wait in it returned without a notification (`Config::spurious_wakeups`).
+    spurious_wakeup: bool,
     provenance: Provenance,
 }
 
@@ -253,6 +255,7 @@ impl Failure {
             kind: raw.kind,
             preemptions: execution.preemptions,
             virtual_ns: execution.virtual_ns,
+            spurious_wakeup: trace.iter().any(|e| e.op.kind == OpKind::WokeSpuriously),
             minimised_from: None,
             message: match &raw.evidence {
                 Evidence::DataRace(race) => race.to_string(),
@@ -574,6 +577,15 @@ impl fmt::Display for Failure {
                 f,
                 "virtual time at the end: {:?} (sleeps and timeouts; none of it waited for)",
                 std::time::Duration::from_nanos(self.virtual_ns)
+            )?;
+        }
+        if self.spurious_wakeup {
+            writeln!(
+                f,
+                "a wait woke spuriously here (the `woke spuriously` step: no notification, as std's \
+                 `Condvar::wait` allows)\n  re-check the condition in a loop \
+                 (`Condvar::wait_while`), or set `Config::spurious_wakeups: false` for loom's \
+                 condvar"
             )?;
         }
         if self.kind == FailureKind::Nondeterminism {

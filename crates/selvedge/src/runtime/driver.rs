@@ -40,6 +40,7 @@ impl ModelDrivers {
                     stack_bytes: config.stack_size,
                     max_tasks: config.max_tasks,
                     data_seed: config.seed,
+                    spurious_wakeups: config.spurious_wakeups,
                 },
             },
             body_location,

@@ -273,6 +273,15 @@ fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidat
             });
         }
     }
+    // A spurious wakeup is offered only beside a task that can run for real: when nothing
+    // else can move, no wakeup is guaranteed to come, and the waiters are deadlocked (or wait
+    // for the clock), as shuttle's parked threads are.
+    if candidates
+        .iter()
+        .all(|c| state.needs_spurious_wakeup(c.task))
+    {
+        candidates.clear();
+    }
 }
 
 /// A yield parks its task until another task makes progress: a step that may change what a

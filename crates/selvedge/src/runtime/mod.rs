@@ -441,7 +441,7 @@ impl ExecState {
         }
         // Only timed waits read the clock: most steps never get here with a deadline.
         let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
-        if slot.blocked_on.is_some() && !timed_out() && self.awaiting_notify(task).is_some() {
+        if self.needs_spurious_wakeup(task) && !self.may_wake_spuriously(task) {
             return false;
         }
         let op = slot.pending;
@@ -529,6 +529,24 @@ impl ExecState {
             unwinding: false,
         });
         true
+    }
+
+    /// Is `task` waiting on a condvar with nothing to wake it but a spurious wakeup (no
+    /// notification it may take, its deadline, if any, not reached)?
+    #[inline]
+    pub(crate) fn needs_spurious_wakeup(&self, task: TaskId) -> bool {
+        let slot = &self.tasks[task.index()];
+        slot.blocked_on.is_some()
+            && slot.deadline.is_none_or(|d| self.clock_ns < d)
+            && self.awaiting_notify(task).is_some()
+    }
+
+    /// May `task` still wake without a notification (`Config::spurious_wakeups`, once per task
+    /// per execution)? Whether it does is the strategy's choice, offered only beside a task
+    /// that can run for real (see `execution::collect_candidates`).
+    #[inline]
+    pub(crate) fn may_wake_spuriously(&self, task: TaskId) -> bool {
+        self.settings.spurious_wakeups && !self.tasks[task.index()].woke_spuriously
     }
 
     /// The condvar `task` waits on, while no notification it may take is pending (and
@@ -943,6 +961,7 @@ mod tests {
             stack_bytes: crate::limits::DEFAULT_STACK_BYTES,
             max_tasks: 4,
             data_seed: 0,
+            spurious_wakeups: true,
         })
     }
 

@@ -504,6 +504,7 @@ mod tests {
                     stack_bytes: 64 * 1024,
                     max_tasks: 10,
                     data_seed: 0,
+                    spurious_wakeups: true,
                 },
             };
             let body: execution::TestBody = Arc::new(|| {

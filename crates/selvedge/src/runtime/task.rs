@@ -36,6 +36,8 @@ pub(crate) struct TaskSettings {
     pub(crate) max_tasks: usize,
     /// `Config::seed`, which `selvedge::rand` mixes with the interleaving so far.
     pub(crate) data_seed: u64,
+    /// `Config::spurious_wakeups`.
+    pub(crate) spurious_wakeups: bool,
 }
 
 /// A slot of `thread_local!` storage in one task.
@@ -67,6 +69,9 @@ pub(crate) struct TaskSlot {
     pub(crate) waiting_for_progress: bool,
     /// Times this task was re-run after yielding because no other task could move.
     pub(crate) futile_yields: u32,
+    /// The task already woke once without a notification (`Config::spurious_wakeups`): its
+    /// waits now end only when notified, so no execution is endless.
+    pub(crate) woke_spuriously: bool,
     pub(crate) yielder: *const Yielder<(), ()>,
     pub(crate) spawned_at: &'static Location<'static>,
     /// Bytes of stack the task was given, and whether `thread::Builder::stack_size` set them
@@ -199,6 +204,7 @@ pub(crate) fn spawn_task(
         abandoned: false,
         waiting_for_progress: false,
         futile_yields: 0,
+        woke_spuriously: false,
         yielder: std::ptr::null(),
         spawned_at,
         stack_bytes: bytes,

@@ -13,7 +13,12 @@ use crate::runtime::{
     block_current, point, point_at, unblock_current, with_state, LazyObject, ObjectId, OpKind,
 };
 
-/// A condition variable, as `std::sync::Condvar`. There are no spurious wakeups in a model.
+/// A condition variable, as `std::sync::Condvar`.
+///
+/// As std warns, a wait may return without a notification (a spurious wakeup): the model
+/// explores that once per task per execution (`Config::spurious_wakeups`), so a wait under
+/// `if` instead of a loop that re-checks its condition is a bug it finds. `wait_while` is
+/// that loop.
 ///
 /// ```
 /// use selvedge::sync::{Arc, Condvar, Mutex};
@@ -81,11 +86,9 @@ impl Condvar {
         enqueue(id, mutex_id);
         point_at(OpKind::CondvarWoken, Some(id), at);
         with_state("Condvar::wait", |s| {
-            let notified = leave_queue(s, id);
-            assert!(
-                notified,
-                "a condvar waiter with no deadline ran without a notification"
-            );
+            if !leave_queue(s, id) {
+                woke_spuriously(s, id, at);
+            }
             unblock_current(s);
             s.hb_acquire(id);
         });
@@ -129,9 +132,13 @@ impl Condvar {
         crate::runtime::point_until(OpKind::CondvarWoken, Some(id), deadline, at);
         let timed_out = with_state("Condvar::wait_timeout", |s| {
             let notified = leave_queue(s, id);
+            let timed_out = !notified && s.clock_ns >= deadline;
+            if !notified && !timed_out {
+                woke_spuriously(s, id, at);
+            }
             unblock_current(s);
             s.hb_acquire(id);
-            !notified
+            timed_out
         });
         point_at(OpKind::Lock, Some(mutex_id), at);
         acquire(mutex_id, at);
@@ -265,6 +272,23 @@ fn leave_queue(s: &mut crate::runtime::ExecState, id: ObjectId) -> bool {
         }
         None => false,
     }
+}
+
+/// The running task left condvar `id`'s queue with no notification and before any deadline:
+/// the strategy chose a spurious wakeup (`Config::spurious_wakeups`), which it gets once per
+/// execution. Marked in the trace, so a report shows where the wait returned on its own.
+fn woke_spuriously(
+    s: &mut crate::runtime::ExecState,
+    id: ObjectId,
+    at: &'static Location<'static>,
+) {
+    let current = s.current;
+    assert!(
+        s.may_wake_spuriously(current),
+        "a condvar waiter ran without a notification, a deadline or a spurious wakeup to spend"
+    );
+    s.tasks[current.index()].woke_spuriously = true;
+    crate::runtime::record_event(s, OpKind::WokeSpuriously, Some(id), at);
 }
 
 /// Condvar `id`'s wait queue: its waiters with their arrival numbers, the next arrival number,

@@ -105,6 +105,9 @@ pub(crate) enum OpKind {
     /// Not a step: a `notify_all` woke task (shown in reports). Unlike `Wake`, no ordering
     /// edge: the waiter's step acquires the notify's release, after its races are judged.
     CondvarWakes(TaskId),
+    /// Not a step: the `CondvarWoken` step before it took no notification, a spurious wakeup
+    /// (`Config::spurious_wakeups`; shown in reports).
+    WokeSpuriously,
     /// `Condvar::notify_one` and `notify_all` (`NotifyOne` is tokio's `Notify`'s).
     CondvarNotifyOne,
     CondvarNotifyAll,
@@ -270,6 +273,7 @@ impl OpKind {
             OpKind::CondvarWoken => 61,
             OpKind::MayWake(_) => 62,
             OpKind::CondvarWakes(_) => 65,
+            OpKind::WokeSpuriously => 66,
             OpKind::CondvarNotifyOne => 63,
             OpKind::CondvarNotifyAll => 64,
             // Far from the model's codes, which grow from 43.
@@ -412,7 +416,8 @@ impl OpKind {
             | OpKind::WakerDrop
             | OpKind::Disconnect
             | OpKind::MayWake(_)
-            | OpKind::CondvarWakes(_) => Access::Write,
+            | OpKind::CondvarWakes(_)
+            | OpKind::WokeSpuriously => Access::Write,
             // A condvar is a lock on its notifications: a notify publishes one (a release);
             // joining the queue and leaving it with a notification (or without, timed out)
             // are attempts to take one, which race with each other and with the notifies
@@ -494,6 +499,7 @@ impl OpKind {
             OpKind::CondvarWoken => &"Condvar woken",
             OpKind::MayWake(_) => &"may wake",
             OpKind::CondvarWakes(_) => &"wakes",
+            OpKind::WokeSpuriously => &"woke spuriously",
             OpKind::CondvarNotifyOne => &"notify_one",
             OpKind::CondvarNotifyAll => &"notify_all",
             OpKind::Stall => &"stalled",
@@ -668,6 +674,7 @@ mod tests {
             OpKind::CondvarWoken,
             OpKind::MayWake(t),
             OpKind::CondvarWakes(t),
+            OpKind::WokeSpuriously,
             OpKind::CondvarNotifyOne,
             OpKind::CondvarNotifyAll,
             OpKind::Stall,
