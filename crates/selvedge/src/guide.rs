@@ -92,12 +92,12 @@
 //! is not polled at its spawn, and its first poll is a step of its own, so an `abort` may come
 //! before it and spawned futures may start in any order.
 //!
-//! **`Condvar::wait` may wake spuriously**, as std documents: the model explores a wait that
-//! returns without a notification, once per task per execution, and only while another task
-//! can run (a wait nothing could end is still a deadlock). Code that waits under `if` instead
-//! of a loop that re-checks its condition fails, with the spurious wakeup marked in the
-//! report; neither loom nor shuttle explores this. `Config::spurious_wakeups: false` gives
-//! loom's condvar back. **`park` never wakes spuriously** (as loom's); shuttle's may.
+//! **`Condvar::wait` and `thread::park` may wake spuriously**, as std documents: the model
+//! explores a wait that returns without a notification or a token, once per task per
+//! execution, and only while another task can run (a wait nothing could end is still a
+//! deadlock). Code that waits under `if` instead of a loop that re-checks its condition fails,
+//! with the spurious wakeup marked in the report. shuttle explores this for `park` only, loom
+//! for neither; `Config::spurious_wakeups: false` gives loom's behaviour back.
 //! **`notify_one` may wake any thread that was waiting when it was called**, and the
 //! model explores each (as shuttle's, as std allows); loom always wakes the one that waited
 //! longest, and misses the bugs of code that relies on that order.

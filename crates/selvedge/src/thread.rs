@@ -60,9 +60,9 @@ impl Thread {
     #[track_caller]
     pub fn unpark(&self) {
         let target = TaskId(self.id.0);
-        point(OpKind::Unpark(target), None);
+        let parker = with_state("Thread::unpark", |s| s.parker(target));
+        point(OpKind::Unpark(target), Some(parker));
         with_state("Thread::unpark", |s| {
-            let parker = s.parker(target);
             *s.object(parker) = ObjectState::Parker { token: true };
             let me = s.current;
             if let Some(hb) = s.hb.as_mut() {
@@ -115,14 +115,33 @@ pub fn sleep(duration: Duration) {
 }
 
 /// Blocks until this thread's token is made available by `Thread::unpark`, then consumes it.
-/// (No spurious wakeups in a model.)
+///
+/// As std warns, it may also return without a token (a spurious wakeup): the model explores
+/// that once per task per execution (`Config::spurious_wakeups`), and only while another task
+/// can run, so code that parks outside a loop re-checking its condition is caught.
 #[track_caller]
 pub fn park() {
-    point(OpKind::Park, None);
+    let at = std::panic::Location::caller();
+    let may_spur = with_state("selvedge::thread::park", |s| {
+        let id = s.current;
+        s.may_wake_spuriously(id).then(|| s.parker(id))
+    });
+    match may_spur {
+        Some(parker) => runtime::point_at(OpKind::ParkMaySpur, Some(parker), at),
+        None => runtime::point_at(OpKind::Park, None, at),
+    }
     with_state("selvedge::thread::park", |s| {
         let id = s.current;
-        assert!(s.park_token(id), "park resumed without a token");
         let parker = s.parker(id);
+        if !s.park_token(id) {
+            assert!(
+                may_spur.is_some() && s.may_wake_spuriously(id),
+                "park resumed without a token or a spurious wakeup to spend"
+            );
+            s.tasks[id.index()].woke_spuriously = true;
+            runtime::record_event(s, OpKind::WokeSpuriously, Some(parker), at);
+            return;
+        }
         *s.object(parker) = ObjectState::Parker { token: false };
         if let Some(hb) = s.hb.as_mut() {
             hb.park(id);

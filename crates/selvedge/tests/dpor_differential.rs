@@ -509,6 +509,64 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
                 .insert(vec![a.join().unwrap(), b.join().unwrap()]);
         });
     }
+    same(
+        "parks that may return early, unparks before or after",
+        |seen| {
+            use selvedge::sync::atomic::{AtomicUsize, Ordering};
+            let phase = Arc::new(AtomicUsize::new(0));
+            let parked: Vec<_> = (0..2)
+                .map(|_| {
+                    let phase = phase.clone();
+                    selvedge::thread::spawn(move || {
+                        selvedge::thread::park();
+                        phase.load(Ordering::SeqCst)
+                    })
+                })
+                .collect();
+            for round in 1..=2 {
+                phase.store(round, Ordering::SeqCst);
+                for p in &parked {
+                    p.thread().unpark();
+                }
+            }
+            let out: Vec<usize> = parked.into_iter().map(|p| p.join().unwrap()).collect();
+            seen.lock().unwrap().insert(out);
+        },
+    );
+    // Whether a park returned before the unpark, seen only through state the model does not
+    // watch: the park-unpark race itself is the one DPOR must reverse.
+    same("a park that returns before its unpark", |seen| {
+        let unparked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let u2 = unparked.clone();
+        let t = selvedge::thread::spawn(move || {
+            selvedge::thread::park();
+            u2.load(std::sync::atomic::Ordering::SeqCst) as usize
+        });
+        t.thread().unpark();
+        unparked.store(true, std::sync::atomic::Ordering::SeqCst);
+        seen.lock().unwrap().insert(vec![t.join().unwrap()]);
+    });
+    same("a condvar wait that returns before its notify", |seen| {
+        let st = Arc::new((Mutex::new(()), Condvar::new()));
+        let notified = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (st2, n2) = (st.clone(), notified.clone());
+        let t = selvedge::thread::spawn(move || {
+            let g = st2.0.lock().unwrap();
+            drop(st2.1.wait(g).unwrap());
+            n2.load(std::sync::atomic::Ordering::SeqCst) as usize
+        });
+        loop {
+            let _g = st.0.lock().unwrap();
+            st.1.notify_one();
+            notified.store(true, std::sync::atomic::Ordering::SeqCst);
+            if t.is_finished() {
+                break;
+            }
+            drop(_g);
+            selvedge::thread::yield_now();
+        }
+        seen.lock().unwrap().insert(vec![t.join().unwrap()]);
+    });
     same("a timed wait that may return early", |seen| {
         let st = Arc::new((Mutex::new(0usize), Condvar::new()));
         let st2 = st.clone();

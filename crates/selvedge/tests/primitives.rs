@@ -290,6 +290,78 @@ fn a_wait_nothing_can_end_is_a_deadlock_not_a_spurious_wakeup() {
     );
 }
 
+/// A thread parks until another sets a flag and unparks it: in a loop that re-checks the
+/// flag (correct), or once (the bug a spurious wakeup exposes).
+fn parker(in_a_loop: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f2 = flag.clone();
+        let parked = selvedge::thread::spawn(move || {
+            if in_a_loop {
+                while !f2.load(Ordering::SeqCst) {
+                    selvedge::thread::park();
+                }
+            } else {
+                selvedge::thread::park();
+            }
+            assert!(
+                f2.load(Ordering::SeqCst),
+                "park returned with the flag unset"
+            );
+        });
+        flag.store(true, Ordering::SeqCst);
+        parked.thread().unpark();
+        parked.join().unwrap();
+    }
+}
+
+#[test]
+fn a_park_outside_a_loop_is_caught_by_a_spurious_wakeup() {
+    for strategy in [Strategy::Dpor, Strategy::Dfs, Strategy::Random] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                ..Default::default()
+            },
+            parker(false),
+        );
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy:?} missed it"));
+        let text = failure.to_string();
+        assert!(text.contains("park returned with the flag unset"), "{text}");
+        assert!(text.contains("woke spuriously"), "{text}");
+    }
+    let loom_like = explore(
+        Config {
+            spurious_wakeups: false,
+            ..Default::default()
+        },
+        parker(false),
+    );
+    passes_exhaustively(&loom_like);
+}
+
+#[test]
+fn a_park_in_a_loop_passes_every_interleaving_with_spurious_wakeups() {
+    passes_exhaustively(&dfs(parker(true)));
+    passes_exhaustively(&explore(Config::default(), parker(true)));
+}
+
+#[test]
+fn a_park_nobody_ends_is_a_deadlock_not_a_spurious_wakeup() {
+    let report = dfs(|| {
+        let t = selvedge::thread::spawn(selvedge::thread::park);
+        t.join().unwrap();
+    });
+    let failure = report.failure().expect("the deadlock");
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
+    assert!(
+        !failure.to_string().contains("woke spuriously"),
+        "{failure}"
+    );
+}
+
 /// Outcomes `(timed_out, flag seen)` of a timed wait for a flag that another thread sets
 /// (and notifies) after sleeping `notifier_sleeps`.
 fn timed_wait_outcomes(notifier_sleeps: Duration) -> std::collections::BTreeSet<(bool, bool)> {

@@ -112,7 +112,7 @@ pub struct Failure {
     schedule: String,
     /// The execution's virtual clock at the end (sleeps and timeouts), in nanoseconds.
     virtual_ns: u64,
-    /// A condvar wait in it returned without a notification (`Config::spurious_wakeups`).
+    /// A condvar wait or a park in it returned on its own (`Config::spurious_wakeups`).
     spurious_wakeup: bool,
     provenance: Provenance,
 }
@@ -582,10 +582,10 @@ impl fmt::Display for Failure {
         if self.spurious_wakeup {
             writeln!(
                 f,
-                "a wait woke spuriously here (the `woke spuriously` step: no notification, as std's \
-                 `Condvar::wait` allows)\n  re-check the condition in a loop \
-                 (`Condvar::wait_while`), or set `Config::spurious_wakeups: false` for loom's \
-                 condvar"
+                "a wait woke spuriously here (the `woke spuriously` step: it returned without a \
+                 notify or unpark, as std's `Condvar::wait` and `thread::park` may)\n  re-check \
+                 the condition in a loop around the wait (`Condvar::wait_while`), or set \
+                 `Config::spurious_wakeups: false` for loom's behaviour"
             )?;
         }
         if self.kind == FailureKind::Nondeterminism {

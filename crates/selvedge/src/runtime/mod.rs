@@ -466,6 +466,9 @@ impl ExecState {
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
             (OpKind::Park, _) => self.park_token(task),
+            // The task may still wake without a token (its kind says so): chosen without one,
+            // it returns spuriously. Offered only beside a task that can run for real.
+            (OpKind::ParkMaySpur, _) => true,
             (OpKind::Sleep(_), _) => timed_out(),
             (OpKind::ParkTimeout, _) => timed_out() || self.park_token(task),
             (OpKind::RecvTimeout, Some(ObjectState::Channel { len, senders, .. })) => {
@@ -531,11 +534,14 @@ impl ExecState {
         true
     }
 
-    /// Is `task` waiting on a condvar with nothing to wake it but a spurious wakeup (no
-    /// notification it may take, its deadline, if any, not reached)?
+    /// Is `task` waiting with nothing to wake it but a spurious wakeup: parked without a token,
+    /// or on a condvar with no notification it may take and its deadline, if any, not reached?
     #[inline]
     pub(crate) fn needs_spurious_wakeup(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
+        if slot.pending.kind == OpKind::ParkMaySpur {
+            return !self.park_token(task);
+        }
         slot.blocked_on.is_some()
             && slot.deadline.is_none_or(|d| self.clock_ns < d)
             && self.awaiting_notify(task).is_some()
@@ -667,7 +673,7 @@ impl ExecState {
         if let OpKind::Join(target) = op.kind {
             return WaitsFor::Finish(task_ref((target, self.tasks[target.index()].spawned_at)));
         }
-        if op.kind == OpKind::Park {
+        if matches!(op.kind, OpKind::Park | OpKind::ParkMaySpur) {
             return WaitsFor::Unpark;
         }
         if op.kind == OpKind::AwaitAny {

@@ -11,7 +11,9 @@
 //!   never a race: the acquisition could not have run first), and a `try_lock` races with the
 //!   unlock that would have let it succeed;
 //! - spawn orders the child after the parent, exit orders `join` after the child, a notify
-//!   orders the woken task after the notifier, `unpark` orders the target's `park` after it.
+//!   orders the woken task after the notifier, `unpark` orders the target's `park` after it;
+//! - a wait that may still return spuriously (`CondvarWoken`, `ParkMaySpur`) is an attempt to
+//!   acquire, which races with the notify or unpark (a release) that would have woken it.
 //!
 //! A race is a pair of dependent steps of different tasks, the earlier not ordered before the
 //! later by any other path; reversing it gives a new Mazurkiewicz trace.

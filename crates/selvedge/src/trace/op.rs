@@ -40,7 +40,13 @@ pub(crate) enum OpKind {
     Spawn(TaskId),
     Join(TaskId),
     Park,
+    /// A `park` that may still return without a token (`Config::spurious_wakeups`, once per
+    /// task per execution): an attempt to take the token on the task's parker object, which
+    /// races with the `unpark` that gives it, so DPOR explores returning before it.
+    ParkMaySpur,
     ParkTimeout,
+    /// Gives the target's park token: a release on its parker object (a shared one: two unparks
+    /// of one task commute).
     Unpark(TaskId),
     Lock,
     TryLock,
@@ -105,8 +111,8 @@ pub(crate) enum OpKind {
     /// Not a step: a `notify_all` woke task (shown in reports). Unlike `Wake`, no ordering
     /// edge: the waiter's step acquires the notify's release, after its races are judged.
     CondvarWakes(TaskId),
-    /// Not a step: the `CondvarWoken` step before it took no notification, a spurious wakeup
-    /// (`Config::spurious_wakeups`; shown in reports).
+    /// Not a step: the `CondvarWoken` or `ParkMaySpur` step before it took no notification or
+    /// token, a spurious wakeup (`Config::spurious_wakeups`; shown in reports).
     WokeSpuriously,
     /// `Condvar::notify_one` and `notify_all` (`NotifyOne` is tokio's `Notify`'s).
     CondvarNotifyOne,
@@ -229,6 +235,7 @@ impl OpKind {
             OpKind::Spawn(_) => 5,
             OpKind::Join(_) => 6,
             OpKind::Park => 7,
+            OpKind::ParkMaySpur => 67,
             OpKind::ParkTimeout => 8,
             OpKind::Unpark(_) => 9,
             OpKind::Lock => 10,
@@ -371,6 +378,11 @@ impl OpKind {
                 exclusive: true,
                 attempt: false,
             },
+            OpKind::ParkMaySpur => Access::Acquire {
+                exclusive: true,
+                attempt: true,
+            },
+            OpKind::Unpark(_) => Access::Release { exclusive: false },
             OpKind::TryLock | OpKind::TryWriteLock => Access::Acquire {
                 exclusive: true,
                 attempt: true,
@@ -393,7 +405,6 @@ impl OpKind {
             | OpKind::Join(_)
             | OpKind::Park
             | OpKind::ParkTimeout
-            | OpKind::Unpark(_)
             | OpKind::NotifyOne
             | OpKind::BarrierWait
             | OpKind::BarrierBlocked(_)
@@ -454,7 +465,7 @@ impl OpKind {
             OpKind::Sleep(_) => &"sleep",
             OpKind::Spawn(_) => &"spawn",
             OpKind::Join(_) => &"join",
-            OpKind::Park => &"park",
+            OpKind::Park | OpKind::ParkMaySpur => &"park",
             OpKind::ParkTimeout => &"park_timeout",
             OpKind::Unpark(_) => &"unpark",
             OpKind::Lock => &"lock",
@@ -631,6 +642,7 @@ mod tests {
             OpKind::Spawn(t),
             OpKind::Join(t),
             OpKind::Park,
+            OpKind::ParkMaySpur,
             OpKind::ParkTimeout,
             OpKind::Unpark(t),
             OpKind::Lock,
