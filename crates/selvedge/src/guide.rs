@@ -76,8 +76,9 @@
 //! and the allocation is tracked for the leak check. The task that runs a destructor is
 //! whichever drops last in the interleaving the other operations produce.
 //!
-//! **`block_on` polls again only after a wake.** loom also explores spurious polls; selvedge
-//! reports a future that would need one as a lost wakeup (a deadlock naming the task).
+//! **A future may be polled once without a wake** (per task per execution), as loom's
+//! `block_on` explores and the `Future` contract allows; a future that *needs* such a poll to
+//! make progress is still reported as a lost wakeup (a deadlock naming the task).
 //!
 //! **An execution ends when every task has finished** (as loom's), not when the main thread
 //! returns (as shuttle's): a detached thread or task always runs to the end, and one left

@@ -567,3 +567,51 @@ fn a_background_task_ends_with_the_test_body_under_shutdown() {
         "without shutdown the tasks outlive the body"
     );
 }
+
+/// A future that counts its polls and takes a second poll as proof that its waker fired: wrong,
+/// since a future may be polled without a wake.
+fn polls_until_second(strict: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let fired = Arc::new(selvedge::sync::atomic::AtomicBool::new(false));
+        let mut polls = 0;
+        let f2 = fired.clone();
+        block_on(std::future::poll_fn(move |cx| {
+            polls += 1;
+            if polls == 1 {
+                let waker = cx.waker().clone();
+                let fired = f2.clone();
+                selvedge::thread::spawn(move || {
+                    fired.store(true, Ordering::SeqCst);
+                    waker.wake();
+                });
+                return std::task::Poll::Pending;
+            }
+            if strict {
+                assert!(f2.load(Ordering::SeqCst), "polled again before the wake");
+            } else if !f2.load(Ordering::SeqCst) {
+                return std::task::Poll::Pending;
+            }
+            std::task::Poll::Ready(())
+        }));
+        assert!(fired.load(Ordering::SeqCst));
+    }
+}
+
+#[test]
+fn a_future_may_be_polled_once_without_a_wake() {
+    // Goal: the `Future` contract allows spurious polls (loom's `block_on` explores them): a
+    // future that takes a poll as a wake is caught, one that re-checks passes, and
+    // `Config::spurious_wakeups: false` polls only after wakes.
+    let report = dpor(polls_until_second(true));
+    let failure = report.failure().expect("the spurious poll");
+    assert!(failure.to_string().contains("woke spuriously"), "{failure}");
+    passes_exhaustively(&dpor(polls_until_second(false)));
+    let only_after_wakes = explore(
+        Config {
+            spurious_wakeups: false,
+            ..Default::default()
+        },
+        polls_until_second(true),
+    );
+    passes_exhaustively(&only_after_wakes);
+}

@@ -583,7 +583,8 @@ impl fmt::Display for Failure {
             writeln!(
                 f,
                 "a wait woke spuriously here (the `woke spuriously` step: it returned without a \
-                 notify or unpark, as std's `Condvar::wait` and `thread::park` may)\n  re-check \
+                 notify, unpark or wake, as std's `Condvar::wait` and `thread::park` may, and a \
+                 future may be polled)\n  re-check \
                  the condition in a loop around the wait (`Condvar::wait_while`), or set \
                  `Config::spurious_wakeups: false` for loom's behaviour"
             )?;

@@ -437,7 +437,8 @@ impl ExecState {
             return false;
         }
         if slot.awaiting {
-            return self.await_ready(task);
+            return self.await_ready(task)
+                || (slot.pending.kind == OpKind::AwaitWake && self.may_wake_spuriously(task));
         }
         // Only timed waits read the clock: most steps never get here with a deadline.
         let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
@@ -535,12 +536,16 @@ impl ExecState {
     }
 
     /// Is `task` waiting with nothing to wake it but a spurious wakeup: parked without a token,
-    /// or on a condvar with no notification it may take and its deadline, if any, not reached?
+    /// at an `.await` for a wake of its waker that has not come (a spurious poll), or on a
+    /// condvar with no notification it may take and its deadline, if any, not reached?
     #[inline]
     pub(crate) fn needs_spurious_wakeup(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
         if slot.pending.kind == OpKind::ParkMaySpur {
             return !self.park_token(task);
+        }
+        if slot.awaiting {
+            return slot.pending.kind == OpKind::AwaitWake && !self.await_ready(task);
         }
         slot.blocked_on.is_some()
             && slot.deadline.is_none_or(|d| self.clock_ns < d)
