@@ -98,12 +98,15 @@ pub struct Config {
     pub max_tasks: usize,
     /// Keep every explored schedule's replay string in `Report::explored`. Default `false`.
     pub keep_schedules: bool,
-    /// Explore spurious wakeups: a `Condvar::wait` (or `wait_timeout` before its deadline) may
-    /// return without a notification, as std documents, at most once per task per execution,
-    /// and only while some other task can run (a wait nothing else could end is a deadlock,
-    /// not a spurious return). It finds the classic bug of waiting under `if` instead of in a
-    /// loop that re-checks the condition, which loom and shuttle do not explore. Default
-    /// `true`; `false` gives loom's condvar, which wakes only when notified.
+    /// Explore spurious wakeups, as std documents them: a `Condvar::wait` (or `wait_timeout`
+    /// before its deadline) may return without a notification, a `thread::park` without a
+    /// token, and a future waiting for its waker may be polled without a wake, each at most
+    /// once per task per execution and only while some other task can run (a wait nothing
+    /// else could end is a deadlock, not a spurious return). It finds the classic bug of
+    /// waiting under `if` instead of in a loop that re-checks the condition, which loom
+    /// explores only for `block_on` and shuttle only for `park`. It costs executions on
+    /// condvar-heavy tests (loom's `condvar::notify_all`: 347 instead of 22). Default `true`;
+    /// `false` gives loom's condvar and park, which wake only when notified.
     pub spurious_wakeups: bool,
     /// OS threads exploring in parallel under `Strategy::Dpor`. Default `None`: the number of
     /// cores. Any number explores the same executions in the same order and reaches the
