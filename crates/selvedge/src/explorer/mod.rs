@@ -229,8 +229,8 @@ impl<'a> Context<'a> {
                     return true;
                 }
                 Err(_) => {
-                    self.held.fetch_sub(most, Ordering::Relaxed);
-                    if self.held.load(Ordering::Relaxed) == 0 {
+                    self.held.fetch_sub(most, Ordering::SeqCst);
+                    if self.budget_spent() {
                         return false;
                     }
                     self.draining.store(true, Ordering::Relaxed);
@@ -240,10 +240,19 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// After a refusal: is every right really used? Not while a run holds some, nor once a run
+    /// has given some back since the refusal. A give-back lowers `executions` before `held`
+    /// (both `SeqCst`), so a run that sees no holder left also sees the rights given back.
+    /// (Reading `held` alone stopped a run a few executions short of a budget as big as the
+    /// search, when another run gave its block back between the refusal and the look.)
+    fn budget_spent(&self) -> bool {
+        self.held.load(Ordering::SeqCst) == 0 && self.executions.load(Ordering::SeqCst) >= self.cap
+    }
+
     /// Returns rights taken but not used.
     fn give_back(&self, unused: u64) {
-        self.executions.fetch_sub(unused, Ordering::Relaxed);
-        self.held.fetch_sub(unused, Ordering::Relaxed);
+        self.executions.fetch_sub(unused, Ordering::SeqCst);
+        self.held.fetch_sub(unused, Ordering::SeqCst);
     }
 }
 
@@ -585,4 +594,40 @@ fn replay_divergence(expected: &Schedule, outcome: &Execution, failed: bool) -> 
         blocked: Vec::new(),
         evidence: Evidence::None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::driver::ModelDrivers;
+
+    #[test]
+    fn rights_given_back_after_a_refusal_are_not_a_spent_budget() {
+        // The state a refused run may find when it looks: every right was taken when it
+        // asked, and another run has since given its unused block back.
+        let config = Config {
+            max_schedules: Some(100),
+            ..Default::default()
+        };
+        let drivers = ModelDrivers::new(
+            &config,
+            std::sync::Arc::new(|| {}),
+            std::panic::Location::caller(),
+        );
+        let context = Context::new(&config, &drivers, None, ReplayBy::Config, None);
+        context.executions.store(100, Ordering::SeqCst);
+        context.held.store(5, Ordering::SeqCst);
+        assert!(!context.budget_spent(), "a run still holds rights");
+        context.give_back(5);
+        assert!(
+            !context.budget_spent(),
+            "no run holds rights, but 5 were given back: the budget is not spent"
+        );
+        let mut held = 0;
+        for _ in 0..5 {
+            assert!(context.reserve(&mut held));
+        }
+        assert!(context.budget_spent());
+        assert!(!context.reserve(&mut held));
+    }
 }
