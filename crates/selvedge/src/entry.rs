@@ -28,9 +28,15 @@ use crate::runtime::execution::TestBody;
 use crate::{Config, Error, FailureKind, Strategy};
 
 /// The test body as the entry points hand it on.
+#[track_caller]
 pub(crate) fn body<F: Fn() + Send + Sync + 'static>(f: F) -> TestBody {
+    // Where the test handed its body over: what a report shows for the shutdown step.
+    let at = Location::caller();
     std::sync::Arc::new(move || {
         f();
+        // As a tokio runtime dropped after its `block_on`: async tasks still running are
+        // cancelled at their next `.await`, so a background loop ends with the test.
+        crate::future::cancel_running_tasks(at);
         // As loom: the statics `lazy_static!` made are dropped when the main thread returns.
         crate::lazy_static::shut_down();
     })

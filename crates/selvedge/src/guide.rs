@@ -80,10 +80,14 @@
 //! `block_on` explores and the `Future` contract allows; a future that *needs* such a poll to
 //! make progress is still reported as a lost wakeup (a deadlock naming the task).
 //!
-//! **An execution ends when every task has finished** (as loom's), not when the main thread
-//! returns (as shuttle's): a detached thread or task always runs to the end, and one left
-//! blocked is a deadlock. `lazy_static!` values are dropped when the main thread returns, as
-//! loom drops them; a thread that uses one after that fails, saying so.
+//! **An execution ends when every thread has finished** (as loom's), not when the main thread
+//! returns (as shuttle's): a detached thread always runs to the end, and one left blocked is a
+//! deadlock. **Async tasks still running when the test body returns are cancelled** at their
+//! next `.await`, all in one step, as dropping a tokio runtime (and shuttle's end of an
+//! execution) does: a background loop ends with the test. A task blocked in a synchronous
+//! wait is not at an `.await` and cannot be cancelled, so it is a deadlock.
+//! `lazy_static!` values are dropped when the main thread returns, as loom drops them; a
+//! thread that uses one after that fails, saying so.
 //!
 //! **A thread runs to its first scheduling point when it is spawned.** Code before that point
 //! touches nothing another task can see through selvedge's primitives, so it needs no

@@ -535,9 +535,11 @@ fn a_spawned_future_is_first_polled_at_a_step_of_its_own() {
 
 #[test]
 fn a_background_task_ends_with_the_test_body_under_shutdown() {
-    // Goal: `block_on_then_shutdown` cancels what is still running, as dropping a tokio
-    // runtime does; plain `block_on` leaves it running, and a task that can never finish is
-    // then reported.
+    // Goal: async tasks still running when the test body returns (or when
+    // `block_on_then_shutdown`'s future completes) are cancelled, as dropping a tokio runtime
+    // does: a ticker and a waiter that would never end are no failure. (Before, plain
+    // `block_on` left them running, and the ticker ran into `max_steps` as a livelock.) A
+    // thread still has to finish: one blocked forever is reported.
     let ticker_and_waiter = |shutdown: bool| {
         dpor(move || {
             let body = async {
@@ -561,11 +563,16 @@ fn a_background_task_ends_with_the_test_body_under_shutdown() {
         })
     };
     passes_exhaustively(&ticker_and_waiter(true));
-    let stuck = ticker_and_waiter(false);
-    assert!(
-        stuck.failure().is_some(),
-        "without shutdown the tasks outlive the body"
-    );
+    passes_exhaustively(&ticker_and_waiter(false));
+    let stuck_thread = dpor(|| {
+        let (tx, rx) = selvedge::sync::mpsc::channel::<()>();
+        selvedge::thread::spawn(move || {
+            let _ = rx.recv(); // the sender outlives the body: waits forever
+        });
+        std::mem::forget(tx);
+    });
+    let failure = stuck_thread.failure().expect("a thread left blocked");
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
 }
 
 /// A future that counts its polls and takes a second poll as proof that its waker fired: wrong,
@@ -614,4 +621,27 @@ fn a_future_may_be_polled_once_without_a_wake() {
         polls_until_second(true),
     );
     passes_exhaustively(&only_after_wakes);
+}
+
+#[test]
+fn detached_tasks_are_cancelled_in_one_step_so_none_sees_another_cancelled() {
+    // Goal: the body's end cancels every running task at once. Cancelled one at a time, the
+    // sender's cancellation dropped its `Sender` and woke the receiver, which then saw a
+    // closed channel it could never see in a runtime that stopped (shuttle's `oneshot_once`).
+    let report = explore(
+        Config {
+            strategy: Strategy::Dfs,
+            ..Default::default()
+        },
+        || {
+            let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+            spawn(async move {
+                tx.send(42).unwrap();
+            });
+            spawn(async {
+                assert_eq!(rx.await.unwrap(), 42);
+            });
+        },
+    );
+    passes_exhaustively(&report);
 }

@@ -94,24 +94,36 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub fn block_on_then_shutdown<F: Future>(future: F) -> F::Output {
     let at = Location::caller();
     let output = block_on(future);
-    let running: Vec<TaskId> = with_state("selvedge::future::block_on_then_shutdown", |s| {
-        let me = s.current;
-        (0..s.tasks.len())
-            .map(|i| TaskId(i as u32))
-            .filter(|&t| t != me && s.tasks[t.index()].asynchronous.abortable)
-            .filter(|&t| !s.tasks[t.index()].finished)
-            .collect()
-    });
-    for task in running {
-        runtime::point_at(OpKind::Abort(task), None, at);
-        with_state("selvedge::future::block_on_then_shutdown", |s| {
-            let target = &mut s.tasks[task.index()];
-            if !target.finished {
-                target.asynchronous.abort_requested = true;
-            }
-        });
-    }
+    cancel_running_tasks(at);
     output
+}
+
+/// Cancels every async task still running (other than the caller), each at its next `.await`,
+/// as dropping a tokio runtime does: one step, so no task sees another's cancellation (a
+/// sender dropped, say) before its own.
+pub(crate) fn cancel_running_tasks(at: &'static Location<'static>) {
+    let any = with_state("selvedge::future::block_on_then_shutdown", |s| {
+        running_tasks(s).next().is_some()
+    });
+    if !any {
+        return;
+    }
+    runtime::point_at(OpKind::Shutdown, None, at);
+    with_state("selvedge::future::block_on_then_shutdown", |s| {
+        let running: Vec<TaskId> = running_tasks(s).collect();
+        for task in running {
+            s.tasks[task.index()].asynchronous.abort_requested = true;
+        }
+    });
+}
+
+/// The async tasks other than the current one that have not finished.
+fn running_tasks(s: &ExecState) -> impl Iterator<Item = TaskId> + '_ {
+    let me = s.current;
+    (0..s.tasks.len())
+        .map(|i| TaskId(i as u32))
+        .filter(move |&t| t != me && s.tasks[t.index()].asynchronous.abortable)
+        .filter(move |&t| !s.tasks[t.index()].finished)
 }
 
 struct LeaveBlockOn;
@@ -125,7 +137,8 @@ impl Drop for LeaveBlockOn {
 type ResultSlot<T> = Arc<StdMutex<Option<Result<T, JoinError>>>>;
 
 /// Spawns `future` as a task of its own. Await the [`JoinHandle`] for its output; dropping the
-/// handle lets the task run on unobserved (as tokio's does).
+/// handle lets the task run on unobserved (as tokio's does) until the test body returns, when
+/// every task still running is cancelled at its next `.await`, as dropping a runtime does.
 ///
 /// A panic inside the future fails the execution (a `Panic` failure naming the task), as a
 /// panic in a model thread does.

@@ -114,6 +114,9 @@ pub(crate) enum OpKind {
     /// Not a step: the `CondvarWoken` or `ParkMaySpur` step before it took no notification or
     /// token, a spurious wakeup (`Config::spurious_wakeups`; shown in reports).
     WokeSpuriously,
+    /// The test body (or a `block_on_then_shutdown`) returned: every async task still running
+    /// is cancelled at its next `.await`, as dropping a tokio runtime does.
+    Shutdown,
     /// `Condvar::notify_one` and `notify_all` (`NotifyOne` is tokio's `Notify`'s).
     CondvarNotifyOne,
     CondvarNotifyAll,
@@ -281,6 +284,7 @@ impl OpKind {
             OpKind::MayWake(_) => 62,
             OpKind::CondvarWakes(_) => 65,
             OpKind::WokeSpuriously => 66,
+            OpKind::Shutdown => 68,
             OpKind::CondvarNotifyOne => 63,
             OpKind::CondvarNotifyAll => 64,
             // Far from the model's codes, which grow from 43.
@@ -397,9 +401,11 @@ impl OpKind {
             },
             OpKind::Unlock | OpKind::WriteUnlock => Access::Release { exclusive: true },
             OpKind::ReadUnlock => Access::Release { exclusive: false },
-            OpKind::Syncpoint | OpKind::AwaitAny | OpKind::Abort(_) | OpKind::IsFinished(_) => {
-                Access::Everything
-            }
+            OpKind::Syncpoint
+            | OpKind::AwaitAny
+            | OpKind::Abort(_)
+            | OpKind::Shutdown
+            | OpKind::IsFinished(_) => Access::Everything,
             OpKind::Start
             | OpKind::Spawn(_)
             | OpKind::Join(_)
@@ -511,6 +517,7 @@ impl OpKind {
             OpKind::MayWake(_) => &"may wake",
             OpKind::CondvarWakes(_) => &"wakes",
             OpKind::WokeSpuriously => &"woke spuriously",
+            OpKind::Shutdown => &"cancel running tasks",
             OpKind::CondvarNotifyOne => &"notify_one",
             OpKind::CondvarNotifyAll => &"notify_all",
             OpKind::Stall => &"stalled",
@@ -687,6 +694,7 @@ mod tests {
             OpKind::MayWake(t),
             OpKind::CondvarWakes(t),
             OpKind::WokeSpuriously,
+            OpKind::Shutdown,
             OpKind::CondvarNotifyOne,
             OpKind::CondvarNotifyAll,
             OpKind::Stall,
