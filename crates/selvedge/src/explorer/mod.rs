@@ -599,7 +599,16 @@ fn replay_divergence(expected: &Schedule, outcome: &Execution, failed: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::driver::ModelDrivers;
+    use crate::driver::Driver;
+
+    /// Budgets are the context's alone: no execution runs here, so no driver is asked for.
+    struct NoExecutions;
+
+    impl Drivers for NoExecutions {
+        fn driver(&self, _: Option<&str>) -> Box<dyn Driver + '_> {
+            unreachable!("this test runs no execution")
+        }
+    }
 
     #[test]
     fn rights_given_back_after_a_refusal_are_not_a_spent_budget() {
@@ -609,12 +618,7 @@ mod tests {
             max_schedules: Some(100),
             ..Default::default()
         };
-        let drivers = ModelDrivers::new(
-            &config,
-            std::sync::Arc::new(|| {}),
-            std::panic::Location::caller(),
-        );
-        let context = Context::new(&config, &drivers, None, ReplayBy::Config, None);
+        let context = Context::new(&config, &NoExecutions, None, ReplayBy::Config, None);
         context.executions.store(100, Ordering::SeqCst);
         context.held.store(5, Ordering::SeqCst);
         assert!(!context.budget_spent(), "a run still holds rights");
