@@ -276,9 +276,10 @@ fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidat
     // A spurious wakeup is offered only beside a task that can run for real: when nothing
     // else can move, no wakeup is guaranteed to come, and the waiters are deadlocked (or wait
     // for the clock), as shuttle's parked threads are.
-    if candidates
-        .iter()
-        .all(|c| state.needs_spurious_wakeup(c.task))
+    if state.settings.spurious_wakeups
+        && candidates
+            .iter()
+            .all(|c| state.needs_spurious_wakeup(c.task))
     {
         candidates.clear();
     }

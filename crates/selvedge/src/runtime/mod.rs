@@ -438,11 +438,17 @@ impl ExecState {
         }
         if slot.awaiting {
             return self.await_ready(task)
-                || (slot.pending.kind == OpKind::AwaitWake && self.may_wake_spuriously(task));
+                || (matches!(slot.pending.kind, OpKind::AwaitWake)
+                    && self.may_wake_spuriously(task));
         }
         // Only timed waits read the clock: most steps never get here with a deadline.
         let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
-        if self.needs_spurious_wakeup(task) && !self.may_wake_spuriously(task) {
+        // A condvar waiter with no notification to take waits, unless it may wake spuriously.
+        if slot.blocked_on.is_some()
+            && !timed_out()
+            && self.awaiting_notify(task).is_some()
+            && !self.may_wake_spuriously(task)
+        {
             return false;
         }
         let op = slot.pending;
@@ -541,11 +547,11 @@ impl ExecState {
     #[inline]
     pub(crate) fn needs_spurious_wakeup(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
-        if slot.pending.kind == OpKind::ParkMaySpur {
+        if matches!(slot.pending.kind, OpKind::ParkMaySpur) {
             return !self.park_token(task);
         }
         if slot.awaiting {
-            return slot.pending.kind == OpKind::AwaitWake && !self.await_ready(task);
+            return matches!(slot.pending.kind, OpKind::AwaitWake) && !self.await_ready(task);
         }
         slot.blocked_on.is_some()
             && slot.deadline.is_none_or(|d| self.clock_ns < d)
