@@ -402,3 +402,64 @@ fn shuttle_runner_and_scheduler_shapes_run_the_named_strategy() {
     });
     assert!(n > 1, "every interleaving: {n}");
 }
+
+#[test]
+fn a_failure_that_depends_on_drawn_numbers_is_minimised_with_the_same_numbers() {
+    // Goal: the minimiser searches for the same failure with fewer preemptions; it must draw the
+    // numbers the failing execution drew (its data seed), or a failure that needs a particular
+    // draw is never found again and stays as the sampling strategy found it.
+    use selvedge::rand::{thread_rng, Rng};
+    let body = || {
+        let armed = thread_rng().gen_range(0..16) == 7;
+        let counter = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let counter = counter.clone();
+                selvedge::thread::spawn(move || {
+                    for _ in 0..2 {
+                        let seen = counter.load(SeqCst);
+                        counter.store(seen + 1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        if armed {
+            assert_eq!(counter.load(SeqCst), 6, "an update was lost");
+        }
+    };
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(5_000),
+            seed: 5,
+            ..Default::default()
+        },
+        body,
+    );
+    let failure = report
+        .failure()
+        .expect("an armed execution loses an update");
+    assert!(
+        failure.message().contains("an update was lost"),
+        "{failure}"
+    );
+    assert_eq!(
+        failure.preemptions(),
+        1,
+        "minimised to one preemption: {failure}"
+    );
+    let replayed = explore(
+        Config {
+            strategy: Strategy::Replay(failure.schedule().to_string()),
+            ..Default::default()
+        },
+        body,
+    );
+    assert!(
+        replayed.failure().is_some(),
+        "the minimised schedule replays"
+    );
+}

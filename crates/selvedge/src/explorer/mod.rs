@@ -439,7 +439,13 @@ fn minimise(failure: &mut Failure, context: &Context<'_>) {
         context.replay_by,
         None,
     );
-    let mut strategy = strategy::Deepening::new(usize::MAX, failure.preemptions() - 1);
+    // The numbers `selvedge::rand` gave the failing execution (a sampling strategy gives each
+    // execution its own seed): a failure that needs them is found again only with them.
+    let drawn = Schedule::parse(failure.schedule())
+        .ok()
+        .and_then(|s| s.data_seed);
+    let mut strategy =
+        strategy::Deepening::new(usize::MAX, failure.preemptions() - 1).with_data_seed(drawn);
     // Another bug may turn up first; the search goes on past it.
     while let Some(found) = run_strategy(&mut strategy, &search).failure {
         if found.same_bug(failure) && found.preemptions() < failure.preemptions() {

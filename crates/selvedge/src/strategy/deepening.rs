@@ -18,6 +18,9 @@ pub(crate) struct Deepening {
     completed: Option<usize>,
     /// A completed round cut nothing: the whole space is covered.
     whole_space: bool,
+    /// The data seed every execution draws `selvedge::rand` numbers from, when not the
+    /// config's (the minimiser's: the seed of the execution it minimises).
+    data_seed: Option<u64>,
 }
 
 impl Deepening {
@@ -29,7 +32,14 @@ impl Deepening {
             remaining: max_executions,
             completed: None,
             whole_space: false,
+            data_seed: None,
         }
+    }
+
+    /// Every execution draws `selvedge::rand` numbers from `seed`.
+    pub(crate) fn with_data_seed(mut self, seed: Option<u64>) -> Deepening {
+        self.data_seed = seed;
+        self
     }
 }
 
@@ -68,6 +78,10 @@ impl Strategy for Deepening {
 
     fn finish_execution(&mut self, trace: &[TraceEvent], choices: &[TaskId]) {
         self.round.finish_execution(trace, choices);
+    }
+
+    fn data_seed(&self) -> Option<u64> {
+        self.data_seed
     }
 
     fn coverage(&self) -> Coverage {
