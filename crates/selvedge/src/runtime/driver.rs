@@ -83,7 +83,7 @@ impl Driver for ModelDriver<'_> {
     }
 
     fn recycle(&mut self, execution: Execution) {
-        super::recycle_trace(execution.trace);
+        super::recycle_trace(execution.trace, execution.choices);
     }
 }
 

@@ -98,8 +98,7 @@ pub(crate) fn run(
     );
     assert!(spawned.is_ok(), "the main task could not be created");
 
-    let mut choices: Vec<TaskId> = Vec::new();
-    let mut candidates: Vec<Candidate> = Vec::new();
+    let (mut choices, mut candidates) = super::spare_decision_buffers();
     let mut previous: Option<TaskId> = None;
     // Tasks currently waiting for another task's progress after yielding.
     let mut n_waiting = 0usize;
@@ -215,6 +214,7 @@ pub(crate) fn run(
             break;
         }
     }));
+    super::recycle_candidates(std::mem::take(&mut candidates));
     let internal = scheduled
         .err()
         .map(|payload| crate::trace::panic_message(payload.as_ref()));

@@ -99,10 +99,34 @@ fn next_generation() -> u64 {
     })
 }
 
-/// Takes back an execution's trace (emptied) for the next execution on this OS thread.
-pub(crate) fn recycle_trace(mut trace: Vec<TraceEvent>) {
+/// Takes back an execution's trace and choices (emptied) for the next execution on this OS
+/// thread.
+pub(crate) fn recycle_trace(mut trace: Vec<TraceEvent>, mut choices: Vec<TaskId>) {
     trace.clear();
-    SPARE_BUFFERS.with(|b| b.borrow_mut().trace = trace);
+    choices.clear();
+    SPARE_BUFFERS.with(|b| {
+        let mut spare = b.borrow_mut();
+        spare.trace = trace;
+        spare.choices = choices;
+    });
+}
+
+/// The emptied choice and candidate lists of the last execution on this OS thread, so an
+/// execution does not grow new ones decision by decision.
+pub(crate) fn spare_decision_buffers() -> (Vec<TaskId>, Vec<crate::strategy::Candidate>) {
+    SPARE_BUFFERS.with(|b| {
+        let mut spare = b.borrow_mut();
+        (
+            std::mem::take(&mut spare.choices),
+            std::mem::take(&mut spare.candidates),
+        )
+    })
+}
+
+/// Takes back an execution's candidate list for the next execution on this OS thread.
+pub(crate) fn recycle_candidates(mut candidates: Vec<crate::strategy::Candidate>) {
+    candidates.clear();
+    SPARE_BUFFERS.with(|b| b.borrow_mut().candidates = candidates);
 }
 
 /// The emptied buffers of the last execution on this OS thread (see `ExecState::recycle`).
@@ -111,6 +135,8 @@ struct SpareBuffers {
     tasks: Vec<TaskSlot>,
     objects: Vec<Object>,
     trace: Vec<TraceEvent>,
+    choices: Vec<TaskId>,
+    candidates: Vec<crate::strategy::Candidate>,
     /// Emptied interest lists of finished tasks, for the next execution's async tasks.
     interests: Vec<Vec<awaiting::Interest>>,
 }
@@ -303,16 +329,25 @@ pub(crate) fn record_event(
 
 impl ExecState {
     pub(crate) fn new(settings: task::TaskSettings) -> ExecState {
-        let spare = SPARE_BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        // Only what the state keeps: the decision buffers stay for `execution::run`.
+        let (tasks, objects, interests, trace) = SPARE_BUFFERS.with(|b| {
+            let mut spare = b.borrow_mut();
+            (
+                std::mem::take(&mut spare.tasks),
+                std::mem::take(&mut spare.objects),
+                std::mem::take(&mut spare.interests),
+                std::mem::take(&mut spare.trace),
+            )
+        });
         ExecState {
             generation: next_generation(),
-            tasks: spare.tasks,
-            objects: spare.objects,
-            spare_interests: spare.interests,
+            tasks,
+            objects,
+            spare_interests: interests,
             lazy: BTreeMap::new(),
             parkers: Vec::new(),
             ordinals: Ordinals::default(),
-            trace: spare.trace,
+            trace,
             current: TaskId(0),
             clock_ns: 0,
             clock_marks: Vec::new(),
