@@ -108,6 +108,7 @@ mod tests {
                     step: execution.choices.len(),
                     candidates: &candidates,
                     previous,
+                    spurious: &[],
                 };
                 let chosen = match strategy.choose(&decision) {
                     Ok(task) => task,

@@ -122,20 +122,22 @@ pub fn sleep(duration: Duration) {
 #[track_caller]
 pub fn park() {
     let at = std::panic::Location::caller();
-    let may_spur = with_state("selvedge::thread::park", |s| {
+    let (may_spur, parker) = with_state("selvedge::thread::park", |s| {
         let id = s.current;
-        s.may_wake_spuriously(id).then(|| s.parker(id))
+        (s.may_wake_spuriously(id), s.parker(id))
     });
-    match may_spur {
-        Some(parker) => runtime::point_at(OpKind::ParkMaySpur, Some(parker), at),
-        None => runtime::point_at(OpKind::Park, None, at),
-    }
+    let kind = if may_spur {
+        OpKind::ParkMaySpur
+    } else {
+        OpKind::Park
+    };
+    runtime::point_at(kind, Some(parker), at);
     with_state("selvedge::thread::park", |s| {
         let id = s.current;
         let parker = s.parker(id);
         if !s.park_token(id) {
             assert!(
-                may_spur.is_some() && s.may_wake_spuriously(id),
+                may_spur && s.may_wake_spuriously(id),
                 "park resumed without a token or a spurious wakeup to spend"
             );
             s.tasks[id.index()].woke_spuriously = true;
@@ -153,12 +155,13 @@ pub fn park() {
 /// clock (which moves only when every task is blocked).
 #[track_caller]
 pub fn park_timeout(timeout: Duration) {
-    let deadline = with_state("selvedge::thread::park_timeout", |s| {
-        runtime::deadline_after(s, timeout)
+    let (deadline, parker) = with_state("selvedge::thread::park_timeout", |s| {
+        let id = s.current;
+        (runtime::deadline_after(s, timeout), s.parker(id))
     });
     runtime::point_until(
         OpKind::ParkTimeout,
-        None,
+        Some(parker),
         deadline,
         std::panic::Location::caller(),
     );

@@ -270,7 +270,7 @@ interleaving (9 operations, 2 context switches, 1 preemption; `>` marks a switch
         9  main (task 0)      Condvar::wait           Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
   !    10  main (task 0)      Condvar::wait           Condvar#1          crates/selvedge/tests/common/mod.rs:78:22
 
-found in schedule 4 with strategy Dpor (seed 0)
+found in schedule 6 with strategy Dpor (seed 0)
 replay string: v1:6ad73462:0*2.1*3.0*2
 replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:6ad73462:0*2.1*3.0*2".into()), .. }, test)
           or:  selvedge::replay(test, "v1:6ad73462:0*2.1*3.0*2")"#,

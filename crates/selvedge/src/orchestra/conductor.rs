@@ -343,6 +343,7 @@ impl<S: Send + Sync + 'static> Driver for Conductor<'_, S> {
                 step: rec.execution.choices.len(),
                 candidates: &candidates,
                 previous: rec.previous,
+                spurious: &[],
             };
             let chosen = match strategy.choose(&decision) {
                 Ok(task) => task,

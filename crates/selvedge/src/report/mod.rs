@@ -255,7 +255,13 @@ impl Failure {
             kind: raw.kind,
             preemptions: execution.preemptions,
             virtual_ns: execution.virtual_ns,
-            spurious_wakeup: trace.iter().any(|e| e.op.kind == OpKind::WokeSpuriously),
+            // The hint is for a failure a spurious wakeup may explain: the failing task's own
+            // (a deadlock's cause is never one; it only lets a waiter go on).
+            spurious_wakeup: raw.kind != FailureKind::Deadlock
+                && trace.iter().any(|e| {
+                    e.op.kind == OpKind::WokeSpuriously
+                        && raw.task.as_ref().is_none_or(|(t, _)| e.task.0 == *t)
+                }),
             minimised_from: None,
             message: match &raw.evidence {
                 Evidence::DataRace(race) => race.to_string(),

@@ -99,6 +99,8 @@ pub(crate) fn run(
     assert!(spawned.is_ok(), "the main task could not be created");
 
     let (mut choices, mut candidates) = super::spare_decision_buffers();
+    // Candidates enabled only by a spurious wakeup at the current decision (usually none).
+    let mut spurious: Vec<TaskId> = Vec::new();
     let mut previous: Option<TaskId> = None;
     // Tasks currently waiting for another task's progress after yielding.
     let mut n_waiting = 0usize;
@@ -116,15 +118,15 @@ pub(crate) fn run(
             break;
         }
         drop(state);
-        collect_candidates(&shared, &mut candidates);
+        collect_candidates(&shared, &mut candidates, &mut spurious);
         if candidates.is_empty() && advance_clock(&shared, &mut n_waiting) {
-            collect_candidates(&shared, &mut candidates);
+            collect_candidates(&shared, &mut candidates, &mut spurious);
         }
         if candidates.is_empty() && release_spinners(&shared, &mut n_waiting) {
             if shared.borrow().failure.is_some() {
                 break;
             }
-            collect_candidates(&shared, &mut candidates);
+            collect_candidates(&shared, &mut candidates, &mut spurious);
         }
         if candidates.is_empty() {
             let mut state = shared.borrow_mut();
@@ -166,6 +168,7 @@ pub(crate) fn run(
             step: choices.len(),
             candidates: &candidates,
             previous,
+            spurious: &spurious,
         };
         let chosen = match strategy.choose(&decision) {
             Ok(task) => task,
@@ -258,9 +261,14 @@ pub(crate) fn run(
     }
 }
 
-fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidate>) {
+fn collect_candidates(
+    shared: &RefCell<ExecState>,
+    candidates: &mut Vec<Candidate>,
+    spurious: &mut Vec<TaskId>,
+) {
     let state = shared.borrow();
     candidates.clear();
+    spurious.clear();
     for (i, slot) in state.tasks.iter().enumerate() {
         let id = TaskId(i as u32);
         if !slot.finished && state.is_enabled(id) {
@@ -271,17 +279,17 @@ fn collect_candidates(shared: &RefCell<ExecState>, candidates: &mut Vec<Candidat
                 object: op.object,
                 access: op.access,
             });
+            if state.settings.spurious_wakeups && state.needs_spurious_wakeup(id) {
+                spurious.push(id);
+            }
         }
     }
     // A spurious wakeup is offered only beside a task that can run for real: when nothing
     // else can move, no wakeup is guaranteed to come, and the waiters are deadlocked (or wait
     // for the clock), as shuttle's parked threads are.
-    if state.settings.spurious_wakeups
-        && candidates
-            .iter()
-            .all(|c| state.needs_spurious_wakeup(c.task))
-    {
+    if spurious.len() == candidates.len() {
         candidates.clear();
+        spurious.clear();
     }
 }
 

@@ -222,9 +222,19 @@ pub(crate) fn point_op(op: Op) {
 pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
     let unwinding = std::thread::panicking();
     let yielder = with_state("a selvedge scheduling point", |s| {
-        let op = decide(s);
+        let mut op = decide(s);
         let (kind, location) = (op.kind, op.location);
         let current = s.current;
+        if matches!(
+            kind,
+            OpKind::CondvarWoken | OpKind::ParkMaySpur | OpKind::AwaitWake
+        ) && s.may_wake_spuriously(current)
+        {
+            // A wait that may still return spuriously may do so only while another task can
+            // run: whether it can depends on every other task's steps, so for DPOR it depends
+            // on them all, and is tried before each one it could precede.
+            op.access = crate::trace::Access::Everything;
+        }
         let task = &mut s.tasks[current.index()];
         assert!(!task.finished, "a finished task reached a scheduling point");
         task.pending = op;

@@ -125,12 +125,24 @@ impl Strategy for BoundedDpor {
                 Some(i) => decision.candidates[i].task,
                 None => decision.candidates[0].task,
             };
+            // A spurious wakeup races with nothing: where one is possible, every enabled task
+            // is a branch (within the bound), as at a decision whose race has no reversal.
+            let backtrack = if decision.spurious.is_empty() {
+                Vec::new()
+            } else {
+                decision
+                    .candidates
+                    .iter()
+                    .map(|c| c.task)
+                    .filter(|&t| t != chosen)
+                    .collect()
+            };
             self.stack.push(Node {
                 enabled: decision.candidates.to_vec(),
                 previous: decision.previous,
                 preemptions: self.preemptions,
                 chosen,
-                backtrack: Vec::new(),
+                backtrack,
                 done: vec![chosen],
             });
             chosen

@@ -41,6 +41,11 @@ pub(crate) struct Node {
     pub(crate) wakeup: WakeupTree,
     /// Tasks whose subtrees from here are covered, with the operation they would perform.
     pub(crate) sleep: Vec<Candidate>,
+    /// Candidates enabled here only by a spurious wakeup (`Decision::spurious`).
+    pub(crate) spurious: Vec<TaskId>,
+    /// Spurious wakeups explored from here: covered at this decision like sleepers, but not
+    /// inherited by the decisions below (see `mark_explored`).
+    pub(crate) covered: Vec<Candidate>,
 }
 
 impl Node {
@@ -49,7 +54,10 @@ impl Node {
     }
 
     pub(crate) fn asleep(&self, task: TaskId) -> bool {
-        self.sleep.iter().any(|c| c.task == task)
+        self.sleep
+            .iter()
+            .chain(&self.covered)
+            .any(|c| c.task == task)
     }
 
     /// Can a branch starting with `task` be explored here: enabled and not asleep? Whether
@@ -60,8 +68,18 @@ impl Node {
     }
 
     /// Puts `task`'s branch from here to sleep: it is explored, and the branches after it
-    /// treat it as covered.
+    /// treat it as covered. Not a spurious wakeup: the same step taken later, after a clock
+    /// move or once the other tasks finished, is a different choice (a timeout, a deadlock)
+    /// that no conflict would wake it for.
     pub(crate) fn mark_explored(&mut self, task: TaskId) {
+        if self.spurious.contains(&task) {
+            if let Some(done) = self.candidate(task) {
+                if !self.asleep(task) {
+                    self.covered.push(done);
+                }
+            }
+            return;
+        }
         if let Some(done) = self.candidate(task) {
             if !self.asleep(task) {
                 self.sleep.push(done);
@@ -93,22 +111,31 @@ impl Node {
     /// Adds the reversal of a race whose earlier step was taken here, unless a sleeping task
     /// or a branch to explore covers it already.
     pub(crate) fn add_race(&mut self, reversal: impl Reversible) {
-        if self.sleep.iter().any(|q| reversal.can_start_with(q)) {
+        if self
+            .sleep
+            .iter()
+            .chain(&self.covered)
+            .any(|q| reversal.can_start_with(q))
+        {
             return;
         }
         match reversal.first_task() {
             Some(task) if self.candidate(task).is_some() => {
                 self.wakeup.insert(reversal);
             }
-            _ => {
-                // The reversal cannot start here: some ordering edge is missing from the
-                // analysis. Stay sound by trying every enabled task.
-                for c in &self.candidates {
-                    let pending = self.wakeup.branches.iter().any(|b| b.step.task == c.task);
-                    if c.task != self.chosen && !self.asleep(c.task) && !pending {
-                        self.wakeup.branches.push(WakeupTree::leaf(*c));
-                    }
-                }
+            // The reversal cannot start here: some ordering edge is missing from the
+            // analysis. Stay sound by trying every enabled task.
+            _ => self.branch_on_every_candidate(),
+        }
+    }
+
+    /// Makes every enabled task not asleep and not already pending a branch from here: what
+    /// DFS would do at this decision.
+    pub(crate) fn branch_on_every_candidate(&mut self) {
+        for c in &self.candidates {
+            let pending = self.wakeup.branches.iter().any(|b| b.step.task == c.task);
+            if c.task != self.chosen && !self.asleep(c.task) && !pending {
+                self.wakeup.branches.push(WakeupTree::leaf(*c));
             }
         }
     }
@@ -323,7 +350,12 @@ impl Strategy for Dpor {
             chosen: TaskId(0),
             wakeup: WakeupTree::default(),
             sleep: Vec::new(),
+            spurious: Vec::new(),
+            covered: Vec::new(),
         });
+        node.covered.clear();
+        node.spurious.clear();
+        node.spurious.extend_from_slice(decision.spurious);
         self.inherit_sleep(&mut node.sleep);
         node.candidates.clear();
         node.candidates.extend_from_slice(decision.candidates);
@@ -357,6 +389,11 @@ impl Strategy for Dpor {
         );
         assert!(!node.asleep(chosen), "DPOR chose a sleeping task");
         node.chosen = chosen;
+        if !node.spurious.is_empty() {
+            // Whether a waiter wakes spuriously here or stays blocked (until a timeout, or for
+            // good: a deadlock) is decided by no race, so every order is tried from here.
+            node.branch_on_every_candidate();
+        }
         self.nodes.push(node);
         self.depth += 1;
         assert_eq!(

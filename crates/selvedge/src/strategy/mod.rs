@@ -89,6 +89,10 @@ pub(crate) struct Decision<'a> {
     pub(crate) candidates: &'a [Candidate],
     /// The task chosen at the previous decision, if any.
     pub(crate) previous: Option<TaskId>,
+    /// Candidates enabled only by a spurious wakeup (`Config::spurious_wakeups`), ascending.
+    /// Whether such a task wakes here or stays blocked is a choice no race records, so DPOR
+    /// branches on every candidate at such a decision and never puts the wakeup to sleep.
+    pub(crate) spurious: &'a [TaskId],
 }
 
 impl Decision<'_> {

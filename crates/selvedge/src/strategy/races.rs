@@ -11,9 +11,12 @@
 //!   never a race: the acquisition could not have run first), and a `try_lock` races with the
 //!   unlock that would have let it succeed;
 //! - spawn orders the child after the parent, exit orders `join` after the child, a notify
-//!   orders the woken task after the notifier, `unpark` orders the target's `park` after it;
-//! - a wait that may still return spuriously (`CondvarWoken`, `ParkMaySpur`) is an attempt to
-//!   acquire, which races with the notify or unpark (a release) that would have woken it.
+//!   orders the woken task after the notifier;
+//! - a condvar waiter's `CondvarWoken` and every park are attempts to acquire (a park takes the
+//!   token one of possibly several unparks gave, or none: a timeout, a spurious wakeup), which
+//!   race with the notify or unpark (a release) that would have woken them;
+//! - a wait that may still wake spuriously is `Access::Everything` (`runtime::point_decided`):
+//!   it may do so only while another task can run, which every other step can change.
 //!
 //! A race is a pair of dependent steps of different tasks, the earlier not ordered before the
 //! later by any other path; reversing it gives a new Mazurkiewicz trace.
@@ -251,13 +254,13 @@ impl Analysis {
             })
             .max()
             .map_or(1, |m| m + 1);
-        // Rows: each task's current clock, its exit clock, unparks aimed at it; then one row
-        // per step and two per object.
-        let (current, exits, unparks) = (0, n_tasks, 2 * n_tasks);
+        // Rows: each task's current clock and its exit clock; then one row per step and two
+        // per object. (Parks and unparks meet on the task's parker object.)
+        let (current, exits) = (0, n_tasks);
         // The virtual clock moves only when every task is blocked, so every step before a move
         // happens before every step after it: this row is the join of all steps before the
         // last move.
-        let epoch = 3 * n_tasks;
+        let epoch = 2 * n_tasks;
         let Analysis {
             steps,
             races,
@@ -267,7 +270,7 @@ impl Analysis {
             earlier,
             everything,
         } = self;
-        clocks.reset(n_tasks, 3 * n_tasks + 1);
+        clocks.reset(n_tasks, 2 * n_tasks + 1);
         everything.last_write = None;
         everything.reads.clear();
         everything.shared.clear();
@@ -304,10 +307,8 @@ impl Analysis {
             if time_moved && !late_epoch {
                 clocks.join(me, epoch);
             }
-            match event.op.kind {
-                OpKind::Join(child) => clocks.join(me, exits + child.index()),
-                OpKind::Park | OpKind::ParkTimeout => clocks.join(me, unparks + t),
-                _ => {}
+            if let OpKind::Join(child) = event.op.kind {
+                clocks.join(me, exits + child.index());
             }
             if any_everything {
                 // Every step reads the world; a step that conflicts with everything writes it.
@@ -360,9 +361,6 @@ impl Analysis {
                     Some(false) => clocks.join(history.released_all, me),
                     None => {}
                 }
-            }
-            if let OpKind::Unpark(target) = event.op.kind {
-                clocks.join(unparks + target.index(), me);
             }
             if late_epoch {
                 clocks.join(me, epoch);

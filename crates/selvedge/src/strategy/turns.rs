@@ -151,6 +151,7 @@ mod tests {
                     step: choices.len(),
                     candidates: &candidates,
                     previous: choices.last().copied(),
+                    spurious: &[],
                 };
                 choices.push(dfs.choose(&decision).expect("never refuses"));
             }

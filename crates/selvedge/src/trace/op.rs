@@ -382,7 +382,10 @@ impl OpKind {
                 exclusive: true,
                 attempt: false,
             },
-            OpKind::ParkMaySpur => Access::Acquire {
+            // A park takes the token one of possibly several concurrent unparks gave, and
+            // may return without one (a timeout, a spurious wakeup): an attempt, which races
+            // with the unparks, not a lock acquisition ordered after all of them.
+            OpKind::Park | OpKind::ParkMaySpur | OpKind::ParkTimeout => Access::Acquire {
                 exclusive: true,
                 attempt: true,
             },
@@ -409,8 +412,6 @@ impl OpKind {
             OpKind::Start
             | OpKind::Spawn(_)
             | OpKind::Join(_)
-            | OpKind::Park
-            | OpKind::ParkTimeout
             | OpKind::NotifyOne
             | OpKind::BarrierWait
             | OpKind::BarrierBlocked(_)
