@@ -16,6 +16,7 @@ type Seen = std::sync::Mutex<BTreeSet<Vec<usize>>>;
 /// Outcomes recorded over every execution, and the failure's kind, if any.
 fn run(
     strategy: Strategy,
+    workers: usize,
     spurious_wakeups: bool,
     body: impl Fn(&Seen) + Send + Sync + 'static,
 ) -> (BTreeSet<Vec<usize>>, Option<FailureKind>) {
@@ -25,6 +26,7 @@ fn run(
         Config {
             strategy,
             max_schedules: Some(200_000),
+            workers: Some(workers),
             spurious_wakeups,
             ..Default::default()
         },
@@ -39,7 +41,7 @@ fn run(
     (set, kind)
 }
 
-/// DFS and DPOR reach the same outcomes and the same verdict.
+/// DFS and DPOR (one worker and four) reach the same outcomes and the same verdict.
 fn agree(name: &str, body: impl Fn(&Seen) + Send + Sync + Clone + 'static) -> Option<FailureKind> {
     agree_with(true, name, body)
 }
@@ -49,14 +51,20 @@ fn agree_with(
     name: &str,
     body: impl Fn(&Seen) + Send + Sync + Clone + 'static,
 ) -> Option<FailureKind> {
-    let (dfs, dfs_kind) = run(Strategy::Dfs, spurious_wakeups, body.clone());
-    let (dpor, dpor_kind) = run(Strategy::Dpor, spurious_wakeups, body);
-    assert_eq!(
-        dfs_kind, dpor_kind,
-        "{name}: DPOR's verdict differs from DFS's"
-    );
-    if dfs_kind.is_none() {
-        assert_eq!(dfs, dpor, "{name}: DPOR's outcomes differ from DFS's");
+    let (dfs, dfs_kind) = run(Strategy::Dfs, 1, spurious_wakeups, body.clone());
+    // One worker, and several exploring subtrees in parallel (which pass sleep sets on).
+    for workers in [1, 4] {
+        let (dpor, dpor_kind) = run(Strategy::Dpor, workers, spurious_wakeups, body.clone());
+        assert_eq!(
+            dfs_kind, dpor_kind,
+            "{name}: DPOR's verdict with {workers} workers differs from DFS's"
+        );
+        if dfs_kind.is_none() {
+            assert_eq!(
+                dfs, dpor,
+                "{name}: DPOR's outcomes with {workers} workers differ from DFS's"
+            );
+        }
     }
     dfs_kind
 }

@@ -388,10 +388,12 @@ fn launch_branch<'s>(
 ) {
     let node = &state.nodes[k];
     let task = node.wakeup.branches[n].step.task;
+    // A spurious wakeup explored first is covered at this decision only, never asleep below
+    // it (`Node::mark_explored`), as one worker would have it.
     let earlier = node.wakeup.branches[..n]
         .iter()
         .map(|b| b.step)
-        .filter(|b| node.can_take(b.task));
+        .filter(|b| node.can_take(b.task) && !node.spurious.contains(&b.task));
     let mut sleep = Vec::new();
     node.sleep_after_into(task, earlier, &mut sleep);
     let mut prefix = coordinator.prefix.clone();
