@@ -84,7 +84,10 @@
 //! returns (as shuttle's): a detached thread always runs to the end, and one left blocked is a
 //! deadlock. **Async tasks still running when the test body returns are cancelled** at their
 //! next `.await`, all in one step, as dropping a tokio runtime (and shuttle's end of an
-//! execution) does: a background loop ends with the test. A task blocked in a synchronous
+//! execution) does: a background loop ends with the test. They are the body's tasks: those
+//! the main thread spawned and those its tasks spawned (a detached thread's own `block_on`
+//! keeps its tasks, as its own runtime would); one spawned while they are being cancelled is
+//! cancelled before its first poll. A task blocked in a synchronous
 //! wait is not at an `.await` and cannot be cancelled, so it is a deadlock.
 //! `lazy_static!` values are dropped when the main thread returns, as loom drops them; a
 //! thread that uses one after that fails, saying so.

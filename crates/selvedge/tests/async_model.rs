@@ -645,3 +645,61 @@ fn detached_tasks_are_cancelled_in_one_step_so_none_sees_another_cancelled() {
     );
     passes_exhaustively(&report);
 }
+
+#[test]
+fn a_detached_threads_own_tasks_are_not_cancelled_when_the_body_returns() {
+    // Goal: a task belongs to the runtime (thread) that spawned it; the body's end cancels
+    // the body's tasks only. Found in review: a thread's own `block_on` saw its task cancelled
+    // when main returned first, under DFS; DPOR missed even that, since whether the cancel
+    // step happened was read outside any step.
+    let body = || {
+        let t = selvedge::thread::spawn(|| {
+            let y = selvedge::sync::atomic::AtomicUsize::new(0);
+            y.store(1, Ordering::SeqCst);
+            block_on(async {
+                let h = spawn(async { 7 });
+                assert_eq!(h.await.unwrap(), 7);
+            });
+        });
+        let x = AtomicU64::new(0);
+        x.store(1, Ordering::SeqCst);
+        drop(t);
+    };
+    for strategy in [Strategy::Dfs, Strategy::Dpor] {
+        let report = explore(
+            Config {
+                strategy,
+                ..Default::default()
+            },
+            body,
+        );
+        passes_exhaustively(&report);
+    }
+}
+
+#[test]
+fn a_task_spawned_while_its_runtime_shuts_down_is_cancelled_too() {
+    // Goal: a destructor run by the cancellation may spawn; that task is cancelled before its
+    // first poll, as on a tokio runtime shutting down, not left pending as a false deadlock.
+    struct SpawnsOnDrop;
+    impl Drop for SpawnsOnDrop {
+        fn drop(&mut self) {
+            spawn(std::future::pending::<()>());
+        }
+    }
+    for strategy in [Strategy::Dfs, Strategy::Dpor] {
+        let report = explore(
+            Config {
+                strategy,
+                ..Default::default()
+            },
+            || {
+                spawn(async {
+                    let _d = SpawnsOnDrop;
+                    std::future::pending::<()>().await;
+                });
+            },
+        );
+        passes_exhaustively(&report);
+    }
+}

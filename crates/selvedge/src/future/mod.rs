@@ -98,32 +98,31 @@ pub fn block_on_then_shutdown<F: Future>(future: F) -> F::Output {
     output
 }
 
-/// Cancels every async task still running (other than the caller), each at its next `.await`,
-/// as dropping a tokio runtime does: one step, so no task sees another's cancellation (a
-/// sender dropped, say) before its own.
+/// Cancels every async task of the calling thread's runtime still running, each at its next
+/// `.await`, as dropping a tokio runtime does: one step, so no task sees another's
+/// cancellation (a sender dropped, say) before its own. A task belongs to the thread that
+/// spawned it, or to its spawner's thread (see `AsyncSlot::owner`): a detached thread's own
+/// `block_on` keeps its tasks. Whether the step happens depends only on the caller's own
+/// history (did it spawn a future), and the step conflicts with everything, so DPOR explores
+/// it against every other task's steps.
 pub(crate) fn cancel_running_tasks(at: &'static Location<'static>) {
-    let any = with_state("selvedge::future::block_on_then_shutdown", |s| {
-        running_tasks(s).next().is_some()
+    let me = with_state("selvedge::future::block_on_then_shutdown", |s| s.current);
+    let spawned = with_state("selvedge::future::block_on_then_shutdown", |s| {
+        s.tasks[me.index()].asynchronous.spawned_futures
     });
-    if !any {
+    if !spawned {
         return;
     }
     runtime::point_at(OpKind::Shutdown, None, at);
     with_state("selvedge::future::block_on_then_shutdown", |s| {
-        let running: Vec<TaskId> = running_tasks(s).collect();
-        for task in running {
-            s.tasks[task.index()].asynchronous.abort_requested = true;
+        s.tasks[me.index()].asynchronous.shut_down = true;
+        for slot in s.tasks.iter_mut() {
+            let a = &mut slot.asynchronous;
+            if !slot.finished && a.abortable && a.owner == Some(me) {
+                a.abort_requested = true;
+            }
         }
     });
-}
-
-/// The async tasks other than the current one that have not finished.
-fn running_tasks(s: &ExecState) -> impl Iterator<Item = TaskId> + '_ {
-    let me = s.current;
-    (0..s.tasks.len())
-        .map(|i| TaskId(i as u32))
-        .filter(move |&t| t != me && s.tasks[t.index()].asynchronous.abortable)
-        .filter(move |&t| !s.tasks[t.index()].finished)
 }
 
 struct LeaveBlockOn;
@@ -167,7 +166,14 @@ where
                 runtime::task::spawn_task(s, None, None, body.take().expect("taken once"), at)
             }) {
                 Ok(child) => {
-                    s.tasks[child.index()].asynchronous.abortable = true;
+                    let me = s.current;
+                    let owner = s.tasks[me.index()].asynchronous.owner.unwrap_or(me);
+                    s.tasks[owner.index()].asynchronous.spawned_futures = true;
+                    let shut_down = s.tasks[owner.index()].asynchronous.shut_down;
+                    let slot = &mut s.tasks[child.index()].asynchronous;
+                    slot.abortable = true;
+                    slot.owner = Some(owner);
+                    slot.abort_requested = shut_down;
                     runtime::record_event(s, OpKind::Spawn(child), None, at);
                     Ok((child, s.generation))
                 }

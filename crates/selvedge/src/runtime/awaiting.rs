@@ -61,6 +61,17 @@ pub(crate) struct AsyncSlot {
     pub(crate) in_block_on: bool,
     /// The task woke its own waker during the poll that returned `Pending`: a yield.
     pub(crate) self_woken: bool,
+    /// For a spawned future: the thread whose runtime it belongs to, as a tokio task belongs
+    /// to the runtime it was spawned on. A thread's own spawns are its; a task's spawns are
+    /// its owner's. A shutdown (the test body's end, `block_on_then_shutdown`) cancels only
+    /// the tasks its thread owns.
+    pub(crate) owner: Option<TaskId>,
+    /// This thread spawned a future: the only case in which its runtime has tasks to shut
+    /// down. Its own history, so deciding on a shutdown step reads nothing another task wrote.
+    pub(crate) spawned_futures: bool,
+    /// This thread's runtime was shut down: a future spawned into it now (by a destructor
+    /// that ran at the cancellation, say) is cancelled before its first poll.
+    pub(crate) shut_down: bool,
 }
 
 /// How a wait ended.
