@@ -122,26 +122,15 @@ pub fn sleep(duration: Duration) {
 #[track_caller]
 pub fn park() {
     let at = std::panic::Location::caller();
-    let (may_spur, parker) = with_state("selvedge::thread::park", |s| {
+    let parker = with_state("selvedge::thread::park", |s| {
         let id = s.current;
-        (s.may_wake_spuriously(id), s.parker(id))
+        s.parker(id)
     });
-    let kind = if may_spur {
-        OpKind::ParkMaySpur
-    } else {
-        OpKind::Park
-    };
-    runtime::point_at(kind, Some(parker), at);
+    runtime::point_at(OpKind::Park, Some(parker), at);
     with_state("selvedge::thread::park", |s| {
         let id = s.current;
-        let parker = s.parker(id);
         if !s.park_token(id) {
-            assert!(
-                may_spur && s.may_wake_spuriously(id),
-                "park resumed without a token or a spurious wakeup to spend"
-            );
-            s.tasks[id.index()].woke_spuriously = true;
-            runtime::record_event(s, OpKind::WokeSpuriously, Some(parker), at);
+            s.spend_spurious_wakeup(Some(parker), at);
             return;
         }
         *s.object(parker) = ObjectState::Parker { token: false };

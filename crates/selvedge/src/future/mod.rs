@@ -106,9 +106,11 @@ pub fn block_on_then_shutdown<F: Future>(future: F) -> F::Output {
 /// history (did it spawn a future), and the step conflicts with everything, so DPOR explores
 /// it against every other task's steps.
 pub(crate) fn cancel_running_tasks(at: &'static Location<'static>) {
-    let me = with_state("selvedge::future::block_on_then_shutdown", |s| s.current);
-    let spawned = with_state("selvedge::future::block_on_then_shutdown", |s| {
-        s.tasks[me.index()].asynchronous.spawned_futures
+    let (me, spawned) = with_state("selvedge::future::block_on_then_shutdown", |s| {
+        (
+            s.current,
+            s.tasks[s.current.index()].asynchronous.spawned_futures,
+        )
     });
     if !spawned {
         return;

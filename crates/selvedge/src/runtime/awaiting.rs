@@ -22,10 +22,7 @@ use std::panic::Location;
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 
 use super::object::{ObjectKind, ObjectState};
-use super::{
-    point_decided, record_event, try_with_state, with_state, ExecState, ObjectId, Op, OpKind,
-    TaskId,
-};
+use super::{point_decided, try_with_state, with_state, ExecState, ObjectId, Op, OpKind, TaskId};
 
 /// Is an interest ready for its task now? Reads object state only.
 pub(crate) type ReadyFn = fn(&ExecState, TaskId, &Interest) -> bool;
@@ -347,13 +344,8 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         if s.needs_spurious_wakeup(task) {
             // Nothing woke it: the strategy chose a spurious poll (`Config::spurious_wakeups`),
             // which futures must tolerate and selvedge's own do.
-            assert!(
-                s.may_wake_spuriously(task),
-                "an .await resumed without a wake or a spurious poll to spend"
-            );
-            s.tasks[task.index()].woke_spuriously = true;
             let waker = s.tasks[task.index()].asynchronous.waker;
-            record_event(s, OpKind::WokeSpuriously, waker, location);
+            s.spend_spurious_wakeup(waker, location);
         }
         let slot = &mut s.tasks[task.index()];
         slot.awaiting = false;

@@ -227,7 +227,7 @@ pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
         let current = s.current;
         if matches!(
             kind,
-            OpKind::CondvarWoken | OpKind::ParkMaySpur | OpKind::AwaitWake
+            OpKind::CondvarWoken | OpKind::Park | OpKind::AwaitWake
         ) && s.may_wake_spuriously(current)
         {
             // A wait that may still return spuriously may do so only while another task can
@@ -489,11 +489,7 @@ impl ExecState {
         // Only timed waits read the clock: most steps never get here with a deadline.
         let timed_out = || slot.deadline.is_some_and(|d| self.clock_ns >= d);
         // A condvar waiter with no notification to take waits, unless it may wake spuriously.
-        if slot.blocked_on.is_some()
-            && !timed_out()
-            && self.awaiting_notify(task).is_some()
-            && !self.may_wake_spuriously(task)
-        {
+        if self.waits_for_notification(task) && !self.may_wake_spuriously(task) {
             return false;
         }
         let op = slot.pending;
@@ -517,10 +513,9 @@ impl ExecState {
                 writer.is_none() && (readers.is_empty() || !self.writer_waiting(op.object, task))
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
-            (OpKind::Park, _) => self.park_token(task),
-            // The task may still wake without a token (its kind says so): chosen without one,
-            // it returns spuriously. Offered only beside a task that can run for real.
-            (OpKind::ParkMaySpur, _) => true,
+            // Chosen without a token, a park returns spuriously (offered only beside a task
+            // that can run for real: `execution::collect_candidates`).
+            (OpKind::Park, _) => self.park_token(task) || self.may_wake_spuriously(task),
             (OpKind::Sleep(_), _) => timed_out(),
             (OpKind::ParkTimeout, _) => timed_out() || self.park_token(task),
             (OpKind::RecvTimeout, Some(ObjectState::Channel { len, senders, .. })) => {
@@ -592,15 +587,39 @@ impl ExecState {
     #[inline]
     pub(crate) fn needs_spurious_wakeup(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
-        if matches!(slot.pending.kind, OpKind::ParkMaySpur) {
+        if matches!(slot.pending.kind, OpKind::Park) {
             return !self.park_token(task);
         }
         if slot.awaiting {
             return matches!(slot.pending.kind, OpKind::AwaitWake) && !self.await_ready(task);
         }
+        self.waits_for_notification(task)
+    }
+
+    /// Is `task` a condvar waiter with no notification it may take, its deadline (if any) not
+    /// reached? (Cheapest test first: most tasks wait on no condvar.)
+    #[inline]
+    fn waits_for_notification(&self, task: TaskId) -> bool {
+        let slot = &self.tasks[task.index()];
         slot.blocked_on.is_some()
             && slot.deadline.is_none_or(|d| self.clock_ns < d)
             && self.awaiting_notify(task).is_some()
+    }
+
+    /// The running task's wait returned with nothing to wake it: it spends its spurious wakeup,
+    /// and the trace marks where (`object`: the condvar, parker or waker it waited on).
+    pub(crate) fn spend_spurious_wakeup(
+        &mut self,
+        object: Option<ObjectId>,
+        at: &'static Location<'static>,
+    ) {
+        let current = self.current;
+        assert!(
+            self.may_wake_spuriously(current),
+            "a wait resumed with nothing to wake it and no spurious wakeup to spend"
+        );
+        self.tasks[current.index()].woke_spuriously = true;
+        record_event(self, OpKind::WokeSpuriously, object, at);
     }
 
     /// May `task` still wake without a notification (`Config::spurious_wakeups`, once per task
@@ -729,7 +748,7 @@ impl ExecState {
         if let OpKind::Join(target) = op.kind {
             return WaitsFor::Finish(task_ref((target, self.tasks[target.index()].spawned_at)));
         }
-        if matches!(op.kind, OpKind::Park | OpKind::ParkMaySpur) {
+        if op.kind == OpKind::Park {
             return WaitsFor::Unpark;
         }
         if op.kind == OpKind::AwaitAny {

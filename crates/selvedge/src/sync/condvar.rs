@@ -87,7 +87,7 @@ impl Condvar {
         point_at(OpKind::CondvarWoken, Some(id), at);
         with_state("Condvar::wait", |s| {
             if !leave_queue(s, id) {
-                woke_spuriously(s, id, at);
+                s.spend_spurious_wakeup(Some(id), at);
             }
             unblock_current(s);
             s.hb_acquire(id);
@@ -134,7 +134,7 @@ impl Condvar {
             let notified = leave_queue(s, id);
             let timed_out = !notified && s.clock_ns >= deadline;
             if !notified && !timed_out {
-                woke_spuriously(s, id, at);
+                s.spend_spurious_wakeup(Some(id), at);
             }
             unblock_current(s);
             s.hb_acquire(id);
@@ -272,23 +272,6 @@ fn leave_queue(s: &mut crate::runtime::ExecState, id: ObjectId) -> bool {
         }
         None => false,
     }
-}
-
-/// The running task left condvar `id`'s queue with no notification and before any deadline:
-/// the strategy chose a spurious wakeup (`Config::spurious_wakeups`), which it gets once per
-/// execution. Marked in the trace, so a report shows where the wait returned on its own.
-fn woke_spuriously(
-    s: &mut crate::runtime::ExecState,
-    id: ObjectId,
-    at: &'static Location<'static>,
-) {
-    let current = s.current;
-    assert!(
-        s.may_wake_spuriously(current),
-        "a condvar waiter ran without a notification, a deadline or a spurious wakeup to spend"
-    );
-    s.tasks[current.index()].woke_spuriously = true;
-    crate::runtime::record_event(s, OpKind::WokeSpuriously, Some(id), at);
 }
 
 /// Condvar `id`'s wait queue: its waiters with their arrival numbers, the next arrival number,

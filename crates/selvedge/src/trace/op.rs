@@ -39,11 +39,9 @@ pub(crate) enum OpKind {
     Sleep(u64),
     Spawn(TaskId),
     Join(TaskId),
+    /// Takes the park token: an attempt on the task's parker object, since it takes the one
+    /// some unpark gave, or none (a spurious wakeup, `Config::spurious_wakeups`).
     Park,
-    /// A `park` that may still return without a token (`Config::spurious_wakeups`, once per
-    /// task per execution): an attempt to take the token on the task's parker object, which
-    /// races with the `unpark` that gives it, so DPOR explores returning before it.
-    ParkMaySpur,
     ParkTimeout,
     /// Gives the target's park token: a release on its parker object (a shared one: two unparks
     /// of one task commute).
@@ -111,8 +109,9 @@ pub(crate) enum OpKind {
     /// Not a step: a `notify_all` woke task (shown in reports). Unlike `Wake`, no ordering
     /// edge: the waiter's step acquires the notify's release, after its races are judged.
     CondvarWakes(TaskId),
-    /// Not a step: the `CondvarWoken` or `ParkMaySpur` step before it took no notification or
-    /// token, a spurious wakeup (`Config::spurious_wakeups`; shown in reports).
+    /// Not a step: the `CondvarWoken`, `Park` or `AwaitWake` step before it took no
+    /// notification, token or wake: a spurious wakeup (`Config::spurious_wakeups`; shown in
+    /// reports).
     WokeSpuriously,
     /// The test body (or a `block_on_then_shutdown`) returned: every async task still running
     /// is cancelled at its next `.await`, as dropping a tokio runtime does.
@@ -238,7 +237,6 @@ impl OpKind {
             OpKind::Spawn(_) => 5,
             OpKind::Join(_) => 6,
             OpKind::Park => 7,
-            OpKind::ParkMaySpur => 67,
             OpKind::ParkTimeout => 8,
             OpKind::Unpark(_) => 9,
             OpKind::Lock => 10,
@@ -385,7 +383,7 @@ impl OpKind {
             // A park takes the token one of possibly several concurrent unparks gave, and
             // may return without one (a timeout, a spurious wakeup): an attempt, which races
             // with the unparks, not a lock acquisition ordered after all of them.
-            OpKind::Park | OpKind::ParkMaySpur | OpKind::ParkTimeout => Access::Acquire {
+            OpKind::Park | OpKind::ParkTimeout => Access::Acquire {
                 exclusive: true,
                 attempt: true,
             },
@@ -472,7 +470,7 @@ impl OpKind {
             OpKind::Sleep(_) => &"sleep",
             OpKind::Spawn(_) => &"spawn",
             OpKind::Join(_) => &"join",
-            OpKind::Park | OpKind::ParkMaySpur => &"park",
+            OpKind::Park => &"park",
             OpKind::ParkTimeout => &"park_timeout",
             OpKind::Unpark(_) => &"unpark",
             OpKind::Lock => &"lock",
@@ -650,7 +648,6 @@ mod tests {
             OpKind::Spawn(t),
             OpKind::Join(t),
             OpKind::Park,
-            OpKind::ParkMaySpur,
             OpKind::ParkTimeout,
             OpKind::Unpark(t),
             OpKind::Lock,
