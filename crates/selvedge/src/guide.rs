@@ -110,9 +110,11 @@
 //! model explores each (as shuttle's, as std allows); loom always wakes the one that waited
 //! longest, and misses the bugs of code that relies on that order.
 //!
-//! **`RwLock` follows std: a thread may take a read lock it already holds** while no writer
-//! waits (if one waits, that is the deadlock std's writer-preferring lock has, and it is
-//! reported with the waiting writer); `try_read` then succeeds. shuttle forbids both.
+//! **A thread never read-locks an `RwLock` it already holds** (as shuttle): `read` blocks and
+//! is reported as the thread's deadlock with itself, `try_read` gives `WouldBlock`. std says
+//! `read` "might panic" then, and on Linux the second read deadlocks whenever a writer queues
+//! between the two; a test rarely has that writer, so the re-entrant read is reported itself.
+//! loom grants it.
 //!
 //! **Replay strings are selvedge's** (`v1:<fingerprint>:<runs>[:<data seed>]`); shuttle's encoded schedules
 //! are refused with an error that says what a valid one looks like.

@@ -42,6 +42,52 @@ fn a_queued_writer_blocks_new_readers_like_std() {
 }
 
 #[test]
+fn a_thread_that_reads_a_lock_it_already_reads_is_reported_even_with_no_writer() {
+    // Goal: std does not promise a re-entrant read (it deadlocks once a writer queues between
+    // the two), so selvedge reports it in every schedule, not only where a writer races.
+    let report = dfs(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let l2 = lock.clone();
+        let other = selvedge::thread::spawn(move || *l2.read().unwrap());
+        let first = lock.read().unwrap();
+        let second = lock.read().unwrap();
+        assert_eq!(*first, *second);
+        drop((first, second));
+        other.join().unwrap();
+    });
+    let failure = report.failure().expect("the re-entrant read is reported");
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
+    let text = failure.to_string();
+    assert!(
+        text.contains("is blocked forever: it tried to acquire a RwLock it already holds")
+            && text.contains("to read it again")
+            && text.contains("hold one guard"),
+        "{text}"
+    );
+}
+
+#[test]
+fn try_read_is_refused_to_a_thread_that_already_reads_and_granted_to_another() {
+    let report = dfs(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let l2 = lock.clone();
+        let first = lock.read().unwrap();
+        assert!(matches!(
+            lock.try_read(),
+            Err(std::sync::TryLockError::WouldBlock)
+        ));
+        let other = selvedge::thread::spawn(move || l2.try_read().is_ok());
+        assert!(other.join().unwrap(), "another thread shares the read lock");
+        drop(first);
+        assert!(
+            lock.try_read().is_ok(),
+            "after the guard is dropped, a read is granted"
+        );
+    });
+    passes_exhaustively(&report);
+}
+
+#[test]
 fn rwlock_readers_share_and_writers_exclude() {
     let report = dfs(|| {
         let lock = Arc::new(RwLock::new(0));

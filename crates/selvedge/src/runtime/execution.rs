@@ -462,6 +462,16 @@ fn deadlock_message(blocked: &[crate::trace::BlockedTask]) -> String {
         if let crate::trace::WaitsFor::Release { object, holders } = &task.waits_for {
             if let Some(own) = holders.iter().find(|h| h.task == task.task) {
                 let kind = object.name.split('#').next().unwrap_or("lock");
+                if task.operation == OpKind::ReadLock && !task.awaited {
+                    return format!(
+                        "{} is blocked forever: it tried to acquire a {kind} it already holds \
+                         ({}, taken at {}) to read it again; std's `RwLock::read` may deadlock \
+                         there (a writer that queues between the two locks blocks the second) \
+                         or panic, so selvedge never grants it: hold one guard and pass it \
+                         down, or drop it before reading again",
+                        task.name, object.name, own.at
+                    );
+                }
                 return format!(
                     "{} is blocked forever: it tried to acquire a {kind} it already holds ({}, \
                      taken at {}) and waits for itself",

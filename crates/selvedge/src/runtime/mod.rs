@@ -509,8 +509,11 @@ impl ExecState {
                 }),
             ) => {
                 // Writer-preferring like std: once readers hold the lock and a writer waits
-                // for it, new readers queue behind the writer.
-                writer.is_none() && (readers.is_empty() || !self.writer_waiting(op.object, task))
+                // for it, new readers queue behind the writer. A second read by a reader never
+                // goes through: std does not promise it (see `sync::rwlock`).
+                writer.is_none()
+                    && !readers.iter().any(|r| r.0 == task)
+                    && (readers.is_empty() || !self.writer_waiting(op.object, task))
             }
             (OpKind::Join(target), _) => self.tasks[target.index()].finished,
             // Chosen without a token, a park returns spuriously (offered only beside a task

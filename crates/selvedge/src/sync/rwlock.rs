@@ -1,5 +1,12 @@
 //! `RwLock`: a model reader-writer lock, writer-preferring like std's (once readers hold it
 //! and a writer waits, new readers wait behind the writer).
+//!
+//! A thread never read-locks a lock it already holds for reading: `read` blocks (reported as
+//! a deadlock of the thread with itself) and `try_read` gives `WouldBlock`. std documents
+//! that `read` "might panic when called if the lock is already held by the current thread",
+//! and on Linux the second read deadlocks as soon as a writer queues between the two; a test
+//! rarely contains that writer, so selvedge reports the re-entrant read itself, as shuttle
+//! does.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -102,6 +109,22 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
+    /// Read-locks, waiting while a writer holds the lock or waits for it behind readers.
+    /// Read-locking a lock this thread already holds never returns: it is reported as a
+    /// deadlock (std's `read` may deadlock or panic there).
+    ///
+    /// ```
+    /// use selvedge::sync::RwLock;
+    ///
+    /// let report = selvedge::explore(selvedge::Config::default(), || {
+    ///     let lock = RwLock::new(0);
+    ///     let first = lock.read().unwrap();
+    ///     let again = lock.read().unwrap(); // a re-entrant read
+    ///     assert_eq!(*first, *again);
+    /// });
+    /// let failure = report.failure().expect("the second read is reported");
+    /// assert!(failure.to_string().contains("to read it again"), "{failure}");
+    /// ```
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         let id = self.id();
@@ -128,6 +151,8 @@ impl<T: ?Sized> RwLock<T> {
         })
     }
 
+    /// Read-locks if no writer holds the lock; `WouldBlock` otherwise, and when this thread
+    /// already holds it for reading (see [`RwLock::read`]).
     #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let id = self.id();
@@ -201,7 +226,8 @@ fn take(id: ObjectId, write: bool, at: &'static Location<'static>) -> bool {
         else {
             unreachable!("object is not an rwlock")
         };
-        if writer.is_some() || (write && !readers.is_empty()) {
+        let reads_again = !write && readers.iter().any(|r| r.0 == current);
+        if writer.is_some() || (write && !readers.is_empty()) || reads_again {
             return false;
         }
         if write {
