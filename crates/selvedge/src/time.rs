@@ -348,7 +348,6 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
     Interval {
         next: start,
         period,
-        created_at: Location::caller(),
     }
 }
 
@@ -358,17 +357,21 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 pub struct Interval {
     next: Instant,
     period: Duration,
-    created_at: &'static Location<'static>,
 }
 
 impl Interval {
-    /// Waits for the next tick and returns when it was due.
-    pub async fn tick(&mut self) -> Instant {
-        let due = self.next;
-        let start = Instant::now();
-        Sleep::new(start, due, self.created_at).await;
-        self.next = due.plus(self.period);
-        due
+    /// Waits for the next tick and returns when it was due. Reports place the wait where
+    /// `tick` is called.
+    #[track_caller]
+    pub fn tick(&mut self) -> impl Future<Output = Instant> + '_ {
+        let at = Location::caller();
+        async move {
+            let due = self.next;
+            let start = Instant::now();
+            Sleep::new(start, due, at).await;
+            self.next = due.plus(self.period);
+            due
+        }
     }
 
     /// The period between ticks.

@@ -322,6 +322,125 @@ fn futures_combinators_and_channels_work_unchanged() {
 }
 
 #[test]
+fn a_wake_under_a_lock_selvedge_does_not_see_does_not_stall_the_model() {
+    // Goal: `futures`' bounded channel wakes a parked sender while holding its own `std`
+    // mutex. The wake used to be a scheduling point right there: the sender ran, locked that
+    // mutex, and blocked the one OS thread every task shares (a stall the watchdog could
+    // only report). The wake is now a step at the waker's next scheduling point.
+    for strategy in [Strategy::Dpor, Strategy::Random] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                max_schedules: Some(2_000),
+                abort_on_stall: false,
+                stall_report_after: Some(Duration::from_secs(30)),
+                ..Default::default()
+            },
+            || {
+                use futures::{SinkExt, StreamExt};
+                let (tx, mut rx) = futures::channel::mpsc::channel::<u32>(1);
+                let senders: Vec<_> = (0..2)
+                    .map(|i| {
+                        let mut tx = tx.clone();
+                        spawn(async move {
+                            tx.send(i).await.unwrap();
+                            tx.send(i + 10).await.unwrap();
+                        })
+                    })
+                    .collect();
+                drop(tx);
+                block_on(async move {
+                    let mut got = Vec::new();
+                    while let Some(v) = rx.next().await {
+                        got.push(v);
+                    }
+                    for s in senders {
+                        s.await.unwrap();
+                    }
+                    got.sort();
+                    assert_eq!(got, vec![0, 1, 10, 11]);
+                });
+            },
+        );
+        assert!(
+            report.failure().is_none(),
+            "{strategy:?}: {:?}",
+            report.failure()
+        );
+        assert!(
+            report.error().is_none(),
+            "{strategy:?}: {:?}",
+            report.error()
+        );
+        assert_eq!(report.schedules(), 2_000, "{strategy:?}");
+    }
+}
+
+#[test]
+fn a_step_limit_report_names_the_task_blocked_while_a_timer_loop_runs() {
+    // Goal: a ticker that loops forever keeps the execution going while the test body waits
+    // for good on a channel nobody sends on: the livelock report names the waiting task, what
+    // it waits for and how far the clock went, not only the ticker.
+    let report = explore(
+        Config {
+            strategy: Strategy::Dpor,
+            max_steps: 500,
+            max_schedules: Some(10),
+            ..Default::default()
+        },
+        || {
+            block_on(async {
+                spawn(async {
+                    let mut ticks = time::interval(Duration::from_millis(100));
+                    loop {
+                        ticks.tick().await;
+                    }
+                });
+                let (_tx, mut rx) = selvedge::tokio::sync::mpsc::channel::<u32>(1);
+                rx.recv().await;
+            })
+        },
+    );
+    let failure = report.failure().expect("the endless ticker is reported");
+    assert_eq!(failure.kind(), FailureKind::Livelock, "{failure}");
+    let text = failure.to_string();
+    assert!(text.contains("still running: async-1 (task 1)"), "{text}");
+    assert!(text.contains("waiting meanwhile: main (task 0)"), "{text}");
+    assert!(text.contains("the virtual clock reached"), "{text}");
+    assert!(
+        text.contains("unfinished tasks (who waits for what"),
+        "{text}"
+    );
+    assert!(text.contains("is stuck in `await recv`"), "{text}");
+}
+
+#[test]
+fn a_select_that_waits_forever_is_placed_where_it_awaits_not_where_the_task_is_polled() {
+    static FIRST_BRANCH_LINE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let report = dpor(|| {
+        block_on(async {
+            let (_tx1, mut rx1) = selvedge::tokio::sync::mpsc::channel::<u32>(1);
+            let (_tx2, mut rx2) = selvedge::tokio::sync::mpsc::channel::<u32>(1);
+            FIRST_BRANCH_LINE.store(line!() + 2, std::sync::atomic::Ordering::Relaxed);
+            selvedge::tokio::select! {
+                _ = rx1.recv() => {}
+                _ = rx2.recv() => {}
+            }
+            unreachable!("nothing is ever sent");
+        })
+    });
+    let failure = report.failure().expect("the select waits forever");
+    assert_eq!(failure.kind(), FailureKind::Deadlock, "{failure}");
+    let text = failure.to_string();
+    let line = FIRST_BRANCH_LINE.load(std::sync::atomic::Ordering::Relaxed);
+    let select_at = format!("{}:{line}:", file!());
+    assert!(
+        text.contains(&format!("stuck in `await any` at {select_at}")),
+        "expected the select's first branch ({select_at}):\n{text}"
+    );
+}
+
+#[test]
 fn block_on_works_inside_a_spawned_thread_and_mixes_with_async_tasks() {
     let report = dpor(|| {
         let m = Arc::new(Mutex::new(0));

@@ -227,3 +227,62 @@ fn park_twice(seen: &Seen) {
         seen.lock().unwrap().insert(t.join().unwrap());
     }
 }
+
+/// Two producers and two consumers of a one-slot buffer, each waiting in a loop.
+fn bounded_buffer() {
+    let state = Arc::new((Mutex::new(None::<usize>), Condvar::new()));
+    let mut handles = Vec::new();
+    for i in 0..2 {
+        let s = state.clone();
+        handles.push(selvedge::thread::spawn(move || {
+            let (slot, cv) = &*s;
+            let mut g = slot.lock().unwrap();
+            while g.is_some() {
+                g = cv.wait(g).unwrap();
+            }
+            *g = Some(i);
+            cv.notify_all();
+        }));
+        let s = state.clone();
+        handles.push(selvedge::thread::spawn(move || {
+            let (slot, cv) = &*s;
+            let mut g = slot.lock().unwrap();
+            while g.is_none() {
+                g = cv.wait(g).unwrap();
+            }
+            *g = None;
+            cv.notify_all();
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn a_search_cut_short_says_what_spurious_wakeups_cost_and_how_to_turn_them_off() {
+    let cut_short = |spurious_wakeups| {
+        explore(
+            Config {
+                max_schedules: Some(50),
+                spurious_wakeups,
+                ..Default::default()
+            },
+            bounded_buffer,
+        )
+    };
+    let with = cut_short(true);
+    assert!(with.failure().is_none(), "{:?}", with.failure());
+    let note = with
+        .budget_note()
+        .expect("50 schedules do not finish the search");
+    assert!(
+        note.contains("took a spurious wakeup") && note.contains("`spurious_wakeups: false`"),
+        "{note}"
+    );
+    let without = cut_short(false);
+    let note = without
+        .budget_note()
+        .expect("nor do they without spurious wakeups");
+    assert!(!note.contains("spurious"), "{note}");
+}

@@ -262,6 +262,8 @@ impl<'a> Context<'a> {
 pub(crate) struct Tally {
     pub(crate) schedules: u64,
     pub(crate) redundant: u64,
+    /// Executions in which a wait returned spuriously.
+    pub(crate) woke_spuriously: u64,
     /// A hash of each execution's choices, in order (the report's digest folds them).
     pub(crate) hashes: Vec<u64>,
     pub(crate) explored: Vec<String>,
@@ -280,6 +282,7 @@ impl Tally {
         let offset = self.schedules;
         self.schedules += later.schedules;
         self.redundant += later.redundant;
+        self.woke_spuriously += later.woke_spuriously;
         self.hashes.extend(later.hashes);
         self.explored.extend(later.explored);
         self.stop = later.stop;
@@ -389,14 +392,16 @@ fn run(
     report.budget_note = match stop {
         Stop::ScheduleBudget => Some(format!(
             "stopped after {}: `Config::max_schedules` ({n}) was reached before the search was \
-             done",
-            plural(report.schedules, "schedule")
+             done{}",
+            plural(report.schedules, "schedule"),
+            spurious_note(tally.woke_spuriously, report.schedules)
         )),
         Stop::TimeBudget => Some(format!(
             "stopped after {}: `Config::time_budget` ({:?}) was reached before the search was \
-             done",
+             done{}",
             plural(report.schedules, "schedule"),
-            config.time_budget.unwrap_or_default()
+            config.time_budget.unwrap_or_default(),
+            spurious_note(tally.woke_spuriously, report.schedules)
         )),
         _ => None,
     };
@@ -411,6 +416,21 @@ fn run(
         }
     }
     report
+}
+
+/// What a cut-short search spent on spurious wakeups, when it spent anything: they multiply
+/// the schedules of every condvar wait and park, and a search that finishes without them may
+/// not finish with them.
+fn spurious_note(woke_spuriously: u64, schedules: u64) -> String {
+    if woke_spuriously == 0 {
+        return String::new();
+    }
+    format!(
+        " ({woke_spuriously} of the {schedules} took a spurious wakeup, explored because \
+         `Config::spurious_wakeups` is on: they multiply the schedules of every condvar wait and \
+         park; once every wait re-checks its condition in a loop, `spurious_wakeups: false` \
+         makes the search much smaller)"
+    )
 }
 
 /// Locks `mutex`, ignoring poisoning: the explorer's critical sections leave their data whole.
@@ -488,6 +508,7 @@ pub(crate) fn run_strategy(strategy: &mut dyn strategy::Strategy, context: &Cont
         tally.schedules += 1;
         let mut outcome = driver.run(strategy);
         tally.redundant += u64::from(outcome.redundant);
+        tally.woke_spuriously += u64::from(outcome.woke_spuriously);
         let hash = outcome
             .choices
             .iter()

@@ -69,6 +69,24 @@ pub(crate) struct AsyncSlot {
     /// This thread's runtime was shut down: a future spawned into it now (by a destructor
     /// that ran at the cancellation, say) is cancelled before its first poll.
     pub(crate) shut_down: bool,
+    /// Operations on other tasks' wakers since the task's last scheduling point, in order,
+    /// waiting to be performed as steps of their own just before its next one (`waker_op`).
+    pub(crate) deferred_waker_ops: Vec<DeferredWakerOp>,
+}
+
+impl AsyncSlot {
+    /// The oldest waker operation still to be performed, taken out.
+    pub(crate) fn take_deferred_waker_op(&mut self) -> Option<DeferredWakerOp> {
+        (!self.deferred_waker_ops.is_empty()).then(|| self.deferred_waker_ops.remove(0))
+    }
+}
+
+/// A clone, wake or drop of another task's waker, done by code the current task runs and
+/// performed at the task's next scheduling point (see `waker_op`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeferredWakerOp {
+    op: Op,
+    effect: fn(&mut ObjectState),
 }
 
 /// How a wait ended.
@@ -317,6 +335,9 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         let self_woken = std::mem::take(&mut a.self_woken);
         let mut live = a.interests.iter().filter(|i| !i.granted);
         let first = live.next().map(|i| (i.op, i.deadline));
+        // Several things awaited at once (a `select!`, a `timeout`) are placed where the
+        // first of them was awaited, not where the task's future is polled.
+        let any_at = first.map_or(location, |(op, _)| op.location);
         let more = live.next().is_some();
         slot.deadline = match (first, more) {
             (Some((_, deadline)), false) => deadline,
@@ -336,7 +357,7 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
                 let w = s.waker_object(task);
                 Op::new(OpKind::AwaitWake, Some(w), location)
             }
-            Some(_) => Op::new(OpKind::AwaitAny, None, location),
+            Some(_) => Op::new(OpKind::AwaitAny, None, any_at),
         }
     });
     let (woken, wake) = with_state("an .await", |s| {
@@ -451,9 +472,14 @@ fn target(s: &ExecState, data: *const ()) -> Option<TaskId> {
     ours.then_some(task)
 }
 
-/// Performs a waker operation as a scheduling point of the current task when one is running
-/// (from the scheduler loop, at the end of an execution or in another execution it is only
-/// bookkeeping, or nothing).
+/// Performs a waker operation. On another task's waker, from a running task, it is a step of
+/// its own, taken at the task's next scheduling point: the code that woke may hold a lock
+/// selvedge does not see (`futures`' bounded channel wakes a sender under its own `std`
+/// mutex), and switching tasks right there would let the woken task block the one OS thread
+/// on that lock. Nothing the model sees happens between the call and that point, so the
+/// interleavings of modelled operations are the same. On the task's own waker it is
+/// bookkeeping, as it is from the scheduler loop or at the end of an execution; on a waker of
+/// another execution it is nothing.
 fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectState)) {
     let Some((object, in_task, own)) = try_with_state(|s| {
         let task = target(s, data)?;
@@ -464,12 +490,62 @@ fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectS
         return;
     };
     if in_task && !own {
-        super::point_at(
+        let op = Op::new(
             kind(TaskId((data as usize & WAKER_TASK_MASK) as u32)),
             Some(object),
             Location::caller(),
         );
+        with_state("a waker", |s| {
+            let current = s.current;
+            s.tasks[current.index()]
+                .asynchronous
+                .deferred_waker_ops
+                .push(DeferredWakerOp { op, effect });
+        });
+        return;
     }
+    apply_waker_effect(object, own, effect);
+}
+
+/// Performs a deferred waker operation as a step of the current task (from `point_decided`,
+/// before the step the task was about to take).
+pub(crate) fn perform_deferred_waker_op(deferred: DeferredWakerOp) {
+    // The step is the waker operation alone: a wait the task was setting up for its next step
+    // (a condvar queue, a deadline) applies to that step, not to this one.
+    let (blocked_on, deadline) = with_state("a waker", |s| {
+        let current = s.current;
+        let task = &mut s.tasks[current.index()];
+        (task.blocked_on.take(), task.deadline.take())
+    });
+    super::point_now(deferred.op);
+    with_state("a waker", |s| {
+        let current = s.current;
+        let task = &mut s.tasks[current.index()];
+        task.blocked_on = blocked_on;
+        task.deadline = deadline;
+    });
+    let object = deferred
+        .op
+        .object
+        .expect("a waker operation names its waker");
+    apply_waker_effect(object, false, deferred.effect);
+}
+
+/// Performs every deferred waker operation of the current task (at its end).
+pub(crate) fn perform_deferred_waker_ops() {
+    while let Some(deferred) = try_with_state(|s| {
+        let current = s.current;
+        s.tasks[current.index()]
+            .asynchronous
+            .take_deferred_waker_op()
+    })
+    .flatten()
+    {
+        perform_deferred_waker_op(deferred);
+    }
+}
+
+fn apply_waker_effect(object: ObjectId, own: bool, effect: fn(&mut ObjectState)) {
     with_state("a waker", |s| {
         let state = &mut s.objects[object.index()].state;
         let was_woken = matches!(state, ObjectState::Waker { woken: true, .. });

@@ -145,21 +145,19 @@ pub(crate) fn run(
         }
         if choices.len() >= limits.max_steps {
             let mut state = shared.borrow_mut();
-            let spinning: Vec<String> =
-                candidates.iter().map(|c| state.task_name(c.task)).collect();
+            let message = step_limit_message(&state, &candidates, limits.max_steps);
+            // The tasks that wait meanwhile are listed with what they wait for: often the
+            // one blocked forever is the bug, and the running one only a loop that never ends.
+            let blocked = state
+                .blocked_tasks()
+                .into_iter()
+                .filter(|b| !candidates.iter().any(|c| c.task.0 == b.task))
+                .collect();
             state.failure = Some(RawFailure {
                 kind: FailureKind::Livelock,
-                message: format!(
-                    "the execution did not finish within {} steps (`Config::max_steps`); \
-                     still running: {}. A task that busy-waits on an atomic should call \
-                     `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop \
-                     (selvedge then runs it only after another task made progress); if the test \
-                     is just long, raise `max_steps`",
-                    limits.max_steps,
-                    spinning.join(", ")
-                ),
+                message,
                 task: None,
-                blocked: Vec::new(),
+                blocked,
                 evidence: Evidence::None,
             });
             break;
@@ -245,6 +243,7 @@ pub(crate) fn run(
     // A replay string carries the data seed only when the execution used it.
     let data_seed = state.data_drawn.then_some(limits.tasks.data_seed);
     let clock_marks = std::mem::take(&mut state.clock_marks);
+    let woke_spuriously = state.tasks.iter().any(|t| t.woke_spuriously);
     let trace = state.recycle();
     Execution {
         trace,
@@ -254,6 +253,7 @@ pub(crate) fn run(
         virtual_ns,
         clock_marks,
         redundant,
+        woke_spuriously,
         failure,
         names,
         internal,
@@ -454,6 +454,44 @@ fn end_with_overflow(shared: &mut RefCell<ExecState>, task: TaskId) {
     let state = shared.get_mut();
     state.running_task = false;
     task::record_overflow(state, task);
+}
+
+/// Why an execution that reached `Config::max_steps` is reported: who still runs, who waits,
+/// how far the virtual clock went, and what usually causes it.
+fn step_limit_message(state: &ExecState, running: &[Candidate], max_steps: usize) -> String {
+    let names = |tasks: &mut dyn Iterator<Item = TaskId>| -> String {
+        tasks
+            .map(|t| state.task_name(t))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let running_names = names(&mut running.iter().map(|c| c.task));
+    let waiting = names(&mut state.tasks.iter().enumerate().filter_map(|(i, t)| {
+        let id = TaskId(i as u32);
+        (!t.finished && !running.iter().any(|c| c.task == id)).then_some(id)
+    }));
+    let mut message = format!(
+        "the execution did not finish within {max_steps} steps (`Config::max_steps`); still \
+         running: {running_names}"
+    );
+    if !waiting.is_empty() {
+        message += &format!("; waiting meanwhile: {waiting} (below: what for)");
+    }
+    if state.clock_ns > 0 {
+        message += &format!(
+            "; the virtual clock reached {:?}",
+            std::time::Duration::from_nanos(state.clock_ns)
+        );
+    }
+    message += ". A task that busy-waits should call `selvedge::hint::spin_loop()` or \
+                `selvedge::thread::yield_now()` in its loop (std's `spin_loop` is invisible to \
+                selvedge; with selvedge's, the task runs again only after another made \
+                progress)";
+    if !waiting.is_empty() {
+        message += "; a task that loops forever (on a timer, an `interval`) while the others \
+                    wait may be hiding a task that is blocked for good";
+    }
+    message + "; if the test is just long, raise `max_steps`"
 }
 
 fn deadlock_message(blocked: &[crate::trace::BlockedTask]) -> String {

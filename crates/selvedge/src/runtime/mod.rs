@@ -218,10 +218,41 @@ pub(crate) fn point_op(op: Op) {
 }
 
 /// Like `point_op`, with the operation decided from the state in the same borrow that
-/// suspends the task (an await decides what it waits for from its interests).
+/// suspends the task (an await decides what it waits for from its interests). Waker
+/// operations the task deferred since its last point are steps of their own first.
 pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
+    let mut decide = Some(decide);
+    while let Some(deferred) = point_step(&mut decide, true) {
+        awaiting::perform_deferred_waker_op(deferred);
+    }
+}
+
+/// A scheduling point for `op` now, ahead of any deferred waker operation (which is one).
+pub(crate) fn point_now(op: Op) {
+    let mut decide = Some(|_: &mut ExecState| op);
+    let deferred = point_step(&mut decide, false);
+    assert!(deferred.is_none(), "a deferred waker operation was taken");
+}
+
+/// Suspends the current task at a scheduling point with the operation `decide` gives. With
+/// `deferred_first`, a deferred waker operation of the task comes first: it is taken out and
+/// returned instead (`decide` is left for the next try).
+fn point_step(
+    decide: &mut Option<impl FnOnce(&mut ExecState) -> Op>,
+    deferred_first: bool,
+) -> Option<awaiting::DeferredWakerOp> {
     let unwinding = std::thread::panicking();
-    let yielder = with_state("a selvedge scheduling point", |s| {
+    let step = with_state("a selvedge scheduling point", |s| {
+        if deferred_first {
+            let current = s.current;
+            if let Some(deferred) = s.tasks[current.index()]
+                .asynchronous
+                .take_deferred_waker_op()
+            {
+                return Err(deferred);
+            }
+        }
+        let decide = decide.take().expect("a scheduling point is decided once");
         let mut op = decide(s);
         let (kind, location) = (op.kind, op.location);
         let current = s.current;
@@ -251,7 +282,7 @@ pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
                     chosen: false,
                     unwinding: true,
                 });
-                return None;
+                return Ok(None);
             }
             let name = s.task_name(current);
             let panic = s.tasks[current.index()].panics.last();
@@ -266,10 +297,16 @@ pub(crate) fn point_decided(decide: impl FnOnce(&mut ExecState) -> Op) {
                 evidence,
             );
         }
-        Some(yielder)
+        Ok(Some(yielder))
     });
-    if let Some(yielder) = yielder {
-        suspend(yielder);
+    match step {
+        Err(deferred) => Some(deferred),
+        Ok(yielder) => {
+            if let Some(yielder) = yielder {
+                suspend(yielder);
+            }
+            None
+        }
     }
 }
 

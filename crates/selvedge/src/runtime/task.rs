@@ -237,6 +237,8 @@ fn run_body(id: TaskId, body: Box<dyn FnOnce() + 'static>) {
         record_panic(id, payload.as_ref());
     }
     destroy_locals(id);
+    // A wake the task's last code did (a sender's drop) still happens, as its last steps.
+    super::awaiting::perform_deferred_waker_ops();
     try_with_state(|s| {
         let at = s.tasks[id.index()].spawned_at;
         record_event(s, OpKind::TaskExit, None, at);

@@ -28,7 +28,8 @@
 //!   yield_now, JoinHandle, JoinError, AbortHandle, JoinSet, LocalKey}`, [`task_local!`].
 //! - Time ([`time`]): `sleep`, `sleep_until`, `timeout`, `timeout_at`, `interval`,
 //!   `interval_at`, `Instant`, on the model's virtual clock (it moves only when every task is
-//!   blocked; an hour of sleeps takes no real time).
+//!   blocked; an hour of sleeps takes no real time, as with tokio's paused clock). `pause` and
+//!   `resume` do nothing (the clock is always paused); `advance(d)` waits until `d` has passed.
 //! - Synchronisation ([`sync`]): `Mutex`, `RwLock` (owned guards, `downgrade`), `Semaphore`
 //!   (`acquire`, `acquire_many`, `try_acquire*`, owned permits, `close`, `add_permits`,
 //!   `forget_permits`, `available_permits`), `Notify` (`notified`, `enable`, `notify_one`,
@@ -96,5 +97,44 @@ pub mod time {
     /// tokio's `time::error`.
     pub mod error {
         pub use crate::time::Elapsed;
+    }
+
+    /// tokio's `time::pause`: does nothing, since the model's clock is always paused and
+    /// advances on its own when every task is blocked (what tokio's paused clock does).
+    /// Panics outside a model, as the clock's other functions do.
+    ///
+    /// ```
+    /// use selvedge::tokio::{self, time};
+    ///
+    /// #[selvedge::tokio::test]
+    /// async fn paused() {
+    ///     time::pause();
+    ///     let start = time::Instant::now();
+    ///     time::advance(time::Duration::from_secs(5)).await;
+    ///     assert_eq!(start.elapsed(), time::Duration::from_secs(5));
+    ///     time::resume();
+    /// }
+    /// # fn main() {}
+    /// ```
+    #[track_caller]
+    pub fn pause() {
+        let _ = Instant::now();
+    }
+
+    /// tokio's `time::resume`: does nothing; the clock stays virtual (see [`pause`]). A
+    /// timer still fires at its deadline, only without real time passing.
+    #[track_caller]
+    pub fn resume() {
+        let _ = Instant::now();
+    }
+
+    /// tokio's `time::advance`: returns once `duration` has passed on the virtual clock. It
+    /// waits as [`sleep`] does: the clock moves when every task is blocked, so tasks with work
+    /// to do run first, and timers that fall due on the way fire in deadline order, each
+    /// order with the other tasks explored (tokio's jumps the clock at once and fires them
+    /// together).
+    #[track_caller]
+    pub fn advance(duration: Duration) -> Sleep {
+        sleep(duration)
     }
 }

@@ -72,6 +72,8 @@ pub(crate) struct Execution {
     pub(crate) clock_marks: Vec<(u32, u64)>,
     /// Ended early because the strategy knew every continuation was already covered.
     pub(crate) redundant: bool,
+    /// A wait in it returned spuriously (`Config::spurious_wakeups`).
+    pub(crate) woke_spuriously: bool,
     /// The bug found, if any.
     pub(crate) failure: Option<RawFailure>,
     /// Names for the report; filled in when there is a failure.
