@@ -441,6 +441,30 @@ fn a_select_that_waits_forever_is_placed_where_it_awaits_not_where_the_task_is_p
 }
 
 #[test]
+fn a_task_that_panics_after_its_runtime_shut_down_is_reported_with_what_tokio_would_do() {
+    let report = dpor(|| {
+        block_on(async {
+            let (tx, mut rx) = selvedge::tokio::sync::mpsc::unbounded_channel::<u32>();
+            spawn(async move {
+                tx.send(1).unwrap();
+                tx.send(2).unwrap();
+            });
+            assert_eq!(rx.recv().await, Some(1));
+        })
+    });
+    let failure = report
+        .failure()
+        .expect("the second send fails once the body has returned");
+    assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+    let text = failure.to_string();
+    assert!(text.contains("SendError"), "{text}");
+    assert!(
+        text.contains("it panicked after its runtime shut down"),
+        "{text}"
+    );
+}
+
+#[test]
 fn block_on_works_inside_a_spawned_thread_and_mixes_with_async_tasks() {
     let report = dpor(|| {
         let m = Arc::new(Mutex::new(0));

@@ -261,11 +261,27 @@ fn record_panic(id: TaskId, payload: &(dyn Any + Send)) {
                 trace_len,
             });
         let name = s.task_name(id);
+        // A task in the middle of a poll when its runtime shut down finishes that poll (as on
+        // tokio's threaded runtime); its panic then is one tokio would hand to a `JoinHandle`
+        // nobody reads. Reported all the same, but with what the user sees otherwise.
+        let after_shutdown = s.tasks[id.index()]
+            .asynchronous
+            .owner
+            .is_some_and(|owner| s.tasks[owner.index()].asynchronous.shut_down);
+        let note = if after_shutdown {
+            "\n  it panicked after its runtime shut down (the test body had returned while the \
+             task was in the middle of a poll, which cancellation does not interrupt): tokio \
+             would give the panic to the task's `JoinHandle` and the test would pass, but the \
+             same panic happens whenever a runtime shuts down mid-task; handle the error where \
+             it panicked, or await the task before the body returns"
+        } else {
+            ""
+        };
         s.current = id;
         s.fail(
             FailureKind::Panic,
             format!(
-                "{name} panicked at {}:\n    {}",
+                "{name} panicked at {}:\n    {}{note}",
                 panic.location, panic.message
             ),
             Evidence::Panics(vec![panic.site()]),
