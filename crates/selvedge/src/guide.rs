@@ -100,6 +100,13 @@
 //! is not polled at its spawn, and its first poll is a step of its own, so an `abort` may come
 //! before it and spawned futures may start in any order.
 //!
+//! **DPOR orders only what selvedge sees.** Two steps conflict when they touch the same
+//! selvedge object; state behind `std` types (`std` atomics, the `futures` crate's channels and
+//! `futures::lock::Mutex`) is invisible, so DPOR (the default strategy) may run one order of two
+//! steps that only such state connects. shuttle explores without reduction and loom sees only
+//! its own types, so a test ported from shuttle that orders its tasks through the `futures`
+//! crate should use selvedge's own channels and locks, or `check_dfs` / `check_random`.
+//!
 //! **`Condvar::wait` and `thread::park` may wake spuriously**, as std documents: the model
 //! explores a wait that returns without a notification or a token, once per task per
 //! execution, and only while another task can run (a wait nothing could end is still a

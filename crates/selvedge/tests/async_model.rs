@@ -465,6 +465,43 @@ fn a_task_that_panics_after_its_runtime_shut_down_is_reported_with_what_tokio_wo
 }
 
 #[test]
+fn a_task_woken_before_an_arc_is_dropped_may_run_while_it_is_alive() {
+    // Goal (found in review): a wake of another task's waker is a step taken later, at the
+    // waker's next scheduling point; an `Arc` dropped in between is not a scheduling point,
+    // and the woken task could never see it alive. The drop now performs the wake first.
+    for strategy in [Strategy::Dfs, Strategy::Dpor] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                ..Default::default()
+            },
+            || {
+                let (tx, rx) = futures::channel::oneshot::channel::<()>();
+                let shared = Arc::new(7usize);
+                let mine = shared.clone();
+                let t = selvedge::thread::spawn(move || {
+                    tx.send(()).unwrap();
+                    drop(mine);
+                });
+                block_on(async move {
+                    rx.await.unwrap();
+                    Arc::try_unwrap(shared).expect("the sender still holds its clone");
+                });
+                t.join().unwrap();
+            },
+        );
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy:?} missed the live clone: {report:?}"));
+        assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+        assert!(
+            failure.to_string().contains("still holds its clone"),
+            "{failure}"
+        );
+    }
+}
+
+#[test]
 fn block_on_works_inside_a_spawned_thread_and_mixes_with_async_tasks() {
     let report = dpor(|| {
         let m = Arc::new(Mutex::new(0));

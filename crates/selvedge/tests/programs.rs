@@ -79,16 +79,19 @@ fn counts_in_a_report_agree_with_their_nouns() {
     // Goal: one schedule, one preemption, one hidden operation: singular.
     let report = run(Strategy::Random, 0, 1, mutex_counter(1, 1));
     assert_eq!(report.coverage(), "sampled 1 schedule");
-    // One row more than the table shows: exactly one is elided.
+    // One row more than the table shows: exactly one is elided. (Two atomics in turn, so no
+    // step repeats the one before: a run of repeats would be collapsed into one line.)
     let report = explore(
         Config {
             max_steps: 401,
             ..Default::default()
         },
         || {
-            let n = selvedge::sync::atomic::AtomicU64::new(0);
+            use selvedge::sync::atomic::{AtomicU64, Ordering::SeqCst};
+            let (a, b) = (AtomicU64::new(0), AtomicU64::new(0));
             loop {
-                n.fetch_add(1, selvedge::sync::atomic::Ordering::SeqCst);
+                a.fetch_add(1, SeqCst);
+                b.fetch_add(1, SeqCst);
             }
         },
     );

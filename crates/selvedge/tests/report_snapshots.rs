@@ -467,10 +467,7 @@ fn max_steps_livelock_report() {
 interleaving (6 operations, 0 context switches, 0 preemptions; `>` marks a switch):
      step  task           operation          object       location
         1  main (task 0)  read-modify-write  AtomicU64#1  crates/selvedge/tests/report_snapshots.rs:104:11
-        2  main (task 0)  read-modify-write  AtomicU64#1  crates/selvedge/tests/report_snapshots.rs:104:11
-        3  main (task 0)  read-modify-write  AtomicU64#1  crates/selvedge/tests/report_snapshots.rs:104:11
-        4  main (task 0)  read-modify-write  AtomicU64#1  crates/selvedge/tests/report_snapshots.rs:104:11
-        5  main (task 0)  read-modify-write  AtomicU64#1  crates/selvedge/tests/report_snapshots.rs:104:11
+     ...  (steps 2-5: the same operation 4 more times)
         6  main (task 0)  read-modify-write  AtomicU64#1  crates/selvedge/tests/report_snapshots.rs:104:11
 
 found in schedule 1 with strategy Dpor (seed 0)
@@ -551,12 +548,12 @@ fn stack_overflow_report() {
 
 interleaving (5 operations, 1 context switch, 0 preemptions; `>` marks a switch, `x` where a task overflowed its stack):
      step  task               operation             object             location
-        1  main (task 0)      spawn                 thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:539:10
-        2  main (task 0)      lock                  Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8
-        3  main (task 0)      unlock                Mutex#1            crates/selvedge/tests/report_snapshots.rs:544:8 (locked here)
-  >     4  thread-1 (task 1)  lock                  Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17
-        5  thread-1 (task 1)  unlock                Mutex#1            crates/selvedge/tests/report_snapshots.rs:540:17 (locked here)
-  x     6  thread-1 (task 1)  overflowed its stack  -                  after crates/selvedge/tests/report_snapshots.rs:540:17, its last scheduling point
+        1  main (task 0)      spawn                 thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:536:10
+        2  main (task 0)      lock                  Mutex#1            crates/selvedge/tests/report_snapshots.rs:541:8
+        3  main (task 0)      unlock                Mutex#1            crates/selvedge/tests/report_snapshots.rs:541:8 (locked here)
+  >     4  thread-1 (task 1)  lock                  Mutex#1            crates/selvedge/tests/report_snapshots.rs:537:17
+        5  thread-1 (task 1)  unlock                Mutex#1            crates/selvedge/tests/report_snapshots.rs:537:17 (locked here)
+  x     6  thread-1 (task 1)  overflowed its stack  -                  after crates/selvedge/tests/report_snapshots.rs:537:17, its last scheduling point
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:2fa256a5:0*2.1*2
@@ -580,15 +577,15 @@ fn uses_a_static_mutex_with_data() {
 
 #[test]
 fn refused_static_report() {
-    let expected = r#"selvedge found a panic: main (task 0) panicked at crates/selvedge/tests/report_snapshots.rs:577:20:
-    the Mutex created at crates/selvedge/tests/report_snapshots.rs:571:36 holds a value shared by every execution (it is a `static`, or was created outside the test body): its value is not reset between executions, so each execution would start from what another left. Create it inside the test body, or make the static a `selvedge::sync::LazyLock`, which is fresh in every execution
+    let expected = r#"selvedge found a panic: main (task 0) panicked at crates/selvedge/tests/report_snapshots.rs:574:20:
+    the Mutex created at crates/selvedge/tests/report_snapshots.rs:568:36 holds a value shared by every execution (it is a `static`, or was created outside the test body): its value is not reset between executions, so each execution would start from what another left. Create it inside the test body, or make the static a `selvedge::sync::LazyLock`, which is fresh in every execution
 
 interleaving (3 operations, 1 context switch, 0 preemptions; `>` marks a switch, `x` where a task panicked):
      step  task               operation  object             location
-        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:576:13
-  x     2  main (task 0)      panicked   -                  crates/selvedge/tests/report_snapshots.rs:577:20
+        1  main (task 0)      spawn      thread-1 (task 1)  crates/selvedge/tests/report_snapshots.rs:573:13
+  x     2  main (task 0)      panicked   -                  crates/selvedge/tests/report_snapshots.rs:574:20
         3  main (task 0)      exit       -                  crates/selvedge/tests/report_snapshots.rs:23:18 (spawned here)
-  >     4  thread-1 (task 1)  exit       -                  crates/selvedge/tests/report_snapshots.rs:576:13 (spawned here)
+  >     4  thread-1 (task 1)  exit       -                  crates/selvedge/tests/report_snapshots.rs:573:13 (spawned here)
 
 found in schedule 1 with strategy Dpor (seed 0)
 replay string: v1:811c9dc5:
@@ -610,4 +607,28 @@ replay it:     selvedge::explore(Config { strategy: Strategy::Replay("v1:811c9dc
         .failure()
         .expect("the replay is refused the same way");
     assert_eq!(again.kind(), FailureKind::Panic, "{again}");
+}
+
+#[test]
+fn a_long_run_of_one_repeated_step_is_one_line_not_hundreds() {
+    // Goal: a spin of 1,000 identical steps used to fill the table's 400 rows with copies of
+    // one line; a run now shows its first and last step and a line for the rest.
+    let spin = || {
+        let n = AtomicU64::new(0);
+        loop {
+            n.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let config = Config {
+        max_steps: 1_000,
+        ..config()
+    };
+    let text = report_with(config, FailureKind::Livelock, spin).to_string();
+    assert!(
+        text.contains("(steps 2-999: the same operation 998 more times)"),
+        "{text}"
+    );
+    assert!(text.contains("     1000  main (task 0)"), "{text}");
+    assert!(!text.contains("not shown"), "{text}");
+    assert!(text.lines().count() < 20, "{text}");
 }

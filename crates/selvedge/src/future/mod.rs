@@ -7,7 +7,14 @@
 //! woken. So a lost wakeup is a deadlock report naming the future's task and where it was
 //! spawned. Threads and async tasks mix freely, and `block_on` works on any thread of the model.
 //! Futures from the `futures` crate (`join!`, `select!`, `FuturesUnordered`, its channels) run
-//! unchanged; their wakers' clones, drops and wakes are scheduling points.
+//! unchanged; their wakers' clones, drops and wakes are scheduling points (a wake of another
+//! task's waker is taken at the waker's next scheduling point, so a channel that wakes under its
+//! own `std` lock does not stall the model). Their channels and `futures::lock::Mutex` keep their
+//! state in `std` atomics selvedge does not see: every interleaving of scheduling points still
+//! runs under `Strategy::Dfs` and the sampling strategies, but DPOR (the default) cannot tell
+//! that two steps touching the same such channel conflict, and may try only one of their orders.
+//! Use [`crate::tokio`]'s channels and locks (modelled) where the order matters, or
+//! `Strategy::Dfs`.
 //!
 //! ```
 //! use selvedge::future;
@@ -153,6 +160,8 @@ where
     if !runtime::in_model() {
         runtime::outside_model("selvedge::future::spawn");
     }
+    // A wake the caller did before spawning happens before the spawn.
+    runtime::awaiting::flush_deferred_waker_ops();
     let result: ResultSlot<F::Output> = Arc::new(StdMutex::new(None));
     let slot = result.clone();
     let body: Box<dyn FnOnce()> = Box::new(move || {

@@ -447,24 +447,36 @@ impl Failure {
             "operation",
             "object"
         )?;
+        let lines = collapse_repeats(&self.rows, &times);
         let max = crate::limits::REPORT_MAX_ROWS;
-        let skip = if self.rows.len() > max {
-            self.rows.len() - max
-        } else {
-            0
-        };
-        let head = if skip > 0 { max / 4 } else { self.rows.len() };
-        for (i, row) in self.rows.iter().enumerate() {
-            if skip > 0 && i == head {
+        let skip = lines.len().saturating_sub(max);
+        let head = if skip > 0 { max / 4 } else { lines.len() };
+        for (n, line) in lines.iter().enumerate() {
+            if skip > 0 && n == head {
+                let hidden: usize = lines[head..head + skip].iter().map(Line::steps).sum();
                 writeln!(
                     f,
                     "     ...  ({} not shown)",
-                    plural(skip as u64, "operation")
+                    plural(hidden as u64, "operation")
                 )?;
             }
-            if skip > 0 && i >= head && i < head + skip {
+            if skip > 0 && n >= head && n < head + skip {
                 continue;
             }
+            let i = match *line {
+                Line::Row(i) => i,
+                Line::Repeat { first, last } => {
+                    writeln!(
+                        f,
+                        "     ...  (steps {}-{}: the same operation {} more times)",
+                        first + 1,
+                        last + 1,
+                        last - first + 1
+                    )?;
+                    continue;
+                }
+            };
+            let row = &self.rows[i];
             writeln!(
                 f,
                 "  {} {:5}  {}{:task_width$}  {:op_width$}  {:obj_width$}  {}",
@@ -484,6 +496,59 @@ impl Failure {
         }
         Ok(())
     }
+}
+
+/// A line of the interleaving table: a step, or a run of steps that repeat the one before.
+enum Line {
+    Row(usize),
+    Repeat { first: usize, last: usize },
+}
+
+impl Line {
+    fn steps(&self) -> usize {
+        match *self {
+            Line::Row(_) => 1,
+            Line::Repeat { first, last } => last - first + 1,
+        }
+    }
+}
+
+/// The table's lines: a run of at least `MIN_RUN` steps that each repeat the step before
+/// exactly (same task, operation, object, place and time: a spin loop, a livelock) shows its
+/// first and last step, and one line for the rest.
+fn collapse_repeats(rows: &[TraceRow], times: &[String]) -> Vec<Line> {
+    const MIN_RUN: usize = 5;
+    let repeats = |a: usize, b: usize| {
+        let (x, y) = (&rows[a], &rows[b]);
+        x.mark == RowMark::Performed
+            && y.mark == RowMark::Performed
+            && !y.switch
+            && x.task_name == y.task_name
+            && x.operation == y.operation
+            && x.object == y.object
+            && x.location == y.location
+            && times[a] == times[b]
+    };
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut i = 0;
+    while i < rows.len() {
+        let mut end = i + 1;
+        while end < rows.len() && repeats(i, end) {
+            end += 1;
+        }
+        if end - i >= MIN_RUN {
+            lines.push(Line::Row(i));
+            lines.push(Line::Repeat {
+                first: i + 1,
+                last: end - 2,
+            });
+            lines.push(Line::Row(end - 1));
+        } else {
+            lines.extend((i..end).map(Line::Row));
+        }
+        i = end;
+    }
+    lines
 }
 
 /// The marks after `>` that the table uses, for its heading.
