@@ -79,7 +79,6 @@ pub(crate) fn track(
     created_at: &'static Location<'static>,
     address: Option<usize>,
 ) -> Option<Tracked> {
-    crate::runtime::awaiting::flush_deferred_waker_ops();
     try_with_state(|s| {
         let object = (kind == AllocationKind::Arc)
             .then(|| s.register(ObjectKind::Arc, ObjectState::Plain, created_at));
@@ -106,7 +105,6 @@ fn with_entry<R>(
     tracked: Option<Tracked>,
     f: impl FnOnce(&mut ExecState, usize) -> R,
 ) -> Option<R> {
-    crate::runtime::awaiting::flush_deferred_waker_ops();
     let tracked = tracked?;
     try_with_state(|s| {
         let index = tracked.index as usize;

@@ -71,9 +71,17 @@
 //! library, which reads machine words (8x more). A thread that runs out is a `StackOverflow`
 //! failure naming it and the knob, never a crash.
 //!
+//! **A wake of another task's waker takes effect at the waker's next scheduling point**, not
+//! inside `wake()`: code that wakes while holding a `std` lock (the `futures` crate's bounded
+//! channel does) must not be switched away from there, or the woken task would block the one OS
+//! thread on that lock. Nothing selvedge schedules happens in between, but an `Arc` dropped
+//! right after the wake is dropped before the woken task can run.
+//!
 //! **Reference counting is not a scheduling point.** An `Arc` clone or drop does not branch (as
 //! loom's does); drops carry happens-before as std's `Release` decrement and `Acquire` fence do,
-//! and the allocation is tracked for the leak check. The task that runs a destructor is
+//! and the allocation is tracked for the leak check. Reading a count is one (`strong_count`,
+//! `weak_count`, `try_unwrap`, `into_inner`, `get_mut`, `Weak::upgrade`): it conflicts with
+//! every step, so DPOR runs it before and after each step that may have changed the count. The task that runs a destructor is
 //! whichever drops last in the interleaving the other operations produce.
 //!
 //! **A future may be polled once without a wake** (per task per execution), as loom's

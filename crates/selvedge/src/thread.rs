@@ -283,8 +283,6 @@ impl Builder {
         F: FnOnce() -> T + 'a,
         T: 'a,
     {
-        // A wake the caller did before spawning happens before the spawn.
-        crate::runtime::awaiting::flush_deferred_waker_ops();
         let result: ResultSlot<T> = Arc::new(StdMutex::new(None));
         let slot = result.clone();
         let body: Box<dyn FnOnce() + 'a> = Box::new(move || {

@@ -732,6 +732,32 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         out.push(writer.join().unwrap());
         seen.lock().unwrap().insert(out);
     });
+    same(
+        "arc counts read while another thread clones and drops",
+        |seen| {
+            // Clones and drops are not scheduling points, and the two threads share no other
+            // object: a count read conflicts with every step, so DPOR tries it before and after
+            // each step that may change the count (found in review: DPOR saw one count of three).
+            use selvedge::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+            let a = Arc::new(0u8);
+            let (x, y) = (AtomicUsize::new(0), Arc::new(AtomicUsize::new(0)));
+            let (a2, y2) = (a.clone(), y.clone());
+            let t = selvedge::thread::spawn(move || {
+                y2.store(1, SeqCst);
+                let extra = a2.clone();
+                y2.store(2, SeqCst);
+                drop(extra);
+                y2.store(3, SeqCst);
+                drop(a2);
+                y2.store(4, SeqCst);
+            });
+            x.load(SeqCst);
+            let count = Arc::strong_count(&a);
+            x.load(SeqCst);
+            t.join().unwrap();
+            seen.lock().unwrap().insert(vec![count]);
+        },
+    );
 }
 
 #[test]

@@ -160,8 +160,6 @@ where
     if !runtime::in_model() {
         runtime::outside_model("selvedge::future::spawn");
     }
-    // A wake the caller did before spawning happens before the spawn.
-    runtime::awaiting::flush_deferred_waker_ops();
     let result: ResultSlot<F::Output> = Arc::new(StdMutex::new(None));
     let slot = result.clone();
     let body: Box<dyn FnOnce()> = Box::new(move || {

@@ -502,27 +502,9 @@ fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectS
                 .deferred_waker_ops
                 .push(DeferredWakerOp { op, effect });
         });
-        DEFERRED_WAKER_OPS.with(|d| d.set(true));
         return;
     }
     apply_waker_effect(object, own, effect);
-}
-
-thread_local! {
-    /// Set when a task defers a waker operation: the running task may have some to perform
-    /// (a cheap test for `flush_deferred_waker_ops`; the task's list says for sure).
-    static DEFERRED_WAKER_OPS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Performs the running task's deferred waker operations, if it has any. Called before a
-/// modelled operation that is not a scheduling point (an `Arc`'s count changing, a spawn):
-/// it must come after them, as it does in the program, or a task woken before an `Arc` was
-/// dropped could never see that `Arc` alive.
-#[inline]
-pub(crate) fn flush_deferred_waker_ops() {
-    if DEFERRED_WAKER_OPS.with(std::cell::Cell::get) {
-        perform_deferred_waker_ops();
-    }
 }
 
 /// Performs a deferred waker operation as a step of the current task (from `point_decided`,
@@ -549,10 +531,9 @@ pub(crate) fn perform_deferred_waker_op(deferred: DeferredWakerOp) {
     apply_waker_effect(object, false, deferred.effect);
 }
 
-/// Performs every deferred waker operation of the running task (at its end, or before a
-/// modelled operation that is not a scheduling point). Nothing from the scheduler loop.
+/// Performs every deferred waker operation of the running task (at its end). Nothing from the
+/// scheduler loop.
 pub(crate) fn perform_deferred_waker_ops() {
-    DEFERRED_WAKER_OPS.with(|d| d.set(false));
     while let Some(deferred) = try_with_state(|s| {
         if !s.in_task() {
             return None;

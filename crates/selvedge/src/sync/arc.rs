@@ -35,6 +35,7 @@ use std::panic::Location;
 use std::pin::Pin;
 
 use crate::alloc::{self, AllocationKind, Tracked};
+use crate::runtime::OpKind;
 
 /// A thread-safe reference-counted pointer, as `std::sync::Arc`, tracked by the model for
 /// leaks and happens-before (see the module docs).
@@ -108,6 +109,7 @@ impl<T> Arc<T> {
     /// The value if this is the only strong reference, as `std::sync::Arc::try_unwrap`.
     #[track_caller]
     pub fn try_unwrap(this: Arc<T>) -> Result<T, Arc<T>> {
+        count_point();
         alloc::acquire(this.tracked);
         let (value, tracked) = this.into_parts();
         match std::sync::Arc::try_unwrap(value) {
@@ -124,7 +126,9 @@ impl<T> Arc<T> {
 
     /// The value if this is the only strong reference, else drops this one, as
     /// `std::sync::Arc::into_inner`.
+    #[track_caller]
     pub fn into_inner(this: Arc<T>) -> Option<T> {
+        count_point();
         alloc::acquire(this.tracked);
         let (value, tracked) = this.into_parts();
         alloc::release(tracked);
@@ -132,6 +136,7 @@ impl<T> Arc<T> {
     }
 
     /// The value, cloned if other references exist, as `std::sync::Arc::unwrap_or_clone`.
+    #[track_caller]
     pub fn unwrap_or_clone(this: Arc<T>) -> T
     where
         T: Clone,
@@ -194,13 +199,17 @@ impl<T: ?Sized> Arc<T> {
 
     /// Strong references to the value, as `std::sync::Arc::strong_count` (not a scheduling
     /// point: the count as it stands in this interleaving).
+    #[track_caller]
     pub fn strong_count(this: &Arc<T>) -> usize {
+        count_point();
         alloc::acquire(this.tracked);
         std::sync::Arc::strong_count(&this.value)
     }
 
     /// Weak references to the value, as `std::sync::Arc::weak_count`.
+    #[track_caller]
     pub fn weak_count(this: &Arc<T>) -> usize {
+        count_point();
         std::sync::Arc::weak_count(&this.value)
     }
 
@@ -215,7 +224,9 @@ impl<T: ?Sized> Arc<T> {
     }
 
     /// The value mutably if no other reference exists, as `std::sync::Arc::get_mut`.
+    #[track_caller]
     pub fn get_mut(this: &mut Arc<T>) -> Option<&mut T> {
+        count_point();
         alloc::acquire(this.tracked);
         std::sync::Arc::get_mut(&mut this.value)
     }
@@ -435,7 +446,9 @@ impl<T> Weak<T> {
 
 impl<T: ?Sized> Weak<T> {
     /// A strong reference if the value is still alive, as `std::sync::Weak::upgrade`.
+    #[track_caller]
     pub fn upgrade(&self) -> Option<Arc<T>> {
+        count_point();
         let value = self.value.upgrade()?;
         alloc::retain(self.tracked);
         Some(Arc {
@@ -445,12 +458,16 @@ impl<T: ?Sized> Weak<T> {
     }
 
     /// Strong references to the value, as `std::sync::Weak::strong_count`.
+    #[track_caller]
     pub fn strong_count(&self) -> usize {
+        count_point();
         self.value.strong_count()
     }
 
     /// Weak references to the value, as `std::sync::Weak::weak_count`.
+    #[track_caller]
     pub fn weak_count(&self) -> usize {
+        count_point();
         self.value.weak_count()
     }
 
@@ -483,5 +500,16 @@ impl<T> Default for Weak<T> {
 impl<T: ?Sized> fmt::Debug for Weak<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("(Weak)")
+    }
+}
+
+/// Reading a reference count is a scheduling point that conflicts with every other step
+/// (`OpKind::ArcCount`): clones and drops are not scheduling points, so no narrower dependency
+/// would let DPOR try the count before and after each step that may have changed it. Nothing
+/// outside a model's task.
+#[track_caller]
+fn count_point() {
+    if crate::runtime::try_with_state(|s| s.in_task()).unwrap_or(false) {
+        crate::runtime::point_at(OpKind::ArcCount, None, Location::caller());
     }
 }

@@ -98,6 +98,10 @@ pub(crate) enum OpKind {
     Abort(TaskId),
     /// `JoinHandle::is_finished`: observes whether a task has finished.
     IsFinished(TaskId),
+    /// `Arc::strong_count` and the calls that decide by the count (`try_unwrap`, `get_mut`,
+    /// ...). An `Arc`'s clones and drops are not scheduling points, so DPOR cannot tell which
+    /// steps changed the count: reading it conflicts with everything.
+    ArcCount,
     /// The last sender, or the receiver, of a channel is dropped: the other end now sees the
     /// channel disconnected.
     Disconnect,
@@ -277,6 +281,7 @@ impl OpKind {
             OpKind::WakerDrop => 49,
             OpKind::Abort(_) => 50,
             OpKind::IsFinished(_) => 56,
+            OpKind::ArcCount => 57,
             OpKind::Disconnect => 60,
             OpKind::CondvarWoken => 61,
             OpKind::MayWake(_) => 62,
@@ -406,7 +411,8 @@ impl OpKind {
             | OpKind::AwaitAny
             | OpKind::Abort(_)
             | OpKind::Shutdown
-            | OpKind::IsFinished(_) => Access::Everything,
+            | OpKind::IsFinished(_)
+            | OpKind::ArcCount => Access::Everything,
             OpKind::Start
             | OpKind::Spawn(_)
             | OpKind::Join(_)
@@ -511,6 +517,7 @@ impl OpKind {
             OpKind::WakerDrop => &"Waker::drop",
             OpKind::Abort(_) => &"abort",
             OpKind::IsFinished(_) => &"is_finished",
+            OpKind::ArcCount => &"Arc count",
             OpKind::Disconnect => &"disconnect",
             OpKind::CondvarWoken => &"Condvar woken",
             OpKind::MayWake(_) => &"may wake",
@@ -687,6 +694,7 @@ mod tests {
             OpKind::WakerDrop,
             OpKind::Abort(t),
             OpKind::IsFinished(t),
+            OpKind::ArcCount,
             OpKind::Disconnect,
             OpKind::CondvarWoken,
             OpKind::MayWake(t),
