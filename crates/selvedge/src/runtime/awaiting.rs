@@ -476,8 +476,9 @@ fn target(s: &ExecState, data: *const ()) -> Option<TaskId> {
 /// its own, taken at the task's next scheduling point: the code that woke may hold a lock
 /// selvedge does not see (`futures`' bounded channel wakes a sender under its own `std`
 /// mutex), and switching tasks right there would let the woken task block the one OS thread
-/// on that lock. Nothing the model sees happens between the call and that point, so the
-/// interleavings of modelled operations are the same. On the task's own waker it is
+/// on that lock. Every scheduling point of the task comes after it, so the interleavings of
+/// the operations that are scheduling points are the same; an `Arc` cloned or dropped in
+/// between (not a scheduling point) is counted before it. On the task's own waker it is
 /// bookkeeping, as it is from the scheduler loop or at the end of an execution; on a waker of
 /// another execution it is nothing.
 fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectState)) {
