@@ -438,6 +438,12 @@ fn a_select_that_waits_forever_is_placed_where_it_awaits_not_where_the_task_is_p
         text.contains(&format!("stuck in `await any` at {select_at}")),
         "expected the select's first branch ({select_at}):\n{text}"
     );
+    // Each branch it waits for is listed, with where it was awaited.
+    assert!(
+        text.contains(&format!("`recv` on mpsc#1 at {select_at}"))
+            && text.contains(&format!("`recv` on mpsc#2 at {}:{}:", file!(), line + 1)),
+        "{text}"
+    );
 }
 
 #[test]

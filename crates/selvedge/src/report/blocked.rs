@@ -75,11 +75,16 @@ impl BlockedTask {
                 },
                 if *clones == 1 { "it" } else { "them" }
             )?,
-            WaitsFor::Any => writeln!(
-                f,
-                "waiting for the first of several futures (a `select!` or a `timeout`), none of \
-                 which can complete"
-            )?,
+            WaitsFor::Any { branches } => {
+                writeln!(
+                    f,
+                    "waiting for the first of several futures (a `select!` or a `timeout`), none \
+                     of which can complete:"
+                )?;
+                for branch in branches {
+                    writeln!(f, "      {branch}")?;
+                }
+            }
             WaitsFor::Permits {
                 semaphore,
                 available,

@@ -276,6 +276,36 @@ pub(crate) fn cancel(key: u64, generation: u64) -> bool {
 }
 
 impl ExecState {
+    /// What `task` awaits at once, one line each, for a report: its interests not yet granted.
+    pub(crate) fn awaited_branches(&self, task: TaskId) -> Vec<String> {
+        let slot = &self.tasks[task.index()].asynchronous;
+        let mut branches: Vec<String> = slot
+            .interests
+            .iter()
+            .filter(|i| !i.granted)
+            .map(|i| {
+                let on =
+                    i.op.object
+                        .map(|o| format!(" on {}", self.objects[o.index()].name()))
+                        .unwrap_or_default();
+                let kind = match i.op.kind {
+                    OpKind::Sleep(ns) => format!(
+                        "sleep until {:?} (virtual)",
+                        std::time::Duration::from_nanos(i.deadline.unwrap_or(ns))
+                    ),
+                    kind => kind.to_string(),
+                };
+                format!("`{kind}`{on} at {}", i.op.location)
+            })
+            .collect();
+        if let Some(waker) = slot.waker {
+            if self.waker_state(waker).1 > 0 {
+                branches.push("a wake of its waker, held by another future".to_string());
+            }
+        }
+        branches
+    }
+
     /// May a task waiting at an `.await` run? When it was aborted, its waker was woken, its
     /// deadline passed, or one of its interests is ready.
     pub(crate) fn await_ready(&self, task: TaskId) -> bool {

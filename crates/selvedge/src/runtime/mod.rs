@@ -764,7 +764,7 @@ impl ExecState {
                 None if slot.futile_yields > 0 && self.is_enabled(task) => {
                     (op.kind, WaitsFor::Progress)
                 }
-                None => (op.kind, self.waits_for(op)),
+                None => (op.kind, self.waits_for(task, op)),
             };
             out.push(BlockedTask {
                 task: task.0,
@@ -779,7 +779,7 @@ impl ExecState {
     }
 
     /// What a task whose pending operation is `op` needs before it can take that step.
-    fn waits_for(&self, op: Op) -> WaitsFor {
+    fn waits_for(&self, task: TaskId, op: Op) -> WaitsFor {
         let task_ref = |(task, at): Holder| TaskRef {
             task: task.0,
             name: self.task_name(task),
@@ -792,7 +792,9 @@ impl ExecState {
             return WaitsFor::Unpark;
         }
         if op.kind == OpKind::AwaitAny {
-            return WaitsFor::Any;
+            return WaitsFor::Any {
+                branches: self.awaited_branches(task),
+            };
         }
         if let (OpKind::AwaitWake, Some(waker)) = (op.kind, op.object) {
             return WaitsFor::Waker {

@@ -149,8 +149,9 @@ pub(crate) enum WaitsFor {
     /// An async task whose future returned `Pending`: a wake of its waker, of which `clones`
     /// are alive (none: nothing can ever wake it).
     Waker { waker: ObjectRef, clones: u32 },
-    /// An async task waiting for the first of several things (a `select!`, a `timeout`).
-    Any,
+    /// An async task waiting for the first of several things (a `select!`, a `timeout`): each
+    /// awaited operation as the report names it (`recv on mpsc#1 at src/lib.rs:9:5`).
+    Any { branches: Vec<String> },
     /// An async semaphore's `acquire`: permits, of which `available` are free.
     Permits {
         semaphore: ObjectRef,
@@ -224,7 +225,10 @@ impl BlockedTask {
             | WaitsFor::Other(Some(object)) => Some(object.name.clone()),
             WaitsFor::Finish(task) => Some(task.name.clone()),
             WaitsFor::Outside { point, .. } => point.clone(),
-            WaitsFor::Unpark | WaitsFor::Progress | WaitsFor::Any | WaitsFor::Other(None) => None,
+            WaitsFor::Unpark
+            | WaitsFor::Progress
+            | WaitsFor::Any { .. }
+            | WaitsFor::Other(None) => None,
         }
     }
 }
