@@ -503,10 +503,10 @@ fn deadlock_message(blocked: &[crate::trace::BlockedTask]) -> String {
                 if task.operation == OpKind::ReadLock && !task.awaited {
                     return format!(
                         "{} is blocked forever: it tried to acquire a {kind} it already holds \
-                         ({}, taken at {}) to read it again; std's `RwLock::read` may deadlock \
-                         there (a writer that queues between the two locks blocks the second) \
-                         or panic, so selvedge never grants it: hold one guard and pass it \
-                         down, or drop it before reading again",
+                         ({}, taken at {}) to read it; std's `RwLock::read` may deadlock or \
+                         panic when the thread holds the lock already (a second read deadlocks \
+                         once a writer queues between the two), so selvedge never grants it: \
+                         hold one guard and pass it down, or drop it before locking again",
                         task.name, object.name, own.at
                     );
                 }

@@ -123,7 +123,7 @@ impl<T: ?Sized> RwLock<T> {
     ///     assert_eq!(*first, *again);
     /// });
     /// let failure = report.failure().expect("the second read is reported");
-    /// assert!(failure.to_string().contains("to read it again"), "{failure}");
+    /// assert!(failure.to_string().contains("already holds"), "{failure}");
     /// ```
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
