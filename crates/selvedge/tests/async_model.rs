@@ -514,6 +514,25 @@ fn a_wake_then_an_arc_clone_under_a_std_lock_neither_stalls_nor_fails() {
 }
 
 #[test]
+fn a_yield_is_placed_where_yield_now_is_called() {
+    static YIELD_LINE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let report = dpor(|| {
+        block_on(async {
+            YIELD_LINE.store(line!() + 1, std::sync::atomic::Ordering::Relaxed);
+            future::yield_now().await;
+            panic!("after the yield");
+        })
+    });
+    let text = report.failure().expect("the panic").to_string();
+    let line = YIELD_LINE.load(std::sync::atomic::Ordering::Relaxed);
+    let row = text
+        .lines()
+        .find(|l| l.contains("await yield"))
+        .unwrap_or_else(|| panic!("no yield row:\n{text}"));
+    assert!(row.contains(&format!("{}:{line}:", file!())), "{text}");
+}
+
+#[test]
 fn block_on_works_inside_a_spawned_thread_and_mixes_with_async_tasks() {
     let report = dpor(|| {
         let m = Arc::new(Mutex::new(0));

@@ -246,9 +246,13 @@ fn run_spawned<F: Future>(
 }
 
 /// Yields once: the task lets every other task that can run go first (as
-/// `tokio::task::yield_now`).
+/// `tokio::task::yield_now`). Reports place the yield where this is called.
+#[track_caller]
 pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
+    YieldNow {
+        yielded: false,
+        at: Location::caller(),
+    }
 }
 
 /// The future of [`yield_now`].
@@ -256,6 +260,7 @@ pub fn yield_now() -> YieldNow {
 #[derive(Debug)]
 pub struct YieldNow {
     yielded: bool,
+    at: &'static Location<'static>,
 }
 
 impl Future for YieldNow {
@@ -266,6 +271,7 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
+        awaiting::note_yield_at(self.at);
         cx.waker().wake_by_ref();
         Poll::Pending
     }

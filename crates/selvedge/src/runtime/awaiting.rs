@@ -69,6 +69,8 @@ pub(crate) struct AsyncSlot {
     /// This thread's runtime was shut down: a future spawned into it now (by a destructor
     /// that ran at the cancellation, say) is cancelled before its first poll.
     pub(crate) shut_down: bool,
+    /// Where the task's future last called `yield_now`, for the yield step's location.
+    pub(crate) yield_at: Option<&'static Location<'static>>,
     /// Operations on other tasks' wakers since the task's last scheduling point, in order,
     /// waiting to be performed as steps of their own just before its next one (`waker_op`).
     pub(crate) deferred_waker_ops: Vec<DeferredWakerOp>,
@@ -363,6 +365,7 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         let slot = &mut s.tasks[task.index()];
         let a = &mut slot.asynchronous;
         let self_woken = std::mem::take(&mut a.self_woken);
+        let yield_at = a.yield_at.take().unwrap_or(location);
         let mut live = a.interests.iter().filter(|i| !i.granted);
         let first = live.next().map(|i| (i.op, i.deadline));
         // Several things awaited at once (a `select!`, a `timeout`) are placed where the
@@ -381,7 +384,7 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         slot.awaiting = true;
         match first {
             // Woke itself and waits for nothing else: a yield.
-            None if self_woken => Op::new(OpKind::Yield, None, location).awaited(),
+            None if self_woken => Op::new(OpKind::Yield, None, yield_at).awaited(),
             Some((op, _)) if !more && !woken && clones == 0 => op,
             None => {
                 let w = s.waker_object(task);
@@ -536,6 +539,17 @@ fn waker_op(data: *const (), kind: fn(TaskId) -> OpKind, effect: fn(&mut ObjectS
         return;
     }
     apply_waker_effect(object, own, effect);
+}
+
+/// Notes where the running task's future yields (`yield_now`), so its yield step is placed
+/// there rather than where the task's future is polled. Nothing outside a model.
+pub(crate) fn note_yield_at(at: &'static Location<'static>) {
+    try_with_state(|s| {
+        if s.in_task() {
+            let current = s.current;
+            s.tasks[current.index()].asynchronous.yield_at = Some(at);
+        }
+    });
 }
 
 /// Performs a deferred waker operation as a step of the current task (from `point_decided`,
