@@ -34,7 +34,8 @@ pub(crate) const DEFAULT_MAX_SCHEDULES: usize = 1_000_000;
 /// Default for `Config::max_schedules` under randomized strategies.
 pub(crate) const DEFAULT_RANDOM_SCHEDULES: usize = 1_000;
 
-/// Rows of the interleaving table shown in a failure report before the middle is elided.
+/// Lines of the interleaving table shown in a failure report before the middle is elided (a
+/// run of repeated steps counts as three lines).
 pub(crate) const REPORT_MAX_ROWS: usize = 400;
 
 /// Initial guess of PCT's execution length before any execution has been observed.

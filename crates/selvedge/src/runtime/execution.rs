@@ -145,14 +145,14 @@ pub(crate) fn run(
         }
         if choices.len() >= limits.max_steps {
             let mut state = shared.borrow_mut();
-            let message = step_limit_message(&state, &candidates, limits.max_steps);
             // The tasks that wait meanwhile are listed with what they wait for: often the
             // one blocked forever is the bug, and the running one only a loop that never ends.
-            let blocked = state
+            let blocked: Vec<_> = state
                 .blocked_tasks()
                 .into_iter()
                 .filter(|b| !candidates.iter().any(|c| c.task.0 == b.task))
                 .collect();
+            let message = step_limit_message(&state, &candidates, &blocked, limits.max_steps);
             state.failure = Some(RawFailure {
                 kind: FailureKind::Livelock,
                 message,
@@ -458,18 +458,22 @@ fn end_with_overflow(shared: &mut RefCell<ExecState>, task: TaskId) {
 
 /// Why an execution that reached `Config::max_steps` is reported: who still runs, who waits,
 /// how far the virtual clock went, and what usually causes it.
-fn step_limit_message(state: &ExecState, running: &[Candidate], max_steps: usize) -> String {
-    let names = |tasks: &mut dyn Iterator<Item = TaskId>| -> String {
-        tasks
-            .map(|t| state.task_name(t))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let running_names = names(&mut running.iter().map(|c| c.task));
-    let waiting = names(&mut state.tasks.iter().enumerate().filter_map(|(i, t)| {
-        let id = TaskId(i as u32);
-        (!t.finished && !running.iter().any(|c| c.task == id)).then_some(id)
-    }));
+fn step_limit_message(
+    state: &ExecState,
+    running: &[Candidate],
+    waiting: &[crate::trace::BlockedTask],
+    max_steps: usize,
+) -> String {
+    let running_names = running
+        .iter()
+        .map(|c| state.task_name(c.task))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let waiting = waiting
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut message = format!(
         "the execution did not finish within {max_steps} steps (`Config::max_steps`); still \
          running: {running_names}"
