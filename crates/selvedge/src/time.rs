@@ -159,7 +159,8 @@ impl Sleep {
             start,
             deadline,
             interest: 0,
-            generation: with_state("selvedge::time::sleep", |s| s.generation),
+            generation: runtime::current_generation()
+                .unwrap_or_else(|| runtime::outside_model("selvedge::time::sleep")),
             created_at,
         }
     }
@@ -213,26 +214,27 @@ impl Future for Sleep {
                 Claim::Waiting => Poll::Pending,
             };
         }
-        // The clock moves only when every task is blocked, so reading it here is as
-        // deterministic as the step this poll belongs to.
-        if Instant::now() >= self.deadline {
-            return Poll::Ready(());
-        }
         let duration = self.deadline.ns - self.start.ns;
         let deadline = self.deadline.ns;
-        self.interest = awaiting::register(
-            cx,
-            awaiting::Wants {
+        let registered = awaiting::register_if(cx, self.created_at, |s| {
+            // The clock moves only when every task is blocked, so reading it here is as
+            // deterministic as the step this poll belongs to.
+            (s.clock_ns < deadline).then_some(awaiting::Wants {
                 kind: OpKind::Sleep(duration),
                 object: None,
                 arg: 0,
                 deadline: Some(deadline),
                 ready: timer_ready,
                 grant: timer_grant,
-            },
-            self.created_at,
-        );
-        Poll::Pending
+            })
+        });
+        match registered {
+            Some((key, _)) => {
+                self.interest = key;
+                Poll::Pending
+            }
+            None => Poll::Ready(()),
+        }
     }
 }
 

@@ -914,3 +914,47 @@ fn a_task_spawned_while_its_runtime_shuts_down_is_cancelled_too() {
         passes_exhaustively(&report);
     }
 }
+
+#[test]
+fn a_body_that_joined_every_task_it_spawned_ends_without_a_shutdown_step() {
+    // Goal: the body's end cancels running tasks in one step that conflicts with everything.
+    // When the body saw every task it spawned finish (through their `JoinHandle`s) there is
+    // nothing to cancel, and the step would only make DPOR order it against a detached
+    // thread's store for nothing: one execution, not two. A task left running still gets
+    // the step.
+    let count = |join: bool| {
+        let report = dpor(move || {
+            let flag = Arc::new(AtomicU64::new(0));
+            let f = flag.clone();
+            drop(selvedge::thread::spawn(move || {
+                f.store(1, Ordering::SeqCst)
+            }));
+            block_on(async move {
+                let task = spawn(async { 7 });
+                if join {
+                    assert_eq!(task.await.unwrap(), 7);
+                }
+            });
+        });
+        passes_exhaustively(&report);
+        report.schedules()
+    };
+    let (joined, detached) = (count(true), count(false));
+    assert_eq!(joined, 1, "every task was joined: no shutdown step");
+    // The shutdown step before or after the store, and before the task's first poll (which it
+    // cancels) or after it.
+    assert_eq!(
+        detached, 4,
+        "a task runs on: the shutdown step is ordered against the others"
+    );
+    // A joined task's own spawn belongs to the body's runtime too, and still runs: it is
+    // cancelled, not left blocked forever.
+    passes_exhaustively(&dpor(|| {
+        block_on(async {
+            let task = spawn(async {
+                drop(spawn(std::future::pending::<()>()));
+            });
+            task.await.unwrap();
+        });
+    }));
+}

@@ -61,11 +61,10 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     if !runtime::in_model() {
         runtime::outside_model("selvedge::future::block_on");
     }
-    awaiting::enter_block_on();
+    // The waker is borrowed, never dropped, so it is not a live clone.
+    let waker = awaiting::enter_block_on(false).expect("a thread's block_on is not aborted");
     let _leave = LeaveBlockOn;
     let mut future = std::pin::pin!(future);
-    let task = with_state("selvedge::future::block_on", |s| s.current);
-    let waker = awaiting::task_waker(task);
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
@@ -109,17 +108,23 @@ pub fn block_on_then_shutdown<F: Future>(future: F) -> F::Output {
 /// `.await`, as dropping a tokio runtime does: one step, so no task sees another's
 /// cancellation (a sender dropped, say) before its own. A task belongs to the thread that
 /// spawned it, or to its spawner's thread (see `AsyncSlot::owner`): a detached thread's own
-/// `block_on` keeps its tasks. Whether the step happens depends only on the caller's own
-/// history (did it spawn a future), and the step conflicts with everything, so DPOR explores
-/// it against every other task's steps.
+/// `block_on` keeps its tasks. The step happens unless the caller saw every task it spawned
+/// finish through its `JoinHandle` (and no task spawned into its runtime): that depends only
+/// on the caller's own history and what its joins synchronised with. The step conflicts with
+/// everything, so DPOR explores it against every other task's steps.
 pub(crate) fn cancel_running_tasks(at: &'static Location<'static>) {
-    let (me, spawned) = with_state("selvedge::future::block_on_then_shutdown", |s| {
-        (
-            s.current,
-            s.tasks[s.current.index()].asynchronous.spawned_futures,
-        )
+    let (me, may_have_tasks) = with_state("selvedge::future::block_on_then_shutdown", |s| {
+        let me = s.current;
+        let a = &mut s.tasks[me.index()].asynchronous;
+        let may_have_tasks = a.unjoined_futures > 0 || a.spawned_by_its_tasks;
+        if !may_have_tasks {
+            // Every task it spawned finished, as its joins saw: nothing to cancel, and only a
+            // future spawned into it from now on (by a destructor) sees the shutdown.
+            a.shut_down = true;
+        }
+        (me, may_have_tasks)
     });
-    if !spawned {
+    if !may_have_tasks {
         return;
     }
     runtime::point_at(OpKind::Shutdown, None, at);
@@ -177,7 +182,12 @@ where
                 Ok(child) => {
                     let me = s.current;
                     let owner = s.tasks[me.index()].asynchronous.owner.unwrap_or(me);
-                    s.tasks[owner.index()].asynchronous.spawned_futures = true;
+                    let runtime = &mut s.tasks[owner.index()].asynchronous;
+                    if owner == me {
+                        runtime.unjoined_futures += 1;
+                    } else {
+                        runtime.spawned_by_its_tasks = true;
+                    }
                     let shut_down = s.tasks[owner.index()].asynchronous.shut_down;
                     let slot = &mut s.tasks[child.index()].asynchronous;
                     slot.abortable = true;
@@ -220,20 +230,14 @@ fn run_spawned<F: Future>(
     // first poll is a step of its own, so an abort may land before it and spawned tasks may
     // start in any order.
     runtime::point_at(OpKind::Start, None, at);
-    let task = with_state("selvedge::future::spawn", |s| s.current);
-    let aborted = with_state("selvedge::future::spawn", |s| {
-        s.tasks[task.index()].asynchronous.abort_requested
-    });
-    if aborted {
+    let Some(waker) = awaiting::enter_block_on(true) else {
         drop(future);
         return Err(JoinError::Cancelled);
-    }
-    awaiting::enter_block_on();
+    };
     let _leave = LeaveBlockOn;
     // Pinned on the task's own stack: no allocation per spawn. On abort it is dropped as the
     // function returns, which is where its destructors release what it holds.
     let mut future = std::pin::pin!(future);
-    let waker = awaiting::task_waker(task);
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
@@ -386,6 +390,7 @@ impl<T> Future for JoinHandle<T> {
             Claim::Granted => {
                 self.interest = 0;
                 self.done = true;
+                joined(self.task);
                 let value = self
                     .result
                     .lock()
@@ -412,6 +417,21 @@ impl<T> fmt::Debug for JoinHandle<T> {
             .field("task", &self.task.0)
             .finish()
     }
+}
+
+/// The running task saw `task` finish through its `JoinHandle`: if `task` belongs to its
+/// runtime, one fewer task may be left to shut down.
+fn joined(task: TaskId) {
+    with_state("selvedge::future::JoinHandle", |s| {
+        let me = s.current;
+        if s.tasks[task.index()].asynchronous.owner == Some(me) {
+            let a = &mut s.tasks[me.index()].asynchronous;
+            a.unjoined_futures = a
+                .unjoined_futures
+                .checked_sub(1)
+                .expect("a task joined more often than its runtime spawned");
+        }
+    });
 }
 
 fn join_ready(s: &ExecState, _: TaskId, interest: &awaiting::Interest) -> bool {
@@ -454,7 +474,10 @@ impl fmt::Debug for AbortHandle {
 }
 
 fn same_execution(generation: u64, what: &str) {
-    let ours = with_state(what, |s| s.generation == generation);
+    let Some(running) = runtime::current_generation() else {
+        runtime::outside_model(what)
+    };
+    let ours = running == generation;
     assert!(
         ours,
         "`{what}` was called on a handle from another execution: a handle belongs to the \

@@ -63,9 +63,14 @@ pub(crate) struct AsyncSlot {
     /// its owner's. A shutdown (the test body's end, `block_on_then_shutdown`) cancels only
     /// the tasks its thread owns.
     pub(crate) owner: Option<TaskId>,
-    /// This thread spawned a future: the only case in which its runtime has tasks to shut
-    /// down. Its own history, so deciding on a shutdown step reads nothing another task wrote.
-    pub(crate) spawned_futures: bool,
+    /// Futures spawned into this thread's runtime whose completion this thread has not seen
+    /// through their `JoinHandle`: while any is left, its runtime may have tasks to shut down.
+    /// Counted from its own history (its spawns and its joins), so deciding on a shutdown step
+    /// reads nothing another task wrote that the thread has not synchronised with.
+    pub(crate) unjoined_futures: u32,
+    /// A task of this thread's runtime spawned a future into it: the thread cannot count that
+    /// one itself, so its shutdown is always a step.
+    pub(crate) spawned_by_its_tasks: bool,
     /// This thread's runtime was shut down: a future spawned into it now (by a destructor
     /// that ran at the cancellation, say) is cancelled before its first poll.
     pub(crate) shut_down: bool,
@@ -140,7 +145,19 @@ pub(crate) fn register_in_execution(
     wants: Wants,
     location: &'static Location<'static>,
 ) -> (u64, u64) {
+    register_if(cx, location, |_| Some(wants)).expect("an unconditional interest is registered")
+}
+
+/// Registers the interest `wants` decides from the state, in the same borrow; `None` from it
+/// (what the future waits for is there already) registers nothing and returns `None`.
+/// Otherwise as `register_in_execution`.
+pub(crate) fn register_if(
+    cx: &Context<'_>,
+    location: &'static Location<'static>,
+    wants: impl FnOnce(&ExecState) -> Option<Wants>,
+) -> Option<(u64, u64)> {
     let (key, generation, foreign) = with_state("an awaited selvedge operation", |s| {
+        let wants = wants(s)?;
         let task = s.current;
         let foreign = !is_own_waker(s, cx);
         s.next_interest += 1;
@@ -162,14 +179,14 @@ pub(crate) fn register_in_execution(
             waker: None,
             granted: false,
         });
-        (key, s.generation, foreign)
-    });
+        Some((key, s.generation, foreign))
+    })?;
     if foreign {
         // Cloning a foreign waker may run its code: outside the state's borrow.
         let waker = cx.waker().clone();
         set_waker(key, Some(waker));
     }
-    (key, generation)
+    Some((key, generation))
 }
 
 /// Is `cx`'s waker the running task's own (which `block_on` re-polls anyway, so keeping a clone
@@ -196,18 +213,15 @@ fn set_waker(key: u64, waker: Option<Waker>) {
 pub(crate) fn claim(key: u64, cx: &Context<'_>) -> Claim {
     let (claim, gone, refresh) = with_state("an awaited selvedge operation", |s| {
         let task = s.current;
-        adopt_interest(s, task, key);
-        let foreign = !is_own_waker(s, cx);
-        let slot = &mut s.tasks[task.index()].asynchronous;
-        let i = slot
-            .interests
-            .iter()
-            .position(|i| i.key == key)
+        let i = find_interest(s, task, key)
             .expect("a future polled again after it gave up its interest");
+        let slot = &mut s.tasks[task.index()].asynchronous;
         if slot.interests[i].granted {
             let gone = slot.interests.remove(i);
             (Claim::Granted, gone.waker, false)
         } else {
+            let foreign = !is_own_waker(s, cx);
+            let slot = &s.tasks[task.index()].asynchronous;
             let current = &slot.interests[i].waker;
             let refresh = match (foreign, current) {
                 (false, None) => false,
@@ -231,23 +245,26 @@ fn own_task_waker() -> ManuallyDrop<Waker> {
     ManuallyDrop::new(unsafe_waker(data))
 }
 
-/// A future first polled by one task and now by `task` (it was moved, say through a channel):
-/// its interest moves along, so the task that polls it is the one that waits. A granted
-/// interest keeps its grant (the lock is held by the task it was granted to, as a thread's
-/// guard moved to another thread would be).
-fn adopt_interest(s: &mut ExecState, task: TaskId, key: u64) {
+/// Where interest `key` is in `task`'s list, after adopting it from the task that registered
+/// it if that was another: a future first polled by one task and now by `task` (it was moved,
+/// say through a channel) takes its interest along, so the task that polls it is the one that
+/// waits. A granted interest keeps its grant (the lock is held by the task it was granted to,
+/// as a thread's guard moved to another thread would be). `None`: no task has it.
+fn find_interest(s: &mut ExecState, task: TaskId, key: u64) -> Option<usize> {
     let here = &s.tasks[task.index()].asynchronous.interests;
-    if here.iter().any(|i| i.key == key) {
-        return;
+    if let Some(i) = here.iter().position(|i| i.key == key) {
+        return Some(i);
     }
     for other in 0..s.tasks.len() {
         let interests = &mut s.tasks[other].asynchronous.interests;
         if let Some(i) = interests.iter().position(|i| i.key == key) {
             let interest = interests.remove(i);
-            s.tasks[task.index()].asynchronous.interests.push(interest);
-            return;
+            let here = &mut s.tasks[task.index()].asynchronous.interests;
+            here.push(interest);
+            return Some(here.len() - 1);
         }
     }
+    None
 }
 
 /// The future was dropped before it claimed its interest: removes it and says whether it had
@@ -261,10 +278,8 @@ pub(crate) fn cancel(key: u64, generation: u64) -> bool {
         // Usually the current task's; a future moved to another task and dropped there
         // takes its interest from wherever it was registered.
         let task = s.current;
-        adopt_interest(s, task, key);
-        let slot = &mut s.tasks[task.index()].asynchronous;
-        let i = slot.interests.iter().position(|i| i.key == key)?;
-        Some(slot.interests.remove(i))
+        let i = find_interest(s, task, key)?;
+        Some(s.tasks[task.index()].asynchronous.interests.remove(i))
     })
     .flatten();
     match removed {
@@ -487,13 +502,6 @@ fn unsafe_waker(data: usize) -> Waker {
     unsafe { Waker::from_raw(RawWaker::new(data as *const (), &VTABLE)) }
 }
 
-/// The waker `block_on` polls `task`'s future with: borrowed, never dropped, so it is not a
-/// live clone.
-pub(crate) fn task_waker(task: TaskId) -> ManuallyDrop<Waker> {
-    let data = with_state("a waker", |s| own_waker_data(s, task));
-    ManuallyDrop::new(unsafe_waker(data))
-}
-
 static VTABLE: RawWakerVTable =
     RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
@@ -645,13 +653,21 @@ fn waker_drop(data: *const ()) {
     );
 }
 
-/// Enters `block_on` on the current task; a nested `block_on` is refused with what to do.
+/// Enters `block_on` on the current task and returns the waker to poll its future with; a
+/// nested `block_on` is refused with what to do. For a spawned task (`spawned`), `None` if it
+/// was aborted before its first poll: it then drops its future unpolled, entering nothing.
 #[track_caller]
-pub(crate) fn enter_block_on() {
-    let nested = with_state("selvedge::future::block_on", |s| {
+pub(crate) fn enter_block_on(spawned: bool) -> Option<ManuallyDrop<Waker>> {
+    let entered = with_state("selvedge::future::block_on", |s| {
         let task = s.current;
-        std::mem::replace(&mut s.tasks[task.index()].asynchronous.in_block_on, true)
+        let a = &mut s.tasks[task.index()].asynchronous;
+        if spawned && a.abort_requested {
+            return None;
+        }
+        let nested = std::mem::replace(&mut a.in_block_on, true);
+        Some((nested, own_waker_data(s, task)))
     });
+    let (nested, waker) = entered?;
     if nested {
         panic!(
             "`selvedge::future::block_on` was called inside a future that is already being run \
@@ -659,6 +675,7 @@ pub(crate) fn enter_block_on() {
              the task; `.await` the inner future instead, or `selvedge::future::spawn` it"
         );
     }
+    Some(ManuallyDrop::new(unsafe_waker(waker)))
 }
 
 /// Leaves `block_on` on the current task.

@@ -57,7 +57,7 @@ struct InstallGuard;
 
 impl Drop for InstallGuard {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(std::ptr::null()));
+        super::install(None);
     }
 }
 
@@ -85,7 +85,7 @@ pub(crate) fn run(
         CURRENT.with(|c| c.get().is_null()),
         "selvedge models cannot be nested: an entry point was called inside a running model"
     );
-    CURRENT.with(|c| c.set(&shared as *const _));
+    super::install(Some(&shared));
     let _installed = InstallGuard;
     let mut coroutines = Coroutines(Vec::new());
     let main_body = body.clone();

@@ -148,6 +148,27 @@ const MAX_SPARE_INTEREST_LISTS: usize = 64;
 thread_local! {
     static SPARE_BUFFERS: RefCell<SpareBuffers> = RefCell::new(SpareBuffers::default());
     pub(crate) static CURRENT: Cell<*const RefCell<ExecState>> = const { Cell::new(std::ptr::null()) };
+    /// The running execution's generation (`ExecState::generation`), 0 when none runs: set and
+    /// cleared with `CURRENT`, so checking that a handle belongs to this execution needs no
+    /// borrow of the state.
+    static CURRENT_GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Installs `state` as this OS thread's running execution (`None`: none runs).
+pub(crate) fn install(state: Option<&RefCell<ExecState>>) {
+    let (ptr, generation) = match state {
+        Some(cell) => (cell as *const _, cell.borrow().generation),
+        None => (std::ptr::null(), 0),
+    };
+    CURRENT.with(|c| c.set(ptr));
+    CURRENT_GENERATION.with(|g| g.set(generation));
+}
+
+/// The running execution's generation, or `None` outside a model.
+#[inline]
+pub(crate) fn current_generation() -> Option<u64> {
+    let generation = CURRENT_GENERATION.with(Cell::get);
+    (generation != 0).then_some(generation)
 }
 
 /// Runs `f` on the current execution's state, or returns `None` outside a model.

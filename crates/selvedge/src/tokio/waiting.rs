@@ -184,7 +184,10 @@ impl Owned {
     /// The object's id, after checking that it belongs to the running execution.
     #[track_caller]
     pub(crate) fn id(&self, what: &str) -> ObjectId {
-        let ours = with_state(what, |s| s.generation == self.generation);
+        let Some(generation) = crate::runtime::current_generation() else {
+            outside_model(what)
+        };
+        let ours = generation == self.generation;
         assert!(
             ours,
             "`{what}` was used on a handle from another execution: channels and join sets \
@@ -197,9 +200,7 @@ impl Owned {
     /// The object's id if it belongs to the running execution (for destructors, which must
     /// not panic when a handle outlives its execution).
     pub(crate) fn live_id(&self) -> Option<ObjectId> {
-        crate::runtime::try_with_state(|s| s.generation == self.generation)
-            .unwrap_or(false)
-            .then_some(self.id)
+        (crate::runtime::current_generation() == Some(self.generation)).then_some(self.id)
     }
 }
 
