@@ -167,10 +167,10 @@ where
     }
     let result: ResultSlot<F::Output> = Arc::new(StdMutex::new(None));
     let slot = result.clone();
-    let body: Box<dyn FnOnce()> = Box::new(move || {
+    let body = move || {
         let outcome = run_spawned(future, at);
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-    });
+    };
     // A refused body is dropped after the state borrow (see `check_capacity`).
     let mut body = Some(body);
     let (task, generation) =

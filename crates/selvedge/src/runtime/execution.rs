@@ -37,8 +37,14 @@ pub(crate) type TestBody = Arc<dyn Fn() + Send + Sync + 'static>;
 /// normal path and if the loop itself panics.
 struct Coroutines(Vec<Option<Spawned>>);
 
-impl Drop for Coroutines {
-    fn drop(&mut self) {
+impl Coroutines {
+    /// Resets every unfinished coroutine (see `Drop`) and hands back the emptied table.
+    fn take(mut self) -> Vec<Option<Spawned>> {
+        self.end_all();
+        std::mem::take(&mut self.0)
+    }
+
+    fn end_all(&mut self) {
         for slot in self.0.iter_mut() {
             if let Some(mut spawned) = slot.take() {
                 if !spawned.coroutine.done() {
@@ -50,6 +56,12 @@ impl Drop for Coroutines {
                 return_stack(spawned);
             }
         }
+    }
+}
+
+impl Drop for Coroutines {
+    fn drop(&mut self) {
+        self.end_all();
     }
 }
 
@@ -87,13 +99,13 @@ pub(crate) fn run(
     );
     super::install(Some(&shared));
     let _installed = InstallGuard;
-    let mut coroutines = Coroutines(Vec::new());
+    let mut coroutines = Coroutines(super::spare_coroutine_table());
     let main_body = body.clone();
     let spawned = task::spawn_task(
         &mut shared.borrow_mut(),
         None,
         None,
-        Box::new(move || main_body()),
+        move || main_body(),
         body_location,
     );
     assert!(spawned.is_ok(), "the main task could not be created");
@@ -222,7 +234,7 @@ pub(crate) fn run(
     if let Some(heartbeat) = heartbeat {
         heartbeat.idle();
     }
-    drop(coroutines);
+    super::recycle_coroutine_table(coroutines.take());
     drop(_installed);
     let mut state = shared.into_inner();
     if internal.is_none() && !redundant {

@@ -139,6 +139,25 @@ struct SpareBuffers {
     candidates: Vec<crate::strategy::Candidate>,
     /// Emptied interest lists of finished tasks, for the next execution's async tasks.
     interests: Vec<Vec<awaiting::Interest>>,
+    /// The emptied list of coroutines spawned and not yet adopted.
+    spawned: Vec<task::Spawned>,
+    /// The emptied coroutine table of the scheduler loop (see `spare_coroutine_table`).
+    coroutines: Vec<Option<task::Spawned>>,
+}
+
+/// The emptied coroutine table of the last execution on this OS thread.
+pub(crate) fn spare_coroutine_table() -> Vec<Option<task::Spawned>> {
+    SPARE_BUFFERS.with(|b| std::mem::take(&mut b.borrow_mut().coroutines))
+}
+
+/// Takes back an execution's coroutine table, every entry gone, for the next execution.
+pub(crate) fn recycle_coroutine_table(mut table: Vec<Option<task::Spawned>>) {
+    assert!(
+        table.iter().all(Option::is_none),
+        "a coroutine outlived its execution"
+    );
+    table.clear();
+    SPARE_BUFFERS.with(|b| b.borrow_mut().coroutines = table);
 }
 
 /// Interest lists kept from one execution for the next on an OS thread: one per task an async
@@ -398,13 +417,14 @@ pub(crate) fn record_event(
 impl ExecState {
     pub(crate) fn new(settings: task::TaskSettings) -> ExecState {
         // Only what the state keeps: the decision buffers stay for `execution::run`.
-        let (tasks, objects, interests, trace) = SPARE_BUFFERS.with(|b| {
+        let (tasks, objects, interests, trace, spawned) = SPARE_BUFFERS.with(|b| {
             let mut spare = b.borrow_mut();
             (
                 std::mem::take(&mut spare.tasks),
                 std::mem::take(&mut spare.objects),
                 std::mem::take(&mut spare.interests),
                 std::mem::take(&mut spare.trace),
+                std::mem::take(&mut spare.spawned),
             )
         });
         ExecState {
@@ -421,7 +441,7 @@ impl ExecState {
             clock_marks: Vec::new(),
             next_interest: 0,
             failure: None,
-            spawned: Vec::new(),
+            spawned,
             settings,
             thread_poisoned: false,
             running_task: false,
@@ -443,8 +463,11 @@ impl ExecState {
             mut objects,
             mut spare_interests,
             trace,
+            mut spawned,
             ..
         } = self;
+        // Coroutines never adopted (the execution ended before) are dropped, unstarted.
+        spawned.clear();
         for slot in &mut tasks {
             let mut interests = std::mem::take(&mut slot.asynchronous.interests);
             if interests.capacity() > 0 && spare_interests.len() < MAX_SPARE_INTEREST_LISTS {
@@ -459,6 +482,7 @@ impl ExecState {
             spare.tasks = tasks;
             spare.objects = objects;
             spare.interests = spare_interests;
+            spare.spawned = spawned;
         });
         trace
     }

@@ -177,11 +177,14 @@ pub(crate) fn check_capacity(s: &ExecState) -> Result<(), String> {
 
 /// Creates task `id` running `body`; the scheduler adopts and primes it before its next
 /// decision. Fails (with the message to show) when `Config::max_tasks` is reached.
-pub(crate) fn spawn_task(
+///
+/// The body moves onto the task's own stack with its coroutine: spawning allocates nothing
+/// for it.
+pub(crate) fn spawn_task<F: FnOnce() + 'static>(
     s: &mut ExecState,
     name: Option<String>,
     stack_bytes: Option<usize>,
-    body: Box<dyn FnOnce() + 'static>,
+    body: F,
     spawned_at: &'static Location<'static>,
 ) -> Result<TaskId, String> {
     check_capacity(s)?;
@@ -232,7 +235,7 @@ pub(crate) fn spawn_task(
     Ok(id)
 }
 
-fn run_body(id: TaskId, body: Box<dyn FnOnce() + 'static>) {
+fn run_body<F: FnOnce()>(id: TaskId, body: F) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
         record_panic(id, payload.as_ref());
     }

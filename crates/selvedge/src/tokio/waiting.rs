@@ -14,6 +14,7 @@
 //!   use is refused with a message.
 
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
@@ -27,6 +28,9 @@ pub(crate) struct Wait<S> {
     interest: u64,
     generation: u64,
     slot: Option<NonNull<S>>,
+    /// The block of the last slot, emptied, for the next wait of the same future or handle
+    /// (a receiver waits again and again): awaiting does not allocate every time.
+    spare: Option<Box<MaybeUninit<S>>>,
     _owns: PhantomData<Box<S>>,
 }
 
@@ -40,6 +44,7 @@ impl<S> Wait<S> {
             interest: 0,
             generation: 0,
             slot: None,
+            spare: None,
             _owns: PhantomData,
         }
     }
@@ -64,7 +69,8 @@ impl<S> Wait<S> {
         at: &'static Location<'static>,
     ) {
         assert!(!self.is_waiting(), "a future registered twice");
-        let slot = NonNull::from(Box::leak(Box::new(slot)));
+        let block = self.spare.take().unwrap_or_else(Box::new_uninit);
+        let slot = NonNull::from(Box::leak(Box::write(block, slot)));
         self.slot = Some(slot);
         (self.interest, self.generation) = awaiting::register_in_execution(
             cx,
@@ -108,10 +114,12 @@ impl<S> Wait<S> {
     }
 
     fn take_slot(&mut self) -> Option<S> {
-        // SAFETY: made by `Box::leak` in `start`, and taken back once.
-        self.slot
-            .take()
-            .map(|slot| *unsafe { Box::from_raw(slot.as_ptr()) })
+        let slot = self.slot.take()?.as_ptr();
+        // SAFETY: made by `Box::leak` in `start` and taken back once: the value is moved out,
+        // and the block is kept, uninitialised, as the box it came from.
+        let value = unsafe { slot.read() };
+        self.spare = Some(unsafe { Box::from_raw(slot.cast::<MaybeUninit<S>>()) });
+        Some(value)
     }
 }
 
