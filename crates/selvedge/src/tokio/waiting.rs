@@ -70,7 +70,7 @@ impl<S> Wait<S> {
     ) {
         assert!(!self.is_waiting(), "a future registered twice");
         let block = self.spare.take().unwrap_or_else(Box::new_uninit);
-        let slot = NonNull::from(Box::leak(Box::write(block, slot)));
+        let slot = NonNull::from(Box::leak(block).write(slot));
         self.slot = Some(slot);
         (self.interest, self.generation) = awaiting::register_in_execution(
             cx,
