@@ -957,4 +957,11 @@ fn a_body_that_joined_every_task_it_spawned_ends_without_a_shutdown_step() {
             task.await.unwrap();
         });
     }));
+    // The body may join a task its task spawned (not one it counted itself).
+    passes_exhaustively(&dpor(|| {
+        block_on(async {
+            let inner = spawn(async { spawn(async { 7 }) }).await.unwrap();
+            assert_eq!(inner.await.unwrap(), 7);
+        });
+    }));
 }

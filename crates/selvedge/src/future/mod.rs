@@ -183,7 +183,8 @@ where
                     let me = s.current;
                     let owner = s.tasks[me.index()].asynchronous.owner.unwrap_or(me);
                     let runtime = &mut s.tasks[owner.index()].asynchronous;
-                    if owner == me {
+                    let counted = owner == me;
+                    if counted {
                         runtime.unjoined_futures += 1;
                     } else {
                         runtime.spawned_by_its_tasks = true;
@@ -192,6 +193,7 @@ where
                     let slot = &mut s.tasks[child.index()].asynchronous;
                     slot.abortable = true;
                     slot.owner = Some(owner);
+                    slot.counted_by_owner = counted;
                     slot.abort_requested = shut_down;
                     runtime::record_event(s, OpKind::Spawn(child), None, at);
                     Ok((child, s.generation))
@@ -390,7 +392,6 @@ impl<T> Future for JoinHandle<T> {
             Claim::Granted => {
                 self.interest = 0;
                 self.done = true;
-                joined(self.task);
                 let value = self
                     .result
                     .lock()
@@ -419,28 +420,25 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// The running task saw `task` finish through its `JoinHandle`: if `task` belongs to its
-/// runtime, one fewer task may be left to shut down.
-fn joined(task: TaskId) {
-    with_state("selvedge::future::JoinHandle", |s| {
-        let me = s.current;
-        if s.tasks[task.index()].asynchronous.owner == Some(me) {
-            let a = &mut s.tasks[me.index()].asynchronous;
-            a.unjoined_futures = a
-                .unjoined_futures
-                .checked_sub(1)
-                .expect("a task joined more often than its runtime spawned");
-        }
-    });
-}
-
 fn join_ready(s: &ExecState, _: TaskId, interest: &awaiting::Interest) -> bool {
     s.tasks[interest.arg as usize].finished
 }
 
+/// The join step: `me` saw the task finish. If the task belongs to its runtime, one fewer
+/// task may be left to shut down (a handle's join is granted once).
 fn join_grant(s: &mut ExecState, me: TaskId, interest: &awaiting::Interest) {
+    let task = TaskId(interest.arg as u32);
     if let Some(hb) = s.hb.as_mut() {
-        hb.join(me, TaskId(interest.arg as u32));
+        hb.join(me, task);
+    }
+    let joined = &mut s.tasks[task.index()].asynchronous;
+    if joined.owner == Some(me) && std::mem::take(&mut joined.counted_by_owner) {
+        let a = &mut s.tasks[me.index()].asynchronous;
+        assert!(
+            a.unjoined_futures > 0,
+            "a task joined more often than it was spawned"
+        );
+        a.unjoined_futures -= 1;
     }
 }
 

@@ -71,6 +71,8 @@ pub(crate) struct AsyncSlot {
     /// A task of this thread's runtime spawned a future into it: the thread cannot count that
     /// one itself, so its shutdown is always a step.
     pub(crate) spawned_by_its_tasks: bool,
+    /// This spawned future is counted in its owner's `unjoined_futures` (its owner spawned it).
+    pub(crate) counted_by_owner: bool,
     /// This thread's runtime was shut down: a future spawned into it now (by a destructor
     /// that ran at the cancellation, say) is cancelled before its first poll.
     pub(crate) shut_down: bool,

@@ -239,17 +239,30 @@ fn run_body<F: FnOnce()>(id: TaskId, body: F) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
         record_panic(id, payload.as_ref());
     }
-    destroy_locals(id);
-    // A wake the task's last code did (a sender's drop) still happens, as its last steps.
-    super::awaiting::perform_deferred_waker_ops();
-    try_with_state(|s| {
-        let at = s.tasks[id.index()].spawned_at;
-        record_event(s, OpKind::TaskExit, None, at);
-        if let Some(hb) = s.hb.as_mut() {
-            hb.exit(id);
+    loop {
+        // Usually nothing is left but the exit: one borrow for it.
+        let exited = try_with_state(|s| {
+            let task = &s.tasks[id.index()];
+            let done = !task.locals.iter().any(|l| matches!(l, LocalSlot::Alive(_)))
+                && task.asynchronous.deferred_waker_ops.is_empty();
+            if done {
+                let at = task.spawned_at;
+                record_event(s, OpKind::TaskExit, None, at);
+                if let Some(hb) = s.hb.as_mut() {
+                    hb.exit(id);
+                }
+                s.tasks[id.index()].finished = true;
+            }
+            done
+        })
+        .unwrap_or(true);
+        if exited {
+            return;
         }
-        s.tasks[id.index()].finished = true;
-    });
+        destroy_locals(id);
+        // A wake the task's last code did (a sender's drop) still happens, as its last steps.
+        super::awaiting::perform_deferred_waker_ops();
+    }
 }
 
 fn record_panic(id: TaskId, payload: &(dyn Any + Send)) {
