@@ -19,6 +19,7 @@
 
 use std::mem::ManuallyDrop;
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 
 use super::object::{ObjectKind, ObjectState};
@@ -44,6 +45,10 @@ pub(crate) struct Interest {
     /// `FuturesUnordered` wraps it and re-polls only what was woken).
     waker: Option<Waker>,
     granted: bool,
+    /// Where the wait step records its grant, for a future that keeps a flag of its own
+    /// (`register_settled`): the interest is then removed at that step, and the future learns
+    /// of the grant without borrowing the state. The flag outlives the interest.
+    settled: Option<NonNull<bool>>,
 }
 
 /// Async bookkeeping of one task.
@@ -150,12 +155,37 @@ pub(crate) fn register_in_execution(
     register_if(cx, location, |_| Some(wants)).expect("an unconditional interest is registered")
 }
 
+/// `register_in_execution`, for a future that learns of its grant from `settled`: the wait
+/// step that grants the interest sets the flag and removes the interest (neither `claim` nor
+/// `cancel` is needed after it).
+///
+/// # Safety
+/// `settled` stays valid until the interest is granted, claimed or cancelled.
+pub(crate) unsafe fn register_settled(
+    cx: &Context<'_>,
+    wants: Wants,
+    location: &'static Location<'static>,
+    settled: NonNull<bool>,
+) -> (u64, u64) {
+    register_with(cx, location, Some(settled), |_| Some(wants))
+        .expect("an unconditional interest is registered")
+}
+
 /// Registers the interest `wants` decides from the state, in the same borrow; `None` from it
 /// (what the future waits for is there already) registers nothing and returns `None`.
 /// Otherwise as `register_in_execution`.
 pub(crate) fn register_if(
     cx: &Context<'_>,
     location: &'static Location<'static>,
+    wants: impl FnOnce(&ExecState) -> Option<Wants>,
+) -> Option<(u64, u64)> {
+    register_with(cx, location, None, wants)
+}
+
+fn register_with(
+    cx: &Context<'_>,
+    location: &'static Location<'static>,
+    settled: Option<NonNull<bool>>,
     wants: impl FnOnce(&ExecState) -> Option<Wants>,
 ) -> Option<(u64, u64)> {
     let (key, generation, foreign) = with_state("an awaited selvedge operation", |s| {
@@ -180,6 +210,7 @@ pub(crate) fn register_if(
             grant: wants.grant,
             waker: None,
             granted: false,
+            settled,
         });
         Some((key, s.generation, foreign))
     })?;
@@ -431,6 +462,7 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
             return (Woken::Abort, Vec::new());
         }
         let mut wake = Vec::new();
+        let mut settled_any = false;
         let n = s.tasks[task.index()].asynchronous.interests.len();
         for i in 0..n {
             let interest = &s.tasks[task.index()].asynchronous.interests[i];
@@ -441,7 +473,22 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
             grant(s, task, &snapshot);
             let interest = &mut s.tasks[task.index()].asynchronous.interests[i];
             interest.granted = true;
+            settled_any |= interest.settled.is_some();
             wake.extend(interest.waker.take());
+        }
+        if settled_any {
+            // Their futures learn of the grant from their flags: the interests go now.
+            s.tasks[task.index()]
+                .asynchronous
+                .interests
+                .retain(|interest| match interest.settled {
+                    Some(flag) if interest.granted => {
+                        // SAFETY: the flag outlives its interest (`register_settled`).
+                        unsafe { flag.as_ptr().write(true) };
+                        false
+                    }
+                    _ => true,
+                });
         }
         (Woken::Poll, wake)
     });
@@ -476,6 +523,7 @@ impl Interest {
             grant: self.grant,
             waker: None,
             granted: self.granted,
+            settled: None,
         }
     }
 }

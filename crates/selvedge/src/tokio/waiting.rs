@@ -27,11 +27,21 @@ use crate::runtime::{in_model, outside_model, with_state, ObjectId, OpKind};
 pub(crate) struct Wait<S> {
     interest: u64,
     generation: u64,
-    slot: Option<NonNull<S>>,
+    slot: Option<NonNull<Block<S>>>,
     /// The block of the last slot, emptied, for the next wait of the same future or handle
     /// (a receiver waits again and again): awaiting does not allocate every time.
-    spare: Option<Box<MaybeUninit<S>>>,
+    spare: Option<Box<MaybeUninit<Block<S>>>>,
     _owns: PhantomData<Box<S>>,
+}
+
+/// A slot and whether its interest was granted, in one heap block. The slot comes first: the
+/// interest's argument points to the block, and grants read it as the slot (`slot_mut`).
+#[repr(C)]
+struct Block<S> {
+    slot: S,
+    /// Set by the wait step that granted the interest (and removed it): see
+    /// `awaiting::register_settled`.
+    granted: bool,
 }
 
 // SAFETY: the slot is owned like a `Box<S>`.
@@ -69,25 +79,41 @@ impl<S> Wait<S> {
         at: &'static Location<'static>,
     ) {
         assert!(!self.is_waiting(), "a future registered twice");
-        let block = self.spare.take().unwrap_or_else(Box::new_uninit);
-        let slot = NonNull::from(Box::leak(block).write(slot));
-        self.slot = Some(slot);
-        (self.interest, self.generation) = awaiting::register_in_execution(
-            cx,
-            awaiting::Wants {
-                kind,
-                object: Some(object),
-                arg: slot.as_ptr() as usize as u64,
-                deadline: None,
-                ready,
-                grant,
-            },
-            at,
-        );
+        let spare = self.spare.take().unwrap_or_else(Box::new_uninit);
+        let block = NonNull::from(Box::leak(spare).write(Block {
+            slot,
+            granted: false,
+        }));
+        self.slot = Some(block);
+        let wants = awaiting::Wants {
+            kind,
+            object: Some(object),
+            arg: block.as_ptr() as usize as u64,
+            deadline: None,
+            ready,
+            grant,
+        };
+        // SAFETY: `granted` lives in the block, which is freed only by `take_slot`, after the
+        // interest was granted (and removed), claimed or cancelled.
+        let settled = unsafe { NonNull::new_unchecked(&raw mut (*block.as_ptr()).granted) };
+        (self.interest, self.generation) =
+            unsafe { awaiting::register_settled(cx, wants, at, settled) };
+    }
+
+    /// Did the wait step grant the interest (and remove it)?
+    fn granted(&self) -> bool {
+        // SAFETY: the block lives while `slot` is set; the flag is written only by the wait
+        // step, which does not run while this future is polled or dropped.
+        self.slot
+            .is_some_and(|block| unsafe { (*block.as_ptr()).granted })
     }
 
     /// Polled again: `Ready` with the slot as the grant left it, once granted.
     pub(crate) fn poll(&mut self, cx: &Context<'_>) -> Poll<S> {
+        if self.granted() {
+            self.interest = 0;
+            return Poll::Ready(self.take_slot().expect("a granted wait has its slot"));
+        }
         match awaiting::claim(self.interest, cx) {
             Claim::Waiting => Poll::Pending,
             Claim::Granted => {
@@ -103,7 +129,12 @@ impl<S> Wait<S> {
         if self.interest == 0 {
             return None;
         }
-        let granted = awaiting::cancel(self.interest, self.generation);
+        let granted = if self.granted() {
+            // Its interest is gone already; the grant is undone only in its own execution.
+            crate::runtime::current_generation() == Some(self.generation)
+        } else {
+            awaiting::cancel(self.interest, self.generation)
+        };
         self.interest = 0;
         let slot = self.take_slot();
         if granted {
@@ -114,11 +145,11 @@ impl<S> Wait<S> {
     }
 
     fn take_slot(&mut self) -> Option<S> {
-        let slot = self.slot.take()?.as_ptr();
-        // SAFETY: made by `Box::leak` in `start` and taken back once: the value is moved out,
+        let block = self.slot.take()?.as_ptr();
+        // SAFETY: made by `Box::leak` in `start` and taken back once: the slot is moved out,
         // and the block is kept, uninitialised, as the box it came from.
-        let value = unsafe { slot.read() };
-        self.spare = Some(unsafe { Box::from_raw(slot.cast::<MaybeUninit<S>>()) });
+        let value = unsafe { (&raw const (*block).slot).read() };
+        self.spare = Some(unsafe { Box::from_raw(block.cast::<MaybeUninit<Block<S>>>()) });
         Some(value)
     }
 }
