@@ -967,3 +967,36 @@ fn a_body_that_joined_every_task_it_spawned_ends_without_a_shutdown_step() {
         });
     }));
 }
+
+#[test]
+fn a_join_handle_kept_from_an_earlier_execution_is_refused_with_what_to_do() {
+    // Goal: a task's output cell is read only in the execution that spawned the task. A handle
+    // smuggled out through a static and awaited in the next execution is refused with a
+    // message, never read (nor waited on as some other task of the new execution).
+    static KEPT: StdMutex<Option<future::JoinHandle<u32>>> = StdMutex::new(None);
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(2),
+            ..Default::default()
+        },
+        || {
+            block_on(async {
+                let old = KEPT.lock().unwrap().take();
+                if let Some(old) = old {
+                    let _ = old.await;
+                }
+                let task = spawn(async { 7 });
+                *KEPT.lock().unwrap() = Some(task);
+            });
+        },
+    );
+    *KEPT.lock().unwrap() = None;
+    let failure = report.failure().expect("the stale handle is refused");
+    assert!(
+        failure
+            .message()
+            .contains("`JoinHandle::poll` was called on a handle from another execution"),
+        "{failure}"
+    );
+}

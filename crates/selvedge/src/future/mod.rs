@@ -38,11 +38,12 @@
 
 mod atomic_waker;
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pub use atomic_waker::AtomicWaker;
@@ -147,7 +148,40 @@ impl Drop for LeaveBlockOn {
     }
 }
 
-type ResultSlot<T> = Arc<StdMutex<Option<Result<T, JoinError>>>>;
+type ResultSlot<T> = Arc<Output<T>>;
+
+/// A spawned task's output: written once by the task as it ends, and taken once by a poll of
+/// its `JoinHandle` after the join step, which the model grants only once the task finished,
+/// in the same execution (checked), so on the same OS thread. The two never overlap, so no
+/// lock guards it (a `Mutex` here cost four atomic operations per spawn).
+struct Output<T>(UnsafeCell<Option<Result<T, JoinError>>>);
+
+// SAFETY: see above: the cell is only ever touched by one thread at a time.
+unsafe impl<T: Send> Sync for Output<T> {}
+
+impl<T> Output<T> {
+    fn new() -> Output<T> {
+        Output(UnsafeCell::new(None))
+    }
+
+    /// The task's end: its output.
+    ///
+    /// # Safety
+    /// Called once, by the task, before it finishes.
+    unsafe fn put(&self, outcome: Result<T, JoinError>) {
+        // SAFETY: the caller's promise; nobody reads before the task finished.
+        unsafe { *self.0.get() = Some(outcome) };
+    }
+
+    /// The output, once the join step saw the task finish.
+    ///
+    /// # Safety
+    /// The task finished in the running execution, on this OS thread.
+    unsafe fn take(&self) -> Option<Result<T, JoinError>> {
+        // SAFETY: the caller's promise; the writer is done.
+        unsafe { (*self.0.get()).take() }
+    }
+}
 
 /// Spawns `future` as a task of its own. Await the [`JoinHandle`] for its output; dropping the
 /// handle lets the task run on unobserved (as tokio's does) until the test body returns, when
@@ -165,11 +199,12 @@ where
     if !runtime::in_model() {
         runtime::outside_model("selvedge::future::spawn");
     }
-    let result: ResultSlot<F::Output> = Arc::new(StdMutex::new(None));
+    let result: ResultSlot<F::Output> = Arc::new(Output::new());
     let slot = result.clone();
     let body = move || {
         let outcome = run_spawned(future, at);
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        // SAFETY: the task's last act, once.
+        unsafe { slot.put(outcome) };
     };
     // A refused body is dropped after the state borrow (see `check_capacity`).
     let mut body = Some(body);
@@ -372,6 +407,7 @@ impl<T> Future for JoinHandle<T> {
             );
         }
         if self.interest == 0 {
+            same_execution(self.generation, "JoinHandle::poll");
             let task = self.task;
             self.interest = awaiting::register(
                 cx,
@@ -392,12 +428,9 @@ impl<T> Future for JoinHandle<T> {
             Claim::Granted => {
                 self.interest = 0;
                 self.done = true;
-                let value = self
-                    .result
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                    .expect("a finished task left no output");
+                same_execution(self.generation, "JoinHandle::poll");
+                // SAFETY: granted, so the task finished, in this execution (just checked).
+                let value = unsafe { self.result.take() }.expect("a finished task left no output");
                 Poll::Ready(value)
             }
         }
