@@ -161,6 +161,7 @@ pub(crate) fn register_in_execution(
 ///
 /// # Safety
 /// `settled` stays valid until the interest is granted, claimed or cancelled.
+#[inline]
 pub(crate) unsafe fn register_settled(
     cx: &Context<'_>,
     wants: Wants,
@@ -182,6 +183,9 @@ pub(crate) fn register_if(
     register_with(cx, location, None, wants)
 }
 
+/// Inlined into its callers: the interest is then built from the caller's values directly,
+/// not copied through a `Wants` in memory (whose wide reload stalled on its narrow stores).
+#[inline(always)]
 fn register_with(
     cx: &Context<'_>,
     location: &'static Location<'static>,
@@ -414,14 +418,14 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         let a = &mut slot.asynchronous;
         let self_woken = std::mem::take(&mut a.self_woken);
         let yield_at = a.yield_at.take().unwrap_or(location);
-        let mut live = a.interests.iter().filter(|i| !i.granted);
-        let first = live.next().map(|i| (i.op, i.deadline));
-        // Several things awaited at once (a `select!`, a `timeout`) are placed where the
-        // first of them was awaited, not where the task's future is polled.
-        let any_at = first.map_or(location, |(op, _)| op.location);
+        // The first interest still waiting is named by its index, and its operation read from
+        // the list where it is needed: copying it out and back stalled the loads on the
+        // stores (store forwarding fails on its narrow fields), a few percent of an await.
+        let mut live = (0..a.interests.len()).filter(|&i| !a.interests[i].granted);
+        let first = live.next();
         let more = live.next().is_some();
         slot.deadline = match (first, more) {
-            (Some((_, deadline)), false) => deadline,
+            (Some(i), false) => a.interests[i].deadline,
             _ => a
                 .interests
                 .iter()
@@ -433,12 +437,14 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         match first {
             // Woke itself and waits for nothing else: a yield.
             None if self_woken => Op::new(OpKind::Yield, None, yield_at).awaited(),
-            Some((op, _)) if !more && !woken && clones == 0 => op,
+            Some(i) if !more && !woken && clones == 0 => a.interests[i].op,
             None => {
                 let w = s.waker_object(task);
                 Op::new(OpKind::AwaitWake, Some(w), location)
             }
-            Some(_) => Op::new(OpKind::AwaitAny, None, any_at),
+            // Several things awaited at once (a `select!`, a `timeout`) are placed where the
+            // first of them was awaited, not where the task's future is polled.
+            Some(i) => Op::new(OpKind::AwaitAny, None, a.interests[i].op.location),
         }
     });
     let (woken, wake) = with_state("an .await", |s| {
