@@ -1000,3 +1000,41 @@ fn a_join_handle_kept_from_an_earlier_execution_is_refused_with_what_to_do() {
         "{failure}"
     );
 }
+
+#[test]
+fn a_channel_kept_from_an_earlier_execution_is_refused_and_its_messages_are_dropped_cleanly() {
+    // Goal: a channel's queue is touched only inside the execution that made it (no lock
+    // guards it). A sender smuggled out through a static is refused in the next execution,
+    // and the messages still queued are dropped with the last handle, there, untouched.
+    type Channel = (
+        selvedge::tokio::sync::mpsc::Sender<Vec<u32>>,
+        selvedge::tokio::sync::mpsc::Receiver<Vec<u32>>,
+    );
+    static KEPT: StdMutex<Option<Channel>> = StdMutex::new(None);
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(2),
+            ..Default::default()
+        },
+        || {
+            block_on(async {
+                let old = KEPT.lock().unwrap().take();
+                if let Some((old, _)) = old {
+                    let _ = old.try_send(vec![1]);
+                }
+                let (tx, rx) = selvedge::tokio::sync::mpsc::channel(4);
+                tx.send(vec![7, 8]).await.unwrap(); // still queued when the execution ends
+                *KEPT.lock().unwrap() = Some((tx, rx));
+            });
+        },
+    );
+    drop(KEPT.lock().unwrap().take());
+    let failure = report.failure().expect("the stale sender is refused");
+    assert!(
+        failure
+            .message()
+            .contains("was used on a handle from another execution"),
+        "{failure}"
+    );
+}

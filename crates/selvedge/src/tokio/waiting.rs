@@ -13,6 +13,7 @@
 //! - An `Owned` object is used only by the execution that registered it; another execution's
 //!   use is refused with a message.
 
+use std::cell::{RefCell, RefMut};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::panic::Location;
@@ -240,6 +241,28 @@ impl Owned {
     /// not panic when a handle outlives its execution).
     pub(crate) fn live_id(&self) -> Option<ObjectId> {
         (crate::runtime::current_generation() == Some(self.generation)).then_some(self.id)
+    }
+}
+
+/// User-side data of a model object (a channel's queued values), touched only by the execution
+/// that registered the object: every access follows a check that the running execution is the
+/// object's (`Owned::id`, `Owned::live_id`) or is a grant of an interest registered after one,
+/// so it happens on that execution's OS thread, where only one task runs at a time, and no
+/// access spans a scheduling point. So no lock guards it (a `Mutex` cost two atomic operations
+/// per access); the `RefCell` still refuses a nested borrow.
+pub(crate) struct ExecutionLocal<T>(RefCell<T>);
+
+// SAFETY: see above: one OS thread at a time, and the last owner drops it.
+unsafe impl<T: Send> Sync for ExecutionLocal<T> {}
+
+impl<T> ExecutionLocal<T> {
+    pub(crate) fn new(value: T) -> ExecutionLocal<T> {
+        ExecutionLocal(RefCell::new(value))
+    }
+
+    /// The data, for an access that follows the execution check (see the type).
+    pub(crate) fn borrow_mut(&self) -> RefMut<'_, T> {
+        self.0.borrow_mut()
     }
 }
 

@@ -15,13 +15,13 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::runtime::awaiting::Interest;
 use crate::runtime::object::{ObjectKind, ObjectState};
 use crate::runtime::{point_at, with_state, ExecState, ObjectId, OpKind, TaskId};
-use crate::tokio::waiting::{object_of, require_model, slot_mut, Owned, Wait};
+use crate::tokio::waiting::{object_of, require_model, slot_mut, ExecutionLocal, Owned, Wait};
 use crate::trace::Query;
 
 /// The errors of `mpsc` channels, as tokio's `mpsc::error`.
@@ -102,7 +102,8 @@ use error::{SendError, TryRecvError, TrySendError};
 struct Chan<T> {
     object: Owned,
     capacity: Option<usize>,
-    queue: StdMutex<Queue<T>>,
+    /// Touched only inside the channel's execution (see `ExecutionLocal`).
+    queue: ExecutionLocal<Queue<T>>,
 }
 
 struct Queue<T> {
@@ -111,8 +112,8 @@ struct Queue<T> {
 }
 
 impl<T> Chan<T> {
-    fn queue(&self) -> std::sync::MutexGuard<'_, Queue<T>> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    fn queue(&self) -> std::cell::RefMut<'_, Queue<T>> {
+        self.queue.borrow_mut()
     }
 
     #[track_caller]
@@ -193,7 +194,7 @@ fn new_chan<T>(what: &str, capacity: Option<usize>) -> Arc<Chan<T>> {
             },
         ),
         capacity,
-        queue: StdMutex::new(Queue {
+        queue: ExecutionLocal::new(Queue {
             messages: VecDeque::new(),
             next_seq: 0,
         }),
