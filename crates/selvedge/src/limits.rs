@@ -95,6 +95,11 @@ pub(crate) const MAX_PANICS_KEPT: usize = 8;
 
 // Relations the engine relies on, checked when it is compiled.
 const _: () = assert!(MIN_STACK_BYTES <= DEFAULT_STACK_BYTES);
+
+/// The largest task body (a spawned future with what it captures) moved onto the task's own
+/// stack; a larger one is boxed first. corosensei refuses to move more than 1 KiB into a new
+/// coroutine, and every copy of a large future on the spawner's way there takes its stack.
+pub(crate) const INLINE_BODY_BYTES: usize = 512;
 const _: () = assert!(DEFAULT_RANDOM_SCHEDULES <= DEFAULT_MAX_SCHEDULES);
 const _: () = assert!(EXECUTION_BATCH >= 1);
 const _: () = assert!(GENERATION_BLOCK >= 1);

@@ -1038,3 +1038,100 @@ fn a_channel_kept_from_an_earlier_execution_is_refused_and_its_messages_are_drop
         "{failure}"
     );
 }
+
+#[test]
+fn spawned_futures_of_any_size_run_from_two_kib_to_most_of_the_stack() {
+    // Goal: a small task body moves onto the task's stack, a large one is boxed first. Found
+    // in review: moving every body onto the stack panicked from 1 KiB on (corosensei's limit)
+    // and made the spawner overflow from about 448 KiB.
+    fn holding<const N: usize>() -> Report {
+        explore(
+            Config {
+                strategy: Strategy::Dfs,
+                max_schedules: Some(1),
+                ..Default::default()
+            },
+            || {
+                block_on(async {
+                    let task = spawn(async {
+                        let buf = [1u8; N];
+                        future::yield_now().await;
+                        std::hint::black_box(&buf)[N - 1]
+                    });
+                    assert_eq!(task.await.unwrap(), 1);
+                });
+            },
+        )
+    }
+    passes_exhaustively(&holding::<2048>());
+    passes_exhaustively(&holding::<{ 900 * 1024 }>());
+}
+
+#[test]
+fn a_runtime_shut_down_with_nothing_spawned_still_runs_later_spawns() {
+    // Goal: only a runtime that spawned is marked shut down (its later spawns start
+    // cancelled). Found in review: skipping the shutdown step marked a runtime that never
+    // spawned, and a later `block_on`'s task was cancelled before its first poll.
+    passes_exhaustively(&dpor(|| {
+        future::block_on_then_shutdown(async {});
+        let value = block_on(async { spawn(async { 5 }).await });
+        assert_eq!(
+            value.unwrap(),
+            5,
+            "the task spawned after the first runtime ran"
+        );
+    }));
+}
+
+#[test]
+fn a_receive_granted_in_one_execution_is_refused_in_the_next() {
+    // Goal: a wait learns of its grant from a flag in its slot; a future granted in one
+    // execution and polled in the next is refused, not handed the old message. Found in
+    // review: a receiver kept in a static returned the earlier execution's message.
+    type Kept = (
+        selvedge::tokio::sync::mpsc::Receiver<u32>,
+        selvedge::tokio::sync::mpsc::Sender<u32>,
+    );
+    static KEPT: StdMutex<Option<Kept>> = StdMutex::new(None);
+    let report = explore(
+        Config {
+            strategy: Strategy::Random,
+            max_schedules: Some(2),
+            ..Default::default()
+        },
+        || {
+            block_on(async {
+                let old = KEPT.lock().unwrap().take();
+                if let Some((mut rx, _tx)) = old {
+                    let v = rx.recv().await;
+                    panic!("a stale receiver returned {v:?} in a new execution");
+                }
+                let (tx, mut rx) = selvedge::tokio::sync::mpsc::channel::<u32>(1);
+                {
+                    // Poll a receive once, so it waits, and forget it: the receiver's wait
+                    // stays registered.
+                    use std::future::Future;
+                    let mut receive = rx.recv();
+                    let waker = futures::task::noop_waker();
+                    let pending = std::pin::Pin::new(&mut receive)
+                        .poll(&mut std::task::Context::from_waker(&waker))
+                        .is_pending();
+                    assert!(pending);
+                    std::mem::forget(receive);
+                }
+                tx.send(41).await.unwrap();
+                // A wait step of this task grants the receive.
+                time::sleep(Duration::from_millis(1)).await;
+                *KEPT.lock().unwrap() = Some((rx, tx));
+            });
+        },
+    );
+    drop(KEPT.lock().unwrap().take());
+    let failure = report.failure().expect("the stale receiver is refused");
+    assert!(
+        failure
+            .message()
+            .contains("polled in another execution than the one it began waiting in"),
+        "{failure}"
+    );
+}

@@ -118,9 +118,10 @@ pub(crate) fn cancel_running_tasks(at: &'static Location<'static>) {
         let me = s.current;
         let a = &mut s.tasks[me.index()].asynchronous;
         let may_have_tasks = a.unjoined_futures > 0 || a.spawned_by_its_tasks;
-        if !may_have_tasks {
+        if !may_have_tasks && a.spawned_futures {
             // Every task it spawned finished, as its joins saw: nothing to cancel, and only a
-            // future spawned into it from now on (by a destructor) sees the shutdown.
+            // future spawned into it from now on (by a destructor) sees the shutdown. A
+            // runtime that never spawned is not shut down (a later `block_on` may spawn).
             a.shut_down = true;
         }
         (me, may_have_tasks)
@@ -206,6 +207,25 @@ where
         // SAFETY: the task's last act, once.
         unsafe { slot.put(outcome) };
     };
+    // A small body moves onto the task's stack; a large one is boxed here, before copies of it
+    // pile up on the spawner's stack (and corosensei takes at most 1 KiB).
+    let (task, generation) = if std::mem::size_of_val(&body) <= crate::limits::INLINE_BODY_BYTES {
+        spawn_body(body, at)
+    } else {
+        let boxed: Box<dyn FnOnce()> = Box::new(body);
+        spawn_body(boxed, at)
+    };
+    JoinHandle {
+        task,
+        generation,
+        result,
+        interest: 0,
+        done: false,
+    }
+}
+
+/// Creates the task of a spawned future, as the spawning task's runtime's.
+fn spawn_body<B: FnOnce() + 'static>(body: B, at: &'static Location<'static>) -> (TaskId, u64) {
     // A refused body is dropped after the state borrow (see `check_capacity`).
     let mut body = Some(body);
     let (task, generation) =
@@ -218,6 +238,7 @@ where
                     let me = s.current;
                     let owner = s.tasks[me.index()].asynchronous.owner.unwrap_or(me);
                     let runtime = &mut s.tasks[owner.index()].asynchronous;
+                    runtime.spawned_futures = true;
                     let counted = owner == me;
                     if counted {
                         runtime.unjoined_futures += 1;
@@ -237,13 +258,7 @@ where
             },
         )
         .unwrap_or_else(|message| panic!("{message}"));
-    JoinHandle {
-        task,
-        generation,
-        result,
-        interest: 0,
-        done: false,
-    }
+    (task, generation)
 }
 
 /// The same as [`spawn`], under shuttle's (and tokio's) name for spawning a future that is not

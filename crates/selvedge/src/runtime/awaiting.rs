@@ -73,6 +73,9 @@ pub(crate) struct AsyncSlot {
     /// Counted from its own history (its spawns and its joins), so deciding on a shutdown step
     /// reads nothing another task wrote that the thread has not synchronised with.
     pub(crate) unjoined_futures: u32,
+    /// A future was ever spawned into this thread's runtime: only then does a shutdown mark it
+    /// shut down (later spawns into it start cancelled).
+    pub(crate) spawned_futures: bool,
     /// A task of this thread's runtime spawned a future into it: the thread cannot count that
     /// one itself, so its shutdown is always a step.
     pub(crate) spawned_by_its_tasks: bool,

@@ -178,8 +178,9 @@ pub(crate) fn check_capacity(s: &ExecState) -> Result<(), String> {
 /// Creates task `id` running `body`; the scheduler adopts and primes it before its next
 /// decision. Fails (with the message to show) when `Config::max_tasks` is reached.
 ///
-/// The body moves onto the task's own stack with its coroutine: spawning allocates nothing
-/// for it.
+/// A small body moves onto the task's own stack with its coroutine: spawning allocates nothing
+/// for it. One over `limits::INLINE_BODY_BYTES` must be boxed by the spawner first (a
+/// `Box<dyn FnOnce()>` is a small body).
 pub(crate) fn spawn_task<F: FnOnce() + 'static>(
     s: &mut ExecState,
     name: Option<String>,
@@ -187,6 +188,11 @@ pub(crate) fn spawn_task<F: FnOnce() + 'static>(
     body: F,
     spawned_at: &'static Location<'static>,
 ) -> Result<TaskId, String> {
+    assert!(
+        std::mem::size_of::<F>() <= crate::limits::INLINE_BODY_BYTES,
+        "selvedge internal error: a task body of {} bytes was not boxed",
+        std::mem::size_of::<F>()
+    );
     check_capacity(s)?;
     let id = TaskId(s.tasks.len() as u32);
     let bytes = stack_bytes

@@ -109,8 +109,12 @@ impl<S> Wait<S> {
             .is_some_and(|block| unsafe { (*block.as_ptr()).granted })
     }
 
-    /// Polled again: `Ready` with the slot as the grant left it, once granted.
+    /// Polled again: `Ready` with the slot as the grant left it, once granted. A poll in
+    /// another execution than the one it waits in is refused with what to do.
     pub(crate) fn poll(&mut self, cx: &Context<'_>) -> Poll<S> {
+        if crate::runtime::current_generation() != Some(self.generation) {
+            stale_wait();
+        }
         if self.granted() {
             self.interest = 0;
             return Poll::Ready(self.take_slot().expect("a granted wait has its slot"));
@@ -127,16 +131,20 @@ impl<S> Wait<S> {
     /// Gives the interest up: `Some(slot)` if it had been granted (the caller undoes what the
     /// grant did), `None` if it was still waiting or gone with its execution.
     pub(crate) fn cancel(&mut self) -> Option<S> {
-        if self.interest == 0 {
+        let interest = std::mem::replace(&mut self.interest, 0);
+        if interest == 0 {
             return None;
         }
-        let granted = if self.granted() {
-            // Its interest is gone already; the grant is undone only in its own execution.
-            crate::runtime::current_generation() == Some(self.generation)
-        } else {
-            awaiting::cancel(self.interest, self.generation)
-        };
-        self.interest = 0;
+        if crate::runtime::current_generation() != Some(self.generation) {
+            // Dropped outside the execution it waits in, which may still run on another OS
+            // thread and still hold its interest (and grant into the slot): the block is
+            // leaked, neither read nor freed here. (Only a future kept past its execution
+            // gets here.)
+            self.slot = None;
+            return None;
+        }
+        // A granted interest is gone already; a waiting one is given up.
+        let granted = self.granted() || awaiting::cancel(interest, self.generation);
         let slot = self.take_slot();
         if granted {
             slot
@@ -159,6 +167,17 @@ impl<S> Drop for Wait<S> {
     fn drop(&mut self) {
         drop(self.cancel());
     }
+}
+
+/// Refuses a future polled in another execution than the one it waits in.
+#[cold]
+#[track_caller]
+fn stale_wait() -> ! {
+    panic!(
+        "a selvedge future was polled in another execution than the one it began waiting in: \
+         a future, and the channel, lock or handle it waits on, belong to the execution that \
+         made them; create them inside the test body and do not keep them in statics"
+    )
 }
 
 /// The slot an interest registered by `Wait::start` points to.
