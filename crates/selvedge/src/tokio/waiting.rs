@@ -5,11 +5,15 @@
 //! into the queue, takes it out): its grant writes what happened into the waiting future's
 //! *slot*, a heap box the interest points to, so the future learns the outcome when polled
 //! again whatever ran in between, and a future dropped after its grant can undo exactly that.
+//! The step also sets the slot's `granted` flag and removes the interest, so the re-poll reads
+//! the flag and borrows no state.
 //!
 //! Invariants:
 //! - A slot lives from `Wait::start` until the future claims it (`poll`) or gives it up
 //!   (`cancel`, drop); the interest that points to it is gone by then, so a grant or readiness
-//!   test never reads a freed slot.
+//!   test never reads a freed slot. A wait given up outside its execution (a future kept past
+//!   it) cannot know that, and leaks its slot instead.
+//! - A wait is polled only in the execution it began in; another execution's poll is refused.
 //! - An `Owned` object is used only by the execution that registered it; another execution's
 //!   use is refused with a message.
 
