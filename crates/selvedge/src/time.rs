@@ -350,20 +350,80 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
     Interval {
         next: start,
         period,
+        missed: MissedTickBehavior::Burst,
     }
 }
 
-/// The ticks of [`interval`]. A tick that is late (the task was busy past it) completes at
-/// once, and the next is due a period after the one missed (tokio's `MissedTickBehavior::Burst`).
+/// What an [`Interval`] does after a tick it was late for (the task was busy past it, on the
+/// virtual clock), as tokio's: the late tick completes at once either way, and this decides
+/// when the next is due.
+///
+/// A tick at most 5 ms late counts as on time, as in tokio (whose timer is that coarse): the
+/// next is then due a period after it.
+///
+/// ```
+/// use std::time::Duration;
+/// use selvedge::{future, time};
+/// use selvedge::time::MissedTickBehavior;
+///
+/// selvedge::model(|| {
+///     future::block_on(async {
+///         let ms = Duration::from_millis;
+///         let start = time::Instant::now();
+///         let mut ticks = time::interval(ms(10));
+///         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+///         ticks.tick().await; // at 0
+///         time::sleep(ms(35)).await; // busy past the ticks due at 10, 20 and 30
+///         assert_eq!(ticks.tick().await, start + ms(10)); // late, at once
+///         assert_eq!(ticks.tick().await, start + ms(45)); // a period after the late one
+///     });
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MissedTickBehavior {
+    /// Catch up: the ticks missed complete at once, one per `tick`, each due a period after
+    /// the one before (the default).
+    #[default]
+    Burst,
+    /// Start again from now: the next tick is due a period after the late one completed.
+    Delay,
+    /// Keep the schedule, skip what was missed: the next tick is due at the next multiple of
+    /// the period (counted from the first tick) after now.
+    Skip,
+}
+
+impl MissedTickBehavior {
+    /// When the tick after one due at `due` but taken at `now` is due.
+    fn next(self, due: Instant, now: Instant, period: Duration) -> Instant {
+        match self {
+            MissedTickBehavior::Burst => due.plus(period),
+            MissedTickBehavior::Delay => now.plus(period),
+            MissedTickBehavior::Skip => {
+                let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+                let behind = (now.ns - due.ns) % period_ns;
+                Instant {
+                    ns: now.ns.saturating_add(period_ns - behind),
+                }
+            }
+        }
+    }
+}
+
+/// How late a tick may be and still count as on time (tokio's tolerance).
+const TICK_TOLERANCE: Duration = Duration::from_millis(5);
+
+/// The ticks of [`interval`]. A tick that is late completes at once; when the next is due
+/// then is [`MissedTickBehavior`]'s choice (by default, a period after the one missed).
 #[derive(Debug)]
 pub struct Interval {
     next: Instant,
     period: Duration,
+    missed: MissedTickBehavior,
 }
 
 impl Interval {
     /// Waits for the next tick and returns when it was due. Reports place the wait where
-    /// `tick` is called.
+    /// `tick` is called. Dropping the future before it completes loses no tick.
     #[track_caller]
     pub fn tick(&mut self) -> impl Future<Output = Instant> + '_ {
         let at = Location::caller();
@@ -371,7 +431,12 @@ impl Interval {
             let due = self.next;
             let start = Instant::now();
             Sleep::new(start, due, at).await;
-            self.next = due.plus(self.period);
+            let now = Instant::now();
+            self.next = if now > due.plus(TICK_TOLERANCE) {
+                self.missed.next(due, now, self.period)
+            } else {
+                due.plus(self.period)
+            };
             due
         }
     }
@@ -381,10 +446,37 @@ impl Interval {
         self.period
     }
 
+    /// What the interval does after a late tick.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// Sets what the interval does after a late tick.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
     /// Starts the ticks afresh: the next is due a period from now.
     #[track_caller]
     pub fn reset(&mut self) {
         self.next = Instant::now().plus(self.period);
+    }
+
+    /// The next tick is due now.
+    #[track_caller]
+    pub fn reset_immediately(&mut self) {
+        self.next = Instant::now();
+    }
+
+    /// The next tick is due `after` from now.
+    #[track_caller]
+    pub fn reset_after(&mut self, after: Duration) {
+        self.next = Instant::now().plus(after);
+    }
+
+    /// The next tick is due at `deadline`.
+    pub fn reset_at(&mut self, deadline: Instant) {
+        self.next = deadline;
     }
 }
 

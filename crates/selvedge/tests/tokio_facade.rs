@@ -881,3 +881,77 @@ fn passes_or_sampled(report: &Report) {
     assert!(report.failure().is_none(), "{}", report.failure().unwrap());
     assert!(report.error().is_none(), "{:?}", report.error());
 }
+
+#[test]
+fn an_interval_catches_up_delays_or_skips_after_a_late_tick_as_tokio_does() {
+    // Goal: `MissedTickBehavior` decides when the tick after a late one is due, with tokio's
+    // formulas and its 5 ms tolerance, on the virtual clock.
+    use selvedge::tokio::time::{Instant, MissedTickBehavior};
+    fn ticks_after_a_busy_stretch(behavior: MissedTickBehavior, busy_ms: u64) -> Vec<u64> {
+        let seen = Arc::new(StdMutex::new(Vec::new()));
+        let out = seen.clone();
+        let report = run(Strategy::Dfs, move || {
+            let seen = seen.clone();
+            block_on(async move {
+                let ms = Duration::from_millis;
+                let start = Instant::now();
+                let mut ticks = tokio::time::interval(ms(10));
+                ticks.set_missed_tick_behavior(behavior);
+                assert_eq!(ticks.missed_tick_behavior(), behavior);
+                ticks.tick().await;
+                tokio::time::sleep(ms(busy_ms)).await;
+                let mut due = Vec::new();
+                for _ in 0..4 {
+                    let tick = ticks.tick().await;
+                    // (when it was due, when it completed), in milliseconds from the start
+                    let at = |i: Instant| (i - start).as_millis() as u64;
+                    due.push(at(tick) * 1000 + at(Instant::now()));
+                }
+                *seen.lock().unwrap() = due;
+            });
+        });
+        passes_exhaustively(&report);
+        let due = out.lock().unwrap().clone();
+        due
+    }
+    // due * 1000 + completed: busy until 35 ms, past the ticks due at 10, 20 and 30.
+    assert_eq!(
+        ticks_after_a_busy_stretch(MissedTickBehavior::Burst, 35),
+        [10_035, 20_035, 30_035, 40_040]
+    );
+    assert_eq!(
+        ticks_after_a_busy_stretch(MissedTickBehavior::Delay, 35),
+        [10_035, 45_045, 55_055, 65_065]
+    );
+    assert_eq!(
+        ticks_after_a_busy_stretch(MissedTickBehavior::Skip, 35),
+        [10_035, 40_040, 50_050, 60_060]
+    );
+    // Late by 4 ms only: on time, whatever the behaviour.
+    assert_eq!(
+        ticks_after_a_busy_stretch(MissedTickBehavior::Delay, 14),
+        [10_014, 20_020, 30_030, 40_040]
+    );
+}
+
+#[test]
+fn an_interval_resets_to_now_after_a_delay_or_at_a_deadline() {
+    use selvedge::tokio::time::Instant;
+    passes_exhaustively(&run(Strategy::Dfs, || {
+        block_on(async {
+            let ms = Duration::from_millis;
+            let start = Instant::now();
+            let mut ticks = tokio::time::interval(ms(10));
+            assert_eq!(ticks.tick().await, start);
+            ticks.reset_after(ms(3));
+            assert_eq!(ticks.tick().await, start + ms(3));
+            ticks.reset_immediately();
+            assert_eq!(ticks.tick().await, start + ms(3));
+            ticks.reset_at(start + ms(50));
+            assert_eq!(ticks.tick().await, start + ms(50));
+            ticks.reset();
+            assert_eq!(ticks.tick().await, start + ms(60));
+            assert_eq!(ticks.period(), ms(10));
+        });
+    }));
+}

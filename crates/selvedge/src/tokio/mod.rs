@@ -27,7 +27,8 @@
 //! - Tasks: [`spawn`], [`task`]`::{spawn, spawn_local, spawn_blocking, block_in_place,
 //!   yield_now, JoinHandle, JoinError, AbortHandle, JoinSet, LocalKey}`, [`task_local!`].
 //! - Time ([`time`]): `sleep`, `sleep_until`, `timeout`, `timeout_at`, `interval`,
-//!   `interval_at`, `Instant`, on the model's virtual clock (it moves only when every task is
+//!   `interval_at` (with `MissedTickBehavior` and the `reset*` family), `Instant`, on the
+//!   model's virtual clock (it moves only when every task is
 //!   blocked; an hour of sleeps takes no real time, as with tokio's paused clock). `pause` and
 //!   `resume` do nothing (the clock is always paused); `advance(d)` waits until `d` has passed.
 //! - Synchronisation ([`sync`]): `Mutex`, `RwLock` (owned guards, `downgrade`), `Semaphore`
@@ -90,7 +91,7 @@ pub use selvedge_macros::test;
 pub mod time {
     pub use crate::time::{
         interval, interval_at, sleep, sleep_until, timeout, timeout_at, Elapsed, Instant, Interval,
-        Sleep, Timeout,
+        MissedTickBehavior, Sleep, Timeout,
     };
     pub use std::time::Duration;
 
