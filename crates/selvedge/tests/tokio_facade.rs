@@ -955,3 +955,45 @@ fn an_interval_resets_to_now_after_a_delay_or_at_a_deadline() {
         });
     }));
 }
+
+#[test]
+fn a_weak_sender_upgrades_only_while_a_sender_is_left_and_dpor_orders_it_against_the_drop() {
+    // Goal: `WeakSender::upgrade` reads whether a sender is left, so it is a step ordered
+    // against the last sender's drop: both answers are reached, as DFS reaches them, and a
+    // channel with only weak senders left is closed for the receiver.
+    let got = same_outcomes_as_dfs(|record| {
+        let (tx, mut rx) = mpsc::channel::<u32>(2);
+        let weak = tx.downgrade();
+        let dropper = spawn(async move { drop(tx) });
+        let upgraded = spawn(async move {
+            match weak.upgrade() {
+                Some(tx) => tx.send(7).await.is_ok(),
+                None => false,
+            }
+        });
+        block_on(dropper).unwrap();
+        let sent = block_on(upgraded).unwrap();
+        let received = block_on(async {
+            let mut all = Vec::new();
+            while let Some(v) = rx.recv().await {
+                all.push(v);
+            }
+            all
+        });
+        assert_eq!(received.len(), usize::from(sent), "a send lost or invented");
+        record(sent);
+    });
+    assert_eq!(got, vec![false, true]);
+    // The unbounded channel's weak sender, too.
+    passes_exhaustively(&dpor(|| {
+        block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+            let weak = tx.downgrade();
+            weak.clone().upgrade().unwrap().send(1).unwrap();
+            drop(tx);
+            assert!(weak.upgrade().is_none());
+            assert_eq!(rx.recv().await, Some(1));
+            assert_eq!(rx.recv().await, None);
+        });
+    }));
+}

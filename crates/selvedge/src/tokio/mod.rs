@@ -36,7 +36,7 @@
 //!   `forget_permits`, `available_permits`), `Notify` (`notified`, `enable`, `notify_one`,
 //!   `notify_last`, `notify_waiters`, tokio's permit semantics), `Barrier`, `OnceCell`,
 //!   `oneshot`, `mpsc` (bounded and unbounded, `reserve`, permits, `try_send`, `try_recv`,
-//!   `recv_many`, `close`), `watch`, `broadcast` (lagging receivers get `Lagged`).
+//!   `recv_many`, `close`, weak senders), `watch`, `broadcast` (lagging receivers get `Lagged`).
 //! - Macros: [`select!`] (tokio's syntax: `pattern = future (, if condition)? => handler`,
 //!   `biased;`, `else =>`; handlers run in the enclosing function), [`join!`], [`try_join!`],
 //!   [`pin!`].

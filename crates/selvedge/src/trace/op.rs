@@ -208,6 +208,8 @@ pub(crate) enum Query {
     /// `Notify::notified`: the new future remembers how many `notify_waiters` calls it has
     /// seen.
     Notified,
+    /// `mpsc::WeakSender::upgrade`: is a sender left (then it makes one more)?
+    Upgrade,
 }
 
 impl Query {
@@ -224,6 +226,7 @@ impl Query {
             Query::Get => &"get",
             Query::Initialized => &"initialized",
             Query::Notified => &"notified",
+            Query::Upgrade => &"WeakSender::upgrade",
         }
     }
 }
@@ -716,6 +719,7 @@ mod tests {
             OpKind::Close,
             OpKind::Query(Query::AvailablePermits),
             OpKind::Query(Query::Notified),
+            OpKind::Query(Query::Upgrade),
             OpKind::NotifiedEnable,
             OpKind::Notified,
             OpKind::NotifiedDrop,

@@ -528,6 +528,79 @@ impl<T> Sender<T> {
     pub fn same_channel(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
+
+    /// A sender that does not keep the channel open (see [`WeakSender`]).
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            chan: Arc::downgrade(&self.chan),
+            object: self.chan.object,
+            at: self.at,
+        }
+    }
+}
+
+/// A sender that does not keep the channel open: once every [`Sender`] is gone the receiver
+/// sees the channel closed, whatever weak senders are left. [`upgrade`](WeakSender::upgrade)
+/// gives a `Sender` while another one still exists.
+///
+/// ```
+/// use selvedge::{future, tokio::sync::mpsc};
+///
+/// selvedge::model(|| {
+///     future::block_on(async {
+///         let (tx, mut rx) = mpsc::channel::<u32>(1);
+///         let weak = tx.downgrade();
+///         weak.upgrade().expect("a sender is left").send(1).await.unwrap();
+///         drop(tx);
+///         assert!(weak.upgrade().is_none());
+///         assert_eq!(rx.recv().await, Some(1));
+///         assert_eq!(rx.recv().await, None); // closed: the weak sender does not count
+///     });
+/// });
+/// ```
+pub struct WeakSender<T> {
+    chan: std::sync::Weak<Chan<T>>,
+    /// The channel's model object, so `upgrade` is a step on it even once the channel is gone.
+    object: Owned,
+    at: &'static Location<'static>,
+}
+
+impl<T> WeakSender<T> {
+    /// A [`Sender`] if another one still exists, as tokio's; `None` once every sender is gone.
+    /// A step on the channel: the answer depends on when the last sender is dropped.
+    #[track_caller]
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        let id = self.object.id("mpsc::WeakSender::upgrade");
+        point_at(OpKind::Query(Query::Upgrade), Some(id), Location::caller());
+        // Every sender is counted in the model; the last one's drop (a step ordered against
+        // this one) also ends the channel's memory unless the receiver keeps it.
+        let chan = self.chan.upgrade()?;
+        let alive = with_state("mpsc::WeakSender::upgrade", |s| {
+            let alive = counts(s, id).senders > 0;
+            if alive {
+                update(s, id, |_, _, senders, _| *senders += 1);
+            }
+            alive
+        });
+        // Built only when counted: a `Sender` dropped here would uncount one.
+        alive.then(|| Sender { chan, at: self.at })
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        WeakSender {
+            chan: self.chan.clone(),
+            object: self.object,
+            at: self.at,
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::WeakSender").finish_non_exhaustive()
+    }
 }
 
 /// Takes room (a slot to queue into, or a reservation) if there is some, after the caller's
@@ -828,6 +901,41 @@ impl<T> UnboundedSender<T> {
     /// Do both senders feed the same channel?
     pub fn same_channel(&self, other: &Self) -> bool {
         self.inner.same_channel(&other.inner)
+    }
+
+    /// A sender that does not keep the channel open (see [`WeakUnboundedSender`]).
+    pub fn downgrade(&self) -> WeakUnboundedSender<T> {
+        WeakUnboundedSender {
+            inner: self.inner.downgrade(),
+        }
+    }
+}
+
+/// [`WeakSender`] for an unbounded channel.
+pub struct WeakUnboundedSender<T> {
+    inner: WeakSender<T>,
+}
+
+impl<T> WeakUnboundedSender<T> {
+    /// An [`UnboundedSender`] if another one still exists; `None` once every sender is gone.
+    #[track_caller]
+    pub fn upgrade(&self) -> Option<UnboundedSender<T>> {
+        self.inner.upgrade().map(|inner| UnboundedSender { inner })
+    }
+}
+
+impl<T> Clone for WeakUnboundedSender<T> {
+    fn clone(&self) -> Self {
+        WeakUnboundedSender {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakUnboundedSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mpsc::WeakUnboundedSender")
+            .finish_non_exhaustive()
     }
 }
 
