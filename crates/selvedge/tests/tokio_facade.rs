@@ -997,3 +997,37 @@ fn a_weak_sender_upgrades_only_while_a_sender_is_left_and_dpor_orders_it_against
         });
     }));
 }
+
+#[test]
+fn a_mapped_mutex_guard_holds_the_lock_until_it_is_dropped() {
+    // Goal: `MutexGuard::map` (and the owned and `try_map` forms) keep the same lock: another
+    // task never sees the value while a mapped guard lives, and dropping it unlocks.
+    use selvedge::tokio::sync::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
+    let got = same_outcomes_as_dfs(|record| {
+        let pair = Arc::new(Mutex::new((0u32, 0u32)));
+        let other = pair.clone();
+        let writer = spawn(async move {
+            let mut first = MutexGuard::map(other.lock().await, |(a, _)| a);
+            *first += 1;
+            // Mapped again: still the same lock, held until this guard drops.
+            let mut again = MappedMutexGuard::map(first, |a| a);
+            *again += 1;
+        });
+        let seen = block_on(async {
+            let owned = pair.clone().lock_owned().await;
+            let second = OwnedMutexGuard::map(owned, |(a, _)| a);
+            *second
+        });
+        block_on(writer).unwrap();
+        let after = block_on(async {
+            let guard = pair.lock().await;
+            match MutexGuard::try_map(guard, |(a, _)| (*a > 100).then_some(a)) {
+                Ok(_) => unreachable!("the value is 2"),
+                Err(guard) => guard.0,
+            }
+        });
+        record((seen, after));
+    });
+    // The reader sees the writer's two increments both or neither, never one.
+    assert_eq!(got, vec![(0, 2), (2, 2)]);
+}

@@ -6,6 +6,7 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::pin::Pin;
@@ -394,6 +395,205 @@ impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// A guard for a part of the locked value (a field, an element), holding the same lock,
+    /// as tokio's `MutexGuard::map`.
+    ///
+    /// ```
+    /// use selvedge::tokio::sync::{Mutex, MutexGuard};
+    ///
+    /// selvedge::model(|| {
+    ///     selvedge::future::block_on(async {
+    ///         let pair = Mutex::new((1, String::new()));
+    ///         let mut name = MutexGuard::map(pair.lock().await, |(_, name)| name);
+    ///         name.push_str("selvedge");
+    ///         drop(name); // unlocks
+    ///         assert_eq!(pair.lock().await.1, "selvedge");
+    ///     });
+    /// });
+    /// ```
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> MappedMutexGuard<'a, U> {
+        let data: *mut U = f(&mut *this);
+        let (id, locked_at) = (this.id, this.locked_at);
+        // The lock passes to the mapped guard, which unlocks it.
+        std::mem::forget(this);
+        MappedMutexGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// As [`map`](MutexGuard::map), if `f` finds the part; otherwise the guard back.
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedMutexGuard<'a, U>, Self> {
+        let Some(data) = f(&mut *this).map(|part| part as *mut U) else {
+            return Err(this);
+        };
+        let (id, locked_at) = (this.id, this.locked_at);
+        std::mem::forget(this);
+        Ok(MappedMutexGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The mutex this guard locks.
+    pub fn mutex(this: &Self) -> &'a Mutex<T> {
+        this.mutex
+    }
+}
+
+/// A guard for a part of a locked value, made by [`MutexGuard::map`]; dropping it unlocks
+/// the mutex.
+pub struct MappedMutexGuard<'a, T: ?Sized> {
+    data: *mut T,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+    _borrow: PhantomData<&'a mut T>,
+}
+
+// SAFETY: as a `&mut T`: the model granted the lock to the task that holds the guard.
+unsafe impl<T: ?Sized + Send> Send for MappedMutexGuard<'_, T> {}
+unsafe impl<T: ?Sized + Sync> Sync for MappedMutexGuard<'_, T> {}
+
+impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
+    /// A guard for a part of this part, holding the same lock.
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
+        // SAFETY: the guard holds the lock, and the part lives as long as the borrow.
+        let data: *mut U = f(unsafe { &mut *this.data });
+        let (id, locked_at) = (this.id, this.locked_at);
+        std::mem::forget(this);
+        MappedMutexGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// As [`map`](MappedMutexGuard::map), if `f` finds the part; otherwise the guard back.
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedMutexGuard<'a, U>, Self> {
+        // SAFETY: as in `map`.
+        let Some(data) = f(unsafe { &mut *this.data }).map(|part| part as *mut U) else {
+            return Err(this);
+        };
+        let (id, locked_at) = (this.id, this.locked_at);
+        std::mem::forget(this);
+        Ok(MappedMutexGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        })
+    }
+}
+
+impl<T: ?Sized> Deref for MappedMutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the model granted this task the lock, and the part lives as long as it.
+        unsafe { &*self.data }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MappedMutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above.
+        unsafe { &mut *self.data }
+    }
+}
+
+impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
+    fn drop(&mut self) {
+        unlock(self.id, self.locked_at);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized> OwnedMutexGuard<T> {
+    /// A guard for a part of the locked value that owns the mutex's `Arc`, as tokio's
+    /// `OwnedMutexGuard::map`.
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> OwnedMappedMutexGuard<T, U> {
+        let data: *mut U = f(&mut *this);
+        let (id, locked_at) = (this.id, this.locked_at);
+        // SAFETY: `this` is forgotten right after: its `Arc` moves out exactly once.
+        let mutex = unsafe { std::ptr::read(&this.mutex) };
+        std::mem::forget(this);
+        OwnedMappedMutexGuard {
+            data,
+            _mutex: mutex,
+            id,
+            locked_at,
+        }
+    }
+
+    /// The mutex this guard locks.
+    pub fn mutex(this: &Self) -> &Arc<Mutex<T>> {
+        &this.mutex
+    }
+}
+
+/// A guard for a part of a locked value that owns the mutex's `Arc`, made by
+/// [`OwnedMutexGuard::map`]; dropping it unlocks the mutex.
+pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized = T> {
+    data: *mut U,
+    /// Keeps the locked value alive while the part is borrowed.
+    _mutex: Arc<Mutex<T>>,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+}
+
+// SAFETY: as an `OwnedMutexGuard` and a `&mut U` it hands out.
+unsafe impl<T: ?Sized + Send, U: ?Sized + Send> Send for OwnedMappedMutexGuard<T, U> {}
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedMutexGuard<T, U> {}
+
+impl<T: ?Sized, U: ?Sized> Deref for OwnedMappedMutexGuard<T, U> {
+    type Target = U;
+    fn deref(&self) -> &U {
+        // SAFETY: the model granted this task the lock, and the `Arc` keeps the value alive.
+        unsafe { &*self.data }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> DerefMut for OwnedMappedMutexGuard<T, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        // SAFETY: as above.
+        unsafe { &mut *self.data }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedMutexGuard<T, U> {
+    fn drop(&mut self) {
+        unlock(self.id, self.locked_at);
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedMappedMutexGuard<T, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
