@@ -732,6 +732,32 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         out.push(writer.join().unwrap());
         seen.lock().unwrap().insert(out);
     });
+    same("a try_lock of a lock the thread holds", |seen| {
+        // The failed `try_lock` inside the critical section must not hide the acquisition
+        // before it: the other thread's lock races with that acquisition, and only reversing
+        // that race lets it go first (found in review: DPOR ran one order of two).
+        use selvedge::sync::Mutex;
+        let lock = Arc::new(Mutex::new(0usize));
+        let other = lock.clone();
+        let t = selvedge::thread::spawn(move || *other.lock().unwrap() += 1);
+        let guard = lock.lock().unwrap();
+        let seen_value = *guard;
+        let refused = lock.try_lock().is_err() as usize;
+        drop(guard);
+        t.join().unwrap();
+        seen.lock().unwrap().insert(vec![seen_value, refused]);
+    });
+    same("a try_write under the thread's own read lock", |seen| {
+        let lock = Arc::new(RwLock::new(0usize));
+        let other = lock.clone();
+        let t = selvedge::thread::spawn(move || *other.write().unwrap() += 1);
+        let guard = lock.read().unwrap();
+        let seen_value = *guard;
+        let refused = lock.try_write().is_err() as usize;
+        drop(guard);
+        t.join().unwrap();
+        seen.lock().unwrap().insert(vec![seen_value, refused]);
+    });
     same(
         "arc counts read while another thread clones and drops",
         |seen| {

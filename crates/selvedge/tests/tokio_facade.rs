@@ -1031,3 +1031,36 @@ fn a_mapped_mutex_guard_holds_the_lock_until_it_is_dropped() {
     // The reader sees the writer's two increments both or neither, never one.
     assert_eq!(got, vec![(0, 2), (2, 2)]);
 }
+
+#[test]
+fn mapped_rwlock_guards_hold_their_lock_until_dropped() {
+    // Goal: `RwLockReadGuard::map` keeps the shared lock and `RwLockWriteGuard::map` the
+    // exclusive one: a reader sees the writer's two updates both or neither.
+    use selvedge::tokio::sync::{RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard};
+    let got = same_outcomes_as_dfs(|record| {
+        let pair = Arc::new(RwLock::new((0u32, 0u32)));
+        let other = pair.clone();
+        let writer = spawn(async move {
+            let mut whole = RwLockWriteGuard::map(other.write().await, |pair| pair);
+            whole.0 += 1;
+            let mut second = RwLockMappedWriteGuard::map(whole, |(_, b)| b);
+            *second += 1;
+        });
+        let seen = block_on(async {
+            let first = RwLockReadGuard::map(pair.read().await, |(a, _)| a);
+            let a = *first;
+            let whole = RwLockReadGuard::try_map(first, |_| None::<&u32>);
+            assert!(
+                whole.is_err(),
+                "try_map found nothing: the guard comes back"
+            );
+            (a, pair.try_write().is_err())
+        });
+        block_on(writer).unwrap();
+        let (a, b) = *block_on(pair.read());
+        assert_eq!((a, b), (1, 1));
+        record(seen);
+    });
+    // While the mapped read guard lived, no writer could get in.
+    assert_eq!(got, vec![(0, true), (1, true)]);
+}

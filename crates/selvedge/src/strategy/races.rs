@@ -9,7 +9,9 @@
 //! - lock acquisitions conflict only with acquisitions of the same lock (read locks of an
 //!   `RwLock` not with each other); an unlock orders the next acquisition after it (an edge,
 //!   never a race: the acquisition could not have run first), and a `try_lock` races with the
-//!   unlock that would have let it succeed;
+//!   unlock that would have let it succeed. A `try_lock` hides no acquisition before it (it
+//!   may have failed, inside its own task's critical section): later acquisitions race with
+//!   both;
 //! - spawn orders the child after the parent, exit orders `join` after the child, a notify
 //!   orders the woken task after the notifier;
 //! - a condvar waiter's `CondvarWoken` and every park are attempts to acquire (a park takes the
@@ -108,6 +110,12 @@ struct History {
     /// Shared unlocks since the last write: they commute with each other (two readers leaving
     /// in either order leave the same lock), not with reads or writes.
     shared: Vec<usize>,
+    /// Attempts (`try_lock`) since the last write, with their mode. Each races with every later
+    /// access it conflicts with, but hides nothing before it: a failed attempt acquires
+    /// nothing, and a task that tries a lock it holds must not hide its own acquisition, whose
+    /// race with another task's is the one a reversal can act on (reversing the attempt alone
+    /// would put the other task inside the critical section, where it cannot run).
+    attempts: Vec<(usize, Mode)>,
 }
 
 #[derive(Default)]
@@ -138,6 +146,8 @@ struct Effect {
     acquires: Option<bool>,
     /// Publishes this step's clock as an unlock: exclusive or shared.
     releases: Option<bool>,
+    /// An acquisition that may fail (`try_lock`): see `History::attempts`.
+    attempt: bool,
 }
 
 fn effect(access: Access) -> Effect {
@@ -146,6 +156,7 @@ fn effect(access: Access) -> Effect {
         release: None,
         acquires: None,
         releases: None,
+        attempt: false,
     };
     match access {
         Access::Local | Access::Everything => none,
@@ -161,6 +172,7 @@ fn effect(access: Access) -> Effect {
             main: Some(if exclusive { Mode::Write } else { Mode::Read }),
             release: attempt.then_some(Mode::Read),
             acquires: Some(exclusive),
+            attempt,
             ..none
         },
         Access::Release { exclusive } => Effect {
@@ -171,14 +183,15 @@ fn effect(access: Access) -> Effect {
     }
 }
 
-/// Step `j` of `task` (whose clock is row `me`) accesses a variable with `history` in `mode`:
-/// records a race with each earlier conflicting access that does not happen before it, then
-/// orders the step after them all.
+/// Step `j` of `task` (whose clock is row `me`) accesses a variable with `history` in `mode`
+/// (as an `attempt` or not): records a race with each earlier conflicting access that does
+/// not happen before it, then orders the step after them all.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn touch(
     history: &mut History,
     mode: Mode,
+    attempt: bool,
     j: usize,
     task: TaskId,
     me: usize,
@@ -195,6 +208,13 @@ fn touch(
     if mode != Mode::Shared {
         earlier.extend(history.shared.iter().copied());
     }
+    earlier.extend(
+        history
+            .attempts
+            .iter()
+            .filter(|&&(_, tried)| mode != Mode::Read || tried != Mode::Read)
+            .map(|&(i, _)| i),
+    );
     // Races are judged before this step learns of the earlier ones' clocks.
     for &i in earlier.iter() {
         assert!(i < j, "a race's first step comes first");
@@ -205,11 +225,17 @@ fn touch(
     for &i in earlier.iter() {
         clocks.join(me, steps[i].row);
     }
+    if attempt {
+        history.attempts.retain(|&(r, _)| steps[r].task != task);
+        history.attempts.push((j, mode));
+        return;
+    }
     match mode {
         Mode::Write => {
             history.last_write = Some(j);
             history.reads.clear();
             history.shared.clear();
+            history.attempts.clear();
         }
         Mode::Read => {
             history.reads.retain(|&r| steps[r].task != task);
@@ -274,6 +300,7 @@ impl Analysis {
         everything.last_write = None;
         everything.reads.clear();
         everything.shared.clear();
+        everything.attempts.clear();
         let any_everything = trace
             .iter()
             .any(|e| e.chosen && e.op.access == Access::Everything);
@@ -318,7 +345,7 @@ impl Analysis {
                     Mode::Read
                 };
                 touch(
-                    everything, mode, j, event.task, me, steps, clocks, earlier, races,
+                    everything, mode, false, j, event.task, me, steps, clocks, earlier, races,
                 );
             }
             if let Some(object) = event.op.object {
@@ -332,6 +359,7 @@ impl Analysis {
                         access.last_write = None;
                         access.reads.clear();
                         access.shared.clear();
+                        access.attempts.clear();
                     }
                     fresh.released_all = clocks.push_row();
                     fresh.released_exclusive = clocks.push_row();
@@ -339,13 +367,13 @@ impl Analysis {
                 }
                 let e = effect(event.op.access);
                 let history = &mut objects[o];
-                for (access, mode) in [
-                    (&mut history.main, e.main),
-                    (&mut history.release, e.release),
+                for (access, mode, attempt) in [
+                    (&mut history.main, e.main, e.attempt),
+                    (&mut history.release, e.release, false),
                 ] {
                     let Some(mode) = mode else { continue };
                     touch(
-                        access, mode, j, event.task, me, steps, clocks, earlier, races,
+                        access, mode, attempt, j, event.task, me, steps, clocks, earlier, races,
                     );
                 }
                 match e.acquires {

@@ -10,6 +10,7 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::pin::Pin;
@@ -158,11 +159,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryLockError> {
         let at = Location::caller();
         let id = try_lock(self.id(), false, self.max_readers, at)?;
-        Ok(RwLockReadGuard {
-            lock: self,
-            id,
-            locked_at: at,
-        })
+        Ok(RwLockReadGuard::new(self, id, at))
     }
 
     /// Takes exclusive access if the lock is free.
@@ -170,11 +167,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryLockError> {
         let at = Location::caller();
         let id = try_lock(self.id(), true, self.max_readers, at)?;
-        Ok(RwLockWriteGuard {
-            lock: self,
-            id,
-            locked_at: at,
-        })
+        Ok(RwLockWriteGuard::new(self, id, at))
     }
 
     /// As [`RwLock::try_read`], owning an `Arc` of the lock.
@@ -419,11 +412,7 @@ impl<'a, T: ?Sized> Future for Read<'a, T> {
         let id = lock.id();
         self.waiting
             .poll(cx, id, lock.max_readers)
-            .map(|id| RwLockReadGuard {
-                lock,
-                id,
-                locked_at: at,
-            })
+            .map(|id| RwLockReadGuard::new(lock, id, at))
     }
 }
 
@@ -443,11 +432,7 @@ impl<'a, T: ?Sized> Future for Write<'a, T> {
         let id = lock.id();
         self.waiting
             .poll(cx, id, lock.max_readers)
-            .map(|id| RwLockWriteGuard {
-                lock,
-                id,
-                locked_at: at,
-            })
+            .map(|id| RwLockWriteGuard::new(lock, id, at))
     }
 }
 
@@ -556,20 +541,238 @@ macro_rules! guard {
     };
 }
 
-guard!(
-    RwLockReadGuard,
-    ['a],
-    &'a RwLock<T>,
-    false,
-    "Shared access; unlocks when dropped."
-);
-guard!(
-    RwLockWriteGuard,
-    ['a],
-    &'a RwLock<T>,
-    true,
-    "Exclusive access; unlocks when dropped."
-);
+/// Shared access; unlocks when dropped. [`map`](RwLockReadGuard::map) narrows it to a part of
+/// the value, holding the same lock.
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    data: *const T,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+    _borrow: PhantomData<&'a T>,
+}
+
+// SAFETY: as a `&T`: the model granted the lock, shared, to the task that holds the guard.
+unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    fn new(lock: &'a RwLock<T>, id: ObjectId, locked_at: &'static Location<'static>) -> Self {
+        RwLockReadGuard {
+            data: lock.data.get(),
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// A guard for a part of the value (a field, an element), holding the same shared lock,
+    /// as tokio's `RwLockReadGuard::map`.
+    ///
+    /// ```
+    /// use selvedge::tokio::sync::{RwLock, RwLockReadGuard};
+    ///
+    /// selvedge::model(|| {
+    ///     selvedge::future::block_on(async {
+    ///         let pair = RwLock::new((1, "one"));
+    ///         let name = RwLockReadGuard::map(pair.read().await, |(_, name)| name);
+    ///         assert_eq!(*name, "one");
+    ///     });
+    /// });
+    /// ```
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> RwLockReadGuard<'a, U> {
+        let data: *const U = f(&*this);
+        let (id, locked_at) = (this.id, this.locked_at);
+        // The lock passes to the new guard, which unlocks it.
+        std::mem::forget(this);
+        RwLockReadGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// As [`map`](RwLockReadGuard::map), if `f` finds the part; otherwise the guard back.
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<RwLockReadGuard<'a, U>, Self> {
+        let Some(data) = f(&*this).map(|part| part as *const U) else {
+            return Err(this);
+        };
+        let (id, locked_at) = (this.id, this.locked_at);
+        std::mem::forget(this);
+        Ok(RwLockReadGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        })
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the model granted this task the lock, and the value outlives the borrow.
+        unsafe { &*self.data }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    fn drop(&mut self) {
+        unlock(self.id, false, self.locked_at);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Exclusive access; unlocks when dropped. [`map`](RwLockWriteGuard::map) narrows it to a part
+/// of the value ([`RwLockMappedWriteGuard`]), holding the same lock.
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    data: *mut T,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+    _borrow: PhantomData<&'a mut T>,
+}
+
+// SAFETY: as a `&mut T`: the model granted the lock, exclusively, to the task holding it.
+unsafe impl<T: ?Sized + Send + Sync> Send for RwLockWriteGuard<'_, T> {}
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    fn new(lock: &'a RwLock<T>, id: ObjectId, locked_at: &'static Location<'static>) -> Self {
+        RwLockWriteGuard {
+            data: lock.data.get(),
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// A guard for a part of the value, holding the same exclusive lock, as tokio's
+    /// `RwLockWriteGuard::map`.
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> RwLockMappedWriteGuard<'a, U> {
+        let data: *mut U = f(&mut *this);
+        let (id, locked_at) = (this.id, this.locked_at);
+        std::mem::forget(this);
+        RwLockMappedWriteGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// As [`map`](RwLockWriteGuard::map), if `f` finds the part; otherwise the guard back.
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<RwLockMappedWriteGuard<'a, U>, Self> {
+        let Some(data) = f(&mut *this).map(|part| part as *mut U) else {
+            return Err(this);
+        };
+        let (id, locked_at) = (this.id, this.locked_at);
+        std::mem::forget(this);
+        Ok(RwLockMappedWriteGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        })
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the model granted this task the lock exclusively.
+        unsafe { &*self.data }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the model granted this task the lock exclusively.
+        unsafe { &mut *self.data }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        unlock(self.id, true, self.locked_at);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Exclusive access to a part of a value, made by [`RwLockWriteGuard::map`]; unlocks the
+/// lock when dropped.
+pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
+    data: *mut T,
+    id: ObjectId,
+    locked_at: &'static Location<'static>,
+    _borrow: PhantomData<&'a mut T>,
+}
+
+// SAFETY: as for `RwLockWriteGuard`.
+unsafe impl<T: ?Sized + Send + Sync> Send for RwLockMappedWriteGuard<'_, T> {}
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockMappedWriteGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
+    /// A guard for a part of this part, holding the same lock.
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> RwLockMappedWriteGuard<'a, U> {
+        let data: *mut U = f(&mut *this);
+        let (id, locked_at) = (this.id, this.locked_at);
+        std::mem::forget(this);
+        RwLockMappedWriteGuard {
+            data,
+            id,
+            locked_at,
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockMappedWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the model granted this task the lock exclusively.
+        unsafe { &*self.data }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockMappedWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above.
+        unsafe { &mut *self.data }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockMappedWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        unlock(self.id, true, self.locked_at);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockMappedWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
 guard!(
     OwnedRwLockReadGuard,
     [],
@@ -585,13 +788,6 @@ guard!(
     "Exclusive access owning an `Arc` of the lock; unlocks when dropped."
 );
 
-impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the model granted this task the lock exclusively.
-        unsafe { &mut *self.lock.data.get() }
-    }
-}
-
 impl<T: ?Sized> DerefMut for OwnedRwLockWriteGuard<T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the model granted this task the lock exclusively.
@@ -605,9 +801,10 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let this = std::mem::ManuallyDrop::new(self);
         downgrade(this.id, this.locked_at);
         RwLockReadGuard {
-            lock: this.lock,
+            data: this.data,
             id: this.id,
             locked_at: this.locked_at,
+            _borrow: PhantomData,
         }
     }
 }
