@@ -214,7 +214,8 @@ impl Future for Sleep {
                 Claim::Waiting => Poll::Pending,
             };
         }
-        let duration = self.deadline.ns - self.start.ns;
+        // A deadline already behind its start (`sleep_until` the past, a late tick) is no wait.
+        let duration = self.deadline.ns.saturating_sub(self.start.ns);
         let deadline = self.deadline.ns;
         let registered = awaiting::register_if(cx, self.created_at, |s| {
             // The clock moves only when every task is blocked, so reading it here is as

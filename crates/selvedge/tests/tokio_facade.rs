@@ -1064,3 +1064,77 @@ fn mapped_rwlock_guards_hold_their_lock_until_dropped() {
     // While the mapped read guard lived, no writer could get in.
     assert_eq!(got, vec![(0, true), (1, true)]);
 }
+
+#[test]
+fn a_guard_handed_to_another_task_unlocks_there() {
+    // Goal: guards are `Send`, and a task may hand one to a task it spawns, as with tokio.
+    // Found in review: the unlock asserted that the task dropping the guard had locked it,
+    // a false failure on correct code.
+    use selvedge::tokio::sync::{Mutex, OwnedMutexGuard};
+    passes_exhaustively(&dpor(|| {
+        block_on(async {
+            let m = Arc::new(Mutex::new(0u32));
+            let guard = OwnedMutexGuard::map(m.clone().lock_owned().await, |v| v);
+            spawn(async move {
+                let mut guard = guard;
+                *guard += 1;
+            })
+            .await
+            .unwrap();
+            assert_eq!(*m.lock().await, 1);
+
+            let lock = Arc::new(RwLock::new(0u32));
+            let read = lock.clone().read_owned().await;
+            let other = lock.clone();
+            let reader = spawn(async move {
+                let _second = other.read().await; // a reader of its own meanwhile
+                drop(read);
+            });
+            reader.await.unwrap();
+            let write = lock.clone().write_owned().await;
+            spawn(async move {
+                let mut write = write;
+                *write += 1;
+            })
+            .await
+            .unwrap();
+            assert_eq!(*lock.read().await, 1);
+        });
+    }));
+}
+
+#[test]
+fn a_failed_weak_upgrade_comes_after_the_senders_drops_as_in_tokio() {
+    // Goal: tokio's upgrade reads the sender count with acquire ordering, so a `None` is
+    // ordered after the last sender's drop and what came before it. Found in review: selvedge
+    // reported a data race tokio's ordering rules out.
+    passes_exhaustively(&dpor(|| {
+        let cell = Arc::new(selvedge::cell::UnsafeCell::new(0u32));
+        let (tx, _rx) = mpsc::channel::<u32>(1);
+        let weak = tx.downgrade();
+        let writer_cell = cell.clone();
+        let writer = spawn(async move {
+            writer_cell.with_mut(|p| unsafe { *p = 1 });
+            drop(tx);
+        });
+        block_on(async {
+            if weak.upgrade().is_none() {
+                assert_eq!(cell.with(|p| unsafe { *p }), 1);
+            }
+        });
+        block_on(writer).unwrap();
+    }));
+}
+
+#[test]
+fn a_sleep_until_a_past_instant_is_ready_at_once() {
+    use selvedge::tokio::time::Instant;
+    passes_exhaustively(&dpor(|| {
+        block_on(async {
+            let start = Instant::now();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep_until(start).await;
+            assert_eq!(start.elapsed(), Duration::from_millis(10));
+        });
+    }));
+}

@@ -580,6 +580,9 @@ impl<T> WeakSender<T> {
             if alive {
                 update(s, id, |_, _, senders, _| *senders += 1);
             }
+            // As tokio's (an acquire load of the sender count): a failed upgrade comes after
+            // every sender's drop, and what the senders did before.
+            s.hb_acquire(id);
             alive
         });
         // Built only when counted: a `Sender` dropped here would uncount one.

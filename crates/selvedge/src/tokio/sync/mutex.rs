@@ -112,17 +112,17 @@ fn take(s: &mut ExecState, task: TaskId, interest: &Interest) {
     s.hb_acquire(id);
 }
 
-/// Releases mutex `id`, held by the current task, as a scheduling point at `locked_at`.
+/// Releases mutex `id` as a scheduling point at `locked_at`. The current task need not be the
+/// one that locked it: a guard is `Send`, and a task may hand it to another (a spawned task
+/// that finishes the work), as with tokio.
 fn unlock(id: ObjectId, locked_at: &'static Location<'static>) {
     point_at(OpKind::Unlock, Some(id), locked_at);
     with_state("selvedge::tokio::sync::Mutex unlock", |s| {
-        let current = s.current;
         match s.object(id) {
             ObjectState::Mutex { holder, .. } => {
-                assert_eq!(
-                    holder.map(|h| h.0),
-                    Some(current),
-                    "an async mutex was released by a task that does not hold it"
+                assert!(
+                    holder.is_some(),
+                    "an async mutex was released while unlocked"
                 );
                 *holder = None;
             }
@@ -338,6 +338,11 @@ pub struct MutexGuard<'a, T: ?Sized> {
     id: ObjectId,
     locked_at: &'static Location<'static>,
 }
+
+// As tokio's: shared access to a guard hands out `&T` (so `T: Sync`), and the guard stands
+// for the lock (so `T: Send`), narrower than what `&Mutex<T>` alone would give.
+unsafe impl<T: ?Sized + Send + Sync> Sync for MutexGuard<'_, T> {}
+unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedMutexGuard<T> {}
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
@@ -570,7 +575,7 @@ pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized = T> {
 
 // SAFETY: as an `OwnedMutexGuard` and a `&mut U` it hands out.
 unsafe impl<T: ?Sized + Send, U: ?Sized + Send> Send for OwnedMappedMutexGuard<T, U> {}
-unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedMutexGuard<T, U> {}
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send + Sync> Sync for OwnedMappedMutexGuard<T, U> {}
 
 impl<T: ?Sized, U: ?Sized> Deref for OwnedMappedMutexGuard<T, U> {
     type Target = U;
