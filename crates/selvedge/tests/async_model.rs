@@ -1064,7 +1064,8 @@ fn spawned_futures_of_any_size_run_from_two_kib_to_most_of_the_stack() {
         )
     }
     passes_exhaustively(&holding::<2048>());
-    passes_exhaustively(&holding::<{ 900 * 1024 }>());
+    // Well below the 2 MiB stacks even in a debug build, which copies a future more often.
+    passes_exhaustively(&holding::<{ 256 * 1024 }>());
 }
 
 #[test]
