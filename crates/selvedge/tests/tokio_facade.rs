@@ -1138,3 +1138,29 @@ fn a_sleep_until_a_past_instant_is_ready_at_once() {
         });
     }));
 }
+
+#[test]
+fn owned_mapped_guards_map_again_and_try_map_gives_the_guard_back() {
+    use selvedge::tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
+    passes_exhaustively(&dpor(|| {
+        block_on(async {
+            // tokio's owned guards take a std `Arc`.
+            let m = std::sync::Arc::new(Mutex::new((1u32, 2u32)));
+            let refused =
+                OwnedMutexGuard::try_map(m.clone().lock_owned().await, |_| None::<&mut u32>);
+            let guard = refused.expect_err("nothing found: the guard comes back");
+            let pair = OwnedMutexGuard::map(guard, |pair| pair);
+            assert!(std::sync::Arc::ptr_eq(
+                OwnedMappedMutexGuard::mutex(&pair),
+                &m
+            ));
+            let mut second = OwnedMappedMutexGuard::map(pair, |(_, b)| b);
+            *second += 1;
+            let second = OwnedMappedMutexGuard::try_map(second, |_| None::<&mut u32>)
+                .expect_err("the guard comes back");
+            assert!(m.try_lock().is_err(), "still locked by the mapped guard");
+            drop(second);
+            assert_eq!(*m.lock().await, (1, 3));
+        });
+    }));
+}

@@ -551,10 +551,76 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         std::mem::forget(this);
         OwnedMappedMutexGuard {
             data,
-            _mutex: mutex,
+            mutex,
             id,
             locked_at,
         }
+    }
+
+    /// As [`map`](OwnedMutexGuard::map), if `f` finds the part; otherwise the guard back.
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<OwnedMappedMutexGuard<T, U>, Self> {
+        let Some(data) = f(&mut *this).map(|part| part as *mut U) else {
+            return Err(this);
+        };
+        let (id, locked_at) = (this.id, this.locked_at);
+        // SAFETY: `this` is forgotten right after: its `Arc` moves out exactly once.
+        let mutex = unsafe { std::ptr::read(&this.mutex) };
+        std::mem::forget(this);
+        Ok(OwnedMappedMutexGuard {
+            data,
+            mutex,
+            id,
+            locked_at,
+        })
+    }
+
+    /// The mutex this guard locks.
+    pub fn mutex(this: &Self) -> &Arc<Mutex<T>> {
+        &this.mutex
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
+    /// A guard for a part of this part, holding the same lock.
+    pub fn map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> &mut V,
+    ) -> OwnedMappedMutexGuard<T, V> {
+        let data: *mut V = f(&mut *this);
+        let (id, locked_at) = (this.id, this.locked_at);
+        // SAFETY: `this` is forgotten right after: its `Arc` moves out exactly once.
+        let mutex = unsafe { std::ptr::read(&this.mutex) };
+        std::mem::forget(this);
+        OwnedMappedMutexGuard {
+            data,
+            mutex,
+            id,
+            locked_at,
+        }
+    }
+
+    /// As [`map`](OwnedMappedMutexGuard::map), if `f` finds the part; otherwise the guard
+    /// back.
+    pub fn try_map<V: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut U) -> Option<&mut V>,
+    ) -> Result<OwnedMappedMutexGuard<T, V>, Self> {
+        let Some(data) = f(&mut *this).map(|part| part as *mut V) else {
+            return Err(this);
+        };
+        let (id, locked_at) = (this.id, this.locked_at);
+        // SAFETY: as in `map`.
+        let mutex = unsafe { std::ptr::read(&this.mutex) };
+        std::mem::forget(this);
+        Ok(OwnedMappedMutexGuard {
+            data,
+            mutex,
+            id,
+            locked_at,
+        })
     }
 
     /// The mutex this guard locks.
@@ -567,8 +633,8 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
 /// [`OwnedMutexGuard::map`]; dropping it unlocks the mutex.
 pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized = T> {
     data: *mut U,
-    /// Keeps the locked value alive while the part is borrowed.
-    _mutex: Arc<Mutex<T>>,
+    /// Keeps the locked value alive while the part is borrowed (and names the mutex).
+    mutex: Arc<Mutex<T>>,
     id: ObjectId,
     locked_at: &'static Location<'static>,
 }
