@@ -32,7 +32,7 @@
 //!   blocked; an hour of sleeps takes no real time, as with tokio's paused clock). `pause` and
 //!   `resume` do nothing (the clock is always paused); `advance(d)` waits until `d` has passed.
 //! - Synchronisation ([`sync`]): `Mutex` (owned and mapped guards), `RwLock` (owned guards,
-//!   `downgrade`), `Semaphore`
+//!   mapped borrowed guards, `downgrade`), `Semaphore`
 //!   (`acquire`, `acquire_many`, `try_acquire*`, owned permits, `close`, `add_permits`,
 //!   `forget_permits`, `available_permits`), `Notify` (`notified`, `enable`, `notify_one`,
 //!   `notify_last`, `notify_waiters`, tokio's permit semantics), `Barrier`, `OnceCell`,
