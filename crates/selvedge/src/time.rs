@@ -205,8 +205,10 @@ impl Future for Sleep {
         if !runtime::in_model() {
             outside_model_poll("selvedge::time::Sleep");
         }
+        // Its deadline is on the clock of the execution that made it.
+        awaiting::check_same_execution(self.generation);
         if self.interest != 0 {
-            return match awaiting::claim(self.interest, cx) {
+            return match awaiting::claim(self.interest, self.generation, cx) {
                 Claim::Granted => {
                     self.interest = 0;
                     Poll::Ready(())

@@ -974,31 +974,50 @@ fn a_join_handle_kept_from_an_earlier_execution_is_refused_with_what_to_do() {
     // smuggled out through a static and awaited in the next execution is refused with a
     // message, never read (nor waited on as some other task of the new execution).
     static KEPT: StdMutex<Option<future::JoinHandle<u32>>> = StdMutex::new(None);
+    let message = refused_in_the_next_execution(|| {
+        block_on(async {
+            let old = KEPT.lock().unwrap().take();
+            if let Some(old) = old {
+                let _ = old.await;
+            }
+            let task = spawn(async { 7 });
+            *KEPT.lock().unwrap() = Some(task);
+        });
+    });
+    *KEPT.lock().unwrap() = None;
+    assert!(
+        message.contains("`JoinHandle::poll` was called on a handle from another execution"),
+        "{message}"
+    );
+}
+
+/// Runs `body` for two executions, in which the second uses what the first kept in a static,
+/// and returns the message of the failure that refuses it.
+fn refused_in_the_next_execution(body: impl Fn() + Send + Sync + 'static) -> String {
     let report = explore(
         Config {
             strategy: Strategy::Random,
             max_schedules: Some(2),
             ..Default::default()
         },
-        || {
-            block_on(async {
-                let old = KEPT.lock().unwrap().take();
-                if let Some(old) = old {
-                    let _ = old.await;
-                }
-                let task = spawn(async { 7 });
-                *KEPT.lock().unwrap() = Some(task);
-            });
-        },
+        body,
     );
-    *KEPT.lock().unwrap() = None;
-    let failure = report.failure().expect("the stale handle is refused");
-    assert!(
-        failure
-            .message()
-            .contains("`JoinHandle::poll` was called on a handle from another execution"),
-        "{failure}"
-    );
+    let failure = report
+        .failure()
+        .expect("the earlier execution's handle is refused");
+    failure.message().to_string()
+}
+
+/// Polls `future` once with a waker that does nothing, and forgets it: its interest stays
+/// registered (a `&mut` future is polled in place and stays with its owner).
+fn poll_once_and_forget<F: std::future::Future + Unpin>(mut future: F) {
+    use std::future::Future;
+    let waker = futures::task::noop_waker();
+    let pending = std::pin::Pin::new(&mut future)
+        .poll(&mut std::task::Context::from_waker(&waker))
+        .is_pending();
+    assert!(pending, "the future waits");
+    std::mem::forget(future);
 }
 
 #[test]
@@ -1011,31 +1030,21 @@ fn a_channel_kept_from_an_earlier_execution_is_refused_and_its_messages_are_drop
         selvedge::tokio::sync::mpsc::Receiver<Vec<u32>>,
     );
     static KEPT: StdMutex<Option<Channel>> = StdMutex::new(None);
-    let report = explore(
-        Config {
-            strategy: Strategy::Random,
-            max_schedules: Some(2),
-            ..Default::default()
-        },
-        || {
-            block_on(async {
-                let old = KEPT.lock().unwrap().take();
-                if let Some((old, _)) = old {
-                    let _ = old.try_send(vec![1]);
-                }
-                let (tx, rx) = selvedge::tokio::sync::mpsc::channel(4);
-                tx.send(vec![7, 8]).await.unwrap(); // still queued when the execution ends
-                *KEPT.lock().unwrap() = Some((tx, rx));
-            });
-        },
-    );
+    let message = refused_in_the_next_execution(|| {
+        block_on(async {
+            let old = KEPT.lock().unwrap().take();
+            if let Some((old, _)) = old {
+                let _ = old.try_send(vec![1]);
+            }
+            let (tx, rx) = selvedge::tokio::sync::mpsc::channel(4);
+            tx.send(vec![7, 8]).await.unwrap(); // still queued when the execution ends
+            *KEPT.lock().unwrap() = Some((tx, rx));
+        });
+    });
     drop(KEPT.lock().unwrap().take());
-    let failure = report.failure().expect("the stale sender is refused");
     assert!(
-        failure
-            .message()
-            .contains("was used on a handle from another execution"),
-        "{failure}"
+        message.contains("was used on a handle from another execution"),
+        "{message}"
     );
 }
 
@@ -1094,45 +1103,50 @@ fn a_receive_granted_in_one_execution_is_refused_in_the_next() {
         selvedge::tokio::sync::mpsc::Sender<u32>,
     );
     static KEPT: StdMutex<Option<Kept>> = StdMutex::new(None);
-    let report = explore(
-        Config {
-            strategy: Strategy::Random,
-            max_schedules: Some(2),
-            ..Default::default()
-        },
-        || {
-            block_on(async {
-                let old = KEPT.lock().unwrap().take();
-                if let Some((mut rx, _tx)) = old {
-                    let v = rx.recv().await;
-                    panic!("a stale receiver returned {v:?} in a new execution");
-                }
-                let (tx, mut rx) = selvedge::tokio::sync::mpsc::channel::<u32>(1);
-                {
-                    // Poll a receive once, so it waits, and forget it: the receiver's wait
-                    // stays registered.
-                    use std::future::Future;
-                    let mut receive = rx.recv();
-                    let waker = futures::task::noop_waker();
-                    let pending = std::pin::Pin::new(&mut receive)
-                        .poll(&mut std::task::Context::from_waker(&waker))
-                        .is_pending();
-                    assert!(pending);
-                    std::mem::forget(receive);
-                }
-                tx.send(41).await.unwrap();
-                // A wait step of this task grants the receive.
-                time::sleep(Duration::from_millis(1)).await;
-                *KEPT.lock().unwrap() = Some((rx, tx));
-            });
-        },
-    );
+    let message = refused_in_the_next_execution(|| {
+        block_on(async {
+            let old = KEPT.lock().unwrap().take();
+            if let Some((mut rx, _tx)) = old {
+                let v = rx.recv().await;
+                panic!("a stale receiver returned {v:?} in a new execution");
+            }
+            let (tx, mut rx) = selvedge::tokio::sync::mpsc::channel::<u32>(1);
+            // The receiver's wait stays registered.
+            poll_once_and_forget(rx.recv());
+            tx.send(41).await.unwrap();
+            // A wait step of this task grants the receive.
+            time::sleep(Duration::from_millis(1)).await;
+            *KEPT.lock().unwrap() = Some((rx, tx));
+        });
+    });
     drop(KEPT.lock().unwrap().take());
-    let failure = report.failure().expect("the stale receiver is refused");
     assert!(
-        failure
-            .message()
-            .contains("polled in another execution than the one it began waiting in"),
-        "{failure}"
+        message.contains("polled in another execution than the one it began waiting in"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_sleep_polled_again_in_the_next_execution_is_refused() {
+    // Goal: an interest's key is only meaningful in the execution that registered it, so
+    // every re-poll (`awaiting::claim`) checks the execution first. Before, a sleep kept in a
+    // static and polled again in the next execution looked its key up there: an internal
+    // panic, or another future's interest.
+    static SLEEP: StdMutex<Option<time::Sleep>> = StdMutex::new(None);
+    let message = refused_in_the_next_execution(|| {
+        block_on(async {
+            let old = SLEEP.lock().unwrap().take();
+            if let Some(old) = old {
+                old.await;
+            }
+            let mut sleep = time::sleep(Duration::from_secs(1));
+            poll_once_and_forget(&mut sleep);
+            *SLEEP.lock().unwrap() = Some(sleep);
+        });
+    });
+    *SLEEP.lock().unwrap() = None;
+    assert!(
+        message.contains("polled in another execution than the one it began waiting in"),
+        "{message}"
     );
 }

@@ -438,13 +438,12 @@ impl<T> Future for JoinHandle<T> {
             );
             return Poll::Pending;
         }
-        match awaiting::claim(self.interest, cx) {
+        match awaiting::claim(self.interest, self.generation, cx) {
             Claim::Waiting => Poll::Pending,
             Claim::Granted => {
                 self.interest = 0;
                 self.done = true;
-                same_execution(self.generation, "JoinHandle::poll");
-                // SAFETY: granted, so the task finished, in this execution (just checked).
+                // SAFETY: granted, so the task finished, in this execution (`claim` checked).
                 let value = unsafe { self.result.take() }.expect("a finished task left no output");
                 Poll::Ready(value)
             }

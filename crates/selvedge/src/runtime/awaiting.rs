@@ -248,9 +248,30 @@ fn set_waker(key: u64, waker: Option<Waker>) {
     drop(old);
 }
 
+/// Refuses, with what to do, a future polled in another execution than the one it registered
+/// its interest in (`generation`): its key would name some other interest there.
+#[track_caller]
+pub(crate) fn check_same_execution(generation: u64) {
+    if super::current_generation() != Some(generation) {
+        stale_poll();
+    }
+}
+
+#[cold]
+#[track_caller]
+fn stale_poll() -> ! {
+    panic!(
+        "a selvedge future was polled in another execution than the one it began waiting in: \
+         a future, and the channel, lock or handle it waits on, belong to the execution that \
+         made them; create them inside the test body and do not keep them in statics"
+    )
+}
+
 /// Polled again: was the interest granted? A granted interest is removed (its future is done
-/// with it); a waiting one keeps the newest foreign waker.
-pub(crate) fn claim(key: u64, cx: &Context<'_>) -> Claim {
+/// with it); a waiting one keeps the newest foreign waker. `generation` is the execution the
+/// interest was registered in (`register_in_execution`): a poll in another is refused.
+pub(crate) fn claim(key: u64, generation: u64, cx: &Context<'_>) -> Claim {
+    check_same_execution(generation);
     let (claim, gone, refresh) = with_state("an awaited selvedge operation", |s| {
         let task = s.current;
         let i = find_interest(s, task, key)

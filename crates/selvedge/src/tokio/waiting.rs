@@ -116,14 +116,13 @@ impl<S> Wait<S> {
     /// Polled again: `Ready` with the slot as the grant left it, once granted. A poll in
     /// another execution than the one it waits in is refused with what to do.
     pub(crate) fn poll(&mut self, cx: &Context<'_>) -> Poll<S> {
-        if crate::runtime::current_generation() != Some(self.generation) {
-            stale_wait();
-        }
+        // Checked before the flag is read; `claim` checks the waiting case too.
+        awaiting::check_same_execution(self.generation);
         if self.granted() {
             self.interest = 0;
             return Poll::Ready(self.take_slot().expect("a granted wait has its slot"));
         }
-        match awaiting::claim(self.interest, cx) {
+        match awaiting::claim(self.interest, self.generation, cx) {
             Claim::Waiting => Poll::Pending,
             Claim::Granted => {
                 self.interest = 0;
@@ -171,17 +170,6 @@ impl<S> Drop for Wait<S> {
     fn drop(&mut self) {
         drop(self.cancel());
     }
-}
-
-/// Refuses a future polled in another execution than the one it waits in.
-#[cold]
-#[track_caller]
-fn stale_wait() -> ! {
-    panic!(
-        "a selvedge future was polled in another execution than the one it began waiting in: \
-         a future, and the channel, lock or handle it waits on, belong to the execution that \
-         made them; create them inside the test body and do not keep them in statics"
-    )
 }
 
 /// The slot an interest registered by `Wait::start` points to.

@@ -265,7 +265,7 @@ impl Acquire {
             (self.interest, self.generation) = awaiting::register_in_execution(cx, wants, self.at);
             return Poll::Pending;
         }
-        match awaiting::claim(self.interest, cx) {
+        match awaiting::claim(self.interest, self.generation, cx) {
             Claim::Waiting => Poll::Pending,
             Claim::Granted => {
                 self.interest = 0;
