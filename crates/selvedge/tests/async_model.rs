@@ -1011,7 +1011,6 @@ fn refused_in_the_next_execution(body: impl Fn() + Send + Sync + 'static) -> Str
 /// Polls `future` once with a waker that does nothing, and forgets it: its interest stays
 /// registered (a `&mut` future is polled in place and stays with its owner).
 fn poll_once_and_forget<F: std::future::Future + Unpin>(mut future: F) {
-    use std::future::Future;
     let waker = futures::task::noop_waker();
     let pending = std::pin::Pin::new(&mut future)
         .poll(&mut std::task::Context::from_waker(&waker))
