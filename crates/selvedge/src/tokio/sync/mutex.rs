@@ -7,6 +7,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::pin::Pin;
@@ -422,20 +423,8 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     ///     });
     /// });
     /// ```
-    pub fn map<U: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut T) -> &mut U,
-    ) -> MappedMutexGuard<'a, U> {
-        let data: *mut U = f(&mut *this);
-        let (id, locked_at) = (this.id, this.locked_at);
-        // The lock passes to the mapped guard, which unlocks it.
-        std::mem::forget(this);
-        MappedMutexGuard {
-            data,
-            id,
-            locked_at,
-            _borrow: PhantomData,
-        }
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
+        Self::try_map(this, |value| Some(f(value))).unwrap_or_else(|_| unreachable!())
     }
 
     /// As [`map`](MutexGuard::map), if `f` finds the part; otherwise the guard back.
@@ -443,17 +432,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         mut this: Self,
         f: impl FnOnce(&mut T) -> Option<&mut U>,
     ) -> Result<MappedMutexGuard<'a, U>, Self> {
-        let Some(data) = f(&mut *this).map(|part| part as *mut U) else {
-            return Err(this);
-        };
-        let (id, locked_at) = (this.id, this.locked_at);
-        std::mem::forget(this);
-        Ok(MappedMutexGuard {
-            data,
-            id,
-            locked_at,
-            _borrow: PhantomData,
-        })
+        match f(&mut *this).map(|part| part as *mut U) {
+            Some(part) => {
+                // The lock passes to the new guard, which unlocks it.
+                let this = ManuallyDrop::new(this);
+                Ok(MappedMutexGuard::holding(part, this.id, this.locked_at))
+            }
+            None => Err(this),
+        }
     }
 
     /// The mutex this guard locks.
@@ -478,35 +464,31 @@ unsafe impl<T: ?Sized + Sync> Sync for MappedMutexGuard<'_, T> {}
 impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
     /// A guard for a part of this part, holding the same lock.
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedMutexGuard<'a, U> {
-        // SAFETY: the guard holds the lock, and the part lives as long as the borrow.
-        let data: *mut U = f(unsafe { &mut *this.data });
-        let (id, locked_at) = (this.id, this.locked_at);
-        std::mem::forget(this);
+        Self::try_map(this, |value| Some(f(value))).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// As [`map`](MappedMutexGuard::map), if `f` finds the part; otherwise the guard back.
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedMutexGuard<'a, U>, Self> {
+        match f(&mut *this).map(|part| part as *mut U) {
+            Some(part) => {
+                let this = ManuallyDrop::new(this);
+                Ok(MappedMutexGuard::holding(part, this.id, this.locked_at))
+            }
+            None => Err(this),
+        }
+    }
+
+    /// A guard for `data`, holding the lock of mutex `id`.
+    fn holding(data: *mut T, id: ObjectId, locked_at: &'static Location<'static>) -> Self {
         MappedMutexGuard {
             data,
             id,
             locked_at,
             _borrow: PhantomData,
         }
-    }
-
-    /// As [`map`](MappedMutexGuard::map), if `f` finds the part; otherwise the guard back.
-    pub fn try_map<U: ?Sized>(
-        this: Self,
-        f: impl FnOnce(&mut T) -> Option<&mut U>,
-    ) -> Result<MappedMutexGuard<'a, U>, Self> {
-        // SAFETY: as in `map`.
-        let Some(data) = f(unsafe { &mut *this.data }).map(|part| part as *mut U) else {
-            return Err(this);
-        };
-        let (id, locked_at) = (this.id, this.locked_at);
-        std::mem::forget(this);
-        Ok(MappedMutexGuard {
-            data,
-            id,
-            locked_at,
-            _borrow: PhantomData,
-        })
     }
 }
 
@@ -541,20 +523,10 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
     /// A guard for a part of the locked value that owns the mutex's `Arc`, as tokio's
     /// `OwnedMutexGuard::map`.
     pub fn map<U: ?Sized>(
-        mut this: Self,
+        this: Self,
         f: impl FnOnce(&mut T) -> &mut U,
     ) -> OwnedMappedMutexGuard<T, U> {
-        let data: *mut U = f(&mut *this);
-        let (id, locked_at) = (this.id, this.locked_at);
-        // SAFETY: `this` is forgotten right after: its `Arc` moves out exactly once.
-        let mutex = unsafe { std::ptr::read(&this.mutex) };
-        std::mem::forget(this);
-        OwnedMappedMutexGuard {
-            data,
-            mutex,
-            id,
-            locked_at,
-        }
+        Self::try_map(this, |value| Some(f(value))).unwrap_or_else(|_| unreachable!())
     }
 
     /// As [`map`](OwnedMutexGuard::map), if `f` finds the part; otherwise the guard back.
@@ -562,19 +534,20 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         mut this: Self,
         f: impl FnOnce(&mut T) -> Option<&mut U>,
     ) -> Result<OwnedMappedMutexGuard<T, U>, Self> {
-        let Some(data) = f(&mut *this).map(|part| part as *mut U) else {
-            return Err(this);
-        };
-        let (id, locked_at) = (this.id, this.locked_at);
-        // SAFETY: `this` is forgotten right after: its `Arc` moves out exactly once.
-        let mutex = unsafe { std::ptr::read(&this.mutex) };
-        std::mem::forget(this);
-        Ok(OwnedMappedMutexGuard {
-            data,
-            mutex,
-            id,
-            locked_at,
-        })
+        match f(&mut *this).map(|part| part as *mut U) {
+            Some(part) => {
+                let this = ManuallyDrop::new(this);
+                // SAFETY: `this` is never dropped: its `Arc` moves out exactly once.
+                let mutex = unsafe { std::ptr::read(&this.mutex) };
+                Ok(OwnedMappedMutexGuard::holding(
+                    part,
+                    mutex,
+                    this.id,
+                    this.locked_at,
+                ))
+            }
+            None => Err(this),
+        }
     }
 
     /// The mutex this guard locks.
@@ -586,20 +559,10 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
 impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
     /// A guard for a part of this part, holding the same lock.
     pub fn map<V: ?Sized>(
-        mut this: Self,
+        this: Self,
         f: impl FnOnce(&mut U) -> &mut V,
     ) -> OwnedMappedMutexGuard<T, V> {
-        let data: *mut V = f(&mut *this);
-        let (id, locked_at) = (this.id, this.locked_at);
-        // SAFETY: `this` is forgotten right after: its `Arc` moves out exactly once.
-        let mutex = unsafe { std::ptr::read(&this.mutex) };
-        std::mem::forget(this);
-        OwnedMappedMutexGuard {
-            data,
-            mutex,
-            id,
-            locked_at,
-        }
+        Self::try_map(this, |value| Some(f(value))).unwrap_or_else(|_| unreachable!())
     }
 
     /// As [`map`](OwnedMappedMutexGuard::map), if `f` finds the part; otherwise the guard
@@ -608,19 +571,35 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
         mut this: Self,
         f: impl FnOnce(&mut U) -> Option<&mut V>,
     ) -> Result<OwnedMappedMutexGuard<T, V>, Self> {
-        let Some(data) = f(&mut *this).map(|part| part as *mut V) else {
-            return Err(this);
-        };
-        let (id, locked_at) = (this.id, this.locked_at);
-        // SAFETY: as in `map`.
-        let mutex = unsafe { std::ptr::read(&this.mutex) };
-        std::mem::forget(this);
-        Ok(OwnedMappedMutexGuard {
+        match f(&mut *this).map(|part| part as *mut V) {
+            Some(part) => {
+                let this = ManuallyDrop::new(this);
+                // SAFETY: `this` is never dropped: its `Arc` moves out exactly once.
+                let mutex = unsafe { std::ptr::read(&this.mutex) };
+                Ok(OwnedMappedMutexGuard::holding(
+                    part,
+                    mutex,
+                    this.id,
+                    this.locked_at,
+                ))
+            }
+            None => Err(this),
+        }
+    }
+
+    /// A guard for `data`, holding the lock of `mutex`.
+    fn holding(
+        data: *mut U,
+        mutex: Arc<Mutex<T>>,
+        id: ObjectId,
+        locked_at: &'static Location<'static>,
+    ) -> Self {
+        OwnedMappedMutexGuard {
             data,
             mutex,
             id,
             locked_at,
-        })
+        }
     }
 
     /// The mutex this guard locks.

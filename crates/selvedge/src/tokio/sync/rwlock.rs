@@ -11,6 +11,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::pin::Pin;
@@ -559,8 +560,13 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     fn new(lock: &'a RwLock<T>, id: ObjectId, locked_at: &'static Location<'static>) -> Self {
+        Self::holding(lock.data.get(), id, locked_at)
+    }
+
+    /// A guard for `data`, holding the shared lock of `id`.
+    fn holding(data: *const T, id: ObjectId, locked_at: &'static Location<'static>) -> Self {
         RwLockReadGuard {
-            data: lock.data.get(),
+            data,
             id,
             locked_at,
             _borrow: PhantomData,
@@ -582,16 +588,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// });
     /// ```
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> RwLockReadGuard<'a, U> {
-        let data: *const U = f(&*this);
-        let (id, locked_at) = (this.id, this.locked_at);
-        // The lock passes to the new guard, which unlocks it.
-        std::mem::forget(this);
-        RwLockReadGuard {
-            data,
-            id,
-            locked_at,
-            _borrow: PhantomData,
-        }
+        Self::try_map(this, |value| Some(f(value))).unwrap_or_else(|_| unreachable!())
     }
 
     /// As [`map`](RwLockReadGuard::map), if `f` finds the part; otherwise the guard back.
@@ -599,17 +596,14 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         this: Self,
         f: impl FnOnce(&T) -> Option<&U>,
     ) -> Result<RwLockReadGuard<'a, U>, Self> {
-        let Some(data) = f(&*this).map(|part| part as *const U) else {
-            return Err(this);
-        };
-        let (id, locked_at) = (this.id, this.locked_at);
-        std::mem::forget(this);
-        Ok(RwLockReadGuard {
-            data,
-            id,
-            locked_at,
-            _borrow: PhantomData,
-        })
+        match f(&*this).map(|part| part as *const U) {
+            Some(part) => {
+                // The lock passes to the new guard, which unlocks it.
+                let this = ManuallyDrop::new(this);
+                Ok(RwLockReadGuard::holding(part, this.id, this.locked_at))
+            }
+            None => Err(this),
+        }
     }
 }
 
@@ -659,18 +653,10 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// A guard for a part of the value, holding the same exclusive lock, as tokio's
     /// `RwLockWriteGuard::map`.
     pub fn map<U: ?Sized>(
-        mut this: Self,
+        this: Self,
         f: impl FnOnce(&mut T) -> &mut U,
     ) -> RwLockMappedWriteGuard<'a, U> {
-        let data: *mut U = f(&mut *this);
-        let (id, locked_at) = (this.id, this.locked_at);
-        std::mem::forget(this);
-        RwLockMappedWriteGuard {
-            data,
-            id,
-            locked_at,
-            _borrow: PhantomData,
-        }
+        Self::try_map(this, |value| Some(f(value))).unwrap_or_else(|_| unreachable!())
     }
 
     /// As [`map`](RwLockWriteGuard::map), if `f` finds the part; otherwise the guard back.
@@ -678,17 +664,17 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         mut this: Self,
         f: impl FnOnce(&mut T) -> Option<&mut U>,
     ) -> Result<RwLockMappedWriteGuard<'a, U>, Self> {
-        let Some(data) = f(&mut *this).map(|part| part as *mut U) else {
-            return Err(this);
-        };
-        let (id, locked_at) = (this.id, this.locked_at);
-        std::mem::forget(this);
-        Ok(RwLockMappedWriteGuard {
-            data,
-            id,
-            locked_at,
-            _borrow: PhantomData,
-        })
+        match f(&mut *this).map(|part| part as *mut U) {
+            Some(part) => {
+                let this = ManuallyDrop::new(this);
+                Ok(RwLockMappedWriteGuard::holding(
+                    part,
+                    this.id,
+                    this.locked_at,
+                ))
+            }
+            None => Err(this),
+        }
     }
 }
 
@@ -735,12 +721,33 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockMappedWriteGuard<'_, T> {}
 impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
     /// A guard for a part of this part, holding the same lock.
     pub fn map<U: ?Sized>(
-        mut this: Self,
+        this: Self,
         f: impl FnOnce(&mut T) -> &mut U,
     ) -> RwLockMappedWriteGuard<'a, U> {
-        let data: *mut U = f(&mut *this);
-        let (id, locked_at) = (this.id, this.locked_at);
-        std::mem::forget(this);
+        Self::try_map(this, |value| Some(f(value))).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// As [`map`](RwLockMappedWriteGuard::map), if `f` finds the part; otherwise the guard
+    /// back.
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<RwLockMappedWriteGuard<'a, U>, Self> {
+        match f(&mut *this).map(|part| part as *mut U) {
+            Some(part) => {
+                let this = ManuallyDrop::new(this);
+                Ok(RwLockMappedWriteGuard::holding(
+                    part,
+                    this.id,
+                    this.locked_at,
+                ))
+            }
+            None => Err(this),
+        }
+    }
+
+    /// A guard for `data`, holding the exclusive lock of `id`.
+    fn holding(data: *mut T, id: ObjectId, locked_at: &'static Location<'static>) -> Self {
         RwLockMappedWriteGuard {
             data,
             id,
@@ -801,21 +808,16 @@ impl<T: ?Sized> DerefMut for OwnedRwLockWriteGuard<T> {
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// Keeps shared access, letting other readers in (no writer gets in between).
     pub fn downgrade(self) -> RwLockReadGuard<'a, T> {
-        let this = std::mem::ManuallyDrop::new(self);
+        let this = ManuallyDrop::new(self);
         downgrade(this.id, this.locked_at);
-        RwLockReadGuard {
-            data: this.data,
-            id: this.id,
-            locked_at: this.locked_at,
-            _borrow: PhantomData,
-        }
+        RwLockReadGuard::holding(this.data, this.id, this.locked_at)
     }
 }
 
 impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// Keeps shared access, letting other readers in (no writer gets in between).
     pub fn downgrade(self) -> OwnedRwLockReadGuard<T> {
-        let this = std::mem::ManuallyDrop::new(self);
+        let this = ManuallyDrop::new(self);
         downgrade(this.id, this.locked_at);
         // SAFETY: `this` is never dropped; its `Arc` is moved out exactly once.
         let lock = unsafe { std::ptr::read(&this.lock) };
