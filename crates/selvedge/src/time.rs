@@ -205,8 +205,6 @@ impl Future for Sleep {
         if !runtime::in_model() {
             outside_model_poll("selvedge::time::Sleep");
         }
-        // Its deadline is on the clock of the execution that made it.
-        awaiting::check_same_execution(self.generation);
         if self.interest != 0 {
             return match awaiting::claim(self.interest, self.generation, cx) {
                 Claim::Granted => {
@@ -216,6 +214,8 @@ impl Future for Sleep {
                 Claim::Waiting => Poll::Pending,
             };
         }
+        // Its deadline is on the clock of the execution that made it (`claim` checks re-polls).
+        awaiting::check_same_execution(self.generation);
         // A deadline already behind its start (`sleep_until` the past, a late tick) is no wait.
         let duration = self.deadline.ns.saturating_sub(self.start.ns);
         let deadline = self.deadline.ns;
