@@ -111,12 +111,15 @@ fn closing_a_semaphore_fails_its_waiters_and_later_acquisitions() {
 }
 
 #[test]
-fn dpor_runs_the_ideal_number_of_executions_for_a_semaphore_used_as_a_lock() {
-    // Two tasks, three sections each under a one-permit semaphore: one execution per order of
-    // the six sections, 6! / (3! 3!) = 20, as for a mutex. DPOR also tries three orders that
-    // start a task (its first poll is a step of its own) and then find its acquire blocked;
-    // it abandons each as redundant before it runs to the end.
-    let report = dpor(|| {
+fn dpor_explores_each_order_of_arrivals_at_a_fair_semaphore_used_as_a_lock() {
+    // Two tasks, three sections each under a one-permit semaphore. tokio's semaphore is fair:
+    // an acquisition that finds no permit joins a queue, and a release hands the permit to the
+    // oldest waiter, so *when* a task arrives (before or after the other's release) decides
+    // who goes next. The model has that queue, so DPOR explores every order of arrivals and
+    // releases: 384 executions (every one of them a different interleaving of those steps;
+    // DFS runs 3,169), where a lock that any waiter may take needs only the 6!/(3!3!) = 20
+    // orders of the sections (`tokio::sync::Mutex`, see `async_model.rs`).
+    let body = || {
         let s = Arc::new(Semaphore::new(1));
         let tasks: Vec<_> = (0..2)
             .map(|_| {
@@ -133,10 +136,131 @@ fn dpor_runs_the_ideal_number_of_executions_for_a_semaphore_used_as_a_lock() {
                 t.await.unwrap();
             }
         });
-    });
+    };
+    let report = dpor(body);
     passes_exhaustively(&report);
-    assert_eq!(report.schedules() - report.redundant_schedules(), 20);
-    assert_eq!(report.redundant_schedules(), 3);
+    assert_eq!(report.schedules() - report.redundant_schedules(), 384);
+    assert_eq!(report.redundant_schedules(), 0);
+}
+
+#[test]
+fn a_task_that_asks_for_more_permits_behind_a_larger_request_deadlocks_as_in_tokio() {
+    // Three permits. A task holds one and will ask for one more; another asks for all three.
+    // When the large request comes first, tokio hands it the two free permits and queues it,
+    // and the second small request waits behind it: each waits for the other. The model must
+    // find that schedule (before the queue, the small request overtook the large one, and
+    // this deadlock was never reported).
+    let report = dpor(|| {
+        let s = Arc::new(Semaphore::new(3));
+        block_on(async {
+            let held = s.acquire().await.unwrap();
+            let s2 = s.clone();
+            let all = spawn(async move {
+                let _all = s2.acquire_many(3).await.unwrap();
+            });
+            let more = s.acquire().await.unwrap();
+            drop((held, more));
+            all.await.unwrap();
+        });
+    });
+    let failure = report.failure().expect("the deadlock is found");
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    let text = failure.to_string();
+    assert!(text.contains("await queued acquire"), "{text}");
+    assert!(
+        text.contains("it asked for 3 and was handed 2"),
+        "the large request's share is named: {text}"
+    );
+    assert!(
+        text.contains(
+            "it asked for 1 and was handed 0, and is served after the earlier requests of async-1"
+        ),
+        "the small request names what it waits behind: {text}"
+    );
+    // And in the other order (the small request first), every execution passes: a random
+    // run of the same program finds both, the deadlock being the only failure.
+}
+
+#[test]
+fn a_fair_semaphore_serves_waiters_in_the_order_they_arrived() {
+    // Two permits, one held by main. The first task asks for two: it is handed the free one
+    // and queues (main sees `available_permits` at 0). The second asks for one and queues
+    // behind it. Main's release completes the first request; the second gets a permit only
+    // when the first gives its two back. So the first always finishes first, in every
+    // schedule (a semaphore that let any fitting request through would let the second go
+    // first).
+    let got = outcomes(|record| {
+        let s = Arc::new(Semaphore::new(2));
+        let order = Arc::new(StdMutex::new(Vec::new()));
+        block_on(async {
+            let held = s.acquire().await.unwrap();
+            let (s1, o1) = (s.clone(), order.clone());
+            let first = spawn(async move {
+                let _two = s1.acquire_many(2).await.unwrap();
+                o1.lock().unwrap().push("first");
+            });
+            while s.available_permits() != 0 {
+                selvedge::tokio::task::yield_now().await;
+            }
+            let (s2, o2) = (s.clone(), order.clone());
+            let second = spawn(async move {
+                let _one = s2.acquire().await.unwrap();
+                o2.lock().unwrap().push("second");
+            });
+            drop(held);
+            first.await.unwrap();
+            second.await.unwrap();
+        });
+        record(order.lock().unwrap().clone());
+    });
+    assert_eq!(got, vec![vec!["first", "second"]]);
+}
+
+#[test]
+fn a_queued_request_dropped_hands_its_permits_to_the_next_waiter() {
+    // Two permits, main holds one. A request for two takes the free one and queues; a request
+    // for one queues behind it. The first gives up after a second of virtual time: its permit
+    // goes to the second request, which completes while main still holds its own.
+    let got = outcomes(|record| {
+        let s = Arc::new(Semaphore::new(2));
+        block_on(async {
+            let _held = s.acquire().await.unwrap();
+            let s1 = s.clone();
+            let first = spawn(async move {
+                selvedge::tokio::time::timeout(Duration::from_secs(1), s1.acquire_many(2))
+                    .await
+                    .is_err()
+            });
+            while s.available_permits() != 0 {
+                selvedge::tokio::task::yield_now().await;
+            }
+            let s2 = s.clone();
+            let second = spawn(async move { s2.acquire().await.unwrap().num_permits() });
+            let timed_out = first.await.unwrap();
+            record((timed_out, second.await.unwrap(), s.available_permits()));
+        });
+    });
+    assert_eq!(got, vec![(true, 1, 1)]);
+}
+
+#[test]
+fn closing_a_semaphore_fails_a_queued_request_even_after_its_permits_were_handed_over() {
+    // One permit, held by main; a task queues for it. Main releases (the permit is handed to
+    // the task) and closes. As in tokio, the task's acquisition fails if the close came
+    // before it ran, and the permit is free again either way.
+    let got = outcomes(|record| {
+        let s = Arc::new(Semaphore::new(1));
+        block_on(async {
+            let held = s.acquire().await.unwrap();
+            let s1 = s.clone();
+            let waiter = spawn(async move { s1.acquire().await.map(|p| p.num_permits()).ok() });
+            drop(held);
+            s.close();
+            let got = waiter.await.unwrap();
+            record((got, s.available_permits()));
+        });
+    });
+    assert_eq!(got, vec![(None, 1), (Some(1), 1)]);
 }
 
 #[test]

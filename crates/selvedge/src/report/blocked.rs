@@ -88,10 +88,30 @@ impl BlockedTask {
             WaitsFor::Permits {
                 semaphore,
                 available,
-            } => writeln!(
-                f,
-                "waiting for permits of {semaphore}, which has {available} free"
-            )?,
+                has,
+                asked,
+                ahead,
+            } => {
+                write!(
+                    f,
+                    "waiting for permits of {semaphore}, which has {available} free; it asked \
+                     for {asked} and was handed {has}"
+                )?;
+                if ahead.is_empty() {
+                    writeln!(f)?;
+                } else {
+                    let earlier: Vec<String> = ahead
+                        .iter()
+                        .map(|t| format!("{} (at {})", t.name, t.at))
+                        .collect();
+                    writeln!(
+                        f,
+                        ", and is served after the earlier requests of {}: tokio's semaphore \
+                         hands permits out in the order they were asked for",
+                        earlier.join(", ")
+                    )?;
+                }
+            }
             WaitsFor::Closing { channel } => {
                 writeln!(f, "waiting for every receiver of {channel} to go away")?
             }

@@ -902,10 +902,21 @@ impl ExecState {
                 arrived: *arrived,
                 n_tasks: *n_tasks,
             },
-            (OpKind::SemaphoreAcquire, ObjectState::Semaphore { permits, .. }) => {
+            (OpKind::SemaphoreQueued, ObjectState::Semaphore { permits, queue, .. }) => {
+                let mine = queue.iter().position(|w| w.task == task);
+                let (has, asked) = mine.map_or((0, 0), |i| (queue[i].assigned, queue[i].need));
+                let ahead = queue
+                    .iter()
+                    .take(mine.unwrap_or(0))
+                    .filter(|w| !w.satisfied() && w.task != task)
+                    .map(|w| task_ref((w.task, w.at)))
+                    .collect();
                 WaitsFor::Permits {
                     semaphore: object,
                     available: *permits,
+                    has,
+                    asked,
+                    ahead,
                 }
             }
             (OpKind::Notified, ObjectState::Notify { .. }) => WaitsFor::Notify { condvar: object },

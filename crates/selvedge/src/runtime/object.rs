@@ -94,6 +94,25 @@ impl fmt::Display for ObjectKind {
 
 pub(crate) type Holder = (TaskId, &'static Location<'static>);
 
+/// An acquisition waiting in a semaphore's queue: `assigned` of the `need` permits it asked
+/// for were handed to it so far (only the oldest unsatisfied waiter gets any, as in tokio).
+/// A satisfied waiter stays queued until its task takes the permits (or drops the request).
+#[derive(Clone, Debug)]
+pub(crate) struct SemaphoreWaiter {
+    pub(crate) ticket: u64,
+    /// The task that asked, and where (for reports).
+    pub(crate) task: TaskId,
+    pub(crate) at: &'static Location<'static>,
+    pub(crate) need: usize,
+    pub(crate) assigned: usize,
+}
+
+impl SemaphoreWaiter {
+    pub(crate) fn satisfied(&self) -> bool {
+        self.assigned == self.need
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum ObjectState {
     Mutex {
@@ -157,10 +176,15 @@ pub(crate) enum ObjectState {
         sent: u64,
         received: u64,
     },
-    /// An async semaphore: free permits, and whether it was closed.
+    /// An async semaphore: free permits, whether it was closed, and its queue of waiting
+    /// acquisitions in arrival order (tokio's is fair: permits go to the oldest first). While
+    /// an unsatisfied waiter is queued, no permit is free.
     Semaphore {
         permits: usize,
         closed: bool,
+        queue: VecDeque<SemaphoreWaiter>,
+        /// The ticket the next queued acquisition gets.
+        next_ticket: u64,
     },
     /// tokio's `Notify`: a stored permit, the waiters (by waiter number) in the order they
     /// registered, the waiters notified but not yet woken, and how many `notify_waiters`

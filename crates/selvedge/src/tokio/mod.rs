@@ -50,9 +50,12 @@
 //!
 //! # Where the model differs from tokio
 //!
-//! - Waiters are not served in tokio's FIFO order: any waiter that can proceed may, and the
-//!   model explores each order (a superset of tokio's behaviours). `Notify` keeps tokio's
-//!   order, since what `notify_one` does depends on it.
+//! - `Semaphore` and `Notify` serve their waiters in tokio's order (a semaphore request never
+//!   overtakes an earlier one, so a task that holds permits and asks for more behind a larger
+//!   request deadlocks, as in tokio). `Mutex` and `RwLock` waiters are not served in FIFO
+//!   order: any waiter that can take the lock may, and the model explores each order (a
+//!   superset of tokio's behaviours; a reader still does not overtake a waiting writer). Code
+//!   that relies on a tokio mutex's fairness can see an order tokio would not give.
 //! - `select!` polls branches in written order, with or without `biased;` (tokio picks a
 //!   random start without it; that randomness is not explored). When several branches are
 //!   ready at the same step, the first written wins; the order in which they *become* ready

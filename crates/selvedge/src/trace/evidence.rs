@@ -152,10 +152,15 @@ pub(crate) enum WaitsFor {
     /// An async task waiting for the first of several things (a `select!`, a `timeout`): each
     /// awaited operation as the report names it (`recv on mpsc#1 at src/lib.rs:9:5`).
     Any { branches: Vec<String> },
-    /// An async semaphore's `acquire`: permits, of which `available` are free.
+    /// An async semaphore's queued `acquire`: permits, of which `available` are free. It was
+    /// handed `has` of the `asked` it asked for, and the tasks `ahead` asked earlier (at their
+    /// `at`) and are served first.
     Permits {
         semaphore: ObjectRef,
         available: usize,
+        has: usize,
+        asked: usize,
+        ahead: Vec<TaskRef>,
     },
     /// `Sender::closed`: every receiver of the channel to go away.
     Closing { channel: ObjectRef },
@@ -202,6 +207,7 @@ impl BlockedTask {
         match &self.waits_for {
             WaitsFor::Release { holders, .. } => holders.first().map(|h| h.task),
             WaitsFor::Finish(task) => Some(task.task),
+            WaitsFor::Permits { ahead, .. } => ahead.first().map(|t| t.task),
             _ => None,
         }
     }

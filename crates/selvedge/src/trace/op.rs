@@ -127,8 +127,15 @@ pub(crate) enum OpKind {
     /// stall timeout (recorded for the report, never a decision).
     Stall,
     // --- tokio-shaped primitives (`tokio/`) ---
-    /// Takes permits of a semaphore (awaited: waits until enough are free or it is closed).
+    /// An acquisition's first poll: takes the permits if enough are free, or else takes what
+    /// is free and joins the semaphore's queue (tokio serves it in order).
     SemaphoreAcquire,
+    /// An acquisition in the semaphore's queue (awaited: waits until the permits it asked for
+    /// were handed to it, or the semaphore is closed).
+    SemaphoreQueued,
+    /// An acquisition dropped while in the queue: it leaves, and the permits handed to it so
+    /// far go to the waiters behind it.
+    SemaphoreLeave,
     /// Takes permits of a semaphore if enough are free, without waiting.
     SemaphoreTryAcquire,
     /// A semaphore permit dropped: its permits go back.
@@ -300,6 +307,8 @@ impl OpKind {
             OpKind::SemaphoreRelease => 102,
             OpKind::AddPermits => 103,
             OpKind::ForgetPermits => 104,
+            OpKind::SemaphoreQueued => 128,
+            OpKind::SemaphoreLeave => 129,
             OpKind::Close => 105,
             OpKind::NotifiedEnable => 106,
             OpKind::Notified => 107,
@@ -344,11 +353,19 @@ impl OpKind {
             // Looks that change nothing shared: a `watch` receiver's `changed` and a
             // `broadcast` receiver's `recv` move only that receiver's own place.
             OpKind::Changed | OpKind::RecvShared | OpKind::TryRecvShared => Access::Read,
-            // A semaphore's permits are a counter, not a lock: an acquisition may not have
-            // needed the release before it, so every acquisition is an attempt (it races with
-            // releases as `try_lock` does) besides racing with other acquisitions.
+            // A semaphore's permits are a counter, not a lock: an acquisition's first step
+            // (which takes the permits or joins the queue) may not have needed the release
+            // before it, so it is an attempt (it races with releases as `try_lock` does)
+            // besides racing with other acquisitions.
             // The same shape fits a `OnceCell`'s right to initialise (taken by `get_or_init`,
             // tested by `set`, given back by storing the value).
+            // A queued acquisition's step takes permits that releases handed to it, maybe
+            // long before the latest release: it races with releases (which could come after
+            // it), and with a `close` (a write), the only step that changes what it returns.
+            OpKind::SemaphoreQueued => Access::Acquire {
+                exclusive: false,
+                attempt: true,
+            },
             OpKind::SemaphoreAcquire
             | OpKind::SemaphoreTryAcquire
             | OpKind::ForgetPermits
@@ -357,9 +374,10 @@ impl OpKind {
                 exclusive: true,
                 attempt: true,
             },
-            OpKind::SemaphoreRelease | OpKind::AddPermits | OpKind::OnceCellRelease => {
-                Access::Release { exclusive: true }
-            }
+            OpKind::SemaphoreRelease
+            | OpKind::SemaphoreLeave
+            | OpKind::AddPermits
+            | OpKind::OnceCellRelease => Access::Release { exclusive: true },
             // Reads state that acquisitions and releases both change.
             OpKind::Query(Query::AvailablePermits | Query::Get | Query::Initialized) => {
                 Access::Acquire {
@@ -532,6 +550,8 @@ impl OpKind {
             OpKind::CondvarNotifyAll => &"notify_all",
             OpKind::Stall => &"stalled",
             OpKind::SemaphoreAcquire => &"acquire",
+            OpKind::SemaphoreQueued => &"queued acquire",
+            OpKind::SemaphoreLeave => &"Acquire::drop",
             OpKind::SemaphoreTryAcquire => &"try_acquire",
             OpKind::SemaphoreRelease => &"release",
             OpKind::AddPermits => &"add_permits",
@@ -712,6 +732,8 @@ mod tests {
             OpKind::CondvarNotifyAll,
             OpKind::Stall,
             OpKind::SemaphoreAcquire,
+            OpKind::SemaphoreQueued,
+            OpKind::SemaphoreLeave,
             OpKind::SemaphoreTryAcquire,
             OpKind::SemaphoreRelease,
             OpKind::AddPermits,

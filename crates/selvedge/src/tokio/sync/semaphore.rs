@@ -1,14 +1,26 @@
-//! tokio's `Semaphore` on a model counter of free permits: an awaited `acquire` is one
-//! scheduling point enabled exactly when enough permits are free (or the semaphore is closed),
-//! a dropped permit gives its permits back at a scheduling point, and an acquisition granted
-//! to a future that is dropped before it is polled again gives its permits back.
+//! tokio's `Semaphore` on a model counter of free permits and a fair queue, as tokio's:
+//!
+//! - An acquisition's first poll is one scheduling point (`acquire`). It takes the permits if
+//!   enough are free; otherwise it takes the free ones and joins the back of the queue.
+//! - Permits given back (a dropped permit, `add_permits`, a queued request dropped) go to the
+//!   oldest unsatisfied waiter first, and to the next only once that one has all it asked for.
+//!   So a request never overtakes an earlier one: a task that holds permits and asks for more
+//!   while a larger request waits deadlocks, in the model as in tokio.
+//! - A queued acquisition waits at a second scheduling point (`queued acquire`), enabled
+//!   once it has all its permits or the semaphore is closed (then it fails, and the permits it
+//!   had go back).
+//! - An acquisition granted to a future that is dropped before it is polled again gives its
+//!   permits back; one dropped while queued leaves the queue at a scheduling point
+//!   (`Acquire::drop`), handing on what it had.
 //!
 //! Permits are a counter, not a lock: an acquisition may follow a release it did not need. So
-//! for DPOR every acquisition is an *attempt* (`Access::Acquire { attempt: true }`): it races
-//! with other acquisitions and with the releases before it, and `available_permits` races with
-//! both. Waiters are not served in FIFO order as tokio's are: any waiter whose request fits
-//! may be granted, and the model explores each.
+//! for DPOR every acquisition step is an *attempt* (`Access::Acquire { attempt: true }`): it
+//! races with other acquisitions and with the releases before it, and `available_permits`
+//! races with both.
+//!
+//! Invariant (asserted): while an unsatisfied waiter is queued, no permit is free.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -17,13 +29,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::runtime::awaiting::Interest;
-use crate::runtime::object::{ObjectKind, ObjectState};
-use crate::runtime::{point_at, with_state, ExecState, LazyObject, ObjectId, OpKind, TaskId};
+use crate::runtime::object::{ObjectKind, ObjectState, SemaphoreWaiter};
+use crate::runtime::{
+    self, point_at, with_state, ExecState, LazyObject, ObjectId, Op, OpKind, TaskId,
+};
 use crate::sync::object_id;
 use crate::tokio::waiting::{object_of, require_model, slot_mut, slot_of, Wait};
 use crate::trace::Query;
 
-/// An async counting semaphore, as `tokio::sync::Semaphore`.
+/// An async counting semaphore, as `tokio::sync::Semaphore`: fair like tokio's, so a request
+/// that finds too few permits free waits in line, and is handed permits before any later
+/// request gets one (a later small request does not overtake an earlier large one).
 ///
 /// ```
 /// use selvedge::tokio::sync::Semaphore;
@@ -116,6 +132,8 @@ impl Semaphore {
             || ObjectState::Semaphore {
                 permits: initial,
                 closed: false,
+                queue: VecDeque::new(),
+                next_ticket: 0,
             },
         )
         .id
@@ -224,14 +242,27 @@ impl Semaphore {
         })
     }
 
-    /// Closes the semaphore: waiting and later acquisitions fail; permits out stay valid.
+    /// Closes the semaphore: waiting and later acquisitions fail (a queued one gives back the
+    /// permits handed to it); permits out stay valid.
     #[track_caller]
     pub fn close(&self) {
         let id = self.id();
         point_at(OpKind::Close, Some(id), Location::caller());
         with_state("Semaphore::close", |s| {
-            if let ObjectState::Semaphore { closed, .. } = s.object(id) {
-                *closed = true;
+            let ObjectState::Semaphore {
+                permits,
+                closed,
+                queue,
+                ..
+            } = s.object(id)
+            else {
+                unreachable!("object is not a semaphore")
+            };
+            *closed = true;
+            // Every queued acquisition fails now; what was handed to them comes back here, in
+            // the close's step, so that their failing steps change no count.
+            for waiter in queue.iter_mut() {
+                *permits += std::mem::take(&mut waiter.assigned);
             }
             s.hb_release(id);
         });
@@ -255,9 +286,50 @@ impl fmt::Debug for Semaphore {
 /// `(free permits, closed)`.
 fn permits(s: &ExecState, id: ObjectId) -> (usize, bool) {
     match s.objects[id.index()].state {
-        ObjectState::Semaphore { permits, closed } => (permits, closed),
+        ObjectState::Semaphore {
+            permits, closed, ..
+        } => (permits, closed),
         _ => unreachable!("object is not a semaphore"),
     }
+}
+
+/// Hands free permits to the queue's waiters, oldest first, as tokio does: each unsatisfied
+/// waiter takes what it still needs, and the next gets any only once it has all. (After a
+/// close nobody is served: every waiter fails.)
+fn serve(permits: &mut usize, closed: bool, queue: &mut VecDeque<SemaphoreWaiter>) {
+    if !closed {
+        for waiter in queue.iter_mut().filter(|w| !w.satisfied()) {
+            let give = (*permits).min(waiter.need - waiter.assigned);
+            waiter.assigned += give;
+            *permits -= give;
+            if !waiter.satisfied() {
+                break;
+            }
+        }
+    }
+    assert!(
+        *permits == 0 || closed || queue.iter().all(SemaphoreWaiter::satisfied),
+        "a permit is free while a waiter in the semaphore's queue lacks one"
+    );
+}
+
+/// Gives `n` permits back to semaphore `id`'s waiters and free count (no scheduling point:
+/// the caller's step).
+fn give_back(s: &mut ExecState, id: ObjectId, n: usize) {
+    let ObjectState::Semaphore {
+        permits,
+        closed,
+        queue,
+        ..
+    } = s.object(id)
+    else {
+        unreachable!("object is not a semaphore")
+    };
+    *permits = permits
+        .checked_add(n)
+        .filter(|&p| p <= Semaphore::MAX_PERMITS)
+        .expect("a semaphore cannot hold more than `Semaphore::MAX_PERMITS` permits");
+    serve(permits, *closed, queue);
 }
 
 fn try_take(
@@ -267,7 +339,10 @@ fn try_take(
 ) -> Result<ObjectId, TryAcquireError> {
     point_at(OpKind::SemaphoreTryAcquire, Some(id), at);
     with_state("Semaphore::try_acquire", |s| {
-        let ObjectState::Semaphore { permits, closed } = s.object(id) else {
+        let ObjectState::Semaphore {
+            permits, closed, ..
+        } = s.object(id)
+        else {
             unreachable!("object is not a semaphore")
         };
         if *closed {
@@ -286,49 +361,76 @@ fn try_take(
 fn release(id: ObjectId, n: usize, kind: OpKind, at: &'static Location<'static>) {
     point_at(kind, Some(id), at);
     with_state("selvedge::tokio::sync::Semaphore", |s| {
-        let ObjectState::Semaphore { permits, .. } = s.object(id) else {
-            unreachable!("object is not a semaphore")
-        };
-        *permits = permits
-            .checked_add(n)
-            .filter(|&p| p <= Semaphore::MAX_PERMITS)
-            .expect("a semaphore cannot hold more than `Semaphore::MAX_PERMITS` permits");
+        give_back(s, id, n);
         s.hb_release(id);
     });
 }
 
-/// What a waiting acquisition asks for, and what its grant did.
+/// A queued acquisition's ticket, and what its grant did.
 struct Request {
-    n: u32,
+    ticket: u64,
     /// Set by the grant: `true` if it took the permits, `false` if the semaphore was closed.
     took: Option<bool>,
 }
 
-fn acquirable(s: &ExecState, _: TaskId, interest: &Interest) -> bool {
-    // SAFETY: registered by `Waiting` with a `Request` slot.
-    let request = unsafe { slot_of::<Request>(interest) };
-    let (free, closed) = permits(s, object_of(interest));
-    closed || free >= request.n as usize
+/// Where the waiter with `ticket` stands in the queue of semaphore `id`.
+fn position(queue: &VecDeque<SemaphoreWaiter>, ticket: u64) -> usize {
+    queue
+        .iter()
+        .position(|w| w.ticket == ticket)
+        .expect("a queued acquisition is in its semaphore's queue")
 }
 
+fn served(s: &ExecState, _: TaskId, interest: &Interest) -> bool {
+    // SAFETY: registered by `Waiting` with a `Request` slot.
+    let request = unsafe { slot_of::<Request>(interest) };
+    let ObjectState::Semaphore { closed, queue, .. } =
+        &s.objects[object_of(interest).index()].state
+    else {
+        unreachable!("object is not a semaphore")
+    };
+    *closed || queue[position(queue, request.ticket)].satisfied()
+}
+
+/// The queued acquisition's step: it leaves the queue with its permits, or, the semaphore
+/// closed, fails and gives back what it had.
 fn take(s: &mut ExecState, _: TaskId, interest: &Interest) {
     let id = object_of(interest);
     // SAFETY: registered by `Waiting` with a `Request` slot.
     let request = unsafe { slot_mut::<Request>(interest) };
-    let ObjectState::Semaphore { permits, closed } = s.object(id) else {
+    let ObjectState::Semaphore { closed, queue, .. } = s.object(id) else {
         unreachable!("object is not a semaphore")
     };
+    let waiter = queue
+        .remove(position(queue, request.ticket))
+        .expect("found above");
     if *closed {
+        // As in tokio, a closed semaphore fails even a waiter that had all its permits (the
+        // close gave them back already).
+        assert_eq!(
+            waiter.assigned, 0,
+            "a closed semaphore's waiter kept permits"
+        );
         request.took = Some(false);
         return;
     }
     assert!(
-        *permits >= request.n as usize,
-        "permits were granted that are not free"
+        waiter.satisfied(),
+        "an acquisition was granted permits it lacks"
     );
-    *permits -= request.n as usize;
     request.took = Some(true);
     s.hb_acquire(id);
+}
+
+/// Where an acquisition future stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Not polled yet.
+    Init,
+    /// In the semaphore's queue with this ticket, in the execution of this generation.
+    Queued { ticket: u64, generation: u64 },
+    /// Took its permits, failed, or was granted and claimed.
+    Done,
 }
 
 /// The wait of an acquisition future.
@@ -337,6 +439,7 @@ struct Waiting {
     at: &'static Location<'static>,
     wait: Wait<Request>,
     id: Option<ObjectId>,
+    stage: Stage,
 }
 
 impl Waiting {
@@ -346,7 +449,47 @@ impl Waiting {
             at,
             wait: Wait::new(),
             id: None,
+            stage: Stage::Init,
         }
+    }
+
+    /// The first poll's step: takes the permits if enough are free; otherwise takes the free
+    /// ones and joins the queue (`Err(ticket)`).
+    fn arrive(&mut self, id: ObjectId) -> Result<Result<(), AcquireError>, u64> {
+        runtime::point_op(Op::new(OpKind::SemaphoreAcquire, Some(id), self.at).awaited());
+        let (n, at) = (self.n as usize, self.at);
+        with_state("Semaphore::acquire", |s| {
+            let task = s.current;
+            let ObjectState::Semaphore {
+                permits,
+                closed,
+                queue,
+                next_ticket,
+            } = s.object(id)
+            else {
+                unreachable!("object is not a semaphore")
+            };
+            if *closed {
+                return Ok(Err(AcquireError(())));
+            }
+            if *permits >= n {
+                // Free permits mean nobody unsatisfied waits (`serve`): taking them overtakes
+                // no one.
+                *permits -= n;
+                s.hb_acquire(id);
+                return Ok(Ok(()));
+            }
+            let ticket = *next_ticket;
+            *next_ticket += 1;
+            queue.push_back(SemaphoreWaiter {
+                ticket,
+                task,
+                at,
+                need: n,
+                assigned: std::mem::take(permits),
+            });
+            Err(ticket)
+        })
     }
 
     fn poll(
@@ -355,48 +498,76 @@ impl Waiting {
         id: impl FnOnce() -> ObjectId,
     ) -> Poll<Result<ObjectId, AcquireError>> {
         require_model("selvedge::tokio::sync::Semaphore");
-        if !self.wait.is_waiting() {
-            let id = id();
-            self.id = Some(id);
-            let request = Request {
-                n: self.n,
-                took: None,
-            };
-            self.wait.start(
-                cx,
-                OpKind::SemaphoreAcquire,
-                id,
-                request,
-                acquirable,
-                take,
-                self.at,
-            );
-            return Poll::Pending;
-        }
-        self.wait.poll(cx).map(|request| {
-            let id = self
-                .id
-                .take()
-                .expect("a granted acquisition names its semaphore");
-            match request.took {
-                Some(true) => Ok(id),
-                Some(false) => Err(AcquireError(())),
-                None => unreachable!("a granted acquisition has an outcome"),
+        match self.stage {
+            Stage::Init => {
+                let id = id();
+                self.id = Some(id);
+                let ticket = match self.arrive(id) {
+                    Ok(result) => {
+                        self.stage = Stage::Done;
+                        return Poll::Ready(result.map(|()| id));
+                    }
+                    Err(ticket) => ticket,
+                };
+                let generation = runtime::current_generation().expect("checked by `arrive`");
+                self.stage = Stage::Queued { ticket, generation };
+                self.wait.start(
+                    cx,
+                    OpKind::SemaphoreQueued,
+                    id,
+                    Request { ticket, took: None },
+                    served,
+                    take,
+                    self.at,
+                );
+                Poll::Pending
             }
-        })
+            Stage::Queued { .. } => self.wait.poll(cx).map(|request| {
+                self.stage = Stage::Done;
+                let id = self.id.expect("a queued acquisition names its semaphore");
+                match request.took {
+                    Some(true) => Ok(id),
+                    Some(false) => Err(AcquireError(())),
+                    None => unreachable!("a granted acquisition has an outcome"),
+                }
+            }),
+            Stage::Done => panic!(
+                "a semaphore's `Acquire` future was polled again after it returned `Ready`: a \
+                 future must not be polled after it completes (fuse it, or make a new `acquire`)"
+            ),
+        }
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if let Some(Request {
-            took: Some(true),
-            n,
-        }) = self.wait.cancel()
-        {
-            // Granted, then dropped before it was polled again: the permits go back.
-            let id = self.id.expect("a granted acquisition names its semaphore");
-            release(id, n as usize, OpKind::SemaphoreRelease, self.at);
+        let Stage::Queued { ticket, generation } = self.stage else {
+            return;
+        };
+        let id = self.id.expect("a queued acquisition names its semaphore");
+        match self.wait.cancel() {
+            Some(Request {
+                took: Some(true), ..
+            }) => {
+                // Granted, then dropped before it was polled again: the permits go back.
+                release(id, self.n as usize, OpKind::SemaphoreRelease, self.at);
+            }
+            // Failed on a closed semaphore: it gave back what it had at its step.
+            Some(_) => {}
+            None if runtime::current_generation() == Some(generation) => {
+                // Still queued: it leaves, and what it was handed goes to those behind it.
+                point_at(OpKind::SemaphoreLeave, Some(id), self.at);
+                with_state("selvedge::tokio::sync::Semaphore", |s| {
+                    let ObjectState::Semaphore { queue, .. } = s.object(id) else {
+                        unreachable!("object is not a semaphore")
+                    };
+                    let waiter = queue.remove(position(queue, ticket)).expect("found above");
+                    give_back(s, id, waiter.assigned);
+                    s.hb_release(id);
+                });
+            }
+            // Dropped outside the execution it waited in: that queue is gone or not ours.
+            None => {}
         }
     }
 }
