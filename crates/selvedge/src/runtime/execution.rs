@@ -92,12 +92,13 @@ pub(crate) fn run(
     if let Some(seed) = strategy.data_seed() {
         limits.tasks.data_seed = seed;
     }
-    let mut shared = RefCell::new(ExecState::new(limits.tasks));
     assert!(
         CURRENT.with(|c| c.get().is_null()),
         "selvedge models cannot be nested: an entry point was called inside a running model"
     );
-    super::install(Some(&shared));
+    let mut kept = super::take_state(limits.tasks);
+    let shared: &mut RefCell<ExecState> = &mut kept;
+    super::install(Some(shared));
     let _installed = InstallGuard;
     let mut coroutines = Coroutines(super::spare_coroutine_table());
     let main_body = body.clone();
@@ -121,8 +122,8 @@ pub(crate) fn run(
     // An engine assertion failing in this loop must not unwind out of the explorer: the
     // execution is abandoned where it stands and reported as an internal error.
     let scheduled = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
-        if let Some(task) = adopt_spawned(&shared, &mut coroutines, heartbeat) {
-            end_with_overflow(&mut shared, task);
+        if let Some(task) = adopt_spawned(shared, &mut coroutines, heartbeat) {
+            end_with_overflow(shared, task);
             break;
         }
         let state = shared.borrow();
@@ -130,15 +131,15 @@ pub(crate) fn run(
             break;
         }
         drop(state);
-        collect_candidates(&shared, &mut candidates, &mut spurious);
-        if candidates.is_empty() && advance_clock(&shared, &mut n_waiting) {
-            collect_candidates(&shared, &mut candidates, &mut spurious);
+        collect_candidates(shared, &mut candidates, &mut spurious);
+        if candidates.is_empty() && advance_clock(shared, &mut n_waiting) {
+            collect_candidates(shared, &mut candidates, &mut spurious);
         }
-        if candidates.is_empty() && release_spinners(&shared, &mut n_waiting) {
+        if candidates.is_empty() && release_spinners(shared, &mut n_waiting) {
             if shared.borrow().failure.is_some() {
                 break;
             }
-            collect_candidates(&shared, &mut candidates, &mut spurious);
+            collect_candidates(shared, &mut candidates, &mut spurious);
         }
         if candidates.is_empty() {
             let mut state = shared.borrow_mut();
@@ -222,8 +223,8 @@ pub(crate) fn run(
                 heartbeat.beat(chosen, op);
             }
         }
-        if resume(&shared, &mut coroutines, chosen) {
-            end_with_overflow(&mut shared, chosen);
+        if resume(shared, &mut coroutines, chosen) {
+            end_with_overflow(shared, chosen);
             break;
         }
     }));
@@ -236,9 +237,9 @@ pub(crate) fn run(
     }
     super::recycle_coroutine_table(coroutines.take());
     drop(_installed);
-    let mut state = shared.into_inner();
+    let state = shared.get_mut();
     if internal.is_none() && !redundant {
-        crate::alloc::check_leaks(&mut state);
+        crate::alloc::check_leaks(state);
     }
     if internal.is_none() {
         strategy.finish_execution(&state.trace, &choices);
@@ -256,7 +257,12 @@ pub(crate) fn run(
     let data_seed = state.data_drawn.then_some(limits.tasks.data_seed);
     let clock_marks = std::mem::take(&mut state.clock_marks);
     let woke_spuriously = state.tasks.iter().any(|t| t.woke_spuriously);
-    let trace = state.recycle();
+    let trace = std::mem::take(&mut state.trace);
+    if !thread_ruined {
+        // After a stack overflow a borrow of the state may have been lost with the stack: the
+        // state is dropped, and the OS thread with it.
+        super::keep_state(kept);
+    }
     Execution {
         trace,
         choices,

@@ -129,18 +129,13 @@ pub(crate) fn recycle_candidates(mut candidates: Vec<crate::strategy::Candidate>
     SPARE_BUFFERS.with(|b| b.borrow_mut().candidates = candidates);
 }
 
-/// The emptied buffers of the last execution on this OS thread (see `ExecState::recycle`).
+/// The emptied buffers of the last execution on this OS thread that leave the state (the
+/// trace and choices go out with the `Execution`), and the scheduler loop's own.
 #[derive(Default)]
 struct SpareBuffers {
-    tasks: Vec<TaskSlot>,
-    objects: Vec<Object>,
     trace: Vec<TraceEvent>,
     choices: Vec<TaskId>,
     candidates: Vec<crate::strategy::Candidate>,
-    /// Emptied interest lists of finished tasks, for the next execution's async tasks.
-    interests: Vec<Vec<awaiting::Interest>>,
-    /// The emptied list of coroutines spawned and not yet adopted.
-    spawned: Vec<task::Spawned>,
     /// The emptied coroutine table of the scheduler loop (see `spare_coroutine_table`).
     coroutines: Vec<Option<task::Spawned>>,
 }
@@ -166,6 +161,10 @@ const MAX_SPARE_INTEREST_LISTS: usize = 64;
 
 thread_local! {
     static SPARE_BUFFERS: RefCell<SpareBuffers> = RefCell::new(SpareBuffers::default());
+    /// This OS thread's execution state between executions: each execution resets it in
+    /// place (`take_state`) and gives it back emptied (`keep_state`), instead of building
+    /// and moving about 800 bytes, and its buffers, every time.
+    static STATE: Cell<Option<Box<RefCell<ExecState>>>> = const { Cell::new(None) };
     pub(crate) static CURRENT: Cell<*const RefCell<ExecState>> = const { Cell::new(std::ptr::null()) };
     /// The running execution's generation (`ExecState::generation`), 0 when none runs: set and
     /// cleared with `CURRENT`, so checking that a handle belongs to this execution needs no
@@ -414,24 +413,32 @@ pub(crate) fn record_event(
     });
 }
 
+/// This OS thread's execution state, reset for a new execution under `settings`.
+pub(crate) fn take_state(settings: task::TaskSettings) -> Box<RefCell<ExecState>> {
+    match STATE.take() {
+        Some(mut kept) => {
+            kept.get_mut().reset(settings);
+            kept
+        }
+        None => Box::new(RefCell::new(ExecState::new(settings))),
+    }
+}
+
+/// Takes the state back after its execution, emptied, for the next one on this OS thread.
+/// Not after a stack overflow: a borrow of it may have been lost with the discarded stack.
+pub(crate) fn keep_state(mut state: Box<RefCell<ExecState>>) {
+    state.get_mut().clear();
+    STATE.set(Some(state));
+}
+
 impl ExecState {
     pub(crate) fn new(settings: task::TaskSettings) -> ExecState {
-        // Only what the state keeps: the decision buffers stay for `execution::run`.
-        let (tasks, objects, interests, trace, spawned) = SPARE_BUFFERS.with(|b| {
-            let mut spare = b.borrow_mut();
-            (
-                std::mem::take(&mut spare.tasks),
-                std::mem::take(&mut spare.objects),
-                std::mem::take(&mut spare.interests),
-                std::mem::take(&mut spare.trace),
-                std::mem::take(&mut spare.spawned),
-            )
-        });
+        let trace = SPARE_BUFFERS.with(|b| std::mem::take(&mut b.borrow_mut().trace));
         ExecState {
             generation: next_generation(),
-            tasks,
-            objects,
-            spare_interests: interests,
+            tasks: Vec::new(),
+            objects: Vec::new(),
+            spare_interests: Vec::new(),
             lazy: BTreeMap::new(),
             parkers: Vec::new(),
             ordinals: Ordinals::default(),
@@ -441,7 +448,7 @@ impl ExecState {
             clock_marks: Vec::new(),
             next_interest: 0,
             failure: None,
-            spawned,
+            spawned: Vec::new(),
             settings,
             thread_poisoned: false,
             running_task: false,
@@ -454,37 +461,49 @@ impl ExecState {
         }
     }
 
-    /// Keeps this finished execution's task and object buffers (emptied) for the next execution
-    /// on this OS thread, so a steady exploration does not allocate them afresh every time, and
-    /// hands back the trace; `recycle_trace` takes it back once the explorer is done with it.
-    pub(crate) fn recycle(self) -> Vec<TraceEvent> {
-        let ExecState {
-            mut tasks,
-            mut objects,
-            mut spare_interests,
-            trace,
-            mut spawned,
-            ..
-        } = self;
+    /// Makes this emptied state (see `clear`) a new execution's: a fresh generation, the
+    /// settings, the clock at zero, and the spare trace buffer.
+    fn reset(&mut self, settings: task::TaskSettings) {
+        assert!(
+            self.tasks.is_empty() && self.objects.is_empty() && self.spawned.is_empty(),
+            "an execution state was reused before it was cleared"
+        );
+        self.generation = next_generation();
+        self.trace = SPARE_BUFFERS.with(|b| std::mem::take(&mut b.borrow_mut().trace));
+        self.current = TaskId(0);
+        self.clock_ns = 0;
+        self.next_interest = 0;
+        self.failure = None;
+        self.settings = settings;
+        self.thread_poisoned = false;
+        self.running_task = false;
+        self.data_drawn = false;
+        self.hb = cfg!(feature = "vector-clocks").then(Default::default);
+    }
+
+    /// Empties this finished execution's state, keeping its buffers for the next execution on
+    /// this OS thread: what the tasks, objects and lazily registered values of this execution
+    /// hold is dropped now, as the execution ends. The trace must have been taken.
+    fn clear(&mut self) {
         // Coroutines never adopted (the execution ended before) are dropped, unstarted.
-        spawned.clear();
-        for slot in &mut tasks {
+        self.spawned.clear();
+        for slot in &mut self.tasks {
             let mut interests = std::mem::take(&mut slot.asynchronous.interests);
-            if interests.capacity() > 0 && spare_interests.len() < MAX_SPARE_INTEREST_LISTS {
+            if interests.capacity() > 0 && self.spare_interests.len() < MAX_SPARE_INTEREST_LISTS {
                 interests.clear();
-                spare_interests.push(interests);
+                self.spare_interests.push(interests);
             }
         }
-        tasks.clear();
-        objects.clear();
-        SPARE_BUFFERS.with(|b| {
-            let mut spare = b.borrow_mut();
-            spare.tasks = tasks;
-            spare.objects = objects;
-            spare.interests = spare_interests;
-            spare.spawned = spawned;
-        });
-        trace
+        self.tasks.clear();
+        self.objects.clear();
+        self.lazy.clear();
+        self.parkers.clear();
+        self.ordinals = Ordinals::default();
+        self.clock_marks.clear();
+        self.failure = None;
+        self.hb = None;
+        self.allocations = Default::default();
+        self.lazy_statics = Default::default();
     }
 
     /// The names a report gives this execution's tasks and objects.
