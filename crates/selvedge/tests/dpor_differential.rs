@@ -913,6 +913,39 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
             .unwrap()
             .insert(vec![seen_by_a, gave_up as usize, seen_by_c]);
     });
+    same(
+        "a task's write attempt, then its read attempt, against another's read",
+        |seen| {
+            // Found by a generated program: `forget_permits` (an attempt that writes) and then
+            // `available_permits` (one that reads) in one task, a look at the permits in another.
+            // The later read attempt must not stand in for the earlier write attempt, or the other
+            // task's look races with neither and is never moved before the `forget_permits`.
+            use selvedge::future::{block_on, spawn};
+            let sem = std::sync::Arc::new(selvedge::tokio::sync::Semaphore::new(1));
+            let (s1, s2) = (sem.clone(), sem.clone());
+            let a = spawn(async move { vec![s1.forget_permits(1), s1.available_permits()] });
+            let b = spawn(async move { s2.available_permits() });
+            let mut out = block_on(a).unwrap();
+            out.push(block_on(b).unwrap());
+            seen.lock().unwrap().insert(out);
+        },
+    );
+    same(
+        "a thread's try_write, then its try_read, against another's try_read",
+        |seen| {
+            let lock = Arc::new(RwLock::new(0usize));
+            let l1 = lock.clone();
+            let writer = selvedge::thread::spawn(move || {
+                let wrote = l1.try_write().map(|mut g| *g += 1).is_ok();
+                let read = l1.try_read().map(|g| *g).unwrap_or(9);
+                vec![wrote as usize, read]
+            });
+            let other = lock.try_read().map(|g| *g).unwrap_or(9);
+            let mut out = writer.join().unwrap();
+            out.push(other);
+            seen.lock().unwrap().insert(out);
+        },
+    );
     same("two async timeouts race for one permit", |seen| {
         use selvedge::future::{block_on, spawn};
         let sem = std::sync::Arc::new(selvedge::tokio::sync::Semaphore::new(0));

@@ -114,7 +114,8 @@ struct History {
     /// access it conflicts with, but hides nothing before it: a failed attempt acquires
     /// nothing, and a task that tries a lock it holds must not hide its own acquisition, whose
     /// race with another task's is the one a reversal can act on (reversing the attempt alone
-    /// would put the other task inside the critical section, where it cannot run).
+    /// would put the other task inside the critical section, where it cannot run). A task's
+    /// later attempt replaces its earlier ones only where it conflicts with all they do.
     attempts: Vec<(usize, Mode)>,
 }
 
@@ -226,7 +227,13 @@ fn touch(
         clocks.join(me, steps[i].row);
     }
     if attempt {
-        history.attempts.retain(|&(r, _)| steps[r].task != task);
+        // The task's own earlier attempts this one covers (it conflicts with all they conflict
+        // with) give way to it; an earlier write attempt stays beside a later read attempt
+        // (`forget_permits` then `available_permits`), or a later read of another task would
+        // race with neither.
+        history
+            .attempts
+            .retain(|&(r, tried)| steps[r].task != task || (tried != mode && mode != Mode::Write));
         history.attempts.push((j, mode));
         return;
     }
