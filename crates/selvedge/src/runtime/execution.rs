@@ -1,8 +1,13 @@
 //! The scheduler loop of one execution: adopt new tasks, compute the enabled set, ask the
 //! strategy, resume the chosen task, until every task finished or a failure ends the run.
 //!
+//! A task at a scheduling point may make that decision on its own stack (`decide_on_task`):
+//! when it is chosen, it goes on without switching to the loop and back.
+//!
 //! Invariants:
 //! - Exactly one coroutine is running at any moment, and only this loop resumes coroutines.
+//! - Every decision is `Scheduler::decide`, on the loop's stack or a task's: the same
+//!   candidates and the same strategy calls either way, so where it runs changes no schedule.
 //! - The execution state pointer is installed for the loop's duration only, and every
 //!   unfinished coroutine is reset (never unwound) when the execution ends, so a deadlocked
 //!   or abandoned task cannot run user code afterwards.
@@ -11,7 +16,7 @@
 //!   `Heartbeat` (a few atomic stores, nothing more), and marks the heartbeat idle when the
 //!   execution ends.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, Location};
 use std::sync::Arc;
 
@@ -111,127 +116,70 @@ pub(crate) fn run(
     );
     assert!(spawned.is_ok(), "the main task could not be created");
 
-    let (mut choices, mut candidates) = super::spare_decision_buffers();
-    // Candidates enabled only by a spurious wakeup at the current decision (usually none).
-    let mut spurious: Vec<TaskId> = Vec::new();
-    let mut previous: Option<TaskId> = None;
-    // Tasks currently waiting for another task's progress after yielding.
-    let mut n_waiting = 0usize;
-    let mut redundant = false;
-    let mut preemptions = 0usize;
+    let (choices, candidates) = super::spare_decision_buffers();
+    let scheduler = RefCell::new(Scheduler {
+        strategy,
+        max_steps: limits.max_steps,
+        heartbeat,
+        choices,
+        candidates,
+        spurious: Vec::new(),
+        previous: None,
+        n_waiting: 0,
+        redundant: false,
+        preemptions: 0,
+        made: None,
+        priming: false,
+        internal: None,
+        collected: false,
+    });
+    let _scheduler_installed = install_scheduler(&scheduler);
     // An engine assertion failing in this loop must not unwind out of the explorer: the
     // execution is abandoned where it stands and reported as an internal error.
     let scheduled = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
-        if let Some(task) = adopt_spawned(shared, &mut coroutines, heartbeat) {
-            end_with_overflow(shared, task);
-            break;
-        }
-        let state = shared.borrow();
-        if state.failure.is_some() {
-            break;
-        }
-        drop(state);
-        collect_candidates(shared, &mut candidates, &mut spurious);
-        if candidates.is_empty() && advance_clock(shared, &mut n_waiting) {
-            collect_candidates(shared, &mut candidates, &mut spurious);
-        }
-        if candidates.is_empty() && release_spinners(shared, &mut n_waiting) {
-            if shared.borrow().failure.is_some() {
-                break;
-            }
-            collect_candidates(shared, &mut candidates, &mut spurious);
-        }
-        if candidates.is_empty() {
-            let mut state = shared.borrow_mut();
-            if state.tasks.iter().all(|t| t.finished) {
-                break;
-            }
-            let blocked = state.blocked_tasks();
-            state.failure = Some(RawFailure {
-                kind: FailureKind::Deadlock,
-                message: deadlock_message(&blocked),
-                task: None,
-                blocked,
-                evidence: Evidence::None,
-            });
-            break;
-        }
-        if choices.len() >= limits.max_steps {
-            let mut state = shared.borrow_mut();
-            // The tasks that wait meanwhile are listed with what they wait for: often the
-            // one blocked forever is the bug, and the running one only a loop that never ends.
-            let blocked: Vec<_> = state
-                .blocked_tasks()
-                .into_iter()
-                .filter(|b| !candidates.iter().any(|c| c.task.0 == b.task))
-                .collect();
-            let message = step_limit_message(&state, &candidates, &blocked, limits.max_steps);
-            state.failure = Some(RawFailure {
-                kind: FailureKind::Livelock,
-                message,
-                task: None,
-                blocked,
-                evidence: Evidence::None,
-            });
-            break;
-        }
-        let decision = Decision {
-            step: choices.len(),
-            candidates: &candidates,
-            previous,
-            spurious: &spurious,
-        };
-        let chosen = match strategy.choose(&decision) {
-            Ok(task) => task,
-            Err(Refusal::Redundant) => {
-                redundant = true;
-                break;
-            }
-            Err(Refusal::Diverged(message)) => {
-                shared.borrow_mut().failure = Some(RawFailure {
-                    kind: FailureKind::Nondeterminism,
-                    message,
-                    task: None,
-                    blocked: Vec::new(),
-                    evidence: Evidence::None,
-                });
-                break;
+        // A task that decided on its own stack for another task (or to stop) left the
+        // decision here; otherwise the loop decides.
+        let made = scheduler.borrow_mut().made.take();
+        let next = match made {
+            Some(next) => next,
+            None => {
+                scheduler.borrow_mut().priming = true;
+                let overflowed = adopt_spawned(shared, &mut coroutines, heartbeat);
+                scheduler.borrow_mut().priming = false;
+                if let Some(task) = overflowed {
+                    end_with_overflow(shared, task);
+                    break;
+                }
+                let mut state = shared.borrow_mut();
+                scheduler
+                    .borrow_mut()
+                    .decide(&mut state, None)
+                    .expect("the loop always decides")
             }
         };
-        assert!(
-            candidates.iter().any(|c| c.task == chosen),
-            "strategy chose task {} which is not enabled",
-            chosen.0
-        );
-        choices.push(chosen);
-        if previous.is_some_and(|p| p != chosen && candidates.iter().any(|c| c.task == p)) {
-            preemptions += 1;
-        }
-        previous = Some(chosen);
-        {
-            let mut state = shared.borrow_mut();
-            state.current = chosen;
-            let op = state.tasks[chosen.index()].pending;
-            note_progress(&mut state, chosen, op, &mut n_waiting);
-            state.trace.push(TraceEvent {
-                task: chosen,
-                op,
-                chosen: true,
-                unwinding: false,
-            });
-            if let Some(heartbeat) = heartbeat {
-                heartbeat.beat(chosen, op);
-            }
-        }
+        let Next::Run(chosen) = next else {
+            break;
+        };
         if resume(shared, &mut coroutines, chosen) {
             end_with_overflow(shared, chosen);
             break;
         }
     }));
-    super::recycle_candidates(std::mem::take(&mut candidates));
+    drop(_scheduler_installed);
+    let Scheduler {
+        choices,
+        candidates,
+        redundant,
+        preemptions,
+        internal: internal_on_task,
+        strategy,
+        ..
+    } = scheduler.into_inner();
+    super::recycle_candidates(candidates);
     let internal = scheduled
         .err()
-        .map(|payload| crate::trace::panic_message(payload.as_ref()));
+        .map(|payload| crate::trace::panic_message(payload.as_ref()))
+        .or(internal_on_task);
     if let Some(heartbeat) = heartbeat {
         heartbeat.idle();
     }
@@ -279,35 +227,243 @@ pub(crate) fn run(
     }
 }
 
-fn collect_candidates(
-    shared: &RefCell<ExecState>,
-    candidates: &mut Vec<Candidate>,
-    spurious: &mut Vec<TaskId>,
-) {
-    let state = shared.borrow();
-    candidates.clear();
-    spurious.clear();
-    for (i, slot) in state.tasks.iter().enumerate() {
-        let id = TaskId(i as u32);
-        if !slot.finished && state.is_enabled(id) {
-            let op = slot.pending;
-            candidates.push(Candidate {
-                task: id,
-                kind: op.kind,
-                object: op.object,
-                access: op.access,
-            });
-            if state.settings.spurious_wakeups && state.needs_spurious_wakeup(id) {
-                spurious.push(id);
-            }
+/// What the scheduler loop carries out next.
+#[derive(Clone, Copy, Debug)]
+enum Next {
+    Run(TaskId),
+    /// The execution ends: every task finished, or a failure, a refusal of the strategy or
+    /// an internal error was recorded.
+    Stop,
+}
+
+/// The decision machinery of one execution: the strategy and what the decisions so far left.
+/// The scheduler loop owns it, and a running task borrows it to decide at its own scheduling
+/// point while it is the one to go on (`decide_on_task`): the decision is the same either way,
+/// and the task is spared two stack switches.
+struct Scheduler<'a> {
+    strategy: &'a mut dyn Strategy,
+    max_steps: usize,
+    heartbeat: Option<&'a Heartbeat>,
+    choices: Vec<TaskId>,
+    candidates: Vec<Candidate>,
+    /// Candidates enabled only by a spurious wakeup at the current decision (usually none).
+    spurious: Vec<TaskId>,
+    previous: Option<TaskId>,
+    /// Tasks currently waiting for another task's progress after yielding.
+    n_waiting: usize,
+    redundant: bool,
+    preemptions: usize,
+    /// A decision a task made on its stack for the loop to carry out.
+    made: Option<Next>,
+    /// The loop is running new tasks to their first scheduling point: they do not decide.
+    priming: bool,
+    /// An engine assertion that failed while a task decided on its stack.
+    internal: Option<String>,
+    /// `candidates` and `spurious` are this state's: a task collected them and gave up.
+    collected: bool,
+}
+
+thread_local! {
+    /// The running execution's `RefCell<Scheduler>`, type-erased, while `run` lives.
+    static SCHEDULER: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+struct SchedulerInstalled;
+
+impl Drop for SchedulerInstalled {
+    fn drop(&mut self) {
+        SCHEDULER.with(|c| c.set(std::ptr::null()));
+    }
+}
+
+fn install_scheduler(scheduler: &RefCell<Scheduler<'_>>) -> SchedulerInstalled {
+    SCHEDULER.with(|c| c.set(scheduler as *const RefCell<Scheduler<'_>> as *const ()));
+    SchedulerInstalled
+}
+
+/// Stack a task must have left to decide on its own stack: the strategy runs there.
+const DECISION_STACK_BYTES: usize = 64 * 1024;
+
+/// Called by the running task at a scheduling point, with its operation pending: if the
+/// strategy lets it go on, decides so here and returns `true`, and the task performs its
+/// operation without suspending. Otherwise returns `false` and the task suspends; a decision
+/// already made (another task, or the end) waits for the loop in `Scheduler::made`.
+pub(crate) fn decide_on_task(state: &mut ExecState) -> bool {
+    let ptr = SCHEDULER.with(Cell::get);
+    let me = state.current;
+    if ptr.is_null()
+        || !state.spawned.is_empty()
+        || state.failure.is_some()
+        || state.thread_poisoned
+        || super::overflow_trap::stack_left().is_none_or(|left| left < DECISION_STACK_BYTES)
+    {
+        return false;
+    }
+    // SAFETY: set by `run` to its scheduler for as long as it lives, and only this OS thread
+    // reads it; the task runs inside the loop's `resume`, where the loop holds no borrow.
+    let cell = unsafe { &*(ptr as *const RefCell<Scheduler<'_>>) };
+    let Ok(mut scheduler) = cell.try_borrow_mut() else {
+        return false;
+    };
+    if scheduler.priming || scheduler.made.is_some() {
+        return false;
+    }
+    // An engine assertion here must not unwind through the task's own frames.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| scheduler.decide(state, Some(me)))) {
+        Ok(None) => false,
+        Ok(Some(Next::Run(task))) if task == me => true,
+        Ok(Some(next)) => {
+            scheduler.made = Some(next);
+            false
+        }
+        Err(payload) => {
+            scheduler.internal = Some(crate::trace::panic_message(payload.as_ref()));
+            scheduler.made = Some(Next::Stop);
+            false
         }
     }
-    // A spurious wakeup is offered only beside a task that can run for real: when nothing
-    // else can move, no wakeup is guaranteed to come, and the waiters are deadlocked (or wait
-    // for the clock), as shuttle's parked threads are.
-    if spurious.len() == candidates.len() {
+}
+
+impl Scheduler<'_> {
+    /// Decides the next step. On the stack of task `on_task`, gives up (`None`) without a
+    /// trace of having tried when only the loop can decide: the task cannot go on, the clock
+    /// must move, or the execution must end for lack of steps.
+    fn decide(&mut self, state: &mut ExecState, on_task: Option<TaskId>) -> Option<Next> {
+        if state.failure.is_some() {
+            return Some(Next::Stop);
+        }
+        // Collected by the task that gave up just before, on this very state.
+        if !std::mem::take(&mut self.collected) {
+            self.collect_candidates(state);
+        }
+        if let Some(me) = on_task {
+            if !self.candidates.iter().any(|c| c.task == me) || self.choices.len() >= self.max_steps
+            {
+                // The task suspends at once and the loop decides next, with nothing run in
+                // between (no task was spawned: `decide_on_task`), so these candidates hold.
+                self.collected = true;
+                return None;
+            }
+        }
+        if self.candidates.is_empty() && advance_clock(state, &mut self.n_waiting) {
+            self.collect_candidates(state);
+        }
+        if self.candidates.is_empty() && release_spinners(state, &mut self.n_waiting) {
+            if state.failure.is_some() {
+                return Some(Next::Stop);
+            }
+            self.collect_candidates(state);
+        }
+        if self.candidates.is_empty() {
+            if state.tasks.iter().all(|t| t.finished) {
+                return Some(Next::Stop);
+            }
+            let blocked = state.blocked_tasks();
+            state.failure = Some(RawFailure {
+                kind: FailureKind::Deadlock,
+                message: deadlock_message(&blocked),
+                task: None,
+                blocked,
+                evidence: Evidence::None,
+            });
+            return Some(Next::Stop);
+        }
+        if self.choices.len() >= self.max_steps {
+            // The tasks that wait meanwhile are listed with what they wait for: often the
+            // one blocked forever is the bug, and the running one only a loop that never ends.
+            let blocked: Vec<_> = state
+                .blocked_tasks()
+                .into_iter()
+                .filter(|b| !self.candidates.iter().any(|c| c.task.0 == b.task))
+                .collect();
+            let message = step_limit_message(state, &self.candidates, &blocked, self.max_steps);
+            state.failure = Some(RawFailure {
+                kind: FailureKind::Livelock,
+                message,
+                task: None,
+                blocked,
+                evidence: Evidence::None,
+            });
+            return Some(Next::Stop);
+        }
+        let decision = Decision {
+            step: self.choices.len(),
+            candidates: &self.candidates,
+            previous: self.previous,
+            spurious: &self.spurious,
+        };
+        let chosen = match self.strategy.choose(&decision) {
+            Ok(task) => task,
+            Err(Refusal::Redundant) => {
+                self.redundant = true;
+                return Some(Next::Stop);
+            }
+            Err(Refusal::Diverged(message)) => {
+                state.failure = Some(RawFailure {
+                    kind: FailureKind::Nondeterminism,
+                    message,
+                    task: None,
+                    blocked: Vec::new(),
+                    evidence: Evidence::None,
+                });
+                return Some(Next::Stop);
+            }
+        };
+        assert!(
+            self.candidates.iter().any(|c| c.task == chosen),
+            "strategy chose task {} which is not enabled",
+            chosen.0
+        );
+        self.choices.push(chosen);
+        if self
+            .previous
+            .is_some_and(|p| p != chosen && self.candidates.iter().any(|c| c.task == p))
+        {
+            self.preemptions += 1;
+        }
+        self.previous = Some(chosen);
+        state.current = chosen;
+        let op = state.tasks[chosen.index()].pending;
+        note_progress(state, chosen, op, &mut self.n_waiting);
+        state.trace.push(TraceEvent {
+            task: chosen,
+            op,
+            chosen: true,
+            unwinding: false,
+        });
+        if let Some(heartbeat) = self.heartbeat {
+            heartbeat.beat(chosen, op);
+        }
+        Some(Next::Run(chosen))
+    }
+
+    fn collect_candidates(&mut self, state: &ExecState) {
+        let candidates = &mut self.candidates;
+        let spurious = &mut self.spurious;
         candidates.clear();
         spurious.clear();
+        for (i, slot) in state.tasks.iter().enumerate() {
+            let id = TaskId(i as u32);
+            if !slot.finished && state.is_enabled(id) {
+                let op = slot.pending;
+                candidates.push(Candidate {
+                    task: id,
+                    kind: op.kind,
+                    object: op.object,
+                    access: op.access,
+                });
+                if state.settings.spurious_wakeups && state.needs_spurious_wakeup(id) {
+                    spurious.push(id);
+                }
+            }
+        }
+        // A spurious wakeup is offered only beside a task that can run for real: when nothing
+        // else can move, no wakeup is guaranteed to come, and the waiters are deadlocked (or
+        // wait for the clock), as shuttle's parked threads are.
+        if spurious.len() == candidates.len() {
+            candidates.clear();
+            spurious.clear();
+        }
     }
 }
 
@@ -340,8 +496,7 @@ fn note_progress(state: &mut ExecState, chosen: TaskId, op: super::Op, n_waiting
 
 /// Nothing can run: if a timed wait is pending, the virtual clock moves to its deadline. Time
 /// passing is progress, so tasks that yielded may run again. Returns whether the clock moved.
-fn advance_clock(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool {
-    let mut state = shared.borrow_mut();
+fn advance_clock(state: &mut ExecState, n_waiting: &mut usize) -> bool {
     if !state.advance_clock() {
         return false;
     }
@@ -358,9 +513,8 @@ fn advance_clock(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool {
 /// Nothing can run but tasks that yielded: let them run again, counting the futile round;
 /// a task that keeps spinning with nobody able to release it is a livelock. Returns whether
 /// any task was released (or a livelock recorded).
-fn release_spinners(shared: &RefCell<ExecState>, n_waiting: &mut usize) -> bool {
+fn release_spinners(state: &mut ExecState, n_waiting: &mut usize) -> bool {
     *n_waiting = 0;
-    let mut state = shared.borrow_mut();
     let mut released = false;
     let mut stuck: Vec<String> = Vec::new();
     for i in 0..state.tasks.len() {

@@ -335,6 +335,9 @@ fn point_step(
                 format!("{name} {message}\n  and then blocked in `{kind}` at {location} while unwinding"),
                 evidence,
             );
+        } else if execution::decide_on_task(s) {
+            // Chosen to go on: no switch to the scheduler loop and back.
+            return Ok(None);
         }
         Ok(Some(yielder))
     });
@@ -569,7 +572,7 @@ impl ExecState {
     }
 
     /// Can `task` take its next step now? Decided from its pending op and object state only.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn is_enabled(&self, task: TaskId) -> bool {
         !self.tasks[task.index()].waiting_for_progress && self.can_proceed(task)
     }

@@ -113,6 +113,24 @@ pub(crate) fn ensure_headroom() {
     }
 }
 
+/// Bytes of stack the running task has left above its guard page, or `None` when no task is
+/// armed on this thread (or the platform has no trap): the caller then assumes none.
+#[inline]
+pub(crate) fn stack_left() -> Option<usize> {
+    if !registers::SUPPORTED {
+        return None;
+    }
+    let target = ARMED.with(Cell::get);
+    if target.is_null() {
+        return None;
+    }
+    // SAFETY: `arm` keeps the target alive while the pointer is set.
+    let guard_end = unsafe { (*target).guard_end };
+    let marker = 0u8;
+    let stack_pointer = std::hint::black_box(&marker) as *const u8 as usize;
+    stack_pointer.checked_sub(guard_end)
+}
+
 #[cold]
 #[inline(never)]
 fn overflow_now(guard_byte: usize) {
