@@ -140,7 +140,7 @@ fn schedules_are_pinned_across_versions() {
 mixed Random 200 8d1b26b4d8c5c95f 86802870393b0f38
 mixed Pct2 200 7ae182102301e84f c25f805714549411
 mixed Pct3 200 8d33c0b024f61d8b 76194e61d4b87d1d
-mixed Pos 200 ae197dcce03abc47 66523e39de2f2c06
+mixed Pos 200 4ed6f27da5d291db 6455ba57993b521e
 mixed Dfs 200 f4dfb00e88c67a87 bfd24fd30e0399cd
 mixed Dpor 36 7d222be18bc6e4d9 932aa5fc8aff6e94
 mixed Deepening 200 4efb4b75ce88b585 55c301200ed47d89

@@ -946,6 +946,36 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
             seen.lock().unwrap().insert(out);
         },
     );
+    same("a yield before or after another task's lock", |seen| {
+        // A yield parks its task until another task makes progress: whether main's lock comes
+        // before or after the yield decides whether it releases the task while main holds the
+        // lock (its try_lock then fails) or only the unlock does. Found by a review: a yield
+        // touched nothing, so DPOR never moved it across main's steps.
+        use selvedge::future::{block_on, spawn};
+        let m = Arc::new(Mutex::new(()));
+        let m1 = m.clone();
+        let t = spawn(async move {
+            selvedge::future::yield_now().await;
+            m1.try_lock().is_err() as usize
+        });
+        drop(m.lock().unwrap());
+        seen.lock().unwrap().insert(vec![block_on(t).unwrap()]);
+    });
+    same("a yield lets the virtual clock move", |seen| {
+        // While main is parked by its yield and the task sleeps, nothing can run, so the clock
+        // moves and the task's store may come before main's load.
+        use selvedge::future::{block_on, spawn};
+        let flag = Arc::new(selvedge::sync::atomic::AtomicBool::new(false));
+        let f1 = flag.clone();
+        let h = spawn(async move {
+            selvedge::time::sleep(Duration::from_secs(1)).await;
+            f1.store(true, Ordering::SeqCst);
+        });
+        block_on(selvedge::future::yield_now());
+        let saw = flag.load(Ordering::SeqCst) as usize;
+        block_on(h).unwrap();
+        seen.lock().unwrap().insert(vec![saw]);
+    });
     same("two async timeouts race for one permit", |seen| {
         use selvedge::future::{block_on, spawn};
         let sem = std::sync::Arc::new(selvedge::tokio::sync::Semaphore::new(0));

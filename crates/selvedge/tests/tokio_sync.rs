@@ -219,25 +219,30 @@ fn a_fair_semaphore_serves_waiters_in_the_order_they_arrived() {
 #[test]
 fn a_queued_request_dropped_hands_its_permits_to_the_next_waiter() {
     // Two permits, main holds one. A request for two takes the free one and queues; a request
-    // for one queues behind it. The first gives up after a second of virtual time: its permit
-    // goes to the second request, which completes while main still holds its own.
+    // for one queues behind it. The first gives up when main tells it to: its permit goes to
+    // the second request, which completes while main still holds its own. (A timeout would
+    // not do here: while main spins, every other task waits, so the virtual clock may move
+    // and time the first request out before main ever sees it queued.)
     let got = outcomes(|record| {
         let s = Arc::new(Semaphore::new(2));
         block_on(async {
             let _held = s.acquire().await.unwrap();
             let s1 = s.clone();
+            let (give_up, told) = oneshot::channel::<()>();
             let first = spawn(async move {
-                selvedge::tokio::time::timeout(Duration::from_secs(1), s1.acquire_many(2))
-                    .await
-                    .is_err()
+                selvedge::tokio::select! {
+                    _ = s1.acquire_many(2) => false,
+                    _ = told => true,
+                }
             });
             while s.available_permits() != 0 {
                 selvedge::tokio::task::yield_now().await;
             }
             let s2 = s.clone();
             let second = spawn(async move { s2.acquire().await.unwrap().num_permits() });
-            let timed_out = first.await.unwrap();
-            record((timed_out, second.await.unwrap(), s.available_permits()));
+            give_up.send(()).unwrap();
+            let gave_up = first.await.unwrap();
+            record((gave_up, second.await.unwrap(), s.available_permits()));
         });
     });
     assert_eq!(got, vec![(true, 1, 1)]);

@@ -474,7 +474,7 @@ impl Scheduler<'_> {
 /// while the task they wait for never runs.
 fn note_progress(state: &mut ExecState, chosen: TaskId, op: super::Op, n_waiting: &mut usize) {
     let kind = op.kind;
-    if matches!(kind, OpKind::Yield | OpKind::SpinLoop) {
+    if kind.parks_until_progress() {
         let task = state.task(chosen);
         if !task.waiting_for_progress {
             task.waiting_for_progress = true;

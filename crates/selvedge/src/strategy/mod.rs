@@ -51,12 +51,27 @@ impl Candidate {
         if self.access == Access::Everything || other.access == Access::Everything {
             return true;
         }
+        // A yield parks its task until another task makes progress (a step that does not
+        // only observe): whether that step comes before or after the yield decides whether it
+        // releases the task.
+        if (self.kind.parks_until_progress() && other.makes_progress())
+            || (other.kind.parks_until_progress() && self.makes_progress())
+        {
+            return true;
+        }
         match (self.object, other.object) {
             (Some(a), Some(b)) if a == b => {
                 !(self.access.observes_only() && other.access.observes_only())
             }
             _ => false,
         }
+    }
+}
+
+impl Candidate {
+    /// Does it release tasks parked by a yield (see `execution::note_progress`)?
+    pub(crate) fn makes_progress(&self) -> bool {
+        !self.access.observes_only()
     }
 }
 

@@ -272,6 +272,12 @@ pub(crate) struct Analysis {
     /// The history of the world as steps that conflict with everything (`Access::Everything`)
     /// see it: they write it, every other step reads it.
     everything: History,
+    /// Progress as yields see it: a yield parks its task until another task's step that does
+    /// not only observe, so yields and such steps conflict (yields as `Shared` writes, which
+    /// commute with each other; progress as reads, which do too).
+    progress: History,
+    /// Per trace event: a yield whose task steps again after it (scratch).
+    parks: Vec<bool>,
 }
 
 impl Analysis {
@@ -302,6 +308,8 @@ impl Analysis {
             live_objects,
             earlier,
             everything,
+            progress,
+            parks,
         } = self;
         clocks.reset(n_tasks, 2 * n_tasks + 1);
         everything.last_write = None;
@@ -311,11 +319,36 @@ impl Analysis {
         let any_everything = trace
             .iter()
             .any(|e| e.chosen && e.op.access == Access::Everything);
+        progress.last_write = None;
+        progress.reads.clear();
+        progress.shared.clear();
+        progress.attempts.clear();
+        // A yield parks only a task that takes another step after it (a spin that goes on);
+        // one that ends its task parks nothing, and commutes with everything.
+        parks.clear();
+        parks.resize(trace.len(), false);
+        let mut any_parking = false;
+        {
+            let stepped_later = &mut *earlier;
+            stepped_later.clear();
+            stepped_later.resize(n_tasks, 0);
+            for (i, e) in trace.iter().enumerate().rev() {
+                if !e.chosen {
+                    continue;
+                }
+                let t = e.task.index();
+                if e.op.kind.parks_until_progress() && stepped_later[t] != 0 {
+                    parks[i] = true;
+                    any_parking = true;
+                }
+                stepped_later[t] = 1;
+            }
+        }
         let mut time_moved = false;
         steps.clear();
         races.clear();
         *live_objects = 0;
-        for event in trace {
+        for (index, event) in trace.iter().enumerate() {
             let t = event.task.index();
             if !event.chosen {
                 match event.op.kind {
@@ -354,6 +387,25 @@ impl Analysis {
                 touch(
                     everything, mode, false, j, event.task, me, steps, clocks, earlier, races,
                 );
+            }
+            if any_parking {
+                let mode = if parks[index] {
+                    Some(Mode::Shared)
+                } else if event.op.access.observes_only() {
+                    None
+                } else {
+                    Some(Mode::Read)
+                };
+                if let Some(mode) = mode {
+                    touch(
+                        progress, mode, false, j, event.task, me, steps, clocks, earlier, races,
+                    );
+                    if mode == Mode::Read {
+                        // The yields of other tasks before it are released here: whether a
+                        // later step comes before or after them changes nothing more.
+                        progress.shared.retain(|&r| steps[r].task == event.task);
+                    }
+                }
             }
             if let Some(object) = event.op.object {
                 let o = object.index();

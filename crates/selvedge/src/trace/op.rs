@@ -337,6 +337,13 @@ impl OpKind {
         }
     }
 
+    /// A yield or a spin hint: the task is not chosen again until another task makes
+    /// progress (`execution::note_progress`).
+    #[inline]
+    pub(crate) fn parks_until_progress(self) -> bool {
+        matches!(self, OpKind::Yield | OpKind::SpinLoop)
+    }
+
     /// How this operation touches its object: the one table dependency is decided from
     /// (`Candidate::conflicts_with`, DPOR's race analysis). A new operation kind gets a row here
     /// and nowhere else in the strategies.
