@@ -281,8 +281,9 @@ fn install_scheduler(scheduler: &RefCell<Scheduler<'_>>) -> SchedulerInstalled {
     SchedulerInstalled
 }
 
-/// Stack a task must have left to decide on its own stack: the strategy runs there.
-const DECISION_STACK_BYTES: usize = 64 * 1024;
+/// Stack a task must have left to decide on its own stack: the strategy runs there (DPOR may
+/// drop a deep wakeup tree). Tasks on smaller stacks always switch to the loop.
+const DECISION_STACK_BYTES: usize = 256 * 1024;
 
 /// Called by the running task at a scheduling point, with its operation pending: if the
 /// strategy lets it go on, decides so here and returns `true`, and the task performs its

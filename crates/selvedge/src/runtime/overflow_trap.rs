@@ -114,7 +114,8 @@ pub(crate) fn ensure_headroom() {
 }
 
 /// Bytes of stack the running task has left above its guard page, or `None` when no task is
-/// armed on this thread (or the platform has no trap): the caller then assumes none.
+/// armed on this thread, the platform has no trap, or the task runs on a stack of its own
+/// making: the caller then assumes none.
 #[inline]
 pub(crate) fn stack_left() -> Option<usize> {
     if !registers::SUPPORTED {
@@ -125,10 +126,14 @@ pub(crate) fn stack_left() -> Option<usize> {
         return None;
     }
     // SAFETY: `arm` keeps the target alive while the pointer is set.
-    let guard_end = unsafe { (*target).guard_end };
+    let target = unsafe { &*target };
     let marker = 0u8;
     let stack_pointer = std::hint::black_box(&marker) as *const u8 as usize;
-    stack_pointer.checked_sub(guard_end)
+    // On a stack the task's code switched to (as `stacker` does), nothing is known.
+    if !target.trap.stack_ptr_in_bounds(stack_pointer) {
+        return None;
+    }
+    stack_pointer.checked_sub(target.guard_end)
 }
 
 #[cold]

@@ -18,6 +18,11 @@
 //! races with other acquisitions and with the releases before it, and `available_permits`
 //! races with both.
 //!
+//! One difference from tokio, on purpose: `close` gives the permits handed to queued waiters
+//! back at once, in its own step, where tokio gives each waiter's back when its failed future
+//! is dropped. So the waiters' failing steps change no count (they race only with the close),
+//! and no other task can see the moment in between.
+//!
 //! Invariant (asserted): while an unsatisfied waiter is queued, no permit is free.
 
 use std::collections::VecDeque;
