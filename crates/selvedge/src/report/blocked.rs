@@ -94,9 +94,18 @@ impl BlockedTask {
             } => {
                 write!(
                     f,
-                    "waiting for permits of {semaphore}, which has {available} free; it asked \
-                     for {asked} and was handed {has}"
+                    "waiting for permits of {semaphore}: it asked for {asked} and was handed {has}"
                 )?;
+                // A queued request waits only while no permit is free (the semaphore hands
+                // free ones out, oldest request first), so `available` is 0 here.
+                if *available == 0 {
+                    write!(
+                        f,
+                        "; none are free (every permit is held, or was forgotten)"
+                    )?;
+                } else {
+                    write!(f, "; {available} are free")?;
+                }
                 if ahead.is_empty() {
                     writeln!(f)?;
                 } else {
@@ -106,7 +115,7 @@ impl BlockedTask {
                         .collect();
                     writeln!(
                         f,
-                        ", and is served after the earlier requests of {}: tokio's semaphore \
+                        "; the earlier requests of {} are served first: tokio's semaphore \
                          hands permits out in the order they were asked for",
                         earlier.join(", ")
                     )?;
