@@ -1,5 +1,6 @@
 //! Differential test: over generated programs (2-3 threads, a few operations each on two
-//! mutexes and two atomics, with assertions), DPOR reports a bug exactly when plain DFS does,
+//! mutexes and two atomics, yields and spin-waits, with assertions), DPOR reports a bug
+//! exactly when plain DFS does,
 //! and never runs more executions than DFS; and any number of workers explores exactly what
 //! one worker does. Generated tokio-semaphore programs (a fair queue, timeouts, `close`) reach
 //! the same outcomes under DPOR as under DFS.
@@ -20,6 +21,10 @@ enum Step {
     /// Locks the first mutex, then the second if any (so lock-order deadlocks can happen),
     /// runs the inner steps, unlocks.
     Locked(usize, Option<usize>, Vec<Step>),
+    /// `thread::yield_now`: parks the thread until another one makes progress.
+    Yield,
+    /// Spins (`yield_now`) while the atomic holds this value.
+    SpinWhile(usize, u8),
 }
 
 #[derive(Clone, Debug)]
@@ -31,9 +36,11 @@ struct Program {
 
 fn plain_step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        (0..2usize).prop_map(Step::FetchAdd),
-        (0..2usize, 0..3u8).prop_map(|(a, v)| Step::Store(a, v)),
-        (0..2usize, 0..3u8).prop_map(|(a, v)| Step::CheckNe(a, v)),
+        3 => (0..2usize).prop_map(Step::FetchAdd),
+        3 => (0..2usize, 0..3u8).prop_map(|(a, v)| Step::Store(a, v)),
+        3 => (0..2usize, 0..3u8).prop_map(|(a, v)| Step::CheckNe(a, v)),
+        1 => Just(Step::Yield),
+        1 => (0..2usize, 0..2u8).prop_map(|(a, v)| Step::SpinWhile(a, v)),
     ]
 }
 
@@ -79,6 +86,12 @@ fn run(steps: &[Step], shared: &Shared) {
                 let _first = shared.mutexes[*m].lock().unwrap();
                 let _second = second.map(|s| shared.mutexes[s].lock().unwrap());
                 run(inner, shared);
+            }
+            Step::Yield => selvedge::thread::yield_now(),
+            Step::SpinWhile(a, v) => {
+                while shared.atomics[*a].load(Ordering::SeqCst) == *v {
+                    selvedge::thread::yield_now();
+                }
             }
         }
     }
