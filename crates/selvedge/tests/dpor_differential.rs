@@ -276,7 +276,7 @@ fn outcome_body(
 #[test]
 fn bounded_dpor_reaches_what_bounded_dfs_reaches() {
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 200,
+        cases: 250,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
