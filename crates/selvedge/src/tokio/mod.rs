@@ -64,6 +64,11 @@
 //!   (`std::future::ready`) wins over selvedge operations written before it.
 //! - A spawned task is not polled at its spawn, as in tokio: its first poll is a step of its
 //!   own, and an `abort` may come before it.
+//! - A task that yields (`yield_now`) is not run again until another task makes progress, and
+//!   when only such tasks are left, the virtual clock moves. tokio's paused clock moves only
+//!   when no task is runnable, so a loop that yields until a timer fires ends in the model but
+//!   spins forever under `tokio::time::pause`; the model also explores timers firing while a
+//!   task spins, which a real clock allows.
 //! - A panic in a task fails the execution (tokio would hand it to the `JoinHandle`).
 //!
 //! # What is not covered
