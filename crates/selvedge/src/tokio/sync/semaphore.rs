@@ -383,7 +383,7 @@ struct Request {
     took: Option<bool>,
 }
 
-/// Where the waiter with `ticket` stands in the queue of semaphore `id`.
+/// Where the waiter with `ticket` stands in a semaphore's queue.
 fn position(queue: &VecDeque<SemaphoreWaiter>, ticket: u64) -> usize {
     queue
         .iter()
@@ -403,7 +403,7 @@ fn served(s: &ExecState, _: TaskId, interest: &Interest) -> bool {
 }
 
 /// The queued acquisition's step: it leaves the queue with its permits, or, the semaphore
-/// closed, fails and gives back what it had.
+/// closed, fails (the close took back what it had been handed).
 fn take(s: &mut ExecState, _: TaskId, interest: &Interest) {
     let id = object_of(interest);
     // SAFETY: registered by `Waiting` with a `Request` slot.
