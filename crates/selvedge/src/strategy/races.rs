@@ -278,6 +278,8 @@ pub(crate) struct Analysis {
     progress: History,
     /// Per trace event: a yield whose task steps again after it (scratch).
     parks: Vec<bool>,
+    /// Per task: does it take a step later in the trace (scratch, filled backwards).
+    stepped_later: Vec<bool>,
 }
 
 impl Analysis {
@@ -310,6 +312,7 @@ impl Analysis {
             everything,
             progress,
             parks,
+            stepped_later,
         } = self;
         clocks.reset(n_tasks, 2 * n_tasks + 1);
         everything.last_write = None;
@@ -328,21 +331,18 @@ impl Analysis {
         parks.clear();
         parks.resize(trace.len(), false);
         let mut any_parking = false;
-        {
-            let stepped_later = &mut *earlier;
-            stepped_later.clear();
-            stepped_later.resize(n_tasks, 0);
-            for (i, e) in trace.iter().enumerate().rev() {
-                if !e.chosen {
-                    continue;
-                }
-                let t = e.task.index();
-                if e.op.kind.parks_until_progress() && stepped_later[t] != 0 {
-                    parks[i] = true;
-                    any_parking = true;
-                }
-                stepped_later[t] = 1;
+        stepped_later.clear();
+        stepped_later.resize(n_tasks, false);
+        for (i, e) in trace.iter().enumerate().rev() {
+            if !e.chosen {
+                continue;
             }
+            let t = e.task.index();
+            if e.op.kind.parks_until_progress() && stepped_later[t] {
+                parks[i] = true;
+                any_parking = true;
+            }
+            stepped_later[t] = true;
         }
         let mut time_moved = false;
         steps.clear();
