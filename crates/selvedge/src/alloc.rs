@@ -65,6 +65,17 @@ pub(crate) struct Allocations {
     by_address: BTreeMap<usize, u32>,
 }
 
+impl Allocations {
+    /// Forgets every allocation, keeping the buffer for the next execution on this OS thread.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        // Most executions track none: an empty map is not walked.
+        if !self.by_address.is_empty() {
+            self.by_address.clear();
+        }
+    }
+}
+
 /// A tracked allocation: which execution it belongs to and its entry there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Tracked {

@@ -45,14 +45,26 @@ pub(crate) struct LazyValues {
     shut_down: bool,
 }
 
+impl LazyValues {
+    /// Empties the values for the next execution on this OS thread, keeping the buffers.
+    /// Values still here belong to an execution that ended early (a failure): dropping them
+    /// now would run user destructors with no model behind them, so they are leaked, as the
+    /// locals of an unfinished task are.
+    pub(crate) fn clear(&mut self) {
+        // Most executions made none: an empty map is not walked.
+        if !self.values.is_empty() {
+            for (value, _) in std::mem::take(&mut self.values).into_values() {
+                std::mem::forget(value);
+            }
+        }
+        self.order.clear();
+        self.shut_down = false;
+    }
+}
+
 impl Drop for LazyValues {
     fn drop(&mut self) {
-        // Values still here belong to an execution that ended early (a failure): dropping
-        // them now would run user destructors with no model behind them, so they are leaked,
-        // as the locals of an unfinished task are.
-        for (value, _) in std::mem::take(&mut self.values).into_values() {
-            std::mem::forget(value);
-        }
+        self.clear();
     }
 }
 

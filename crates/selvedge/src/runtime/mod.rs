@@ -190,6 +190,7 @@ pub(crate) fn current_generation() -> Option<u64> {
 }
 
 /// Runs `f` on the current execution's state, or returns `None` outside a model.
+#[inline(always)]
 pub(crate) fn try_with_state<R>(f: impl FnOnce(&mut ExecState) -> R) -> Option<R> {
     let ptr = CURRENT.with(|c| c.get());
     if ptr.is_null() {
@@ -208,6 +209,7 @@ pub(crate) fn try_with_state<R>(f: impl FnOnce(&mut ExecState) -> R) -> Option<R
 /// Runs `f` on the current execution's state; outside a model, panics with a message naming
 /// the operation and how to run it under selvedge.
 #[track_caller]
+#[inline(always)]
 pub(crate) fn with_state<R>(what: &str, f: impl FnOnce(&mut ExecState) -> R) -> R {
     match try_with_state(f) {
         Some(r) => r,
@@ -505,8 +507,8 @@ impl ExecState {
         self.clock_marks.clear();
         self.failure = None;
         self.hb = None;
-        self.allocations = Default::default();
-        self.lazy_statics = Default::default();
+        self.allocations.clear();
+        self.lazy_statics.clear();
     }
 
     /// The names a report gives this execution's tasks and objects.
