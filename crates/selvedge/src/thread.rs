@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use crate::runtime::object::ObjectState;
-use crate::runtime::task::{spawn_task, LocalSlot};
+use crate::runtime::task::{spawn_task, LocalSlot, TaskStart};
 use crate::runtime::{self, point, try_with_state, with_state, OpKind, TaskId};
 
 pub use std::thread::{available_parallelism, panicking};
@@ -297,7 +297,14 @@ impl Builder {
         let spawned = with_state("selvedge::thread::spawn", |s| {
             crate::runtime::task::check_capacity(s)?;
             let body = body.take().expect("taken once");
-            let spawned = spawn_task(s, name.clone(), self.stack_size, body, at);
+            let spawned = spawn_task(
+                s,
+                name.clone(),
+                self.stack_size,
+                body,
+                at,
+                TaskStart::Primed,
+            );
             if let Ok(child) = spawned {
                 runtime::record_event(s, OpKind::Spawn(child), None, at);
             }

@@ -49,6 +49,7 @@ use std::task::{Context, Poll};
 pub use atomic_waker::AtomicWaker;
 
 use crate::runtime::awaiting::{self, Claim, Woken};
+use crate::runtime::task::TaskStart;
 use crate::runtime::{self, with_state, ExecState, OpKind, TaskId};
 
 /// Runs `future` to completion on the calling task (a model thread or the test body),
@@ -232,7 +233,14 @@ fn spawn_body<B: FnOnce() + 'static>(body: B, at: &'static Location<'static>) ->
         with_state(
             "selvedge::future::spawn",
             |s| match runtime::task::check_capacity(s).and_then(|()| {
-                runtime::task::spawn_task(s, None, None, body.take().expect("taken once"), at)
+                runtime::task::spawn_task(
+                    s,
+                    None,
+                    None,
+                    body.take().expect("taken once"),
+                    at,
+                    TaskStart::WhenChosen,
+                )
             }) {
                 Ok(child) => {
                     let me = s.current;
@@ -280,8 +288,8 @@ fn run_spawned<F: Future>(
 ) -> Result<F::Output, JoinError> {
     // A spawned future is not polled at its spawn (tokio's and shuttle's tasks are not): its
     // first poll is a step of its own, so an abort may land before it and spawned tasks may
-    // start in any order.
-    runtime::point_at(OpKind::Start, None, at);
+    // start in any order. The task is created with that `start` step pending and runs from
+    // here only once it is chosen (`TaskStart::WhenChosen`).
     let Some(waker) = awaiting::enter_block_on(true) else {
         drop(future);
         return Err(JoinError::Cancelled);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use corosensei::CoroutineResult;
 
-use super::task::{self, return_stack, Spawned, TaskEnd, TaskSettings};
+use super::task::{self, return_stack, Spawned, TaskEnd, TaskSettings, TaskStart};
 use super::{ExecState, OpKind, TaskId, TraceEvent, CURRENT};
 use crate::strategy::{Candidate, Decision, Refusal, Strategy};
 use crate::trace::{Evidence, Execution, FailureKind, Names, RawFailure};
@@ -113,6 +113,7 @@ pub(crate) fn run(
         None,
         move || main_body(),
         body_location,
+        TaskStart::Primed,
     );
     assert!(spawned.is_ok(), "the main task could not be created");
 
@@ -140,16 +141,23 @@ pub(crate) fn run(
         // A task that decided on its own stack for another task (or to stop) left the
         // decision here; otherwise the loop decides.
         let made = scheduler.borrow_mut().made.take();
+        // New tasks join the table before any task is resumed. A task decides on its stack
+        // only when no new task needs priming (`decide_on_task`), so after its decision this
+        // primes nothing: it runs no code that could change what was decided from.
+        assert!(
+            made.is_none() || !needs_priming(&shared.borrow()),
+            "a task decided on its stack while a new task waited to be primed"
+        );
+        scheduler.borrow_mut().priming = true;
+        let overflowed = adopt_spawned(shared, &mut coroutines, heartbeat);
+        scheduler.borrow_mut().priming = false;
+        if let Some(task) = overflowed {
+            end_with_overflow(shared, task);
+            break;
+        }
         let next = match made {
             Some(next) => next,
             None => {
-                scheduler.borrow_mut().priming = true;
-                let overflowed = adopt_spawned(shared, &mut coroutines, heartbeat);
-                scheduler.borrow_mut().priming = false;
-                if let Some(task) = overflowed {
-                    end_with_overflow(shared, task);
-                    break;
-                }
                 let mut state = shared.borrow_mut();
                 scheduler
                     .borrow_mut()
@@ -293,7 +301,7 @@ pub(crate) fn decide_on_task(state: &mut ExecState) -> bool {
     let ptr = SCHEDULER.with(Cell::get);
     let me = state.current;
     if ptr.is_null()
-        || !state.spawned.is_empty()
+        || needs_priming(state)
         || state.failure.is_some()
         || state.thread_poisoned
         || super::overflow_trap::stack_left().is_none_or(|left| left < DECISION_STACK_BYTES)
@@ -548,9 +556,10 @@ fn release_spinners(state: &mut ExecState, n_waiting: &mut usize) -> bool {
     released
 }
 
-/// Moves coroutines created by `spawn` into the table and runs each up to its first
-/// scheduling point: the code before it is invisible to other tasks, so no decision is
-/// needed, and the task's first real operation becomes known. Returns a task that
+/// Moves coroutines created by `spawn` into the table and runs each `TaskStart::Primed` one
+/// up to its first scheduling point: the code before it is invisible to other tasks, so no
+/// decision is needed, and the task's first real operation becomes known. A
+/// `TaskStart::WhenChosen` one waits, unstarted, for its `start` step. Returns a task that
 /// overflowed its stack while being primed.
 #[must_use]
 fn adopt_spawned(
@@ -568,10 +577,15 @@ fn adopt_spawned(
         };
         let task = next.task;
         let index = task.index();
+        let start = next.start;
         if coroutines.0.len() <= index {
             coroutines.0.resize_with(index + 1, || None);
         }
         coroutines.0[index] = Some(next);
+        if start == TaskStart::WhenChosen {
+            // Its code runs when its `start` step is chosen: nothing to run now.
+            continue;
+        }
         let parent = shared.borrow().current;
         {
             let mut state = shared.borrow_mut();
@@ -585,6 +599,12 @@ fn adopt_spawned(
         }
         shared.borrow_mut().current = parent;
     }
+}
+
+/// Does a new task wait to be run to its first scheduling point (`TaskStart::Primed`)? Only
+/// the loop primes, and priming runs code: no decision may be made on a task's stack before.
+fn needs_priming(state: &ExecState) -> bool {
+    state.spawned.iter().any(|s| s.start == TaskStart::Primed)
 }
 
 /// Runs `task` until it suspends or ends. Returns whether it overflowed its stack; the

@@ -121,6 +121,20 @@ pub(crate) struct Spawned {
     pub(crate) coroutine: TaskCoroutine,
     pub(crate) stack_bytes: usize,
     pub(crate) trap: overflow_trap::Target,
+    pub(crate) start: TaskStart,
+}
+
+/// When a new task's code first runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskStart {
+    /// Primed by the scheduler loop as soon as it adopts the task: its code runs up to its
+    /// first scheduling point, as a thread's code before it touches anything shared runs
+    /// right away. That point is its first step.
+    Primed,
+    /// Resumed for the first time when its pending `start` step is chosen, its code then
+    /// running from the beginning: a spawned future, whose first poll is a step of its own.
+    /// Nothing runs at adoption, so the loop adopts it without a switch to its stack and back.
+    WhenChosen,
 }
 
 /// Stacks kept across executions so spawning a task does not map memory, each with the size
@@ -175,8 +189,10 @@ pub(crate) fn check_capacity(s: &ExecState) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates task `id` running `body`; the scheduler adopts and primes it before its next
-/// decision. Fails (with the message to show) when `Config::max_tasks` is reached.
+/// Creates task `id` running `body`, its pending operation `start`; the scheduler adopts it
+/// before its next decision, and runs it to its first scheduling point then or when its
+/// `start` step is chosen, as `start` says. Fails (with the message to show) when
+/// `Config::max_tasks` is reached.
 ///
 /// A small body moves onto the task's own stack with its coroutine: spawning allocates nothing
 /// for it. One over `limits::INLINE_BODY_BYTES` must be boxed by the spawner first (a
@@ -187,6 +203,7 @@ pub(crate) fn spawn_task<F: FnOnce() + 'static>(
     stack_bytes: Option<usize>,
     body: F,
     spawned_at: &'static Location<'static>,
+    start: TaskStart,
 ) -> Result<TaskId, String> {
     assert!(
         std::mem::size_of::<F>() <= crate::limits::INLINE_BODY_BYTES,
@@ -237,6 +254,7 @@ pub(crate) fn spawn_task<F: FnOnce() + 'static>(
         coroutine,
         stack_bytes: bytes,
         trap,
+        start,
     });
     Ok(id)
 }
