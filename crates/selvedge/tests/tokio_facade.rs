@@ -657,6 +657,126 @@ fn select_preconditions_patterns_else_and_control_flow_in_handlers() {
     passes_exhaustively(&report);
 }
 
+/// Every strategy, for the `select!` cases below: a false failure under any is a bug.
+fn passes_under_every_strategy(f: impl Fn() + Send + Sync + Clone + 'static) {
+    for strategy in [
+        Strategy::Dpor,
+        Strategy::Dfs,
+        Strategy::Random,
+        Strategy::Pct { depth: 3 },
+        Strategy::Pos,
+    ] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                max_schedules: Some(2_000),
+                ..Default::default()
+            },
+            f.clone(),
+        );
+        assert!(
+            report.failure().is_none(),
+            "{strategy:?}: {}",
+            report.failure().unwrap()
+        );
+        assert!(
+            report.error().is_none(),
+            "{strategy:?}: {:?}",
+            report.error()
+        );
+    }
+}
+
+#[test]
+fn a_select_handler_may_lock_what_a_losing_branch_waited_for() {
+    // tokio drops every branch future before the handler runs: the losing `lock()` gives back
+    // the lock it may have been granted, and the handler's own `lock()` then gets it. With the
+    // losing future still alive, the handler waited for the task itself (a false deadlock).
+    passes_under_every_strategy(|| {
+        block_on(async {
+            let m = Arc::new(tokio::sync::Mutex::new(0));
+            let n = Arc::new(tokio::sync::Notify::new());
+            let g = m.lock().await;
+            let (m2, n2) = (m.clone(), n.clone());
+            let t = spawn(async move {
+                tokio::select! {
+                    _ = n2.notified() => { *m2.lock().await += 1; }
+                    mut g = m2.lock() => { *g += 10; }
+                }
+            });
+            tokio::task::yield_now().await;
+            n.notify_one();
+            drop(g);
+            t.await.unwrap();
+            let v = *m.lock().await;
+            assert!(v == 1 || v == 10, "{v}");
+        })
+    });
+}
+
+#[test]
+fn a_select_handler_sees_the_permits_a_losing_branch_gave_back() {
+    passes_under_every_strategy(|| {
+        block_on(async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(0));
+            let n = Arc::new(tokio::sync::Notify::new());
+            let (s2, n2) = (sem.clone(), n.clone());
+            let t = spawn(async move {
+                tokio::select! {
+                    _ = n2.notified() => { s2.try_acquire().is_ok() }
+                    _p = s2.acquire() => { true }
+                }
+            });
+            tokio::task::yield_now().await;
+            // The permit comes first: whichever branch wins, the handler finds it free (the
+            // notified branch's handler only once the losing acquire gave it back).
+            sem.add_permits(1);
+            n.notify_one();
+            assert!(
+                t.await.unwrap(),
+                "the permit was free but try_acquire failed"
+            );
+        })
+    });
+}
+
+#[test]
+fn a_select_handler_may_use_what_a_losing_branch_borrowed() {
+    // Compiles only if the `rx.recv()` future (which borrows `rx` mutably and has a `Drop`)
+    // is gone before the handler runs, as in tokio.
+    passes_under_every_strategy(|| {
+        block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel::<u32>();
+            let (stop_tx, mut stop_rx) = watch::channel(false);
+            let producer = spawn(async move {
+                tx.send(1).unwrap();
+                tx.send(2).unwrap();
+                stop_tx.send(true).unwrap();
+                // Kept until the consumer has drained: the channel stays open meanwhile.
+                tx
+            });
+            let mut seen = Vec::new();
+            loop {
+                tokio::select! {
+                    _ = stop_rx.changed() => {
+                        while let Ok(m) = rx.try_recv() {
+                            seen.push(m);
+                        }
+                        break;
+                    }
+                    m = rx.recv() => match m {
+                        Some(m) => seen.push(m),
+                        None => break,
+                    },
+                }
+            }
+            let _tx = producer.await.unwrap();
+            // Sent before the stop: every message is seen, from one branch or the other.
+            assert_eq!(seen, vec![1, 2]);
+        })
+    });
+}
+
 #[test]
 fn select_with_every_branch_disabled_and_no_else_panics_with_advice() {
     let report = dpor(|| {

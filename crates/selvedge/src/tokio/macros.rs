@@ -13,7 +13,9 @@
 /// `tokio::select!`: `pattern = future (, if condition)? => handler`, an optional `biased;`
 /// first and an optional `else => handler` (run when every branch is disabled). Handlers run
 /// in the enclosing function, so `break`, `continue`, `return` and `?` work in them. A branch
-/// whose output does not match its pattern is disabled and the others go on.
+/// whose output does not match its pattern is disabled and the others go on. Every branch
+/// future is dropped before the handler runs, as in tokio: a handler may lock what a losing
+/// branch waited for, or use what it borrowed.
 ///
 /// ```
 /// use selvedge::tokio::{self, sync::mpsc, time};
@@ -86,35 +88,40 @@ macro_rules! __tokio_select {
                 __disabled |= 1u64 << $i;
             }
         )*
-        $(
-            let mut $v = ::core::pin::pin!($f);
-        )*
-        let __output = ::core::future::poll_fn(|__cx| {
-            let mut __pending = false;
+        // The branch futures live in this block only: as in tokio, every one of them is
+        // dropped before the winning handler runs, so a losing branch gives back what it was
+        // granted (a lock, permits, a message) and borrows nothing the handler uses.
+        let __output = {
             $(
-                if __disabled & (1u64 << $i) == 0 {
-                    match ::core::future::Future::poll($v.as_mut(), __cx) {
-                        ::core::task::Poll::Ready(__value) => {
-                            __disabled |= 1u64 << $i;
-                            #[allow(unreachable_patterns, unused_variables, unused_mut)]
-                            match &__value {
-                                $p => {
-                                    return ::core::task::Poll::Ready(__SelectOutput::$v(__value));
-                                }
-                                _ => {}
-                            }
-                        }
-                        ::core::task::Poll::Pending => __pending = true,
-                    }
-                }
+                let mut $v = ::core::pin::pin!($f);
             )*
-            if __pending {
-                ::core::task::Poll::Pending
-            } else {
-                ::core::task::Poll::Ready(__SelectOutput::__Disabled)
-            }
-        })
-        .await;
+            ::core::future::poll_fn(|__cx| {
+                let mut __pending = false;
+                $(
+                    if __disabled & (1u64 << $i) == 0 {
+                        match ::core::future::Future::poll($v.as_mut(), __cx) {
+                            ::core::task::Poll::Ready(__value) => {
+                                __disabled |= 1u64 << $i;
+                                #[allow(unreachable_patterns, unused_variables, unused_mut)]
+                                match &__value {
+                                    $p => {
+                                        return ::core::task::Poll::Ready(__SelectOutput::$v(__value));
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            ::core::task::Poll::Pending => __pending = true,
+                        }
+                    }
+                )*
+                if __pending {
+                    ::core::task::Poll::Pending
+                } else {
+                    ::core::task::Poll::Ready(__SelectOutput::__Disabled)
+                }
+            })
+            .await
+        };
         #[allow(unreachable_patterns, unused_variables)]
         match __output {
             $(__SelectOutput::$v($p) => $h,)*
