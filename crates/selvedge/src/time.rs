@@ -236,6 +236,14 @@ impl Future for Sleep {
                 self.interest = key;
                 Poll::Pending
             }
+            // Already due, so no step: after `COOP_BUDGET` of these in a row the task yields
+            // once, as tokio's budget makes it, or a loop of zero sleeps would never let
+            // another task run.
+            None if awaiting::spend_coop_budget() => {
+                awaiting::note_yield_at(self.created_at);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
             None => Poll::Ready(()),
         }
     }

@@ -405,7 +405,8 @@ fn diagnosis(stall: &Stall<'_>) -> String {
          a `std` channel or another blocking call waiting for a task that cannot run (tasks take \
          turns on one OS thread), or it loops without a scheduling point; share state between \
          tasks through `selvedge::sync` and `selvedge::thread`, and call \
-         `selvedge::hint::spin_loop()` in busy loops"
+         `selvedge::hint::spin_loop()` in busy loops (in async code, `.await` \
+         `yield_now()`: an `.await` of something already ready is not a scheduling point)"
     };
     format!(
         "selvedge: {}{task} has run for {:.1?} without reaching a scheduling point{last_point}\
@@ -485,7 +486,8 @@ mod tests {
              lock, a `std` channel or another blocking call waiting for a task that cannot run \
              (tasks take turns on one OS thread), or it loops without a scheduling point; share \
              state between tasks through `selvedge::sync` and `selvedge::thread`, and call \
-             `selvedge::hint::spin_loop()` in busy loops\n  \
+             `selvedge::hint::spin_loop()` in busy loops (in async code, `.await` \
+             `yield_now()`: an `.await` of something already ready is not a scheduling point)\n  \
              still waiting (reported again at 20.0s); set `Config::abort_on_stall` to end the \
              process instead, or raise `Config::stall_report_after` (now `10.0s`) if the code \
              is just slow\n"

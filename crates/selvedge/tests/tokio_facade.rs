@@ -1260,6 +1260,55 @@ fn a_sleep_until_a_past_instant_is_ready_at_once() {
 }
 
 #[test]
+fn a_loop_of_sleeps_already_due_yields_as_tokio_budget_makes_it() {
+    // A zero sleep is due at once: no step. tokio's cooperative budget makes the task yield
+    // after 128 such polls; without that, this loop never let the spawned task run and the
+    // test hung. The flag is a `std` atomic, invisible to selvedge: only the yield moves on.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for strategy in [Strategy::Dpor, Strategy::Random, Strategy::Pct { depth: 2 }] {
+            let report = explore(
+                Config {
+                    strategy: strategy.clone(),
+                    max_schedules: Some(200),
+                    ..Default::default()
+                },
+                || {
+                    block_on(async {
+                        use std::sync::atomic::{AtomicBool, Ordering};
+                        let flag = Arc::new(AtomicBool::new(false));
+                        let f = flag.clone();
+                        let setter = spawn(async move { f.store(true, Ordering::SeqCst) });
+                        let mut polls = 0u32;
+                        while !flag.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::ZERO).await;
+                            polls += 1;
+                        }
+                        // The spawned task runs only once main yields, after a full budget.
+                        assert!(polls >= 127, "main yielded after {polls} zero sleeps");
+                        setter.await.unwrap();
+                    })
+                },
+            );
+            assert!(
+                report.failure().is_none(),
+                "{strategy:?}: {}",
+                report.failure().unwrap()
+            );
+            assert!(
+                report.error().is_none(),
+                "{strategy:?}: {:?}",
+                report.error()
+            );
+        }
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a loop of zero sleeps never let the other task run (hung)");
+}
+
+#[test]
 fn owned_mapped_guards_map_again_and_try_map_gives_the_guard_back() {
     use selvedge::tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
     passes_exhaustively(&dpor(|| {

@@ -86,6 +86,9 @@ pub(crate) struct AsyncSlot {
     pub(crate) shut_down: bool,
     /// Where the task's future last called `yield_now`, for the yield step's location.
     pub(crate) yield_at: Option<&'static Location<'static>>,
+    /// Operations completed at once, without a step, since the task last waited (a sleep
+    /// already due): at `limits::COOP_BUDGET` the task yields (`spend_coop_budget`).
+    pub(crate) coop_spent: u32,
     /// Operations on other tasks' wakers since the task's last scheduling point, in order,
     /// waiting to be performed as steps of their own just before its next one (`waker_op`).
     pub(crate) deferred_waker_ops: Vec<DeferredWakerOp>,
@@ -482,6 +485,8 @@ pub(crate) fn wait(location: &'static Location<'static>) -> Woken {
         let slot = &mut s.tasks[task.index()];
         slot.awaiting = false;
         slot.deadline = None;
+        // Back from the runtime, as a tokio task polled anew: a full budget.
+        slot.asynchronous.coop_spent = 0;
         if let Some(w) = slot.asynchronous.waker {
             if let ObjectState::Waker { woken, .. } = &mut s.objects[w.index()].state {
                 *woken = false;
@@ -638,6 +643,27 @@ pub(crate) fn note_yield_at(at: &'static Location<'static>) {
             s.tasks[current.index()].asynchronous.yield_at = Some(at);
         }
     });
+}
+
+/// The running task completes an operation without waiting (a sleep already due): spends one
+/// unit of its cooperative budget. `true` when the budget is spent: the operation must
+/// yield instead (wake its task and return `Pending` once, as tokio's `coop` does), and the
+/// budget starts again. Nothing outside a task.
+pub(crate) fn spend_coop_budget() -> bool {
+    try_with_state(|s| {
+        if !s.in_task() {
+            return false;
+        }
+        let current = s.current;
+        let a = &mut s.tasks[current.index()].asynchronous;
+        a.coop_spent += 1;
+        if a.coop_spent < crate::limits::COOP_BUDGET {
+            return false;
+        }
+        a.coop_spent = 0;
+        true
+    })
+    .unwrap_or(false)
 }
 
 /// Performs a deferred waker operation as a step of the current task (from `point_decided`,

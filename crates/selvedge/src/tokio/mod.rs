@@ -70,6 +70,17 @@
 //!   spins forever under `tokio::time::pause`; the model also explores timers firing while a
 //!   task spins, which a real clock allows.
 //! - A panic in a task fails the execution (tokio would hand it to the `JoinHandle`).
+//! - Cooperative budgeting: the only operation that completes without a step is a sleep
+//!   already due (`sleep(Duration::ZERO)`, a late `interval` tick). After 128 of those in a
+//!   row a task yields once, as tokio's budget makes it, so a loop of zero sleeps that waits
+//!   for another task ends.
+//! - Only selvedge's primitives are seen. Shared state behind a `std` atomic or a
+//!   `std::sync::Mutex` (which tokio's docs recommend for short critical sections) is
+//!   invisible: DPOR's "complete" then covers every order of the operations selvedge sees,
+//!   not of the `std` ones, and can pass a lost update between them (a `load`, an `.await`,
+//!   a `store`). Use `selvedge::sync::atomic` and `selvedge::sync::Mutex` in code under test
+//!   (a `cfg` alias, as with loom), or run such a test with `Strategy::Dfs`, `Random` or
+//!   `Pct`, which do not rely on seeing the accesses.
 //!
 //! # What is not covered
 //!
