@@ -222,6 +222,7 @@ where
         result,
         interest: 0,
         done: false,
+        spawned_at: at,
     }
 }
 
@@ -390,6 +391,9 @@ pub struct JoinHandle<T> {
     result: ResultSlot<T>,
     interest: u64,
     done: bool,
+    /// Where its task was spawned: a misuse of the handle is reported there, since a poll
+    /// through `&mut JoinHandle` has no caller location in the user's code.
+    spawned_at: &'static Location<'static>,
 }
 
 impl<T> JoinHandle<T> {
@@ -424,12 +428,22 @@ impl<T> Future for JoinHandle<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.done {
             panic!(
-                "a `JoinHandle` was polled again after it returned its task's output: a task's \
-                 output can be taken once; keep the value from the first `.await` (in a `select!` \
-                 loop, stop polling the handle once its branch has run)"
+                "the `JoinHandle` of the task spawned at {} was polled again after it returned \
+                 its task's output: a task's output can be taken once; keep the value from the \
+                 first `.await` (in a `select!` loop, stop polling the handle once its branch \
+                 has run)",
+                self.spawned_at
             );
         }
         if self.interest == 0 {
+            if runtime::current_generation().is_some_and(|g| g != self.generation) {
+                panic!(
+                    "the `JoinHandle` of the task spawned at {} was awaited in another execution \
+                     than the one that spawned its task: a handle belongs to its execution; \
+                     keep handles inside the test body, not in statics",
+                    self.spawned_at
+                );
+            }
             same_execution(self.generation, "JoinHandle::poll");
             let task = self.task;
             self.interest = awaiting::register(
