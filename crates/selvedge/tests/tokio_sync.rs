@@ -819,3 +819,33 @@ fn mutex_const_new_try_lock_owned_and_blocking_lock() {
     });
     passes_exhaustively(&report);
 }
+
+#[test]
+fn a_report_says_which_waiter_a_notify_one_woke_and_not_no_waiter() {
+    // The report inferred "no waiter" for every tokio `notify_one`, even one that woke a
+    // waiting task. Here main joins the waiters' queue before the notifier exists, so the
+    // notify wakes it in every schedule.
+    let report = dpor(|| {
+        block_on(async {
+            let notify = Arc::new(Notify::new());
+            let mut waiting = std::pin::pin!(notify.notified());
+            waiting.as_mut().enable();
+            let n = notify.clone();
+            let notifier = spawn(async move { n.notify_one() });
+            waiting.await;
+            notifier.await.unwrap();
+            panic!("the end");
+        })
+    });
+    let text = report.failure().expect("the end is reached").to_string();
+    let row = text
+        .lines()
+        .find(|l| l.contains(" notify_one"))
+        .unwrap_or_else(|| panic!("no notify_one row:\n{text}"));
+    assert!(!row.contains("no waiter"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" may wake ") && l.contains("main (task 0)")),
+        "{text}"
+    );
+}

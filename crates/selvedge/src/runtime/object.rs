@@ -191,7 +191,8 @@ pub(crate) enum ObjectState {
     /// calls there were (a `Notified` made before one completes at once).
     Notify {
         permit: bool,
-        queue: VecDeque<u64>,
+        /// Waiters by number, each with the task that enabled it (named in reports).
+        queue: VecDeque<(u64, TaskId)>,
         notified: Vec<u64>,
         epoch: u64,
         next_waiter: u64,

@@ -136,7 +136,7 @@ impl Notify {
                 unreachable!("object is not a notify")
             };
             *epoch += 1;
-            notified.extend(queue.drain(..));
+            notified.extend(queue.drain(..).map(|(waiter, _)| waiter));
             s.hb_release(id);
         });
     }
@@ -176,11 +176,22 @@ fn notify_one(s: &mut ExecState, id: ObjectId, pick: Pick) {
         Pick::First => queue.pop_front(),
         Pick::Last => queue.pop_back(),
     };
-    match woken {
-        Some(waiter) => notified.push(waiter),
-        None => *permit = true,
-    }
+    let woken_task = match woken {
+        Some((waiter, task)) => {
+            notified.push(waiter);
+            Some(task)
+        }
+        None => {
+            *permit = true;
+            None
+        }
+    };
     s.hb_release(id);
+    if let Some(task) = woken_task {
+        // For the report: this notify woke a waiter (without it, the row says "no waiter").
+        let at = s.tasks[s.current.index()].pending.location;
+        crate::runtime::record_event(s, OpKind::MayWake(task), Some(id), at);
+    }
 }
 
 /// `notified()`: a read that remembers the `notify_waiters` count.
@@ -262,6 +273,7 @@ impl Inner {
         point_at(OpKind::NotifiedEnable, Some(id), self.at);
         let stage = with_state("Notified::enable", |s| {
             let created_epoch = self.epoch;
+            let task = s.current;
             let ObjectState::Notify {
                 permit,
                 queue,
@@ -277,7 +289,7 @@ impl Inner {
                 return Stage::Done;
             }
             *next_waiter += 1;
-            queue.push_back(*next_waiter);
+            queue.push_back((*next_waiter, task));
             Stage::Registered(*next_waiter)
         });
         self.stage = stage;
@@ -339,7 +351,7 @@ impl Drop for Inner {
             else {
                 unreachable!("object is not a notify")
             };
-            if let Some(i) = queue.iter().position(|&w| w == me) {
+            if let Some(i) = queue.iter().position(|&(w, _)| w == me) {
                 queue.remove(i);
                 return;
             }
