@@ -132,6 +132,9 @@ impl Sub<Instant> for Instant {
 /// Waits until `duration` has passed on the virtual clock.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
+    if !runtime::in_model() {
+        runtime::outside_model("selvedge::time::sleep");
+    }
     let now = Instant::now();
     Sleep::new(now, now.plus(duration), Location::caller())
 }
@@ -139,6 +142,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// Waits until the virtual clock reaches `deadline`.
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
+    if !runtime::in_model() {
+        runtime::outside_model("selvedge::time::sleep_until");
+    }
     let now = Instant::now();
     Sleep::new(now, deadline, Location::caller())
 }
