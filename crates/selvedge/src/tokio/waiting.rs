@@ -6,7 +6,9 @@
 //! *slot*, a heap box the interest points to, so the future learns the outcome when polled
 //! again whatever ran in between, and a future dropped after its grant can undo exactly that.
 //! The step also sets the slot's `granted` flag and removes the interest, so the re-poll reads
-//! the flag and borrows no state.
+//! the flag and borrows no state. A wait keeps its emptied block for its next wait, and gives
+//! it to a small per-thread list when dropped (`SPARE_BLOCKS`), so a future that waits once
+//! (a `send`) reuses the block of an earlier one instead of allocating.
 //!
 //! Invariants:
 //! - A slot lives from `Wait::start` until the future claims it (`poll`) or gives it up
@@ -17,6 +19,7 @@
 //! - An `Owned` object is used only by the execution that registered it; another execution's
 //!   use is refused with a message.
 
+use std::alloc::Layout;
 use std::cell::{RefCell, RefMut};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -84,7 +87,7 @@ impl<S> Wait<S> {
         at: &'static Location<'static>,
     ) {
         assert!(!self.is_waiting(), "a future registered twice");
-        let spare = self.spare.take().unwrap_or_else(Box::new_uninit);
+        let spare = self.spare.take().unwrap_or_else(take_spare_block::<S>);
         let block = NonNull::from(Box::leak(spare).write(Block {
             slot,
             granted: false,
@@ -169,6 +172,70 @@ impl<S> Wait<S> {
 impl<S> Drop for Wait<S> {
     fn drop(&mut self) {
         drop(self.cancel());
+        if let Some(spare) = self.spare.take() {
+            give_back_block(spare);
+        }
+    }
+}
+
+/// At most this many emptied blocks are kept per OS thread for later waits.
+const MAX_SPARE_BLOCKS: usize = 16;
+
+/// Emptied blocks of waits that ended, each with its layout, for the next wait on this OS
+/// thread whose block has that layout: a future that waits once (a `send`) would otherwise
+/// allocate and free its block every time. Freed with the thread.
+struct SpareBlocks(Vec<(Layout, NonNull<u8>)>);
+
+impl Drop for SpareBlocks {
+    fn drop(&mut self) {
+        for (layout, block) in self.0.drain(..) {
+            // SAFETY: allocated by the global allocator with `layout` (a `Box` of it), and
+            // owned by this list alone.
+            unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
+        }
+    }
+}
+
+thread_local! {
+    static SPARE_BLOCKS: RefCell<SpareBlocks> = const { RefCell::new(SpareBlocks(Vec::new())) };
+}
+
+/// An uninitialised block for a slot of type `S`: a spare one of the same layout, or a new one.
+fn take_spare_block<S>() -> Box<MaybeUninit<Block<S>>> {
+    let layout = Layout::new::<Block<S>>();
+    let spare = SPARE_BLOCKS
+        .try_with(|spares| {
+            let mut spares = spares.try_borrow_mut().ok()?;
+            let i = spares.0.iter().position(|(l, _)| *l == layout)?;
+            Some(spares.0.swap_remove(i).1)
+        })
+        .ok()
+        .flatten();
+    match spare {
+        // SAFETY: allocated by the global allocator with this very layout (`give_back_block`),
+        // and uninitialised memory is a valid `MaybeUninit`.
+        Some(block) => unsafe { Box::from_raw(block.as_ptr().cast::<MaybeUninit<Block<S>>>()) },
+        None => Box::new_uninit(),
+    }
+}
+
+/// Keeps an emptied block for a later wait, or frees it when the list is full.
+fn give_back_block<S>(block: Box<MaybeUninit<Block<S>>>) {
+    // Never zero-sized (`granted` is a byte), so the box did allocate.
+    let layout = Layout::new::<Block<S>>();
+    let raw = NonNull::from(Box::leak(block)).cast::<u8>();
+    let kept = SPARE_BLOCKS
+        .try_with(|spares| match spares.try_borrow_mut() {
+            Ok(mut spares) if spares.0.len() < MAX_SPARE_BLOCKS => {
+                spares.0.push((layout, raw));
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+    if !kept {
+        // SAFETY: the block was a `Box` of this layout, leaked just above.
+        drop(unsafe { Box::from_raw(raw.as_ptr().cast::<MaybeUninit<Block<S>>>()) });
     }
 }
 
