@@ -461,7 +461,13 @@ impl Scheduler<'_> {
                     object: op.object,
                     access: op.access,
                 });
-                if state.settings.spurious_wakeups && state.needs_spurious_wakeup(id) {
+                // Only a park, a wait for a waker or a condvar wait can wake spuriously: the
+                // cheap test first, since most candidates are none of those.
+                if state.settings.spurious_wakeups
+                    && (matches!(op.kind, OpKind::Park | OpKind::AwaitWake)
+                        || slot.blocked_on.is_some())
+                    && state.needs_spurious_wakeup(id)
+                {
                     spurious.push(id);
                 }
             }

@@ -693,6 +693,8 @@ impl ExecState {
     /// Is `task` waiting with nothing to wake it but a spurious wakeup: parked without a token,
     /// at an `.await` for a wake of its waker that has not come (a spurious poll), or on a
     /// condvar with no notification it may take and its deadline, if any, not reached?
+    /// Only a task whose pending operation is `Park` or `AwaitWake`, or that is blocked on a
+    /// condvar, can need one (`collect_candidates` tests that first).
     #[inline]
     pub(crate) fn needs_spurious_wakeup(&self, task: TaskId) -> bool {
         let slot = &self.tasks[task.index()];
