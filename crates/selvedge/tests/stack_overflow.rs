@@ -342,6 +342,29 @@ fn child_program() {
                 .unwrap();
             let _ = t.join();
         }
+        Ok("unstarted_future_holding_a_guard") => {
+            // A spawned future that never started holds a tokio lock guard when its spawner
+            // overflows: at once, and after a step the spawner decided on its own stack
+            // (the future then still waits for adoption). Dropping it outside the model
+            // panicked inside the coroutine's drop, and the process aborted.
+            for step_first in [false, true] {
+                overflow_failure(config(64 * 1024), move || {
+                    selvedge::future::block_on(async move {
+                        let x = AtomicUsize::new(0);
+                        let m = std::sync::Arc::new(selvedge::tokio::sync::Mutex::new(1));
+                        let guard = m.clone().lock_owned().await;
+                        let _h = selvedge::tokio::spawn(async move {
+                            let _g = guard;
+                        });
+                        if step_first {
+                            x.store(1, Ordering::SeqCst);
+                        }
+                        std::hint::black_box(recurse(1024));
+                    })
+                });
+            }
+            println!("both overflows reported");
+        }
         _ => {}
     }
 }
@@ -380,4 +403,11 @@ fn an_overflow_outside_a_task_is_still_reported_by_std() {
         "{status:?}\n{text}"
     );
     assert_eq!(status.signal(), Some(libc::SIGABRT), "{status:?}\n{text}");
+}
+
+#[test]
+fn a_spawner_that_overflows_leaves_its_unstarted_future_unrun_and_the_process_alive() {
+    let (status, text) = child("unstarted_future_holding_a_guard");
+    assert!(status.success(), "{status:?}\n{text}");
+    assert!(text.contains("both overflows reported"), "{text}");
 }

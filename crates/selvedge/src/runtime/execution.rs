@@ -192,6 +192,11 @@ pub(crate) fn run(
         heartbeat.idle();
     }
     super::recycle_coroutine_table(coroutines.take());
+    // Tasks created but never adopted: the execution ended first (a failure, or a stack
+    // overflow of the task that spawned them after it went on deciding on its own stack).
+    for unstarted in std::mem::take(&mut shared.get_mut().spawned) {
+        task::abandon_unstarted(unstarted);
+    }
     drop(_installed);
     let state = shared.get_mut();
     if internal.is_none() && !redundant {

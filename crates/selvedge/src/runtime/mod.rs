@@ -490,8 +490,11 @@ impl ExecState {
     /// this OS thread: what the tasks, objects and lazily registered values of this execution
     /// hold is dropped now, as the execution ends. The trace must have been taken.
     fn clear(&mut self) {
-        // Coroutines never adopted (the execution ended before) are dropped, unstarted.
-        self.spawned.clear();
+        // `execution::run` abandons coroutines never adopted; a state dropped before that
+        // (an engine failure) leaks them the same way rather than run their destructors.
+        for unstarted in self.spawned.drain(..) {
+            task::abandon_unstarted(unstarted);
+        }
         for slot in &mut self.tasks {
             let mut interests = std::mem::take(&mut slot.asynchronous.interests);
             if interests.capacity() > 0 && self.spare_interests.len() < MAX_SPARE_INTEREST_LISTS {

@@ -165,6 +165,19 @@ thread_local! {
     static POOL: std::cell::RefCell<StackPool> = std::cell::RefCell::new(StackPool::default());
 }
 
+/// Leaks a task that was never started (the execution ended before it was adopted or its
+/// `start` step chosen): dropping its coroutine would run its body's destructors (a future
+/// holding a lock guard, say) with no model behind them, which panics inside the coroutine's
+/// drop and aborts the process. Its captures are leaked, as the locals of an unfinished task
+/// are; its stack is kept.
+pub(crate) fn abandon_unstarted(mut spawned: Spawned) {
+    if !spawned.coroutine.done() {
+        // SAFETY: never resumed again; resetting skips the drop of its initial closure.
+        unsafe { spawned.coroutine.force_reset() };
+    }
+    return_stack(spawned);
+}
+
 /// Keeps a finished coroutine's stack for a later task. If the pool is busy (only possible
 /// when a task's stack overflowed inside `spawn`, which left it borrowed) the stack is freed.
 pub(crate) fn return_stack(done: Spawned) {
