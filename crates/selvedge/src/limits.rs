@@ -27,10 +27,10 @@ pub(crate) const MAX_TASKS_CAP: usize = (1 << 24) - 1;
 /// `join!`); more is a bug in the test, not a plan.
 pub(crate) const MAX_INTERESTS: usize = 4_096;
 
-/// Operations an async task may complete without waiting before it yields once, as tokio's
-/// cooperative budget makes a task yield after this many ready polls of its resources. In
-/// the model only a sleep already due completes without a step, so a loop awaiting such
-/// sleeps still lets the other tasks run (instead of spinning forever).
+/// Operations an async task may complete without waiting before one is a scheduling point, as
+/// tokio's cooperative budget makes a task give way after this many ready polls of its
+/// resources. In the model only a sleep already due completes without a step, so a loop
+/// awaiting such sleeps still reaches scheduling points (instead of running forever without).
 pub(crate) const COOP_BUDGET: u32 = 128;
 
 /// Default number of schedules for `model` and `check_dfs(f, None)` when DFS must stop

@@ -242,13 +242,14 @@ impl Future for Sleep {
                 self.interest = key;
                 Poll::Pending
             }
-            // Already due, so no step: after `COOP_BUDGET` of these in a row the task yields
-            // once, as tokio's budget makes it, or a loop of zero sleeps would never let
-            // another task run.
+            // Already due, so no step: after `COOP_BUDGET` of these in a row the sleep is a
+            // step once (as tokio's budget makes the task give way), or a loop of zero sleeps
+            // would never let another task run. A plain step, due at once: the task stays
+            // runnable, so it may also go on first (a yield would park it until another task
+            // moved, hiding the orders where it finishes first).
             None if awaiting::spend_coop_budget() => {
-                awaiting::note_yield_at(self.created_at);
-                cx.waker().wake_by_ref();
-                Poll::Pending
+                runtime::point_until(OpKind::Sleep(duration), None, deadline, self.created_at);
+                Poll::Ready(())
             }
             None => Poll::Ready(()),
         }

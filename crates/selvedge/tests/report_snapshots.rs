@@ -462,7 +462,7 @@ fn max_steps_livelock_report() {
     };
     check(
         &report_with(config, FailureKind::Livelock, long_loop),
-        r#"selvedge found a livelock: the execution did not finish within 6 steps (`Config::max_steps`); still running: main (task 0). A task that busy-waits should call `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop (std's `spin_loop` is invisible to selvedge; with selvedge's, the task runs again only after another made progress); if the test is just long, raise `max_steps`
+        r#"selvedge found a livelock: the execution did not finish within 6 steps (`Config::max_steps`); still running: main (task 0). A task that busy-waits should call `selvedge::hint::spin_loop()` or `selvedge::thread::yield_now()` in its loop, an async task `yield_now().await` (std's `spin_loop` is invisible to selvedge, and a sleep already due does not yield; with selvedge's, the task runs again only after another made progress); if the test is just long, raise `max_steps`
 
 interleaving (6 operations, 0 context switches, 0 preemptions; `>` marks a switch):
      step  task           operation          object       location

@@ -1260,52 +1260,161 @@ fn a_sleep_until_a_past_instant_is_ready_at_once() {
 }
 
 #[test]
-fn a_loop_of_sleeps_already_due_yields_as_tokio_budget_makes_it() {
-    // A zero sleep is due at once: no step. tokio's cooperative budget makes the task yield
-    // after 128 such polls; without that, this loop never let the spawned task run and the
-    // test hung. The flag is a `std` atomic, invisible to selvedge: only the yield moves on.
+fn a_loop_of_sleeps_already_due_takes_steps_and_never_hangs() {
+    // A zero sleep is due at once: no step. Before the budget, this loop on a `std` flag (which
+    // selvedge cannot see) never reached a scheduling point and the test hung. Now every 128th
+    // due sleep is a step: the random strategy soon runs the setter; DPOR, whose first schedule
+    // keeps running main, reports the busy-wait as a livelock that says to yield, as it does a
+    // thread's spin loop without `spin_loop()`. With `yield_now().await`, DPOR passes.
+    fn body(yield_in_loop: bool) {
+        block_on(async move {
+            use std::sync::atomic::{AtomicBool, Ordering};
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let setter = spawn(async move { f.store(true, Ordering::SeqCst) });
+            while !flag.load(Ordering::SeqCst) {
+                if yield_in_loop {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(Duration::ZERO).await;
+                }
+            }
+            setter.await.unwrap();
+        })
+    }
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for strategy in [Strategy::Dpor, Strategy::Random, Strategy::Pct { depth: 2 }] {
-            let report = explore(
-                Config {
-                    strategy: strategy.clone(),
-                    max_schedules: Some(200),
-                    ..Default::default()
-                },
-                || {
-                    block_on(async {
-                        use std::sync::atomic::{AtomicBool, Ordering};
-                        let flag = Arc::new(AtomicBool::new(false));
-                        let f = flag.clone();
-                        let setter = spawn(async move { f.store(true, Ordering::SeqCst) });
-                        let mut polls = 0u32;
-                        while !flag.load(Ordering::SeqCst) {
-                            tokio::time::sleep(Duration::ZERO).await;
-                            polls += 1;
-                        }
-                        // The spawned task runs only once main yields, after a full budget.
-                        assert!(polls >= 127, "main yielded after {polls} zero sleeps");
-                        setter.await.unwrap();
-                    })
-                },
-            );
-            assert!(
-                report.failure().is_none(),
-                "{strategy:?}: {}",
-                report.failure().unwrap()
-            );
-            assert!(
-                report.error().is_none(),
-                "{strategy:?}: {:?}",
-                report.error()
-            );
-        }
+        let config = |strategy| Config {
+            strategy,
+            max_schedules: Some(200),
+            max_steps: 2_000,
+            ..Default::default()
+        };
+        let random = explore(config(Strategy::Random), || body(false));
+        assert!(random.failure().is_none(), "{}", random.failure().unwrap());
+        let dpor = explore(config(Strategy::Dpor), || body(false));
+        let failure = dpor
+            .failure()
+            .expect("an unhinted busy-wait is a livelock to DPOR");
+        assert_eq!(failure.kind(), FailureKind::Livelock, "{failure}");
+        assert!(failure.message().contains("yield_now().await"), "{failure}");
+        let hinted = explore(config(Strategy::Dpor), || body(true));
+        assert!(hinted.failure().is_none(), "{}", hinted.failure().unwrap());
+        assert!(hinted.complete(), "{}", hinted.coverage());
         done.send(()).unwrap();
     });
     finished
         .recv_timeout(Duration::from_secs(60))
-        .expect("a loop of zero sleeps never let the other task run (hung)");
+        .expect("a loop of zero sleeps never reached a scheduling point (hung)");
+}
+
+#[test]
+fn the_budget_step_of_due_sleeps_hides_no_order() {
+    // The budget step must leave the task runnable: as a yield it parked the task until
+    // another moved, so a task whose 128th zero sleep came before its store could never
+    // store before main's load, and DFS and DPOR passed "complete" on this bug.
+    for strategy in [Strategy::Dfs, Strategy::Dpor] {
+        let report = run(strategy.clone(), || {
+            block_on(async {
+                let x = Arc::new(selvedge::sync::atomic::AtomicUsize::new(0));
+                let x2 = x.clone();
+                let h = spawn(async move {
+                    for _ in 0..128 {
+                        tokio::time::sleep(Duration::ZERO).await;
+                    }
+                    x2.store(1, std::sync::atomic::Ordering::SeqCst);
+                });
+                assert_eq!(
+                    x.load(std::sync::atomic::Ordering::SeqCst),
+                    0,
+                    "the spawned task finished first"
+                );
+                h.await.unwrap();
+            })
+        });
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy:?} missed the order ({})", report.coverage()));
+        assert!(
+            failure
+                .message()
+                .contains("the spawned task finished first"),
+            "{failure}"
+        );
+    }
+}
+
+#[test]
+fn many_sleeps_already_due_are_no_livelock() {
+    // Budget steps that parked counted as futile yields: 10,000 zero sleeps (or a burst of
+    // missed interval ticks) while the others waited were reported as a livelock.
+    for strategy in [Strategy::Dfs, Strategy::Dpor, Strategy::Random] {
+        let report = explore(
+            Config {
+                strategy: strategy.clone(),
+                max_schedules: Some(3),
+                ..Default::default()
+            },
+            || {
+                block_on(async {
+                    let sleeper = spawn(async {
+                        for _ in 0..10_000 {
+                            tokio::time::sleep(Duration::ZERO).await;
+                        }
+                        7
+                    });
+                    let ticker = spawn(async {
+                        let mut ticks = tokio::time::interval(Duration::from_micros(1));
+                        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                        ticks.tick().await;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        for _ in 0..10_000 {
+                            ticks.tick().await;
+                        }
+                    });
+                    assert_eq!(sleeper.await.unwrap(), 7);
+                    ticker.await.unwrap();
+                })
+            },
+        );
+        assert!(
+            report.failure().is_none(),
+            "{strategy:?}: {}",
+            report.failure().unwrap()
+        );
+    }
+}
+
+#[test]
+fn dpor_reaches_what_dfs_reaches_when_budget_steps_are_the_only_preemptions() {
+    let got = same_outcomes_as_dfs(|record| {
+        block_on(async {
+            let x = Arc::new(selvedge::sync::atomic::AtomicUsize::new(0));
+            let x2 = x.clone();
+            let h = spawn(async move {
+                for i in 1..=2 {
+                    for _ in 0..128 {
+                        tokio::time::sleep(Duration::ZERO).await;
+                    }
+                    x2.store(i, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                for _ in 0..128 {
+                    tokio::time::sleep(Duration::ZERO).await;
+                }
+                seen.push(x.load(std::sync::atomic::Ordering::Relaxed));
+            }
+            h.await.unwrap();
+            record(seen);
+        })
+    });
+    // Main may read before, between and after the stores.
+    assert!(
+        got.contains(&vec![0, 0]) && got.contains(&vec![2, 2]),
+        "{got:?}"
+    );
 }
 
 #[test]

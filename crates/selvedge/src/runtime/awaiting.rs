@@ -646,9 +646,9 @@ pub(crate) fn note_yield_at(at: &'static Location<'static>) {
 }
 
 /// The running task completes an operation without waiting (a sleep already due): spends one
-/// unit of its cooperative budget. `true` when the budget is spent: the operation must
-/// yield instead (wake its task and return `Pending` once, as tokio's `coop` does), and the
-/// budget starts again. Nothing outside a task.
+/// unit of its cooperative budget. `true` when the budget is spent: the operation is then a
+/// scheduling point (where tokio's `coop` makes the task give way), and the budget starts
+/// again. Nothing outside a task.
 pub(crate) fn spend_coop_budget() -> bool {
     try_with_state(|s| {
         if !s.in_task() {

@@ -692,9 +692,10 @@ fn step_limit_message(
         );
     }
     message += ". A task that busy-waits should call `selvedge::hint::spin_loop()` or \
-                `selvedge::thread::yield_now()` in its loop (std's `spin_loop` is invisible to \
-                selvedge; with selvedge's, the task runs again only after another made \
-                progress)";
+                `selvedge::thread::yield_now()` in its loop, an async task \
+                `yield_now().await` (std's `spin_loop` is invisible to selvedge, and a sleep \
+                already due does not yield; with selvedge's, the task runs again only after \
+                another made progress)";
     if !waiting.is_empty() {
         message += "; a task that loops forever (on a timer, an `interval`) while the others \
                     wait may be hiding a task that is blocked for good";

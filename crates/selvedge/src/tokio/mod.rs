@@ -71,9 +71,12 @@
 //!   task spins, which a real clock allows.
 //! - A panic in a task fails the execution (tokio would hand it to the `JoinHandle`).
 //! - Cooperative budgeting: the only operation that completes without a step is a sleep
-//!   already due (`sleep(Duration::ZERO)`, a late `interval` tick). After 128 of those in a
-//!   row a task yields once, as tokio's budget makes it, so a loop of zero sleeps that waits
-//!   for another task ends.
+//!   already due (`sleep(Duration::ZERO)`, a late `interval` tick). Where tokio's budget
+//!   makes a task give way, after 128 of those in a row, the model takes a scheduling point:
+//!   other tasks may run there, and the task may also go on first. It is not a yield: a
+//!   busy-wait polling with zero sleeps needs `yield_now().await` to let the others run in
+//!   every schedule (as a thread's needs `spin_loop()`); without it, DPOR and DFS report it
+//!   as a livelock.
 //! - Only selvedge's primitives are seen. Shared state behind a `std` atomic or a
 //!   `std::sync::Mutex` (which tokio's docs recommend for short critical sections) is
 //!   invisible: DPOR's "complete" then covers every order of the operations selvedge sees,
