@@ -51,14 +51,8 @@ impl Coroutines {
 
     fn end_all(&mut self) {
         for slot in self.0.iter_mut() {
-            if let Some(mut spawned) = slot.take() {
-                if !spawned.coroutine.done() {
-                    // SAFETY: the task is never resumed again; resetting skips the drops of
-                    // its live locals, which leaks them instead of running user code with no
-                    // scheduler behind it.
-                    unsafe { spawned.coroutine.force_reset() };
-                }
-                return_stack(spawned);
+            if let Some(spawned) = slot.take() {
+                task::abandon(spawned);
             }
         }
     }
@@ -194,8 +188,9 @@ pub(crate) fn run(
     super::recycle_coroutine_table(coroutines.take());
     // Tasks created but never adopted: the execution ended first (a failure, or a stack
     // overflow of the task that spawned them after it went on deciding on its own stack).
-    for unstarted in std::mem::take(&mut shared.get_mut().spawned) {
-        task::abandon_unstarted(unstarted);
+    // Taken one by one: the list keeps its buffer for the next execution.
+    while let Some(unstarted) = shared.get_mut().spawned.pop_front() {
+        task::abandon(unstarted);
     }
     drop(_installed);
     let state = shared.get_mut();
@@ -584,7 +579,7 @@ fn adopt_spawned(
             if state.spawned.is_empty() {
                 return None;
             }
-            state.spawned.remove(0)
+            state.spawned.pop_front().expect("not empty")
         };
         let task = next.task;
         let index = task.index();
@@ -615,7 +610,8 @@ fn adopt_spawned(
 /// Does a new task wait to be run to its first scheduling point (`TaskStart::Primed`)? Only
 /// the loop primes, and priming runs code: no decision may be made on a task's stack before.
 fn needs_priming(state: &ExecState) -> bool {
-    state.spawned.iter().any(|s| s.start == TaskStart::Primed)
+    // Asked at every decision on a task's stack: the list is almost always empty.
+    !state.spawned.is_empty() && state.spawned.iter().any(|s| s.start == TaskStart::Primed)
 }
 
 /// Runs `task` until it suspends or ends. Returns whether it overflowed its stack; the

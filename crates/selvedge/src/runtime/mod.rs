@@ -61,8 +61,9 @@ pub(crate) struct ExecState {
     /// The last key given to an async interest (`awaiting::register`).
     pub(crate) next_interest: u64,
     pub(crate) failure: Option<RawFailure>,
-    /// Coroutines created by `spawn`, handed to the scheduler loop when it next runs.
-    pub(crate) spawned: Vec<task::Spawned>,
+    /// Coroutines created by `spawn`, handed to the scheduler loop when it next runs, oldest
+    /// first (a task may spawn many before the loop runs again: taken from the front).
+    pub(crate) spawned: std::collections::VecDeque<task::Spawned>,
     pub(crate) settings: task::TaskSettings,
     /// Set when a task had to be abandoned mid-panic: this OS thread's panic bookkeeping is
     /// no longer usable and the explorer must not run another execution on it.
@@ -453,7 +454,7 @@ impl ExecState {
             clock_marks: Vec::new(),
             next_interest: 0,
             failure: None,
-            spawned: Vec::new(),
+            spawned: Default::default(),
             settings,
             thread_poisoned: false,
             running_task: false,
@@ -492,8 +493,8 @@ impl ExecState {
     fn clear(&mut self) {
         // `execution::run` abandons coroutines never adopted; a state dropped before that
         // (an engine failure) leaks them the same way rather than run their destructors.
-        for unstarted in self.spawned.drain(..) {
-            task::abandon_unstarted(unstarted);
+        while let Some(unstarted) = self.spawned.pop_front() {
+            task::abandon(unstarted);
         }
         for slot in &mut self.tasks {
             let mut interests = std::mem::take(&mut slot.asynchronous.interests);

@@ -165,14 +165,15 @@ thread_local! {
     static POOL: std::cell::RefCell<StackPool> = std::cell::RefCell::new(StackPool::default());
 }
 
-/// Leaks a task that was never started (the execution ended before it was adopted or its
-/// `start` step chosen): dropping its coroutine would run its body's destructors (a future
+/// Ends a task that will never run again, unfinished or never started (the execution ended
+/// first), keeping its stack. Dropping its coroutine would run its destructors (a future
 /// holding a lock guard, say) with no model behind them, which panics inside the coroutine's
-/// drop and aborts the process. Its captures are leaked, as the locals of an unfinished task
-/// are; its stack is kept.
-pub(crate) fn abandon_unstarted(mut spawned: Spawned) {
+/// drop and aborts the process: its live locals, or the captures of a body that never
+/// started, are leaked instead.
+pub(crate) fn abandon(mut spawned: Spawned) {
     if !spawned.coroutine.done() {
-        // SAFETY: never resumed again; resetting skips the drop of its initial closure.
+        // SAFETY: never resumed again; resetting skips the drops of its live locals (or of
+        // its initial closure).
         unsafe { spawned.coroutine.force_reset() };
     }
     return_stack(spawned);
@@ -262,7 +263,7 @@ pub(crate) fn spawn_task<F: FnOnce() + 'static>(
     if let Some(hb) = s.hb.as_mut() {
         hb.spawn(s.current, id);
     }
-    s.spawned.push(Spawned {
+    s.spawned.push_back(Spawned {
         task: id,
         coroutine,
         stack_bytes: bytes,
