@@ -1,6 +1,8 @@
 //! A first-time tokio user's programs under selvedge: correct ones must pass under every
 //! strategy, buggy ones must be found.
 
+mod common;
+
 use selvedge::tokio;
 use selvedge::{explore, Config, FailureKind, Report, Strategy};
 use std::future::Future;
@@ -1040,11 +1042,7 @@ fn zero_sleep_is_fine() {
 
 // The facade outside a model: a clear panic naming what was called and how to run it.
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+    common::panic_payload_text(payload.as_ref())
 }
 
 #[test]

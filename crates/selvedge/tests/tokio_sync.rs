@@ -3,6 +3,8 @@
 //! computable; cancellation of a waiting task releasing what it holds; deadlock reports that
 //! say what each task waits for.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Mutex as StdMutex;
 use std::time::Duration;
@@ -700,11 +702,7 @@ fn dpor_reaches_every_outcome_of_notify_one_and_notify_waiters() {
 
 fn panic_text(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
     let payload = std::panic::catch_unwind(f).expect_err("refused");
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
+    common::panic_payload_text(payload.as_ref())
 }
 
 #[test]

@@ -90,3 +90,12 @@ pub(crate) fn recurse(depth: usize) -> usize {
     }
     recurse(depth - 1) + usize::from(std::hint::black_box(frame[1]))
 }
+
+/// The text of a caught panic's payload (a `String` or a `&str`), empty for any other.
+pub(crate) fn panic_payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
