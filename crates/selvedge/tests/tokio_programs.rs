@@ -891,47 +891,41 @@ fn mutex_lost_update_found() {
 // Check-then-act across an await on a std atomic (what a tokio user writes). A `std` atomic
 // is invisible to selvedge, so DPOR cannot order its accesses; the documented advice (the
 // tokio facade's "where the model differs") is DFS, which explores every order of the steps.
+/// Two tasks each initialise `count` if they find it zero, with an `.await` between the
+/// check and the act: both can. The same program on `std`'s atomic or selvedge's.
+macro_rules! check_then_act {
+    ($atomic:ty) => {
+        || async {
+            let count = Arc::new(<$atomic>::new(0));
+            let mut hs = vec![];
+            for _ in 0..2 {
+                let c = count.clone();
+                hs.push(tokio::spawn(async move {
+                    if c.load(Ordering::SeqCst) == 0 {
+                        tokio::task::yield_now().await;
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
+                }));
+            }
+            for h in hs {
+                h.await.unwrap();
+            }
+            assert_eq!(count.load(Ordering::SeqCst), 1, "initialised twice");
+        }
+    };
+}
+
 #[test]
 fn std_atomic_check_then_act_found_by_dfs() {
-    found_without_seeing_the_accesses(|| async {
-        let count = Arc::new(AtomicUsize::new(0));
-        let mut hs = vec![];
-        for _ in 0..2 {
-            let c = count.clone();
-            hs.push(tokio::spawn(async move {
-                if c.load(Ordering::SeqCst) == 0 {
-                    tokio::task::yield_now().await;
-                    c.fetch_add(1, Ordering::SeqCst);
-                }
-            }));
-        }
-        for h in hs {
-            h.await.unwrap();
-        }
-        assert_eq!(count.load(Ordering::SeqCst), 1, "initialised twice");
-    });
+    found_without_seeing_the_accesses(check_then_act!(AtomicUsize));
 }
 
 #[test]
 fn selvedge_atomic_check_then_act_found() {
-    must_fail(FailureKind::Panic, || async {
-        use selvedge::sync::atomic::AtomicUsize;
-        let count = Arc::new(AtomicUsize::new(0));
-        let mut hs = vec![];
-        for _ in 0..2 {
-            let c = count.clone();
-            hs.push(tokio::spawn(async move {
-                if c.load(Ordering::SeqCst) == 0 {
-                    tokio::task::yield_now().await;
-                    c.fetch_add(1, Ordering::SeqCst);
-                }
-            }));
-        }
-        for h in hs {
-            h.await.unwrap();
-        }
-        assert_eq!(count.load(Ordering::SeqCst), 1, "initialised twice");
-    });
+    must_fail(
+        FailureKind::Panic,
+        check_then_act!(selvedge::sync::atomic::AtomicUsize),
+    );
 }
 
 // std Mutex (not held across await), a tokio user's shared state: as above.
