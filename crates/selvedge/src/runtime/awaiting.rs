@@ -87,7 +87,8 @@ pub(crate) struct AsyncSlot {
     /// Where the task's future last called `yield_now`, for the yield step's location.
     pub(crate) yield_at: Option<&'static Location<'static>>,
     /// Operations completed at once, without a step, since the task last waited (a sleep
-    /// already due): at `limits::COOP_BUDGET` the task yields (`spend_coop_budget`).
+    /// already due): the one that reaches `limits::COOP_BUDGET` is a scheduling point
+    /// (`spend_coop_budget`).
     pub(crate) coop_spent: u32,
     /// Operations on other tasks' wakers since the task's last scheduling point, in order,
     /// waiting to be performed as steps of their own just before its next one (`waker_op`).
