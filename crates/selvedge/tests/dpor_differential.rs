@@ -6,7 +6,7 @@
 //! the same outcomes under DPOR as under DFS.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use selvedge::sync::atomic::{AtomicU8, Ordering};
 use selvedge::sync::{Arc, Mutex, RwLock};
 use selvedge::{explore, Config, Strategy as Search};
@@ -25,6 +25,11 @@ enum Step {
     Yield,
     /// Spins (`yield_now`) while the atomic holds this value.
     SpinWhile(usize, u8),
+    /// `thread::sleep` for this many virtual milliseconds: the clock moves when every
+    /// thread is blocked, and a lock held across the sleep stays held.
+    Sleep(u8),
+    /// Reads an `Arc`'s count: a step DPOR orders against every other step.
+    ArcCount,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +46,8 @@ fn plain_step() -> impl Strategy<Value = Step> {
         3 => (0..2usize, 0..3u8).prop_map(|(a, v)| Step::CheckNe(a, v)),
         1 => Just(Step::Yield),
         1 => (0..2usize, 0..2u8).prop_map(|(a, v)| Step::SpinWhile(a, v)),
+        1 => (1..3u8).prop_map(Step::Sleep),
+        1 => Just(Step::ArcCount),
     ]
 }
 
@@ -68,7 +75,7 @@ struct Shared {
     atomics: [AtomicU8; 2],
 }
 
-fn run(steps: &[Step], shared: &Shared) {
+fn run(steps: &[Step], shared: &Arc<Shared>) {
     for step in steps {
         match step {
             Step::FetchAdd(a) => {
@@ -92,6 +99,10 @@ fn run(steps: &[Step], shared: &Shared) {
                 while shared.atomics[*a].load(Ordering::SeqCst) == *v {
                     selvedge::thread::yield_now();
                 }
+            }
+            Step::Sleep(ms) => selvedge::thread::sleep(Duration::from_millis(u64::from(*ms))),
+            Step::ArcCount => {
+                let _ = Arc::strong_count(shared);
             }
         }
     }
@@ -197,39 +208,63 @@ fn dpor_finds_a_bug_exactly_when_dfs_does_and_never_runs_more() {
 /// split, every number of workers must explore exactly what one worker does.
 #[test]
 fn any_number_of_workers_explores_what_one_worker_does() {
+    // One worker finishes this one in about 46,500 executions, close to the budget; two or
+    // three start about 59,000 (found in CI, when they had the same budget).
+    let near_the_budget = Program {
+        threads: vec![
+            vec![
+                Step::Locked(1, Some(0), vec![]),
+                Step::Locked(1, Some(0), vec![]),
+            ],
+            vec![Step::Locked(0, None, vec![]), Step::FetchAdd(1)],
+            vec![Step::SpinWhile(1, 0)],
+        ],
+        finally: vec![],
+    };
+    workers_explore_what_one_worker_does(near_the_budget).unwrap();
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 500,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
     runner
-        .run(&program(), |program| {
-            let run = |workers: usize| {
-                explore(
-                    Config {
-                        strategy: Search::Dpor,
-                        workers: Some(workers),
-                        max_schedules: Some(50_000),
-                        ..Default::default()
-                    },
-                    body(program.clone()),
-                )
-            };
-            let one = run(1);
-            for workers in [2, 3] {
-                let many = run(workers);
-                prop_assert_eq!(one.schedules(), many.schedules(), "{:?}", program);
-                prop_assert_eq!(one.digest(), many.digest(), "{:?}", program);
-                prop_assert_eq!(
-                    one.failure().map(|f| f.message().to_string()),
-                    many.failure().map(|f| f.message().to_string()),
-                    "{:?}",
-                    program
-                );
-            }
-            Ok(())
-        })
+        .run(&program(), workers_explore_what_one_worker_does)
         .unwrap();
+}
+
+fn workers_explore_what_one_worker_does(program: Program) -> Result<(), TestCaseError> {
+    let run = |workers: usize, budget: usize| {
+        explore(
+            Config {
+                strategy: Search::Dpor,
+                workers: Some(workers),
+                max_schedules: Some(budget),
+                ..Default::default()
+            },
+            body(program.clone()),
+        )
+    };
+    let one = run(1, 50_000);
+    if !one.complete() && one.failure().is_none() {
+        // Stopped by the budget: how far a search gets is not what is compared.
+        return Ok(());
+    }
+    for workers in [2, 3] {
+        // Parallel workers count the branches they run again against the budget too
+        // (`Report::executions_run`), so a search one worker finishes close to the budget
+        // could run out of it with more: they get room.
+        let many = run(workers, 200_000);
+        prop_assert_eq!(one.complete(), many.complete(), "{:?}", program);
+        prop_assert_eq!(one.schedules(), many.schedules(), "{:?}", program);
+        prop_assert_eq!(one.digest(), many.digest(), "{:?}", program);
+        prop_assert_eq!(
+            one.failure().map(|f| f.message().to_string()),
+            many.failure().map(|f| f.message().to_string()),
+            "{:?}",
+            program
+        );
+    }
+    Ok(())
 }
 
 /// The program without its checks, recording the atomics' final values in `outcomes`.
@@ -275,75 +310,35 @@ fn outcome_body(
 /// bounded DFS does, and never run more executions.
 #[test]
 fn bounded_dpor_reaches_what_bounded_dfs_reaches() {
+    let counts = BoundedCounts::default();
+    // The other thread needs the lock the main thread holds across a sleep: without a
+    // preemption it can take the lock only before the main thread's first acquisition,
+    // which no race names (found by the generated programs, in CI).
+    let lock_held_across_a_sleep = Program {
+        threads: vec![
+            vec![
+                Step::Locked(0, None, vec![Step::Sleep(1)]),
+                Step::Locked(0, None, vec![]),
+            ],
+            vec![Step::Locked(0, None, vec![]), Step::FetchAdd(0)],
+            vec![Step::Store(0, 0)],
+        ],
+        finally: vec![],
+    };
+    for bound in 0..3 {
+        bounded_dpor_matches_bounded_dfs(&counts, lock_held_across_a_sleep.clone(), bound).unwrap();
+    }
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 250,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
-    let compared = std::cell::Cell::new(0usize);
-    let pruned = std::cell::Cell::new(0usize);
     runner
         .run(&(program(), 0..3usize), |(program, bound)| {
-            let outcomes = |strategy: Search| {
-                let seen = std::sync::Arc::new(std::sync::Mutex::new(Default::default()));
-                let report = explore(
-                    Config {
-                        strategy,
-                        max_preemptions: Some(bound),
-                        max_schedules: Some(20_000),
-                        ..Default::default()
-                    },
-                    outcome_body(program.clone(), seen.clone()),
-                );
-                let seen = seen.lock().unwrap().clone();
-                (report, seen)
-            };
-            let (dfs, dfs_seen) = outcomes(Search::Dfs);
-            if dfs.budget_note().is_some() || dfs.failure().is_some() {
-                return Ok(());
-            }
-            let (bpor, bpor_seen) = outcomes(Search::Dpor);
-            prop_assert!(bpor.failure().is_none(), "{:?}", bpor.failure());
-            prop_assert_eq!(
-                &dfs_seen,
-                &bpor_seen,
-                "outcomes differ at bound {} for {:?}",
-                bound,
-                program
-            );
-            // BPOR says `complete` when the bound cut no branch its races asked for: then it
-            // covered every trace, which bounded DFS cannot tell.
-            prop_assert!(bpor.complete() || bpor.coverage() == dfs.coverage());
-            prop_assert!(
-                bpor.schedules() <= dfs.schedules(),
-                "BPOR ran {} executions, bounded DFS {}, bound {} for {:?}",
-                bpor.schedules(),
-                dfs.schedules(),
-                bound,
-                program
-            );
-            // Verdicts, with the program's own checks.
-            let verdict = |strategy: Search| {
-                explore(
-                    Config {
-                        strategy,
-                        max_preemptions: Some(bound),
-                        max_schedules: Some(20_000),
-                        ..Default::default()
-                    },
-                    body(program.clone()),
-                )
-                .failure()
-                .is_some()
-            };
-            prop_assert_eq!(verdict(Search::Dfs), verdict(Search::Dpor));
-            if !dfs.complete() {
-                pruned.set(pruned.get() + 1);
-            }
-            compared.set(compared.get() + 1);
-            Ok(())
+            bounded_dpor_matches_bounded_dfs(&counts, program, bound)
         })
         .unwrap();
+    let BoundedCounts { compared, pruned } = counts;
     println!(
         "compared {} programs, {} cut by their bound",
         compared.get(),
@@ -351,6 +346,77 @@ fn bounded_dpor_reaches_what_bounded_dfs_reaches() {
     );
     assert!(compared.get() >= 150, "only {} compared", compared.get());
     assert!(pruned.get() >= 50, "only {} cut by the bound", pruned.get());
+}
+
+#[derive(Default)]
+struct BoundedCounts {
+    compared: std::cell::Cell<usize>,
+    pruned: std::cell::Cell<usize>,
+}
+
+fn bounded_dpor_matches_bounded_dfs(
+    counts: &BoundedCounts,
+    program: Program,
+    bound: usize,
+) -> Result<(), TestCaseError> {
+    let outcomes = |strategy: Search| {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Default::default()));
+        let report = explore(
+            Config {
+                strategy,
+                max_preemptions: Some(bound),
+                max_schedules: Some(20_000),
+                ..Default::default()
+            },
+            outcome_body(program.clone(), seen.clone()),
+        );
+        let seen = seen.lock().unwrap().clone();
+        (report, seen)
+    };
+    let (dfs, dfs_seen) = outcomes(Search::Dfs);
+    if dfs.budget_note().is_some() || dfs.failure().is_some() {
+        return Ok(());
+    }
+    let (bpor, bpor_seen) = outcomes(Search::Dpor);
+    prop_assert!(bpor.failure().is_none(), "{:?}", bpor.failure());
+    prop_assert_eq!(
+        &dfs_seen,
+        &bpor_seen,
+        "outcomes differ at bound {} for {:?}",
+        bound,
+        program
+    );
+    // BPOR says `complete` when the bound cut no branch its races asked for: then it
+    // covered every trace, which bounded DFS cannot tell.
+    prop_assert!(bpor.complete() || bpor.coverage() == dfs.coverage());
+    prop_assert!(
+        bpor.schedules() <= dfs.schedules(),
+        "BPOR ran {} executions, bounded DFS {}, bound {} for {:?}",
+        bpor.schedules(),
+        dfs.schedules(),
+        bound,
+        program
+    );
+    // Verdicts, with the program's own checks.
+    let verdict = |strategy: Search| {
+        explore(
+            Config {
+                strategy,
+                max_preemptions: Some(bound),
+                max_schedules: Some(20_000),
+                ..Default::default()
+            },
+            body(program.clone()),
+        )
+        .failure()
+        .is_some()
+    };
+    prop_assert_eq!(verdict(Search::Dfs), verdict(Search::Dpor));
+    if !dfs.complete() {
+        counts.pruned.set(counts.pruned.get() + 1);
+    }
+    counts.compared.set(counts.compared.get() + 1);
+    Ok(())
 }
 
 /// One step of a task in a generated semaphore program.
@@ -1064,6 +1130,57 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         t.join().unwrap();
         seen.lock().unwrap().insert(vec![seen_value, refused]);
     });
+    same("a lock held across a yield", |seen| {
+        // The yield orders the holder's acquisition before the other thread's progress; the
+        // other thread's acquisition must still race with it, or DPOR never lets the other
+        // thread take the lock first (found by the generated programs above, in CI).
+        use selvedge::sync::Mutex;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let other = order.clone();
+        let t = selvedge::thread::spawn(move || other.lock().unwrap().push(1));
+        {
+            let mut guard = order.lock().unwrap();
+            guard.push(0);
+            selvedge::thread::yield_now();
+        }
+        t.join().unwrap();
+        let order = order.lock().unwrap().clone();
+        seen.lock().unwrap().insert(order);
+    });
+    same("a lock held across a sleep", |seen| {
+        // The clock moves while the other thread waits for the lock, but that thread could
+        // have taken the lock first: only the sleeper is ordered after the move.
+        use selvedge::sync::Mutex;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let other = order.clone();
+        let t = selvedge::thread::spawn(move || other.lock().unwrap().push(1));
+        {
+            let mut guard = order.lock().unwrap();
+            guard.push(0);
+            selvedge::thread::sleep(Duration::from_millis(10));
+        }
+        t.join().unwrap();
+        let order = order.lock().unwrap().clone();
+        seen.lock().unwrap().insert(order);
+    });
+    same(
+        "a lock held across a step that conflicts with everything",
+        |seen| {
+            // The same with an `Arc` count read, which DPOR orders against every step.
+            use selvedge::sync::Mutex;
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let other = order.clone();
+            let t = selvedge::thread::spawn(move || other.lock().unwrap().push(1));
+            {
+                let mut guard = order.lock().unwrap();
+                guard.push(0);
+                let _ = Arc::strong_count(&order);
+            }
+            t.join().unwrap();
+            let order = order.lock().unwrap().clone();
+            seen.lock().unwrap().insert(order);
+        },
+    );
     same(
         "arc counts read while another thread clones and drops",
         |seen| {

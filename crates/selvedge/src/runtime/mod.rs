@@ -667,8 +667,13 @@ impl ExecState {
 
     /// Every task is blocked: moves the virtual clock to the earliest deadline still ahead of
     /// it, records the move in the trace, and returns whether there was one. Time passes only
-    /// here, so an execution's time is a function of its choices, and every step before a move
-    /// comes before every step after it in every interleaving.
+    /// here, so an execution's time is a function of its choices.
+    ///
+    /// The move is one `ClockAdvance` event per task it lets run: each task whose deadline it
+    /// reaches, and each task parked by a yield (time passing is progress). Those tasks could
+    /// not have taken their next step before the move; a task blocked on something else (a
+    /// lock whose holder sleeps) could have, had the others run in another order, so DPOR
+    /// orders only the released tasks after the steps before the move.
     pub(crate) fn advance_clock(&mut self) -> bool {
         let clock = self.clock_ns;
         let next = self
@@ -684,13 +689,22 @@ impl ExecState {
         assert!(next > self.clock_ns, "the virtual clock only moves forward");
         self.clock_ns = next;
         self.clock_marks.push((self.trace.len() as u32, next));
-        let at = self.tasks[self.current.index()].pending.location;
-        self.trace.push(TraceEvent {
-            task: self.current,
-            op: Op::new(OpKind::ClockAdvance, None, at),
-            chosen: false,
-            unwinding: false,
-        });
+        let before = self.trace.len();
+        for (index, task) in self.tasks.iter().enumerate() {
+            let released = task.deadline.is_some_and(|d| d <= next) || task.waiting_for_progress;
+            if released && !task.finished && !task.abandoned {
+                self.trace.push(TraceEvent {
+                    task: TaskId(index as u32),
+                    op: Op::new(OpKind::ClockAdvance, None, task.pending.location),
+                    chosen: false,
+                    unwinding: false,
+                });
+            }
+        }
+        assert!(
+            self.trace.len() > before,
+            "a clock move releases the task whose deadline it reaches"
+        );
         true
     }
 

@@ -5,13 +5,16 @@
 //! It is persistent-set DPOR (Flanagan and Godefroid, POPL 2005) with backtrack sets, not the
 //! optimal DPOR of `dpor.rs`: pruning by a bound makes otherwise independent steps dependent
 //! (running a task earlier may cost a preemption that a later point would not), and wakeup
-//! sequences and sleep sets both assume that cannot happen. The two changes BPOR makes:
+//! sequences and sleep sets both assume that cannot happen. The changes BPOR makes:
 //! - a branch that would exceed the bound is never taken (and the coverage says so);
 //! - a race whose later step is task `p`'s adds `p` to the backtrack set where the race's
 //!   first step was chosen (as DPOR does) *and* at the start of the run of steps that first
 //!   step belongs to, where switching to `p` is not a preemption. The second point is the
 //!   conservative one that compensates for the dependences the bound creates: the reversal
-//!   that costs one preemption too many at the race may be free at the block's start.
+//!   that costs one preemption too many at the race may be free at the block's start;
+//! - where that task cannot run (a lock it needs has been held since before), it is also tried
+//!   at the latest decision before where it could, and at that block's start: unbounded DPOR
+//!   would reach that decision through one more reversal, which the bound may forbid.
 //!
 //! Invariants:
 //! - A task is chosen only if it is enabled, and never by a choice that brings the execution's
@@ -102,6 +105,24 @@ impl BoundedDpor {
     }
 }
 
+impl BoundedDpor {
+    /// `task` races at decision `at` but cannot run there: something before `at` blocks it
+    /// (a lock held since an earlier acquisition). Tries it at the latest decision before
+    /// where it could run, and at the start of that decision's run of steps. Unbounded
+    /// DPOR would get there one reversal at a time; under a bound the reversal in between
+    /// may cost a preemption too many, and the earlier decision may cost none.
+    fn try_where_it_could_run(&mut self, task: TaskId, at: usize) {
+        let Some(earlier) = (0..at).rev().find(|&k| self.stack[k].is_enabled(task)) else {
+            return;
+        };
+        self.stack[earlier].add_backtrack(task);
+        let start = self.block_start(earlier);
+        if start != earlier {
+            self.stack[start].add_backtrack(task);
+        }
+    }
+}
+
 impl Strategy for BoundedDpor {
     fn next_execution(&mut self) -> bool {
         if self.exhausted {
@@ -171,10 +192,12 @@ impl Strategy for BoundedDpor {
                 continue;
             }
             let task = self.analysis.steps[j].task;
-            self.stack[i].add_backtrack(task);
             let start = self.block_start(i);
-            if start != i {
-                self.stack[start].add_backtrack(task);
+            for at in [i, start] {
+                self.stack[at].add_backtrack(task);
+                if !self.stack[at].is_enabled(task) {
+                    self.try_where_it_could_run(task, at);
+                }
             }
         }
         while let Some(node) = self.stack.last_mut() {

@@ -280,6 +280,8 @@ pub(crate) struct Analysis {
     parks: Vec<bool>,
     /// Per task: does it take a step later in the trace (scratch, filled backwards).
     stepped_later: Vec<bool>,
+    /// Per task: did a clock move let it run since its last step (scratch).
+    released: Vec<bool>,
 }
 
 impl Analysis {
@@ -298,9 +300,11 @@ impl Analysis {
         // Rows: each task's current clock and its exit clock; then one row per step and two
         // per object. (Parks and unparks meet on the task's parker object.)
         let (current, exits) = (0, n_tasks);
-        // The virtual clock moves only when every task is blocked, so every step before a move
-        // happens before every step after it: this row is the join of all steps before the
-        // last move.
+        // The virtual clock moves only when every task is blocked. A task the move lets run
+        // (its deadline reached, or parked by a yield: a `ClockAdvance` event of its own)
+        // could not have taken its next step before the move, so that step happens after
+        // every step before it: this row is the join of all steps before the last move.
+        // Other tasks are ordered after the move only through what unblocks them.
         let epoch = 2 * n_tasks;
         let Analysis {
             steps,
@@ -313,6 +317,7 @@ impl Analysis {
             progress,
             parks,
             stepped_later,
+            released,
         } = self;
         clocks.reset(n_tasks, 2 * n_tasks + 1);
         everything.last_write = None;
@@ -344,7 +349,8 @@ impl Analysis {
             }
             stepped_later[t] = true;
         }
-        let mut time_moved = false;
+        released.clear();
+        released.resize(n_tasks, false);
         steps.clear();
         races.clear();
         *live_objects = 0;
@@ -355,7 +361,7 @@ impl Analysis {
                     OpKind::Spawn(child) => clocks.join(current + child.index(), current + t),
                     OpKind::TaskExit => clocks.copy(exits + t, current + t),
                     OpKind::ClockAdvance => {
-                        time_moved = true;
+                        released[t] = true;
                         for task in 0..n_tasks {
                             clocks.join(epoch, current + task);
                         }
@@ -370,43 +376,23 @@ impl Analysis {
             // A condvar waiter that timed out after the clock moved could have taken a
             // notification before the move (if another waiter had not taken it first): its
             // races are judged without the epoch, which it joins afterwards.
-            let late_epoch = time_moved && event.op.kind == OpKind::CondvarWoken;
-            if time_moved && !late_epoch {
+            let after_move = std::mem::take(&mut released[t]);
+            let late_epoch = after_move && event.op.kind == OpKind::CondvarWoken;
+            if after_move && !late_epoch {
                 clocks.join(me, epoch);
             }
             if let OpKind::Join(child) = event.op.kind {
                 clocks.join(me, exits + child.index());
             }
-            if any_everything {
-                // Every step reads the world; a step that conflicts with everything writes it.
-                let mode = if event.op.access == Access::Everything {
-                    Mode::Write
-                } else {
-                    Mode::Read
-                };
-                touch(
-                    everything, mode, false, j, event.task, me, steps, clocks, earlier, races,
-                );
-            }
-            if any_parking {
-                let mode = if parks[index] {
-                    Some(Mode::Shared)
-                } else if event.op.access.observes_only() {
-                    None
-                } else {
-                    Some(Mode::Read)
-                };
-                if let Some(mode) = mode {
-                    touch(
-                        progress, mode, false, j, event.task, me, steps, clocks, earlier, races,
-                    );
-                    if mode == Mode::Read {
-                        // The yields of other tasks before it are released here: whether a
-                        // later step comes before or after them changes nothing more.
-                        progress.shared.retain(|&r| steps[r].task == event.task);
-                    }
-                }
-            }
+            // The step's own object is judged first, on the clock it had before this step:
+            // an acquisition must see its race with the last acquisition of its lock even
+            // when a yield or a spurious-wakeup wait of the holder comes between. Those
+            // would order the holder's acquisition before it and report only their own
+            // race, whose reversal puts the acquisition where the lock is still held, so
+            // no one would ever try the other acquisition order. The unlock that let the
+            // acquisition run is joined next, before the yields and waits are judged, so
+            // they report no such race at all.
+            let mut releases = None;
             if let Some(object) = event.op.object {
                 let o = object.index();
                 while *live_objects <= o {
@@ -440,17 +426,49 @@ impl Analysis {
                     Some(false) => clocks.join(me, history.released_exclusive),
                     None => {}
                 }
-                match e.releases {
-                    Some(true) => {
-                        clocks.join(history.released_all, me);
-                        clocks.join(history.released_exclusive, me);
+                releases = e.releases.map(|exclusive| (o, exclusive));
+            }
+            if any_everything {
+                // Every step reads the world; a step that conflicts with everything writes it.
+                let mode = if event.op.access == Access::Everything {
+                    Mode::Write
+                } else {
+                    Mode::Read
+                };
+                touch(
+                    everything, mode, false, j, event.task, me, steps, clocks, earlier, races,
+                );
+            }
+            if any_parking {
+                let mode = if parks[index] {
+                    Some(Mode::Shared)
+                } else if event.op.access.observes_only() {
+                    None
+                } else {
+                    Some(Mode::Read)
+                };
+                if let Some(mode) = mode {
+                    touch(
+                        progress, mode, false, j, event.task, me, steps, clocks, earlier, races,
+                    );
+                    if mode == Mode::Read {
+                        // The yields of other tasks before it are released here: whether a
+                        // later step comes before or after them changes nothing more.
+                        progress.shared.retain(|&r| steps[r].task == event.task);
                     }
-                    Some(false) => clocks.join(history.released_all, me),
-                    None => {}
                 }
             }
             if late_epoch {
                 clocks.join(me, epoch);
+            }
+            // An unlock publishes its clock once it knows every edge into the step.
+            match releases {
+                Some((o, true)) => {
+                    clocks.join(objects[o].released_all, me);
+                    clocks.join(objects[o].released_exclusive, me);
+                }
+                Some((o, false)) => clocks.join(objects[o].released_all, me),
+                None => {}
             }
             let row = clocks.push_row();
             clocks.copy(row, me);
