@@ -1147,6 +1147,29 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         let order = order.lock().unwrap().clone();
         seen.lock().unwrap().insert(order);
     });
+    same(
+        "a try_lock that failed after the thread's own try_lock succeeded",
+        |seen| {
+            // The failed attempt must not hide the successful one before it: the main thread's
+            // nested lock races with that one (found in review: DPOR ran one outcome of two).
+            use selvedge::sync::Mutex;
+            let (outer, lock) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
+            let (outer2, lock2) = (outer.clone(), lock.clone());
+            let t = selvedge::thread::spawn(move || {
+                drop(outer2.lock().unwrap());
+                match lock2.try_lock() {
+                    Ok(_held) => vec![1, if lock2.try_lock().is_ok() { 1 } else { 2 }],
+                    Err(_) => vec![2],
+                }
+            });
+            {
+                let _a = outer.lock().unwrap();
+                let _b = lock.lock().unwrap();
+            }
+            let got = t.join().unwrap();
+            seen.lock().unwrap().insert(got);
+        },
+    );
     same("a lock held across a sleep", |seen| {
         // The clock moves while the other thread waits for the lock, but that thread could
         // have taken the lock first: only the sleeper is ordered after the move.

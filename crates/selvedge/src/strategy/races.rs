@@ -115,7 +115,7 @@ struct History {
     /// nothing, and a task that tries a lock it holds must not hide its own acquisition, whose
     /// race with another task's is the one a reversal can act on (reversing the attempt alone
     /// would put the other task inside the critical section, where it cannot run). A task's
-    /// later attempt replaces its earlier ones only where it conflicts with all they do.
+    /// later attempts never replace its earlier ones: the earlier may be that acquisition.
     attempts: Vec<(usize, Mode)>,
 }
 
@@ -227,13 +227,10 @@ fn touch(
         clocks.join(me, steps[i].row);
     }
     if attempt {
-        // The task's own earlier attempts this one covers (it conflicts with all they conflict
-        // with) give way to it; an earlier write attempt stays beside a later read attempt
-        // (`forget_permits` then `available_permits`), or a later read of another task would
-        // race with neither.
-        history
-            .attempts
-            .retain(|&(r, tried)| steps[r].task != task || (tried != mode && mode != Mode::Write));
+        // The task's own earlier attempts stay: one of them may be the acquisition that
+        // succeeded, and a later attempt that failed on the lock the task now holds must not
+        // hide it (another task's lock then races only with the failed attempt, whose
+        // reversal cannot run while the lock is held).
         history.attempts.push((j, mode));
         return;
     }
