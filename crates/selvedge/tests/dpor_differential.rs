@@ -607,6 +607,25 @@ fn outcome_set(
     (set, report.schedules())
 }
 
+/// The main thread takes a lock and runs `inside` while holding it; another thread takes the
+/// same lock. Records who took it first: both orders are possible.
+fn lock_order_around(
+    seen: &std::sync::Mutex<std::collections::BTreeSet<Vec<usize>>>,
+    inside: impl Fn(&Arc<selvedge::sync::Mutex<Vec<usize>>>),
+) {
+    let order = Arc::new(selvedge::sync::Mutex::new(Vec::new()));
+    let other = order.clone();
+    let t = selvedge::thread::spawn(move || other.lock().unwrap().push(1));
+    {
+        let mut guard = order.lock().unwrap();
+        guard.push(0);
+        inside(&order);
+    }
+    t.join().unwrap();
+    let order = order.lock().unwrap().clone();
+    seen.lock().unwrap().insert(order);
+}
+
 /// Blocking primitives whose every operation is a write (channels, barriers, once cells,
 /// condvars) rely on DPOR's fallback when a reversal cannot start where its race began: DPOR
 /// must still reach every outcome DFS reaches.
@@ -1134,18 +1153,7 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
         // The yield orders the holder's acquisition before the other thread's progress; the
         // other thread's acquisition must still race with it, or DPOR never lets the other
         // thread take the lock first (found by the generated programs above, in CI).
-        use selvedge::sync::Mutex;
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let other = order.clone();
-        let t = selvedge::thread::spawn(move || other.lock().unwrap().push(1));
-        {
-            let mut guard = order.lock().unwrap();
-            guard.push(0);
-            selvedge::thread::yield_now();
-        }
-        t.join().unwrap();
-        let order = order.lock().unwrap().clone();
-        seen.lock().unwrap().insert(order);
+        lock_order_around(seen, |_| selvedge::thread::yield_now());
     });
     same(
         "a try_lock that failed after the thread's own try_lock succeeded",
@@ -1173,35 +1181,15 @@ fn dpor_reaches_every_outcome_of_blocking_primitives() {
     same("a lock held across a sleep", |seen| {
         // The clock moves while the other thread waits for the lock, but that thread could
         // have taken the lock first: only the sleeper is ordered after the move.
-        use selvedge::sync::Mutex;
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let other = order.clone();
-        let t = selvedge::thread::spawn(move || other.lock().unwrap().push(1));
-        {
-            let mut guard = order.lock().unwrap();
-            guard.push(0);
-            selvedge::thread::sleep(Duration::from_millis(10));
-        }
-        t.join().unwrap();
-        let order = order.lock().unwrap().clone();
-        seen.lock().unwrap().insert(order);
+        lock_order_around(seen, |_| selvedge::thread::sleep(Duration::from_millis(10)));
     });
     same(
         "a lock held across a step that conflicts with everything",
         |seen| {
             // The same with an `Arc` count read, which DPOR orders against every step.
-            use selvedge::sync::Mutex;
-            let order = Arc::new(Mutex::new(Vec::new()));
-            let other = order.clone();
-            let t = selvedge::thread::spawn(move || other.lock().unwrap().push(1));
-            {
-                let mut guard = order.lock().unwrap();
-                guard.push(0);
-                let _ = Arc::strong_count(&order);
-            }
-            t.join().unwrap();
-            let order = order.lock().unwrap().clone();
-            seen.lock().unwrap().insert(order);
+            lock_order_around(seen, |order| {
+                let _ = Arc::strong_count(order);
+            });
         },
     );
     same(

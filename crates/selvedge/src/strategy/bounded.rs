@@ -103,9 +103,7 @@ impl BoundedDpor {
         }
         k
     }
-}
 
-impl BoundedDpor {
     /// `task` races at decision `at` but cannot run there: something before `at` blocks it
     /// (a lock held since an earlier acquisition). Tries it at the latest decision before
     /// where it could run, and at the start of that decision's run of steps. Unbounded
